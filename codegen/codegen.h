@@ -1,0 +1,62 @@
+// codegen/codegen.h - loop IR -> LLVM IR -> optimized module -> object / assembly / JIT.
+//
+// One CPU code generator serves every CPU target; the per-target part (vector width, features,
+// function attributes) is reached through the Target. NVPTX will get its own generator behind
+// the same interface.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "codegen/target.h"
+#include "ir/stmt.h"
+
+namespace llvm {
+class LLVMContext;
+class Module;
+}  // namespace llvm
+
+namespace kcc {
+
+/// An LLVM module holding one C-ABI function per lowered kernel:
+///   int NAME(const float *in0, ..., float *out0, ...)   returning 0 or a kcc_status.
+/// Parallel loops call kcc_parallel_for; scratch buffers use kcc_alloc/kcc_free.
+class CompiledModule {
+ public:
+  ~CompiledModule();
+  CompiledModule(CompiledModule &&) noexcept;
+  /// Runs the O3 pipeline for the target (idempotent).
+  void optimize();
+  std::string llvm_ir() const;   ///< textual LLVM IR
+  std::string assembly();        ///< target assembly
+  std::string object();          ///< ELF object file bytes
+  llvm::Module &module();
+  const Target &target() const;
+
+ private:
+  friend CompiledModule generate_code(const std::vector<LoweredFunc> &, const Target &,
+                                      const std::string &);
+  CompiledModule();
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// Generates LLVM IR for the functions (the LLVM verifier runs on the result; a failure is an
+/// InternalError). `module_name` names the LLVM module.
+CompiledModule generate_code(const std::vector<LoweredFunc> &funcs, const Target &target,
+                             const std::string &module_name = "kcc");
+
+/// An in-process JIT of an optimized module (host targets only), for tests and measurement.
+/// Runtime symbols (kcc_parallel_for, ...) resolve to the copies linked into this process.
+class JitModule {
+ public:
+  static std::unique_ptr<JitModule> create(CompiledModule m);
+  virtual ~JitModule() = default;
+  /// Address of the kernel `name`; InternalError if missing.
+  virtual void *lookup(const std::string &name) = 0;
+};
+
+/// Calls a generated kernel with the argument pointers in order (inputs then outputs).
+int call_kernel(void *fn, const std::vector<void *> &args);
+
+}  // namespace kcc

@@ -1,0 +1,20 @@
+// ir/interp.h - the reference interpreter: evaluates a kernel directly from its definition.
+//
+// Slow and obviously right: every stage is evaluated point by point in index order, in
+// float64 (default) or in the declared element type. Every correctness test compares with it.
+#pragma once
+#include <vector>
+
+#include "ir/kernel.h"
+
+namespace kcc {
+
+enum class InterpPrecision { F64, Declared };
+
+/// `inputs[i]` holds kernel.inputs[i] in row-major order (size = num_elements).
+/// Returns the outputs, in kernel.outputs order. Throws UserError on a size mismatch and
+/// InternalError if the kernel reads outside a tensor (the checker should have caught it).
+std::vector<std::vector<double>> interpret(const Kernel &k, const std::vector<std::vector<float>> &inputs,
+                                           InterpPrecision p = InterpPrecision::F64);
+
+}  // namespace kcc

@@ -1,0 +1,75 @@
+// ir/kernel.h - kernels: tensors and the stages that define them.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ir/diag.h"
+#include "ir/expr.h"
+#include "ir/schedule.h"
+
+namespace kcc {
+
+enum class TensorRole : uint8_t { Input, Output, Intermediate };
+const char *to_string(TensorRole r);
+
+/// A dense row-major tensor with a static shape.
+struct TensorDecl {
+  std::string name;
+  ScalarKind elem = ScalarKind::F32;
+  std::vector<int64_t> shape;
+  TensorRole role = TensorRole::Input;
+  SourceLoc loc;
+  int64_t num_elements() const;
+};
+
+enum class ReduceOp : uint8_t { None, Sum, Max, Min, Prod };
+const char *to_string(ReduceOp op);  ///< "sum", "max", ...; "" for None
+/// The identity of the reduction (0, -inf, +inf, 1) in type `t`.
+double reduce_identity(ReduceOp op);
+
+/// An index variable of a stage with its range [0, extent).
+struct Axis {
+  Var var;
+  int64_t extent = 0;
+};
+
+/// One statement of a kernel: output[axes...] = body, or, with a reduction,
+/// output[axes...] = reduce over raxes of body (combined in the order of the raxes, innermost last).
+struct Stage {
+  Tensor output;
+  std::vector<Axis> axes;    ///< one per dimension of output, in order
+  std::vector<Axis> raxes;   ///< reduction axes, empty when reduce == None
+  ReduceOp reduce = ReduceOp::None;
+  Expr body;                 ///< uses Access to inputs and earlier stages, Vars of axes/raxes
+  SourceLoc loc;
+
+  const std::string &name() const;
+  /// The axis (spatial or reduction) named `n`, or null.
+  const Axis *find_axis(const std::string &n) const;
+};
+
+struct Kernel {
+  std::string name;
+  std::vector<Tensor> inputs;   ///< arguments, in order
+  std::vector<Tensor> outputs;  ///< results, in order (each defined by exactly one stage)
+  std::vector<Stage> stages;    ///< in definition order; a stage reads only inputs and earlier stages
+  SourceLoc loc;
+
+  const Stage *find_stage(const std::string &n) const;
+  Tensor find_tensor(const std::string &n) const;  ///< inputs, outputs and intermediates
+  /// Floating-point operations of one evaluation (a multiply-add counts 2).
+  double flops() const;
+};
+
+/// A parsed and checked model.ir file.
+struct Module {
+  SourceFileRef file;
+  std::vector<Kernel> kernels;
+  std::vector<Schedule> schedules;  ///< hand-written schedules, by kernel name
+
+  const Kernel *find_kernel(const std::string &n) const;
+  const Schedule *find_schedule(const std::string &kernel) const;
+};
+
+}  // namespace kcc

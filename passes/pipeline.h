@@ -1,0 +1,76 @@
+// passes/pipeline.h - the whole compile of a module, as one list of named steps.
+#pragma once
+#include <functional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "codegen/codegen.h"
+#include "codegen/target.h"
+#include "ir/kernel.h"
+#include "ir/stmt.h"
+
+namespace kcc {
+
+/// Where a kernel's schedule came from.
+enum class ScheduleSource : uint8_t { Registry, Database, Tuned, Given, Default };
+const char *to_string(ScheduleSource s);  ///< "registry", "database", "tuned", "given", "default"
+
+/// A schedule chosen for a kernel, with what is known of its speed.
+struct ChosenSchedule {
+  Schedule schedule;
+  ScheduleSource source = ScheduleSource::Default;
+  double median_seconds = 0;  ///< 0 when never measured
+};
+
+/// The tuner (and the registry) plug into the pipeline through this interface; the pipeline
+/// asks it first and falls back to the schedule in the .ir file, then to the default heuristic.
+class ScheduleProvider {
+ public:
+  virtual ~ScheduleProvider() = default;
+  /// Returns true and fills `out` when it has a schedule for `k` on `t`.
+  virtual bool provide(const Kernel &k, const Target &t, ChosenSchedule &out) = 0;
+};
+
+struct CompileOptions {
+  Target target;
+  /// Dump the IR after these steps (names as in pipeline_steps()) to `dump`.
+  std::vector<std::string> print_after;
+  bool time_passes = false;
+  ScheduleProvider *provider = nullptr;  ///< may be null
+  /// A registry compile: every kernel must get its schedule from the provider.
+  bool require_provider = false;
+};
+
+struct CompiledKernel {
+  const Kernel *kernel = nullptr;
+  ChosenSchedule chosen;
+  LoweredFunc func;
+};
+
+struct PassTiming {
+  std::string step;
+  double seconds = 0;
+};
+
+struct CompileResult {
+  std::vector<CompiledKernel> kernels;
+  CompiledModule code;  ///< optimized LLVM module for all kernels
+  std::vector<PassTiming> timings;
+};
+
+/// The names of the pipeline's steps, in order (for --print-after).
+std::vector<std::string> pipeline_steps();
+
+/// Schedules, lowers and generates code for every kernel of `m`. IR after the steps named in
+/// opts.print_after goes to `dump`. Throws UserError for bad schedules.
+CompileResult compile_module(const Module &m, const CompileOptions &opts, std::ostream &dump);
+
+/// Lowers one kernel with one schedule to loop IR (apply schedule, lower, simplify, verify).
+/// Used by compile_module, tests and the tuner.
+LoweredFunc lower_kernel(const Kernel &k, const Schedule &s, const Target &t);
+
+/// The default heuristic schedule for `k` on `t` (parallel outer, vectorized inner, tiling).
+Schedule default_schedule(const Kernel &k, const Target &t);
+
+}  // namespace kcc

@@ -1,0 +1,48 @@
+/* runtime/kcc_runtime.h - the runtime that kcc-generated code calls, plain C ABI.
+ *
+ * Linked into user apps (libkcc_runtime.a). Depends on nothing of kcc and nothing beyond libc
+ * and pthreads. All functions are thread-safe. */
+#ifndef KCC_RUNTIME_H
+#define KCC_RUNTIME_H
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Error codes returned by generated kernels and runtime calls. 0 is success. */
+enum kcc_status {
+  KCC_OK = 0,
+  KCC_ERR_OUT_OF_MEMORY = 1,
+  KCC_ERR_NULL_ARGUMENT = 2,
+  KCC_ERR_THREAD_POOL = 3,
+  KCC_ERR_NO_CUDA_DRIVER = 4,
+  KCC_ERR_CUDA = 5,
+  KCC_ERR_TASK_FAILED = 6
+};
+
+/* A human-readable message for a status code (never NULL). */
+const char *kcc_error_string(int status);
+
+/* Threads used by parallel loops. Default: KCC_NUM_THREADS if set, else the number of cores.
+ * n <= 0 restores the default. */
+void kcc_set_num_threads(int n);
+int kcc_get_num_threads(void);
+
+/* A parallel loop body: runs iterations [begin, end) of the loop; returns 0 or an error code. */
+typedef int (*kcc_task_fn)(void *closure, int64_t begin, int64_t end);
+
+/* Runs fn over [0, n) split into contiguous chunks on the thread pool; the calling thread
+ * takes part. Returns 0, or the first non-zero status a chunk returned. Nested calls from
+ * inside a task run serially on the calling thread. */
+int kcc_parallel_for(int64_t n, kcc_task_fn fn, void *closure);
+
+/* 64-byte aligned scratch memory; kcc_free(NULL) is a no-op. */
+void *kcc_alloc(size_t bytes);
+void kcc_free(void *p);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* KCC_RUNTIME_H */
