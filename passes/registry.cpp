@@ -1,1 +1,583 @@
-// placeholder: being written
+// passes/registry.cpp - workload keys, the .kreg JSON format and the registry provider.
+//
+// Why the workload text is written here rather than taken from the .ir printer: the key must
+// stay stable while the printer's layout evolves (a key change orphans every database record
+// and registry entry), so it depends only on the kernel's structure, spelled in a private,
+// versioned form ("kcc-workload-1").
+#include "passes/registry.h"
+
+#include <fmt/format.h>
+
+#include <cstdint>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <unordered_map>
+
+#include "ir/parser.h"
+#include "ir/schedule.h"
+
+namespace kcc {
+
+namespace {
+
+using json = nlohmann::json;
+
+constexpr const char *kFormat = "kcc-registry-1";
+
+// ---------------------------------------------------------------- workload text
+
+/// Canonical names: tensors t0.. in order of appearance, index variables v0.. per stage.
+class WorkloadPrinter {
+ public:
+  explicit WorkloadPrinter(const Kernel &k) : k_(k) {}
+
+  std::string print() {
+    std::ostringstream os;
+    os << "kcc-workload-1\n";
+    for (auto &t : k_.inputs) os << "in " << tensor_name(t) << " " << tensor_type(*t) << "\n";
+    for (auto &s : k_.stages) {
+      vars_.clear();
+      int nv = 0;
+      os << "stage " << tensor_name(s.output) << " " << tensor_type(*s.output) << " "
+         << to_string(s.output->role) << " [";
+      for (size_t i = 0; i < s.axes.size(); ++i) {
+        vars_[s.axes[i].var.get()] = fmt::format("v{}", nv++);
+        os << (i ? ", " : "") << vars_[s.axes[i].var.get()] << ":" << s.axes[i].extent;
+      }
+      os << "] " << (s.reduce == ReduceOp::None ? "none" : to_string(s.reduce)) << " [";
+      for (size_t i = 0; i < s.raxes.size(); ++i) {
+        vars_[s.raxes[i].var.get()] = fmt::format("v{}", nv++);
+        os << (i ? ", " : "") << vars_[s.raxes[i].var.get()] << ":" << s.raxes[i].extent;
+      }
+      os << "] = ";
+      expr(os, s.body);
+      os << "\n";
+    }
+    os << "outputs";
+    for (auto &t : k_.outputs) os << " " << tensor_name(t);
+    os << "\n";
+    return os.str();
+  }
+
+ private:
+  static std::string tensor_type(const TensorDecl &t) {
+    std::string s = to_string(t.elem) + "[";
+    for (size_t i = 0; i < t.shape.size(); ++i) s += (i ? "," : "") + std::to_string(t.shape[i]);
+    return s + "]";
+  }
+
+  std::string tensor_name(const Tensor &t) {
+    auto it = tensors_.find(t.get());
+    if (it != tensors_.end()) return it->second;
+    // Outputs are declared once in the signature and again by their stage; match by name so
+    // that both spellings of one tensor get one canonical name.
+    auto by_name = tensor_names_.find(t->name);
+    if (by_name != tensor_names_.end()) return tensors_[t.get()] = by_name->second;
+    std::string n = fmt::format("t{}", tensors_.size());
+    tensor_names_[t->name] = n;
+    return tensors_[t.get()] = n;
+  }
+
+  void list(std::ostream &os, const std::vector<Expr> &v) {
+    for (size_t i = 0; i < v.size(); ++i) {
+      if (i) os << ", ";
+      expr(os, v[i]);
+    }
+  }
+
+  void expr(std::ostream &os, const Expr &e) {
+    if (!e.defined()) {
+      os << "undef";
+      return;
+    }
+    switch (e.kind()) {
+      case ExprKind::IntImm: os << to_string(e.type()) << ":" << e.as<IntImm>()->value; return;
+      case ExprKind::FloatImm:
+        os << to_string(e.type()) << ":" << format_float(e.as<FloatImm>()->value);
+        return;
+      case ExprKind::Variable: {
+        auto it = vars_.find(e.get());
+        // A variable that is no axis of the stage cannot come from the checker; keep its name
+        // so that such kernels still get distinct keys.
+        os << (it != vars_.end() ? it->second : "free:" + e.as<Variable>()->name);
+        return;
+      }
+      case ExprKind::Cast:
+        os << "cast<" << to_string(e.type()) << ">(";
+        expr(os, e.as<Cast>()->value);
+        os << ")";
+        return;
+      case ExprKind::Unary:
+        os << (e.as<Unary>()->op == UnOp::Neg ? "neg(" : "not(");
+        expr(os, e.as<Unary>()->a);
+        os << ")";
+        return;
+      case ExprKind::Binary: {
+        auto *b = e.as<Binary>();
+        os << "(";
+        expr(os, b->a);
+        os << " " << spelling(b->op) << " ";
+        expr(os, b->b);
+        os << ")";
+        return;
+      }
+      case ExprKind::Select: {
+        auto *s = e.as<Select>();
+        os << "select(";
+        list(os, {s->cond, s->t, s->f});
+        os << ")";
+        return;
+      }
+      case ExprKind::Call:
+        os << to_string(e.as<Call>()->fn) << "(";
+        list(os, e.as<Call>()->args);
+        os << ")";
+        return;
+      case ExprKind::Access:
+        os << tensor_name(e.as<Access>()->tensor) << "[";
+        list(os, e.as<Access>()->indices);
+        os << "]";
+        return;
+      // Loop-IR nodes never occur in kernel definitions; spelled out for completeness.
+      case ExprKind::Load:
+        os << "load:" << e.as<Load>()->buffer->name << "[";
+        expr(os, e.as<Load>()->index);
+        os << "]";
+        return;
+      case ExprKind::Ramp: {
+        auto *r = e.as<Ramp>();
+        os << "ramp(";
+        list(os, {r->base, r->stride});
+        os << ", " << r->lanes << ")";
+        return;
+      }
+      case ExprKind::Broadcast:
+        os << "x" << e.as<Broadcast>()->lanes << "(";
+        expr(os, e.as<Broadcast>()->value);
+        os << ")";
+        return;
+    }
+  }
+
+  const Kernel &k_;
+  std::unordered_map<const TensorDecl *, std::string> tensors_;
+  std::unordered_map<std::string, std::string> tensor_names_;
+  std::unordered_map<const ExprNode *, std::string> vars_;
+};
+
+std::string fnv1a_128_hex(const std::string &s) {
+  using u128 = unsigned __int128;
+  const u128 prime = (static_cast<u128>(1) << 88) + 0x13b;
+  u128 h = (static_cast<u128>(0x6c62272e07bb0142ULL) << 64) | 0x62b821756295c58dULL;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= prime;
+  }
+  return fmt::format("{:016x}{:016x}", static_cast<uint64_t>(h >> 64), static_cast<uint64_t>(h));
+}
+
+// ---------------------------------------------------------------- JSON positions
+
+/// Byte offsets of every value of a (valid) JSON text, keyed by JSON pointer ("/kernels/0/name").
+/// nlohmann 3.11 keeps no positions; this small scanner runs only after nlohmann accepted the
+/// text, so it need not diagnose anything.
+class PositionScanner {
+ public:
+  explicit PositionScanner(const std::string &t) : t_(t) {}
+  std::map<std::string, size_t> scan() {
+    value("");
+    return std::move(pos_);
+  }
+
+ private:
+  void ws() {
+    while (i_ < t_.size() && (t_[i_] == ' ' || t_[i_] == '\n' || t_[i_] == '\r' || t_[i_] == '\t')) ++i_;
+  }
+  std::string string() {
+    std::string s;
+    ++i_;  // opening quote
+    while (i_ < t_.size() && t_[i_] != '"') {
+      if (t_[i_] == '\\' && i_ + 1 < t_.size()) ++i_;
+      s += t_[i_++];
+    }
+    ++i_;
+    return s;
+  }
+  void value(const std::string &ptr) {
+    ws();
+    if (i_ >= t_.size()) return;
+    pos_[ptr] = i_;
+    char c = t_[i_];
+    if (c == '{') {
+      ++i_;
+      ws();
+      while (i_ < t_.size() && t_[i_] != '}') {
+        std::string key = string();
+        ws();
+        ++i_;  // ':'
+        value(ptr + "/" + key);
+        ws();
+        if (i_ < t_.size() && t_[i_] == ',') ++i_;
+        ws();
+      }
+      ++i_;
+    } else if (c == '[') {
+      ++i_;
+      ws();
+      for (int n = 0; i_ < t_.size() && t_[i_] != ']'; ++n) {
+        value(ptr + "/" + std::to_string(n));
+        ws();
+        if (i_ < t_.size() && t_[i_] == ',') ++i_;
+        ws();
+      }
+      ++i_;
+    } else if (c == '"') {
+      string();
+    } else {
+      while (i_ < t_.size() && t_[i_] != ',' && t_[i_] != '}' && t_[i_] != ']' && t_[i_] != ' ' &&
+             t_[i_] != '\n' && t_[i_] != '\r' && t_[i_] != '\t')
+        ++i_;
+    }
+  }
+
+  const std::string &t_;
+  size_t i_ = 0;
+  std::map<std::string, size_t> pos_;
+};
+
+SourceLoc loc_at(const SourceFileRef &file, size_t offset) {
+  SourceLoc loc;
+  loc.file = file;
+  loc.line = 1;
+  loc.col = 1;
+  for (size_t i = 0; i < offset && i < file->text.size(); ++i) {
+    if (file->text[i] == '\n') {
+      ++loc.line;
+      loc.col = 1;
+    } else {
+      ++loc.col;
+    }
+  }
+  return loc;
+}
+
+/// Reads a registry from its parsed JSON, with errors located through `positions`.
+class RegistryReader {
+ public:
+  RegistryReader(SourceFileRef file, std::map<std::string, size_t> positions)
+      : file_(std::move(file)), pos_(std::move(positions)) {}
+
+  Registry read(const json &doc) {
+    expect(doc.is_object(), "", "a registry must be a JSON object");
+    Registry reg;
+    reg.file = file_;
+    std::string format = get_string(doc, "", "format");
+    expect(format == kFormat, "/format",
+           fmt::format("unsupported registry format '{}' (expected '{}')", format, kFormat));
+    reg.kcc_version = get_string(doc, "", "kcc_version");
+    reg.target_key = get_string(doc, "", "target");
+    reg.target_name = get_string(doc, "", "target_name");
+    expect(doc.contains("kernels"), "", "registry has no 'kernels' array");
+    const json &ks = doc.at("kernels");
+    expect(ks.is_array(), "/kernels", "'kernels' must be an array");
+    for (size_t i = 0; i < ks.size(); ++i) reg.kernels.push_back(entry(ks[i], fmt::format("/kernels/{}", i)));
+    return reg;
+  }
+
+ private:
+  SourceLoc loc(const std::string &ptr) const {
+    auto it = pos_.find(ptr);
+    if (it == pos_.end()) {
+      SourceLoc l;
+      l.file = file_;
+      l.line = 1;
+      l.col = 1;
+      return l;
+    }
+    return loc_at(file_, it->second);
+  }
+  void expect(bool ok, const std::string &ptr, const std::string &msg) const {
+    if (!ok) throw UserError(loc(ptr), msg);
+  }
+  const json &field(const json &obj, const std::string &ptr, const std::string &key) const {
+    expect(obj.contains(key), ptr, fmt::format("missing field '{}'", key));
+    return obj.at(key);
+  }
+  std::string get_string(const json &obj, const std::string &ptr, const std::string &key) const {
+    const json &v = field(obj, ptr, key);
+    expect(v.is_string(), ptr + "/" + key, fmt::format("field '{}' must be a string", key));
+    return v.get<std::string>();
+  }
+  double get_number(const json &obj, const std::string &ptr, const std::string &key) const {
+    const json &v = field(obj, ptr, key);
+    expect(v.is_number(), ptr + "/" + key, fmt::format("field '{}' must be a number", key));
+    double d = v.get<double>();
+    expect(d >= 0, ptr + "/" + key, fmt::format("field '{}' must not be negative", key));
+    return d;
+  }
+
+  RegistryEntry entry(const json &e, const std::string &ptr) const {
+    expect(e.is_object(), ptr, "a kernel entry must be a JSON object");
+    RegistryEntry r;
+    r.loc = loc(ptr);
+    r.name = get_string(e, ptr, "name");
+    r.workload_key = get_string(e, ptr, "workload_key");
+    r.target_key = get_string(e, ptr, "target_key");
+    r.schedule = get_string(e, ptr, "schedule");
+    std::string src = get_string(e, ptr, "source");
+    bool known = false;
+    for (ScheduleSource s : {ScheduleSource::Registry, ScheduleSource::Database, ScheduleSource::Tuned,
+                             ScheduleSource::Given, ScheduleSource::Default}) {
+      if (src == to_string(s)) {
+        r.source = s;
+        known = true;
+      }
+    }
+    expect(known, ptr + "/source",
+           fmt::format("unknown schedule source '{}' (expected registry, database, tuned, given or default)", src));
+    r.median_seconds = get_number(e, ptr, "median_seconds");
+    r.gflops = get_number(e, ptr, "gflops");
+    if (e.contains("names")) {
+      const json &n = e.at("names");
+      bool ok = n.is_array();
+      for (auto &x : n) ok = ok && x.is_string();
+      expect(ok, ptr + "/names", "field 'names' must be an array of strings");
+      r.names = n.get<std::vector<std::string>>();
+    }
+    // Parse the schedule now, so that a bad one is reported here, pointing into this file.
+    try {
+      std::vector<Schedule> s = parse_schedules(file_->path, r.schedule);
+      expect(s.size() == 1, ptr + "/schedule",
+             fmt::format("the schedule of kernel '{}' must hold exactly one schedule block, not {}", r.name,
+                         s.size()));
+    } catch (const UserError &err) {
+      std::string where = err.loc().line > 0 ? fmt::format(" (schedule line {}, column {})", err.loc().line, err.loc().col) : "";
+      throw UserError(loc(ptr + "/schedule"),
+                      fmt::format("bad schedule for kernel '{}': {}{}", r.name, err.message(), where));
+    }
+    return r;
+  }
+
+  SourceFileRef file_;
+  std::map<std::string, size_t> pos_;
+};
+
+// ---------------------------------------------------------------- schedule renaming
+
+/// Renames the tensor, stage and axis names of a schedule recorded for another spelling of the
+/// same workload. Names the map does not know (results of split, fuse, cache_read, ...) stay.
+class ScheduleRenamer {
+ public:
+  ScheduleRenamer(const Kernel &k, const std::vector<std::string> &old_names) {
+    std::vector<std::string> now = workload_names(k);
+    size_t ntensors = k.inputs.size() + k.stages.size();
+    for (size_t i = 0; i < ntensors && i < old_names.size(); ++i) tensors_[old_names[i]] = now[i];
+    size_t at = ntensors;
+    for (size_t si = 0; si < k.stages.size(); ++si) {
+      const Stage &s = k.stages[si];
+      auto &axes = axes_[old_names[k.inputs.size() + si]];
+      for (size_t i = 0; i < s.axes.size() + s.raxes.size() && at < old_names.size(); ++i, ++at)
+        axes[old_names[at]] = now[at];
+    }
+  }
+
+  void rename(Schedule &s) {
+    for (Step &step : s.steps) std::visit([&](auto &x) { apply(x); }, step.kind);
+  }
+
+ private:
+  std::string tensor(const std::string &n) const {
+    auto it = tensors_.find(n);
+    return it == tensors_.end() ? n : it->second;
+  }
+  void loop(LoopName &l, const std::string &stage) const {
+    const std::string &st = l.stage.empty() ? stage : l.stage;
+    auto s = axes_.find(st);
+    if (s != axes_.end()) {
+      auto a = s->second.find(l.loop);
+      if (a != s->second.end()) l.loop = a->second;
+    }
+    if (!l.stage.empty()) l.stage = tensor(l.stage);
+  }
+  void apply(SplitStep &x) { loop(x.loop, ""); }
+  void apply(TileStep &x) {
+    std::string stage = x.x.stage;  // the old name: y may leave its stage implied
+    loop(x.x, "");
+    loop(x.y, stage);
+  }
+  void apply(ReorderStep &x) {
+    for (auto &l : x.order) loop(l, x.stage);
+    x.stage = tensor(x.stage);
+  }
+  void apply(FuseStep &x) {
+    for (auto &l : x.loops) loop(l, x.stage);
+    x.stage = tensor(x.stage);
+  }
+  void apply(AnnotateStep &x) { loop(x.loop, ""); }
+  void apply(UnrollLimitStep &x) { x.stage = tensor(x.stage); }
+  void apply(BindStep &x) { loop(x.loop, ""); }
+  void apply(ComputeStep &x) {
+    x.stage = tensor(x.stage);
+    loop(x.at, "");
+  }
+  void apply(CacheReadStep &x) {
+    x.tensor = tensor(x.tensor);
+    loop(x.at, "");
+  }
+  void apply(CacheWriteStep &x) {
+    loop(x.at, x.stage);
+    x.stage = tensor(x.stage);
+  }
+  void apply(RfactorStep &x) { loop(x.loop, ""); }
+  void apply(StorageAlignStep &x) { loop(x.axis, ""); }
+
+  std::map<std::string, std::string> tensors_;
+  std::map<std::string, std::map<std::string, std::string>> axes_;  // old stage -> old axis -> new
+};
+
+}  // namespace
+
+// ---------------------------------------------------------------- workload key
+
+std::string workload_text(const Kernel &k) { return WorkloadPrinter(k).print(); }
+
+std::string workload_key(const Kernel &k) { return fnv1a_128_hex(workload_text(k)); }
+
+std::vector<std::string> workload_names(const Kernel &k) {
+  std::vector<std::string> names;
+  for (auto &t : k.inputs) names.push_back(t->name);
+  for (auto &s : k.stages) names.push_back(s.name());
+  for (auto &s : k.stages) {
+    for (auto &a : s.axes) names.push_back(a.var->name);
+    for (auto &a : s.raxes) names.push_back(a.var->name);
+  }
+  return names;
+}
+
+// ---------------------------------------------------------------- registry files
+
+Registry make_registry(const CompileResult &r, const Target &t, const std::string &kcc_version) {
+  Registry reg;
+  reg.kcc_version = kcc_version;
+  reg.target_key = t.key();
+  reg.target_name = t.name;
+  for (const CompiledKernel &ck : r.kernels) {
+    KCC_INTERNAL(ck.kernel != nullptr, "compiled kernel without its kernel");
+    RegistryEntry e;
+    e.name = ck.kernel->name;
+    e.workload_key = workload_key(*ck.kernel);
+    e.target_key = t.key();
+    e.schedule = to_string(ck.chosen.schedule);
+    e.source = ck.chosen.source;
+    e.median_seconds = ck.chosen.median_seconds;
+    e.gflops = ck.chosen.median_seconds > 0 ? ck.kernel->flops() / ck.chosen.median_seconds * 1e-9 : 0;
+    e.names = workload_names(*ck.kernel);
+    reg.kernels.push_back(std::move(e));
+  }
+  return reg;
+}
+
+std::string registry_to_json(const Registry &reg) {
+  // ordered_json keeps the documented field order, so diffs of a checked-in lockfile stay small.
+  nlohmann::ordered_json doc;
+  doc["format"] = kFormat;
+  doc["kcc_version"] = reg.kcc_version;
+  doc["target"] = reg.target_key;
+  doc["target_name"] = reg.target_name;
+  doc["kernels"] = nlohmann::ordered_json::array();
+  for (const RegistryEntry &e : reg.kernels) {
+    nlohmann::ordered_json j;
+    j["name"] = e.name;
+    j["workload_key"] = e.workload_key;
+    j["target_key"] = e.target_key;
+    j["schedule"] = e.schedule;
+    j["source"] = to_string(e.source);
+    j["median_seconds"] = e.median_seconds;
+    j["gflops"] = e.gflops;
+    j["names"] = e.names;
+    doc["kernels"].push_back(std::move(j));
+  }
+  return doc.dump(2) + "\n";
+}
+
+Registry parse_registry(const std::string &path, const std::string &text) {
+  auto file = std::make_shared<SourceFile>();
+  file->path = path;
+  file->text = text;
+  json doc;
+  try {
+    doc = json::parse(text);
+  } catch (const json::parse_error &e) {
+    // e.byte is the 1-based offset of the offending character; the message after "column N: "
+    // says what was wrong.
+    std::string what = e.what();
+    size_t col = what.find("column ");
+    size_t colon = col == std::string::npos ? std::string::npos : what.find(": ", col);
+    std::string msg = colon == std::string::npos ? what : what.substr(colon + 2);
+    size_t offset = e.byte > 0 ? e.byte - 1 : 0;
+    throw UserError(loc_at(file, offset), "malformed registry: " + msg);
+  }
+  return RegistryReader(file, PositionScanner(text).scan()).read(doc);
+}
+
+Registry read_registry_file(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw UserError(SourceLoc{}, fmt::format("cannot read registry '{}'", path));
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return parse_registry(path, ss.str());
+}
+
+// ---------------------------------------------------------------- provider
+
+RegistryProvider::RegistryProvider(Registry reg) : reg_(std::move(reg)) {}
+
+bool RegistryProvider::provide(const Kernel &k, const Target &t, ChosenSchedule &out) {
+  std::string wk = workload_key(k), tk = t.key();
+  const RegistryEntry *best = nullptr;
+  for (const RegistryEntry &e : reg_.kernels) {
+    if (e.workload_key != wk || e.target_key != tk) continue;
+    if (!best || (e.name == k.name && best->name != k.name)) best = &e;
+  }
+  if (!best) return false;
+  std::string path = reg_.file ? reg_.file->path : "<registry>";
+  std::vector<Schedule> parsed = parse_schedules(path, best->schedule);
+  KCC_INTERNAL(parsed.size() == 1, "registry entry holds " + std::to_string(parsed.size()) + " schedules");
+  Schedule s = std::move(parsed[0]);
+  std::vector<std::string> now = workload_names(k);
+  if (!best->names.empty() && best->names != now) {
+    if (best->names.size() != now.size())
+      throw UserError(best->loc, fmt::format("registry entry '{}' lists {} names but kernel '{}' has {}", best->name,
+                                             best->names.size(), k.name, now.size()));
+    ScheduleRenamer(k, best->names).rename(s);
+  }
+  s.kernel = k.name;
+  out.schedule = std::move(s);
+  out.source = ScheduleSource::Registry;
+  out.median_seconds = best->median_seconds;
+  return true;
+}
+
+std::string RegistryProvider::missing_message(const Kernel &k, const Target &t) const {
+  std::string wk = workload_key(k), tk = t.key();
+  std::string path = reg_.file ? reg_.file->path : "the registry";
+  for (const RegistryEntry &e : reg_.kernels)
+    if (e.workload_key == wk && e.target_key != tk)
+      return fmt::format("registry '{}' has no schedule for kernel '{}' on target '{}' ({}); it has one for target "
+                         "'{}' (recompile without --registry to schedule it for this target)",
+                         path, k.name, t.name, tk, e.target_key);
+  for (const RegistryEntry &e : reg_.kernels)
+    if (e.name == k.name)
+      return fmt::format("registry '{}' has no schedule for kernel '{}': its entry '{}' was recorded for another "
+                         "computation (workload key {}, now {}); the kernel changed since the registry was written, "
+                         "recompile without --registry to regenerate it",
+                         path, k.name, e.name, e.workload_key, wk);
+  std::string names;
+  for (const RegistryEntry &e : reg_.kernels) names += (names.empty() ? "" : ", ") + e.name;
+  return fmt::format("registry '{}' has no schedule for kernel '{}' (workload key {}); it holds: {}", path, k.name,
+                     wk, names.empty() ? "no kernels" : names);
+}
+
+}  // namespace kcc

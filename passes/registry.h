@@ -1,0 +1,92 @@
+// passes/registry.h - workload keys and the .kreg registry (DESIGN §5, §6 "Workload key").
+//
+// A workload key names a computation independently of how it is spelled: two kernels that
+// compute the same thing on the same shapes and types get the same key, whatever their kernel,
+// tensor and index names, and whichever file or model they come from.
+//
+// A registry (`model.kreg`) is a small JSON file that records, per kernel, the schedule a build
+// used on one target and what is known of its speed:
+//   { "format": "kcc-registry-1", "kcc_version": "0.1.0",
+//     "target": "<Target::key()>", "target_name": "host",
+//     "kernels": [ { "name": "dense_relu", "workload_key": "...", "target_key": "...",
+//                    "schedule": "schedule dense_relu {\n  split Y.i [8] -> i0 i1\n ...}\n",
+//                    "source": "default", "median_seconds": 0.0, "gflops": 0.0,
+//                    "names": ["X", "W", "b", "acc", "i", "j", "k", "Y", "i", "j"] } ] }
+// Checked into an app's repository it works as a lockfile: `kcc compile --registry model.kreg`
+// gets exactly the recorded schedules (through RegistryProvider) and fails when one is missing.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "ir/diag.h"
+#include "ir/kernel.h"
+#include "passes/pipeline.h"
+
+namespace kcc {
+
+/// The text a workload key hashes: the kernel's stages, shapes and element types with tensors
+/// and index variables renamed by order of appearance (t0, t1, ...; v0, v1, ... per stage) and
+/// the kernel name dropped. Exposed for tests and `kcc compile -v`.
+std::string workload_text(const Kernel &k);
+/// A stable 128-bit hash (FNV-1a) of workload_text(k), as 32 hex digits.
+std::string workload_key(const Kernel &k);
+/// The kernel's own names in the canonical order workload_text renames them (tensors in order
+/// of appearance, then for each stage its axes and reduction axes). Two kernels with one
+/// workload key have name lists of one length; pairing them renames a schedule for the other.
+std::vector<std::string> workload_names(const Kernel &k);
+
+/// One kernel of a registry.
+struct RegistryEntry {
+  std::string name;          ///< the kernel's name where the entry was recorded
+  std::string workload_key;  ///< workload_key() of that kernel
+  std::string target_key;    ///< Target::key() it was scheduled for
+  std::string schedule;      ///< schedule text (kcc::to_string(Schedule))
+  ScheduleSource source = ScheduleSource::Default;
+  double median_seconds = 0;  ///< 0 when never measured
+  double gflops = 0;          ///< 0 when never measured
+  std::vector<std::string> names;  ///< workload_names() of that kernel (may be empty)
+  SourceLoc loc;  ///< where the entry starts in the file it was read from (invalid if built)
+};
+
+struct Registry {
+  std::string kcc_version;
+  std::string target_key;   ///< Target::key() of the build that wrote it
+  std::string target_name;  ///< Target::name of that build
+  std::vector<RegistryEntry> kernels;
+  SourceFileRef file;  ///< the file it was read from (null if built in memory)
+};
+
+/// The registry describing a finished compile: one entry per compiled kernel.
+Registry make_registry(const CompileResult &r, const Target &t, const std::string &kcc_version);
+
+/// The JSON text of `reg` (deterministic: same registry, same bytes; ends with a newline).
+std::string registry_to_json(const Registry &reg);
+
+/// Parses and validates registry text. Throws UserError pointing into `path` (line:col where
+/// it can) for malformed JSON, a wrong format tag, missing or mistyped fields, unknown sources
+/// and schedule text that does not parse.
+Registry parse_registry(const std::string &path, const std::string &text);
+/// Reads `path` (UserError if unreadable) and parses it.
+Registry read_registry_file(const std::string &path);
+
+/// Serves schedules from a registry. A kernel gets the entry with its workload key and the
+/// target's key; among several such entries the one with the kernel's name wins. The kernel
+/// name alone never matches: a kernel whose computation changed since the registry was written
+/// must not silently get a schedule recorded for another computation (with require_provider the
+/// compile fails instead, see missing_message). When the entry was recorded under other tensor
+/// or index names, the schedule is renamed through the entry's `names`.
+class RegistryProvider : public ScheduleProvider {
+ public:
+  explicit RegistryProvider(Registry reg);
+  bool provide(const Kernel &k, const Target &t, ChosenSchedule &out) override;
+  /// Why the registry has no schedule for `k` on `t`, naming the kernel and what the registry
+  /// holds instead (an entry for another target, or an entry of that name with another
+  /// workload key), for a "registry lacks kernel" error.
+  std::string missing_message(const Kernel &k, const Target &t) const;
+  const Registry &registry() const { return reg_; }
+
+ private:
+  Registry reg_;
+};
+
+}  // namespace kcc
