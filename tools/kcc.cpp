@@ -1,1 +1,386 @@
-int main() { return 0; }
+// tools/kcc.cpp - the kcc command-line driver.
+//
+//   kcc compile model.ir --target T [--mcpu CPU] [--mattr ATTRS] [-o OUTDIR/NAME]
+//               [--registry FILE.kreg] [--emit=ast|ir|scheduled|lowered|llvm|asm|obj]
+//               [--print-after=STEP[,STEP]] [--time-passes] [-v]
+//   kcc targets
+//   kcc --version | --help
+//
+// Exit status: 0 success, 1 an error in what the user wrote (model.ir, registry, schedule) or
+// an I/O failure, 2 a bad command line, 3 an internal error (a kcc bug).
+//
+// The tool only wires parts together: parsing (ir/parser.h), schedule sources (a
+// RegistryProvider for --registry; otherwise the pipeline's own fallback: the schedule in the
+// .ir, then the default heuristic), the pipeline (passes/pipeline.h) and the output files.
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "codegen/target.h"
+#include "ir/diag.h"
+#include "ir/parser.h"
+#include "passes/pipeline.h"
+#include "passes/registry.h"
+#include "tools/atomic_write.h"
+#include "tools/header.h"
+
+#ifndef KCC_VERSION
+#define KCC_VERSION "0.0.0"
+#endif
+
+namespace kcc {
+namespace {
+
+/// A bad command line: exit status 2.
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+const char *kUsage = R"(usage: kcc compile MODEL.ir [options]
+       kcc targets
+       kcc --version | --help
+
+compile options:
+  --target T            target (default host; `kcc targets` lists them)
+  --mcpu CPU            override the target's CPU (as in llc -mcpu)
+  --mattr ATTRS         override the target's features (as in llc -mattr, e.g. +avx2,+fma)
+  -o OUTDIR/NAME        outputs OUTDIR/NAME.o, NAME.h and NAME.kreg (default: ./MODEL);
+                        with --emit other than obj, the file to write instead of stdout
+  --registry FILE.kreg  take every kernel's schedule from this registry; fail if one is missing
+  --emit=KIND           obj (default), or print: ast, ir, scheduled, lowered, llvm, asm
+  --print-after=STEP[,STEP]  dump the IR after these pipeline steps to stderr
+  --time-passes         print the time of each pipeline step to stderr
+  -v                    say which schedule each kernel got and which files were written
+)";
+
+// Targets that `kcc targets` tries, in the order of DESIGN §4.
+const char *kTargetNames[] = {"host",         "x86_64-avx2",   "x86_64-avx512", "aarch64-neon",
+                              "aarch64-sve",  "aarch64-a64fx", "nvptx-sm_80",   "nvptx-sm_90"};
+
+enum class Emit { Ast, Ir, Scheduled, Lowered, Llvm, Asm, Obj };
+
+struct Options {
+  std::string input;
+  std::string target = "host";
+  std::string mcpu, mattr;
+  std::string output;  // -o
+  std::string registry;
+  Emit emit = Emit::Obj;
+  std::vector<std::string> print_after;
+  bool time_passes = false;
+  bool verbose = false;
+};
+
+Emit parse_emit(const std::string &s) {
+  static const std::map<std::string, Emit> kinds = {
+      {"ast", Emit::Ast},         {"ir", Emit::Ir},   {"scheduled", Emit::Scheduled}, {"lowered", Emit::Lowered},
+      {"llvm", Emit::Llvm},       {"asm", Emit::Asm}, {"obj", Emit::Obj}};
+  auto it = kinds.find(s);
+  if (it == kinds.end())
+    throw UsageError(fmt::format("unknown --emit kind '{}' (expected ast, ir, scheduled, lowered, llvm, asm or obj)", s));
+  return it->second;
+}
+
+std::vector<std::string> split_commas(const std::string &s) {
+  std::vector<std::string> out;
+  std::string cur;
+  std::istringstream in(s);
+  while (std::getline(in, cur, ','))
+    if (!cur.empty()) out.push_back(cur);
+  return out;
+}
+
+/// Parses the arguments of `kcc compile`.
+Options parse_compile_args(const std::vector<std::string> &args) {
+  Options o;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string &a = args[i];
+    // Accepts both "--flag value" and "--flag=value".
+    auto value = [&](const std::string &flag) -> std::optional<std::string> {
+      if (a == flag) {
+        if (i + 1 >= args.size()) throw UsageError(fmt::format("option '{}' needs a value", flag));
+        return args[++i];
+      }
+      if (a.size() > flag.size() && a.compare(0, flag.size(), flag) == 0 && a[flag.size()] == '=') {
+        std::string v = a.substr(flag.size() + 1);
+        if (v.empty()) throw UsageError(fmt::format("option '{}' needs a value", flag));
+        return v;
+      }
+      return std::nullopt;
+    };
+    if (auto v = value("--target")) o.target = *v;
+    else if (auto v = value("--mcpu")) o.mcpu = *v;
+    else if (auto v = value("--mattr")) o.mattr = *v;
+    else if (auto v = value("-o")) o.output = *v;
+    else if (auto v = value("--registry")) o.registry = *v;
+    else if (auto v = value("--emit")) o.emit = parse_emit(*v);
+    else if (auto v = value("--print-after")) {
+      for (auto &s : split_commas(*v)) o.print_after.push_back(s);
+    } else if (a == "--time-passes") o.time_passes = true;
+    else if (a == "-v" || a == "--verbose") o.verbose = true;
+    else if (a.size() > 2 && a.compare(0, 2, "-o") == 0 && a[2] != '=') o.output = a.substr(2);
+    else if (!a.empty() && a[0] == '-' && a != "-")
+      throw UsageError(fmt::format("unknown option '{}'", a));
+    else if (o.input.empty()) o.input = a;
+    else throw UsageError(fmt::format("more than one input file ('{}' and '{}')", o.input, a));
+  }
+  if (o.input.empty()) throw UsageError("no input file");
+  if (o.emit == Emit::Obj && !o.output.empty() && std::filesystem::path(o.output).filename().empty())
+    throw UsageError(fmt::format("-o '{}' names a directory; give OUTDIR/NAME", o.output));
+  return o;
+}
+
+/// Checks --print-after names against the pipeline's steps.
+void check_steps(const std::vector<std::string> &names) {
+  if (names.empty()) return;
+  std::vector<std::string> steps = pipeline_steps();
+  for (const std::string &n : names) {
+    bool known = false;
+    for (auto &s : steps) known = known || s == n;
+    if (!known) {
+      std::string list;
+      for (auto &s : steps) list += (list.empty() ? "" : ", ") + s;
+      throw UsageError(fmt::format("unknown pipeline step '{}' in --print-after (steps: {})", n, list));
+    }
+  }
+}
+
+/// The pipeline step after which the IR is the scheduled loop tree (for --emit=scheduled).
+std::string schedule_step() {
+  std::vector<std::string> steps = pipeline_steps();
+  for (auto &s : steps)
+    if (s.find("apply") != std::string::npos) return s;
+  for (auto &s : steps)
+    if (s.find("schedul") != std::string::npos && s.find("tun") == std::string::npos &&
+        s.find("choose") == std::string::npos)
+      return s;
+  KCC_INTERNAL(false, "the pipeline has no step that applies schedules");
+  return "";
+}
+
+/// OUTDIR/NAME from -o, or the input's stem in the current directory.
+std::string output_base(const Options &o) {
+  namespace fs = std::filesystem;
+  fs::path p = o.output.empty() ? fs::path(o.input).stem() : fs::path(o.output);
+  if (p.extension() == ".o") p.replace_extension();
+  return p.string();
+}
+
+/// Prints (or writes to -o) a text output of --emit.
+void emit_text(const Options &o, const std::string &text) {
+  if (o.output.empty()) {
+    std::cout << text;
+    if (!text.empty() && text.back() != '\n') std::cout << "\n";
+    std::cout.flush();
+    return;
+  }
+  write_files_atomically({{o.output, text}});
+  if (o.verbose) std::cerr << "kcc: wrote " << o.output << "\n";
+}
+
+void print_timings(const std::vector<PassTiming> &timings) {
+  // One row per step, summed over kernels, in pipeline order.
+  std::vector<std::pair<std::string, double>> rows;
+  double total = 0;
+  for (auto &t : timings) {
+    total += t.seconds;
+    bool found = false;
+    for (auto &r : rows)
+      if (r.first == t.step) {
+        r.second += t.seconds;
+        found = true;
+      }
+    if (!found) rows.emplace_back(t.step, t.seconds);
+  }
+  std::string bar(72, '=');
+  std::cerr << bar << "\n" << "  kcc pass execution timing report\n" << bar << "\n";
+  std::cerr << fmt::format("  Total: {:.4f} seconds\n\n", total);
+  std::cerr << fmt::format("  {:>10}  {:>7}  {}\n", "seconds", "percent", "step");
+  for (auto &[step, s] : rows)
+    std::cerr << fmt::format("  {:>10.4f}  {:>6.1f}%  {}\n", s, total > 0 ? 100 * s / total : 0.0, step);
+  std::cerr << fmt::format("  {:>10.4f}  {:>6.1f}%  total\n", total, 100.0);
+}
+
+int run_compile(const Options &o) {
+  using clock = std::chrono::steady_clock;
+  auto t0 = clock::now();
+  check_steps(o.print_after);
+  Module m = parse_module_file(o.input);
+  double parse_seconds = std::chrono::duration<double>(clock::now() - t0).count();
+
+  if (o.emit == Emit::Ast) {
+    emit_text(o, to_string(m));
+    return 0;
+  }
+  if (o.emit == Emit::Ir) {
+    std::string text;
+    for (const Kernel &k : m.kernels) text += (text.empty() ? "" : "\n") + to_string(k);
+    emit_text(o, text);
+    return 0;
+  }
+
+  Target target = make_target(o.target, o.mcpu, o.mattr);
+
+  std::unique_ptr<RegistryProvider> registry;
+  if (!o.registry.empty()) {
+    registry = std::make_unique<RegistryProvider>(read_registry_file(o.registry));
+    // Checked here rather than left to the pipeline, so the error says what the registry
+    // holds instead, and points at the kernel's definition.
+    for (const Kernel &k : m.kernels) {
+      ChosenSchedule probe;
+      if (!registry->provide(k, target, probe)) throw UserError(k.loc, registry->missing_message(k, target));
+    }
+  }
+
+  CompileOptions opts;
+  opts.target = target;
+  opts.print_after = o.print_after;
+  opts.time_passes = o.time_passes;
+  opts.provider = registry.get();
+  opts.require_provider = registry != nullptr;
+  std::ostringstream captured;
+  if (o.emit == Emit::Scheduled) {
+    std::string step = schedule_step();
+    bool listed = false;
+    for (auto &s : opts.print_after) listed = listed || s == step;
+    if (!listed) opts.print_after.push_back(step);
+  }
+  std::ostream &dump = o.emit == Emit::Scheduled ? static_cast<std::ostream &>(captured) : std::cerr;
+  CompileResult r = compile_module(m, opts, dump);
+
+  if (o.verbose) {
+    std::cerr << fmt::format("kcc: target {} ({})\n", target.name, target.key());
+    for (const CompiledKernel &ck : r.kernels)
+      std::cerr << fmt::format("kcc: kernel {}: schedule from {}, workload key {}\n", ck.kernel->name,
+                               to_string(ck.chosen.source), workload_key(*ck.kernel));
+  }
+
+  auto t1 = clock::now();
+  switch (o.emit) {
+    case Emit::Ast:
+    case Emit::Ir: break;  // handled above, before compiling
+    case Emit::Scheduled: {
+      std::string text;
+      for (const CompiledKernel &ck : r.kernels)
+        text += fmt::format("# kernel {}: schedule from {}\n{}\n", ck.kernel->name, to_string(ck.chosen.source),
+                            to_string(ck.chosen.schedule));
+      emit_text(o, text + captured.str());
+      break;
+    }
+    case Emit::Lowered: {
+      std::string text;
+      for (const CompiledKernel &ck : r.kernels) text += (text.empty() ? "" : "\n") + to_string(ck.func);
+      emit_text(o, text);
+      break;
+    }
+    case Emit::Llvm:
+      r.code.optimize();
+      emit_text(o, r.code.llvm_ir());
+      break;
+    case Emit::Asm:
+      r.code.optimize();
+      emit_text(o, r.code.assembly());
+      break;
+    case Emit::Obj: {
+      std::string base = output_base(o);
+      std::string name = std::filesystem::path(base).filename().string();
+      r.code.optimize();
+      std::vector<std::pair<std::string, std::string>> files = {
+          {base + ".o", r.code.object()},
+          {base + ".h", generate_header(name, o.input, r, target, KCC_VERSION)},
+          {base + ".kreg", registry_to_json(make_registry(r, target, KCC_VERSION))},
+      };
+      write_files_atomically(files);
+      if (o.verbose)
+        for (auto &f : files) std::cerr << "kcc: wrote " << f.first << "\n";
+      break;
+    }
+  }
+  if (o.time_passes) {
+    std::vector<PassTiming> timings;
+    timings.push_back({"parse", parse_seconds});
+    for (auto &t : r.timings) timings.push_back(t);
+    timings.push_back({"emit", std::chrono::duration<double>(clock::now() - t1).count()});
+    print_timings(timings);
+  }
+  return 0;
+}
+
+int run_targets() {
+  std::cout << fmt::format("{:<16} {:<28} {:<16} {}\n", "target", "triple", "cpu", "vector bits / features");
+  for (const char *name : kTargetNames) {
+    try {
+      Target t = make_target(name);
+      std::cout << fmt::format("{:<16} {:<28} {:<16} {} {}\n", name, t.triple, t.cpu, t.vector_bits, t.features);
+    } catch (const UserError &) {
+      std::cout << fmt::format("{:<16} (not available in this build)\n", name);
+    }
+  }
+  return 0;
+}
+
+int run(const std::vector<std::string> &args) {
+  if (args.empty()) throw UsageError("no command");
+  const std::string &cmd = args[0];
+  if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+    std::cout << kUsage;
+    return 0;
+  }
+  if (cmd == "--version" || cmd == "version") {
+    std::cout << "kcc " << KCC_VERSION << "\n";
+    return 0;
+  }
+  if (cmd == "targets") {
+    if (args.size() > 1) throw UsageError(fmt::format("'kcc targets' takes no arguments (got '{}')", args[1]));
+    return run_targets();
+  }
+  if (cmd == "compile") {
+    std::vector<std::string> rest(args.begin() + 1, args.end());
+    for (auto &a : rest)
+      if (a == "--help" || a == "-h") {
+        std::cout << kUsage;
+        return 0;
+      }
+    return run_compile(parse_compile_args(rest));
+  }
+  throw UsageError(fmt::format("unknown command '{}'", cmd));
+}
+
+}  // namespace
+}  // namespace kcc
+
+int main(int argc, char **argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  try {
+    return kcc::run(args);
+  } catch (const kcc::UsageError &e) {
+    std::cerr << "kcc: error: " << e.what() << "\n" << "run 'kcc --help' for usage\n";
+    return 2;
+  } catch (const kcc::UserError &e) {
+    std::cout.flush();
+    std::cerr << e.what() << "\n";
+    return 1;
+  } catch (const kcc::InternalError &e) {
+    std::string what = e.what();
+    const std::string prefix = "kcc internal error ";  // as kcc::internal_error spells it
+    if (what.compare(0, prefix.size(), prefix) == 0) what = what.substr(prefix.size());
+    std::cerr << "kcc: internal error: " << what << "\n";
+    return 3;
+  } catch (const std::exception &e) {
+    std::cerr << "kcc: internal error: " << e.what() << "\n";
+    return 3;
+  } catch (...) {
+    std::cerr << "kcc: internal error: unknown exception\n";
+    return 3;
+  }
+}
