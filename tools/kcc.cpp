@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -46,7 +47,7 @@ class UsageError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-const char *kUsage = R"(usage: kcc compile MODEL.ir [options]
+const char *kUsage = R"(usage: kcc compile MODEL.ir [MORE.ir ...] [options]
        kcc targets
        kcc --version | --help
 
@@ -60,6 +61,7 @@ compile options:
   --emit=KIND           obj (default), or print: ast, ir, scheduled, lowered, llvm, asm
   --print-after=STEP[,STEP]  dump the IR after these pipeline steps to stderr
   --time-passes         print the time of each pipeline step to stderr
+  --budget N            tuning measurements (accepted; the tuner is not in this build yet)
   -v                    say which schedule each kernel got and which files were written
 )";
 
@@ -70,7 +72,7 @@ const char *kTargetNames[] = {"host",         "x86_64-avx2",   "x86_64-avx512", 
 enum class Emit { Ast, Ir, Scheduled, Lowered, Llvm, Asm, Obj };
 
 struct Options {
-  std::string input;
+  std::vector<std::string> inputs;
   std::string target = "host";
   std::string mcpu, mattr;
   std::string output;  // -o
@@ -79,6 +81,7 @@ struct Options {
   std::vector<std::string> print_after;
   bool time_passes = false;
   bool verbose = false;
+  int64_t budget = 0;  // --budget: tuning measurements (the tuner is not in this build yet)
 };
 
 Emit parse_emit(const std::string &s) {
@@ -124,20 +127,35 @@ Options parse_compile_args(const std::vector<std::string> &args) {
     else if (auto v = value("-o")) o.output = *v;
     else if (auto v = value("--registry")) o.registry = *v;
     else if (auto v = value("--emit")) o.emit = parse_emit(*v);
-    else if (auto v = value("--print-after")) {
+    else if (auto v = value("--budget")) {
+      try {
+        size_t used = 0;
+        o.budget = std::stoll(*v, &used);
+        if (used != v->size() || o.budget < 0) throw std::invalid_argument("");
+      } catch (const std::exception &) {
+        throw UsageError(fmt::format("--budget needs a non-negative number of measurements, not '{}'", *v));
+      }
+    } else if (auto v = value("--print-after")) {
       for (auto &s : split_commas(*v)) o.print_after.push_back(s);
     } else if (a == "--time-passes") o.time_passes = true;
     else if (a == "-v" || a == "--verbose") o.verbose = true;
     else if (a.size() > 2 && a.compare(0, 2, "-o") == 0 && a[2] != '=') o.output = a.substr(2);
     else if (!a.empty() && a[0] == '-' && a != "-")
       throw UsageError(fmt::format("unknown option '{}'", a));
-    else if (o.input.empty()) o.input = a;
-    else throw UsageError(fmt::format("more than one input file ('{}' and '{}')", o.input, a));
+    else o.inputs.push_back(a);
   }
-  if (o.input.empty()) throw UsageError("no input file");
+  if (o.inputs.empty()) throw UsageError("no input file");
   if (o.emit == Emit::Obj && !o.output.empty() && std::filesystem::path(o.output).filename().empty())
     throw UsageError(fmt::format("-o '{}' names a directory; give OUTDIR/NAME", o.output));
   return o;
+}
+
+std::string read_text(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw UserError(SourceLoc{}, fmt::format("cannot read '{}'", path));
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
 }
 
 /// Checks --print-after names against the pipeline's steps.
@@ -168,10 +186,66 @@ std::string schedule_step() {
   return "";
 }
 
+std::string where(const SourceLoc &loc) {
+  return loc.valid() ? fmt::format("{}:{}:{}", loc.file->path, loc.line, loc.col) : "an earlier input";
+}
+
+/// Reads the input files into one module. A file may hold kernels and schedules (model.ir) or
+/// only schedules for kernels of other inputs (read with parse_schedules when parse_module
+/// rejects it). A later file's schedule for a kernel replaces an earlier one; a kernel defined
+/// twice is an error.
+Module load_inputs(const std::vector<std::string> &paths, bool verbose) {
+  Module m;
+  std::vector<Schedule> schedules;
+  for (const std::string &path : paths) {
+    std::vector<Schedule> file_schedules;
+    try {
+      Module part = parse_module_file(path);
+      if (!m.file) m.file = part.file;
+      for (Kernel &k : part.kernels) {
+        if (const Kernel *first = m.find_kernel(k.name))
+          throw UserError(k.loc, fmt::format("kernel '{}' is defined twice; first at {}", k.name, where(first->loc)));
+        m.kernels.push_back(std::move(k));
+      }
+      file_schedules = std::move(part.schedules);
+    } catch (const UserError &e) {
+      // Only schedules, for kernels of other inputs? Otherwise the module's error stands.
+      std::vector<Schedule> only;
+      try {
+        only = parse_schedules(path, read_text(path));
+      } catch (const UserError &) {
+        throw e;
+      }
+      file_schedules = std::move(only);
+    }
+    for (Schedule &s : file_schedules) {
+      bool replaced = false;
+      for (Schedule &old : schedules)
+        if (old.kernel == s.kernel) {
+          if (verbose)
+            std::cerr << fmt::format("kcc: the schedule of '{}' at {} replaces the one at {}\n", s.kernel,
+                                     where(s.loc), where(old.loc));
+          old = s;
+          replaced = true;
+        }
+      if (!replaced) schedules.push_back(std::move(s));
+    }
+  }
+  for (const Schedule &s : schedules) {
+    if (m.find_kernel(s.kernel)) continue;
+    std::string names;
+    for (auto &k : m.kernels) names += (names.empty() ? "" : ", ") + k.name;
+    throw UserError(s.loc, fmt::format("schedule for unknown kernel '{}'; kernels: {}", s.kernel,
+                                       names.empty() ? "none" : names));
+  }
+  m.schedules = std::move(schedules);
+  return m;
+}
+
 /// OUTDIR/NAME from -o, or the input's stem in the current directory.
 std::string output_base(const Options &o) {
   namespace fs = std::filesystem;
-  fs::path p = o.output.empty() ? fs::path(o.input).stem() : fs::path(o.output);
+  fs::path p = o.output.empty() ? fs::path(o.inputs[0]).stem() : fs::path(o.output);
   if (p.extension() == ".o") p.replace_extension();
   return p.string();
 }
@@ -215,7 +289,7 @@ int run_compile(const Options &o) {
   using clock = std::chrono::steady_clock;
   auto t0 = clock::now();
   check_steps(o.print_after);
-  Module m = parse_module_file(o.input);
+  Module m = load_inputs(o.inputs, o.verbose);
   double parse_seconds = std::chrono::duration<double>(clock::now() - t0).count();
 
   if (o.emit == Emit::Ast) {
@@ -229,7 +303,16 @@ int run_compile(const Options &o) {
     return 0;
   }
 
-  Target target = make_target(o.target, o.mcpu, o.mattr);
+  // An unknown target is a bad flag value (exit 2), not an error in the model.
+  Target target;
+  try {
+    target = make_target(o.target, o.mcpu, o.mattr);
+  } catch (const UserError &e) {
+    throw UsageError(e.message());
+  }
+  if (o.budget > 0)
+    std::cerr << "kcc: warning: --budget " << o.budget
+              << ": this kcc has no tuner yet; kernels get the registry, .ir or default schedule\n";
 
   std::unique_ptr<RegistryProvider> registry;
   if (!o.registry.empty()) {
@@ -297,7 +380,7 @@ int run_compile(const Options &o) {
       r.code.optimize();
       std::vector<std::pair<std::string, std::string>> files = {
           {base + ".o", r.code.object()},
-          {base + ".h", generate_header(name, o.input, r, target, KCC_VERSION)},
+          {base + ".h", generate_header(name, o.inputs[0], r, target, KCC_VERSION)},
           {base + ".kreg", registry_to_json(make_registry(r, target, KCC_VERSION))},
       };
       write_files_atomically(files);

@@ -1,0 +1,261 @@
+#!/usr/bin/env bash
+# test/e2e/test_kcc_cli.sh - the kcc tool end to end: output files, the generated header in C
+# and C++, linking and running against a naive loop, errors and exit codes, --registry round
+# trips, --emit modes and targets.
+#
+# usage: test_kcc_cli.sh KCC RUNTIME_LIB RUNTIME_INCLUDE_DIR WORK_DIR [CC [CXX]]
+set -u
+
+KCC=$1
+RUNTIME_LIB=$2
+RUNTIME_INC=$3
+WORK=$4
+CC=${5:-gcc}
+CXX=${6:-g++}
+
+rm -rf "$WORK"
+mkdir -p "$WORK"
+cd "$WORK" || exit 1
+
+failures=0
+pass() { echo "PASS: $1"; }
+fail() {
+  echo "FAIL: $1"
+  failures=$((failures + 1))
+}
+# run NAME EXPECTED_STATUS CMD...: runs CMD with stdout/stderr in NAME.out/NAME.err.
+run() {
+  local name=$1 want=$2
+  shift 2
+  "$@" >"$name.out" 2>"$name.err"
+  local got=$?
+  if [ "$got" -ne "$want" ]; then
+    fail "$name: exit status $got, expected $want ($*)"
+    sed 's/^/    /' "$name.err" | head -20
+    return 1
+  fi
+  return 0
+}
+# expect_in NAME FILE PATTERN: FILE contains the extended regex PATTERN.
+expect_in() {
+  if grep -Eq -- "$3" "$2"; then pass "$1"; else
+    fail "$1: '$3' not in $2"
+    sed 's/^/    /' "$2" | head -20
+  fi
+}
+
+# ---------------------------------------------------------------- inputs
+cat >model.ir <<'EOF'
+# A 37x29x41 matmul with a bias + relu epilogue (no tile divides the extents), and a small
+# elementwise kernel left to the default schedule.
+kernel mm_relu(A: f32[37, 41], B: f32[41, 29], bias: f32[29]) -> Y: f32[37, 29] {
+  acc[i, j] = sum(k) A[i, k] * B[k, j]   : f32[37, 29]
+  Y[i, j]   = max(acc[i, j] + bias[j], 0.0)
+}
+
+kernel scale(X: f32[3, 100]) -> Z: f32[3, 100] {
+  Z[i, j] = X[i, j] * 2.0 - 1.0
+}
+
+schedule mm_relu {
+  split       Y.j [8] -> j0 j1
+  vectorize   Y.j1
+  parallel    Y.i
+}
+EOF
+
+# The same computations spelled with other names, in another order of files.
+cat >renamed.ir <<'EOF'
+kernel layer(P: f32[37, 41], Q: f32[41, 29], c: f32[29]) -> R: f32[37, 29] {
+  t[a, b] = sum(r) P[a, r] * Q[r, b]   : f32[37, 29]
+  R[a, b] = max(t[a, b] + c[b], 0.0)
+}
+EOF
+
+# One shape changed: another workload.
+sed 's/f32\[37, 41\]/f32[38, 41]/; s/f32\[37, 29\]/f32[38, 29]/g' model.ir >changed.ir
+
+cat >bad.ir <<'EOF'
+kernel broken(A: f32[4, 4]) -> Y: f32[4, 4] {
+  Y[i, j] = A[i, j, 0] * 2.0
+}
+EOF
+
+cat >main.c <<'EOF'
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "kcc_runtime.h"
+#include "model.h"
+
+enum { M = 37, N = 29, K = 41 };
+static float A[M * K], B[K * N], bias[N], Y[M * N], X[300], Z[300];
+
+static int close_enough(float got, float want) { return fabsf(got - want) <= 1e-4f * (1.0f + fabsf(want)); }
+
+int main(void) {
+  unsigned s = 12345;
+  for (int i = 0; i < M * K; ++i) A[i] = (float)((s = s * 1103515245u + 12345u) >> 16 & 0x7fff) / 16384.0f - 1.0f;
+  for (int i = 0; i < K * N; ++i) B[i] = (float)((s = s * 1103515245u + 12345u) >> 16 & 0x7fff) / 16384.0f - 1.0f;
+  for (int i = 0; i < N; ++i) bias[i] = (float)i / N - 0.5f;
+  for (int i = 0; i < 300; ++i) X[i] = (float)i;
+
+  int st = mm_relu(A, B, bias, Y);
+  if (st != 0) { printf("mm_relu: %s\n", kcc_error_string(st)); return 1; }
+  for (int i = 0; i < M; ++i)
+    for (int j = 0; j < N; ++j) {
+      float acc = 0;
+      for (int k = 0; k < K; ++k) acc += A[i * K + k] * B[k * N + j];
+      float want = acc + bias[j] > 0 ? acc + bias[j] : 0;
+      if (!close_enough(Y[i * N + j], want)) { printf("Y[%d,%d] = %g, expected %g\n", i, j, Y[i * N + j], want); return 1; }
+    }
+
+  /* Through the table: find "scale" by name and call it through its function pointer. */
+  if (kcc_model_registry_count != 2) { printf("registry count %d\n", kcc_model_registry_count); return 1; }
+  const kcc_kernel_info *info = 0;
+  for (int i = 0; i < kcc_model_registry_count; ++i)
+    if (strcmp(kcc_model_registry[i].name, "scale") == 0) info = &kcc_model_registry[i];
+  if (!info || info->num_args != 2 || info->args[0].rank != 2 || info->args[0].shape[1] != 100 ||
+      info->args[0].is_output || !info->args[1].is_output || info->args[1].elem_type != KCC_ELEM_F32 ||
+      info->args[1].num_elements != KCC_SCALE_Z_SIZE) { printf("bad table entry for scale\n"); return 1; }
+  int (*fn)(const float *, float *) = (int (*)(const float *, float *))info->fn;
+  if (fn(X, Z) != 0) return 1;
+  for (int i = 0; i < 300; ++i)
+    if (!close_enough(Z[i], X[i] * 2.0f - 1.0f)) { printf("Z[%d] = %g\n", i, Z[i]); return 1; }
+  {
+    static const int64_t dims[] = {KCC_MM_RELU_A_DIMS};
+    if (KCC_MM_RELU_A_RANK != 2 || dims[0] != M || dims[1] != K) { printf("bad shape macros\n"); return 1; }
+  }
+  if (strstr(kcc_model_registry[0].schedule, "vectorize") == 0) { printf("schedule text missing\n"); return 1; }
+  printf("ok\n");
+  return 0;
+}
+EOF
+
+# ---------------------------------------------------------------- compile, files, header, run
+if run compile 0 "$KCC" compile model.ir --target host -o out/model; then
+  for f in out/model.o out/model.h out/model.kreg; do
+    if [ -s "$f" ]; then pass "compile writes $f"; else fail "compile writes $f"; fi
+  done
+  if ls -a out | grep -q tmp; then fail "no temporary files left in out/"; else pass "no temporary files left in out/"; fi
+  expect_in "header declares mm_relu with const inputs" out/model.h \
+    'int mm_relu\(const float \*A, const float \*B, const float \*bias, float \*Y\);'
+  expect_in "header has the registry table" out/model.h 'static const kcc_kernel_info kcc_model_registry\[\]'
+  expect_in "header records the hand schedule as given" out/model.h 'schedule \(given\)'
+  expect_in "registry has the format tag" out/model.kreg '"format": "kcc-registry-1"'
+  expect_in "registry records the default schedule" out/model.kreg '"source": "default"'
+
+  # The header alone, in C99 and C++, with a second generated header included beside it.
+  if run other 0 "$KCC" compile renamed.ir --target host -o out/other; then
+    printf '#include "model.h"\n#include "other.h"\n#include "model.h"\nint main(void) { return kcc_model_registry_count + kcc_other_registry_count - 3; }\n' >both.c
+    if run header_c99 0 "$CC" -std=c99 -Wall -Wextra -Werror -pedantic -Iout -c both.c -o both_c.o; then
+      pass "header compiles as C99 (-Wall -Werror), two headers together"
+    fi
+    if run header_cxx 0 "$CXX" -x c++ -std=c++11 -Wall -Wextra -Werror -Iout -c both.c -o both_cxx.o; then
+      pass "header compiles as C++ (-Wall -Werror), two headers together"
+    fi
+    # Same computation, other names: same workload key.
+    k1=$(grep -m1 '"workload_key"' out/model.kreg)
+    k2=$(grep -m1 '"workload_key"' out/other.kreg)
+    if [ "$k1" = "$k2" ]; then pass "renamed kernel has the same workload key"; else fail "renamed kernel has the same workload key ($k1 vs $k2)"; fi
+  fi
+
+  if run link 0 "$CC" -std=c99 -Wall -Werror -O1 -Iout -I"$RUNTIME_INC" main.c out/model.o "$RUNTIME_LIB" -lpthread -lm -o app; then
+    if run app 0 ./app; then pass "app links model.o with the runtime and matches the naive loop"; else
+      sed 's/^/    /' app.out | head
+    fi
+  fi
+  if run link_cxx 0 "$CXX" -Wall -Werror -Iout -I"$RUNTIME_INC" -x c++ main.c -x none out/model.o "$RUNTIME_LIB" -lpthread -lm -o app_cxx; then
+    if run app_cxx 0 ./app_cxx; then pass "the same app built as C++ runs"; fi
+  fi
+fi
+
+# ---------------------------------------------------------------- user errors: exit 1, located, no files
+if run bad 1 "$KCC" compile bad.ir --target host -o bad_out/model; then pass "bad .ir exits 1"; fi
+expect_in "bad .ir error is located" bad.err '^bad\.ir:2:[0-9]+: error: '
+expect_in "bad .ir error shows a caret" bad.err '^ *\^'
+if [ -e bad_out ] && [ -n "$(ls -A bad_out)" ]; then fail "bad .ir leaves no output files"; else pass "bad .ir leaves no output files"; fi
+
+# A failed compile leaves earlier outputs untouched.
+if [ -f out/model.o ]; then
+  before=$(cat out/model.o out/model.h out/model.kreg | md5sum)
+  run bad_over 1 "$KCC" compile bad.ir --target host -o out/model
+  after=$(cat out/model.o out/model.h out/model.kreg | md5sum)
+  if [ "$before" = "$after" ] && ! ls -a out | grep -q tmp; then pass "a failed compile keeps the old outputs"; else fail "a failed compile keeps the old outputs"; fi
+fi
+
+if run missing 1 "$KCC" compile no_such_file.ir -o x/model; then pass "missing input exits 1"; fi
+expect_in "missing input names the file" missing.err 'no_such_file\.ir'
+
+# ---------------------------------------------------------------- registry round trip
+if [ -f out/model.kreg ]; then
+  if run reg 0 "$KCC" compile model.ir --target host --registry out/model.kreg -o locked/model; then
+    diff <(grep '"schedule":' out/model.kreg) <(grep '"schedule":' locked/model.kreg) >/dev/null &&
+      pass "--registry rebuild has identical schedules" || fail "--registry rebuild has identical schedules"
+    n=$(grep -c '"source": "registry"' locked/model.kreg)
+    [ "$n" -eq 2 ] && pass "--registry rebuild says source registry" || fail "--registry rebuild says source registry ($n of 2)"
+    cmp -s out/model.o locked/model.o && pass "--registry rebuild gives the same object file" ||
+      fail "--registry rebuild gives the same object file"
+  fi
+  # The lockfile of model.ir serves the same computation spelled differently.
+  if run reg_renamed 0 "$KCC" compile renamed.ir --target host --registry out/model.kreg -o locked/renamed; then
+    expect_in "registry serves a renamed kernel" locked/renamed.kreg '"source": "registry"'
+    expect_in "renamed schedule uses the new names" locked/renamed.h 'vectorize +R\.'
+  fi
+  if run reg_changed 1 "$KCC" compile changed.ir --target host --registry out/model.kreg -o changed/model; then
+    pass "--registry with a changed kernel exits 1"
+  fi
+  expect_in "changed kernel error names the kernel" reg_changed.err "kernel 'mm_relu'"
+  expect_in "changed kernel error points at the kernel" reg_changed.err '^changed\.ir:3:'
+  [ -e changed ] && fail "--registry failure leaves no files" || pass "--registry failure leaves no files"
+
+  sed 's/"target_key": "[^"]*"/"target_key": "other-machine"/' out/model.kreg >other_target.kreg
+  if run reg_target 1 "$KCC" compile model.ir --target host --registry other_target.kreg -o t/model; then
+    pass "--registry for another target exits 1"
+  fi
+  expect_in "other-target error names the kernel and target" reg_target.err "kernel 'mm_relu'.*target"
+
+  head -c 200 out/model.kreg >truncated.kreg
+  if run reg_trunc 1 "$KCC" compile model.ir --registry truncated.kreg -o t/model; then pass "truncated registry exits 1"; fi
+  expect_in "truncated registry error is located" reg_trunc.err '^truncated\.kreg:[0-9]+:[0-9]+: error: '
+
+  sed 's/"source": "default"/"source": "guessed"/' out/model.kreg >badsource.kreg
+  run reg_src 1 "$KCC" compile model.ir --registry badsource.kreg -o t/model
+  expect_in "bad source field is located" reg_src.err "^badsource\.kreg:[0-9]+:[0-9]+: error: unknown schedule source 'guessed'"
+fi
+
+# ---------------------------------------------------------------- --emit modes
+for kind in ast ir scheduled lowered llvm asm; do
+  if run "emit_$kind" 0 "$KCC" compile model.ir --target host --emit=$kind; then
+    if [ -s "emit_$kind.out" ]; then pass "--emit=$kind prints text"; else fail "--emit=$kind prints text"; fi
+  fi
+done
+[ -f emit_llvm.out ] && expect_in "--emit=llvm is LLVM IR" emit_llvm.out '^define .*@mm_relu'
+[ -f emit_scheduled.out ] && expect_in "--emit=scheduled shows the schedules" emit_scheduled.out 'schedule mm_relu'
+if run emit_file 0 "$KCC" compile model.ir --target host --emit=lowered -o lowered.txt && [ -s lowered.txt ] &&
+  [ ! -s emit_file.out ]; then pass "--emit with -o writes the file"; else fail "--emit with -o writes the file"; fi
+
+if run time_passes 0 "$KCC" compile model.ir --target host --time-passes -o tp/model; then
+  expect_in "--time-passes prints a table" time_passes.err 'timing report'
+fi
+
+# ---------------------------------------------------------------- command line
+if run bad_target 2 "$KCC" compile model.ir --target bogus-9000 -o t/model; then pass "unknown target exits 2"; fi
+expect_in "unknown target is named" bad_target.err "kcc: error: .*bogus-9000"
+if run bad_flag 2 "$KCC" compile model.ir --frobnicate; then pass "unknown option exits 2"; fi
+expect_in "unknown option message" bad_flag.err "kcc: error: unknown option '--frobnicate'"
+expect_in "usage hint" bad_flag.err "kcc --help"
+if run bad_emit 2 "$KCC" compile model.ir --emit=pdf; then pass "unknown --emit exits 2"; fi
+if run bad_step 2 "$KCC" compile model.ir --print-after=no_such_step; then pass "unknown --print-after step exits 2"; fi
+if run no_cmd 2 "$KCC"; then pass "no command exits 2"; fi
+if run targets 0 "$KCC" targets; then expect_in "kcc targets lists host" targets.out '^host '; fi
+if run version 0 "$KCC" --version; then expect_in "--version" version.out '^kcc [0-9]'; fi
+if run help 0 "$KCC" --help; then expect_in "--help" help.out 'usage: kcc compile'; fi
+
+echo
+if [ "$failures" -ne 0 ]; then
+  echo "$failures check(s) failed (work dir: $WORK)"
+  exit 1
+fi
+echo "all checks passed"
