@@ -458,12 +458,12 @@ std::vector<std::string> workload_names(const Kernel &k) {
 
 // ---------------------------------------------------------------- registry files
 
-Registry make_registry(const CompileResult &r, const Target &t, const std::string &kcc_version) {
+Registry make_registry(const std::vector<CompiledKernel> &kernels, const Target &t, const std::string &kcc_version) {
   Registry reg;
   reg.kcc_version = kcc_version;
   reg.target_key = t.key();
   reg.target_name = t.name;
-  for (const CompiledKernel &ck : r.kernels) {
+  for (const CompiledKernel &ck : kernels) {
     KCC_INTERNAL(ck.kernel != nullptr, "compiled kernel without its kernel");
     RegistryEntry e;
     e.name = ck.kernel->name;

@@ -56,8 +56,9 @@ struct Registry {
   SourceFileRef file;  ///< the file it was read from (null if built in memory)
 };
 
-/// The registry describing a finished compile: one entry per compiled kernel.
-Registry make_registry(const CompileResult &r, const Target &t, const std::string &kcc_version);
+/// The registry describing a finished compile (CompileResult::kernels): one entry per kernel.
+Registry make_registry(const std::vector<CompiledKernel> &kernels, const Target &t,
+                       const std::string &kcc_version);
 
 /// The JSON text of `reg` (deterministic: same registry, same bytes; ends with a newline).
 std::string registry_to_json(const Registry &reg);

@@ -170,7 +170,8 @@ std::string c_identifier(const std::string &name) {
   return s;
 }
 
-std::string generate_header(const std::string &name, const std::string &source_path, const CompileResult &r,
+std::string generate_header(const std::string &name, const std::string &source_path,
+                            const std::vector<CompiledKernel> &kernels,
                             const Target &t, const std::string &kcc_version) {
   const std::string id = c_identifier(name);
   const std::string guard = "KCC_GENERATED_" + upper(name) + "_H";
@@ -182,7 +183,7 @@ std::string generate_header(const std::string &name, const std::string &source_p
   os << kTableTypes << "\n";
 
   os << "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n";
-  for (const CompiledKernel &ck : r.kernels) {
+  for (const CompiledKernel &ck : kernels) {
     const Kernel &k = *ck.kernel;
     os << "/* ---- " << k.name << "\n";
     os << comment_lines(to_string(k), " *   ");
@@ -199,7 +200,7 @@ std::string generate_header(const std::string &name, const std::string &source_p
   }
   os << "#ifdef __cplusplus\n}  /* extern \"C\" */\n#endif\n\n";
 
-  for (const CompiledKernel &ck : r.kernels) {
+  for (const CompiledKernel &ck : kernels) {
     const Kernel &k = *ck.kernel;
     std::string prefix = "kcc_" + id + "_" + c_identifier(k.name);
     auto args = arguments(k);
@@ -220,7 +221,7 @@ std::string generate_header(const std::string &name, const std::string &source_p
 
   os << "\n/* The kernels of " << name << ", in definition order. */\n";
   os << "static const kcc_kernel_info kcc_" << id << "_registry[] = {\n";
-  for (const CompiledKernel &ck : r.kernels) {
+  for (const CompiledKernel &ck : kernels) {
     const Kernel &k = *ck.kernel;
     std::string prefix = "kcc_" + id + "_" + c_identifier(k.name);
     os << "  {\"" << k.name << "\", " << arguments(k).size() << ", " << prefix << "_args, (void (*)(void))&"
@@ -229,9 +230,9 @@ std::string generate_header(const std::string &name, const std::string &source_p
     os << fmt::format("   \"{}\", {:.9g}, {:.17g}}},\n", to_string(ck.chosen.source), ck.chosen.median_seconds,
                       k.flops());
   }
-  if (r.kernels.empty()) os << "  {0, 0, 0, 0, 0, 0, 0, 0}\n";
+  if (kernels.empty()) os << "  {0, 0, 0, 0, 0, 0, 0, 0}\n";
   os << "};\n";
-  os << "static const int kcc_" << id << "_registry_count = " << r.kernels.size() << ";\n\n";
+  os << "static const int kcc_" << id << "_registry_count = " << kernels.size() << ";\n\n";
   os << "#endif /* " << guard << " */\n";
   return os.str();
 }

@@ -7,11 +7,12 @@
 
 namespace kcc {
 
-/// Text of NAME.h for a compiled module: prototypes, shape constants and the kernel table
-/// `kcc_NAME_registry[]`. Valid C99 and C++; several generated headers can be included in one
-/// translation unit. `name` is the output's base name (made into a C identifier here),
+/// Text of NAME.h for the kernels of a compiled module (CompileResult::kernels): prototypes,
+/// shape constants and the kernel table `kcc_NAME_registry[]`. Valid C99 and C++; several
+/// generated headers can be included in one translation unit. `name` is the output's base name (made into a C identifier here),
 /// `source_path` the .ir file it came from.
-std::string generate_header(const std::string &name, const std::string &source_path, const CompileResult &r,
+std::string generate_header(const std::string &name, const std::string &source_path,
+                            const std::vector<CompiledKernel> &kernels,
                             const Target &t, const std::string &kcc_version);
 
 /// `name` as a C identifier: characters other than [A-Za-z0-9_] become '_', and a leading

@@ -380,8 +380,8 @@ int run_compile(const Options &o) {
       r.code.optimize();
       std::vector<std::pair<std::string, std::string>> files = {
           {base + ".o", r.code.object()},
-          {base + ".h", generate_header(name, o.inputs[0], r, target, KCC_VERSION)},
-          {base + ".kreg", registry_to_json(make_registry(r, target, KCC_VERSION))},
+          {base + ".h", generate_header(name, o.inputs[0], r.kernels, target, KCC_VERSION)},
+          {base + ".kreg", registry_to_json(make_registry(r.kernels, target, KCC_VERSION))},
       };
       write_files_atomically(files);
       if (o.verbose)
