@@ -173,15 +173,13 @@ void check_steps(const std::vector<std::string> &names) {
   }
 }
 
-/// The pipeline step after which the IR is the scheduled loop tree (for --emit=scheduled).
+/// The pipeline step after which the IR is the scheduled loop tree (for --emit=scheduled): the
+/// step right after the one that applies schedules (which itself dumps only the schedule text,
+/// printed separately).
 std::string schedule_step() {
   std::vector<std::string> steps = pipeline_steps();
-  for (auto &s : steps)
-    if (s.find("apply") != std::string::npos) return s;
-  for (auto &s : steps)
-    if (s.find("schedul") != std::string::npos && s.find("tun") == std::string::npos &&
-        s.find("choose") == std::string::npos)
-      return s;
+  for (size_t i = 0; i + 1 < steps.size(); ++i)
+    if (steps[i].find("apply") != std::string::npos) return steps[i + 1];
   KCC_INTERNAL(false, "the pipeline has no step that applies schedules");
   return "";
 }
