@@ -1,1 +1,74 @@
-// placeholder: being written
+// passes/default_schedule.cpp - the schedule used when no registry, record or hand schedule exists.
+//
+// Per stage: vectorize the innermost spatial axis by the target's f32 lanes, parallelize the
+// outermost spatial loop that has more than one iteration, and for reductions over two or more
+// spatial axes keep a small (4 x lanes) accumulator tile in registers with the reduction loops
+// between the tile loops and the tile itself.
+#include <fmt/format.h>
+
+#include "passes/pipeline.h"
+
+namespace kcc {
+
+namespace {
+
+LoopName loop(const std::string &stage, const std::string &l) { return LoopName{stage, l, {}}; }
+
+void add(Schedule &s, StepKind k) { s.steps.push_back(Step{std::move(k), {}}); }
+
+void schedule_stage(Schedule &s, const Stage &st, const Target &t) {
+  const std::string n = st.name();
+  const int lanes = std::max(1, t.f32_lanes());
+  const size_t rank = st.axes.size();
+  if (rank == 0) return;
+  std::vector<std::string> order;  // spatial outer loops, in order
+  for (auto &a : st.axes) order.push_back(a.var->name);
+  const Axis &last = st.axes.back();
+  std::string vec;
+  if (last.extent >= lanes && lanes > 1) {
+    std::string o = last.var->name + "_o", v = last.var->name + "_v";
+    add(s, SplitStep{loop(n, last.var->name), {lanes}, {o, v}});
+    order.back() = o;
+    vec = v;
+  }
+  std::string tile_inner;  // the unrolled row loop of the register tile
+  const bool blocked = st.reduce != ReduceOp::None && rank >= 2 && !vec.empty() && st.axes[rank - 2].extent >= 4;
+  if (blocked) {
+    const std::string &row = st.axes[rank - 2].var->name;
+    std::string o = row + "_o", i = row + "_i";
+    add(s, SplitStep{loop(n, row), {4}, {o, i}});
+    order[rank - 2] = o;
+    tile_inner = i;
+  }
+  if (st.reduce != ReduceOp::None && (!vec.empty() || blocked)) {
+    ReorderStep r;
+    r.stage = n;
+    for (auto &o : order) r.order.push_back(loop(n, o));
+    for (auto &a : st.raxes) r.order.push_back(loop(n, a.var->name));
+    if (!tile_inner.empty()) r.order.push_back(loop(n, tile_inner));
+    if (!vec.empty()) r.order.push_back(loop(n, vec));
+    add(s, r);
+  }
+  if (blocked) {
+    add(s, CacheWriteStep{n, CacheScope::Local, loop(n, order.back())});
+    add(s, AnnotateStep{LoopAnnotation::Unroll, loop(n, tile_inner)});
+  }
+  if (!vec.empty()) add(s, AnnotateStep{LoopAnnotation::Vectorize, loop(n, vec)});
+  for (size_t d = 0; d < rank; ++d) {
+    if (st.axes[d].extent > 1 && order[d] != vec) {
+      add(s, AnnotateStep{LoopAnnotation::Parallel, loop(n, order[d])});
+      break;
+    }
+  }
+}
+
+}  // namespace
+
+Schedule default_schedule(const Kernel &k, const Target &t) {
+  Schedule s;
+  s.kernel = k.name;
+  for (auto &st : k.stages) schedule_stage(s, st, t);
+  return s;
+}
+
+}  // namespace kcc

@@ -1,1 +1,163 @@
-// placeholder: being written
+// passes/pipeline.cpp - the compile pipeline, one readable list of named steps.
+#include "passes/pipeline.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <map>
+
+#include "ir/visitor.h"
+#include "passes/lower_passes.h"
+#include "passes/schedule_state.h"
+#include "passes/simplify.h"
+
+namespace kcc {
+
+const char *to_string(ScheduleSource s) {
+  switch (s) {
+    case ScheduleSource::Registry: return "registry";
+    case ScheduleSource::Database: return "database";
+    case ScheduleSource::Tuned: return "tuned";
+    case ScheduleSource::Given: return "given";
+    case ScheduleSource::Default: return "default";
+  }
+  return "?";
+}
+
+std::vector<std::string> pipeline_steps() {
+  return {"choose-schedule", "apply-schedule", "lower",  "simplify", "partition-loops", "vectorize",
+          "unroll",          "simplify-final", "verify", "codegen",  "optimize"};
+}
+
+namespace {
+
+/// Runs named steps, timing each and dumping IR after the requested ones.
+class StepRunner {
+ public:
+  StepRunner(const CompileOptions *opts, std::ostream *dump) : opts_(opts), dump_(dump) {}
+
+  template <class F>
+  auto run(const std::string &name, F &&f) {
+    auto t0 = std::chrono::steady_clock::now();
+    auto result = f();
+    seconds_[name] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return result;
+  }
+  bool wants(const std::string &name) const {
+    if (!opts_ || !dump_) return false;
+    for (auto &p : opts_->print_after)
+      if (p == name) return true;
+    return false;
+  }
+  void dump(const std::string &name, const std::string &what, const std::string &text) {
+    if (wants(name)) *dump_ << "// ---- after " << name << ": " << what << "\n" << text << "\n";
+  }
+  std::vector<PassTiming> timings() const {
+    std::vector<PassTiming> out;
+    for (auto &n : pipeline_steps()) {
+      auto it = seconds_.find(n);
+      if (it != seconds_.end()) out.push_back({n, it->second});
+    }
+    return out;
+  }
+
+ private:
+  const CompileOptions *opts_;
+  std::ostream *dump_;
+  std::map<std::string, double> seconds_;
+};
+
+std::vector<Buffer> argument_buffers(const Stmt &body, const Kernel &k) {
+  // The lowering created one Global buffer per argument; collect them in argument order.
+  std::vector<Buffer> args(k.inputs.size() + k.outputs.size());
+  for_each_expr(body, [&](const Expr &e) {
+    if (auto *l = e.as<Load>())
+      if (l->buffer->arg_index >= 0) args[l->buffer->arg_index] = l->buffer;
+  });
+  struct StoreArgs : IRVisitor {
+    std::vector<Buffer> *args;
+    void visit_node(const Store *op) override {
+      if (op->buffer->arg_index >= 0) (*args)[op->buffer->arg_index] = op->buffer;
+      IRVisitor::visit_node(op);
+    }
+  } v;
+  v.args = &args;
+  v.visit(body);
+  auto tensor_at = [&](size_t i) { return i < k.inputs.size() ? k.inputs[i] : k.outputs[i - k.inputs.size()]; };
+  for (size_t i = 0; i < args.size(); ++i)
+    if (!args[i]) {
+      const Tensor &t = tensor_at(i);
+      args[i] = make_buffer(t->name, Type{t->elem, 1}, t->shape, MemScope::Global, static_cast<int>(i));
+    }
+  return args;
+}
+
+LoweredFunc lower_with(const Kernel &k, const Schedule &s, const Target &t, StepRunner &steps) {
+  ScheduledKernel sk = steps.run("apply-schedule", [&] { return apply_schedule(k, s, t); });
+  steps.dump("apply-schedule", k.name, to_string(s));
+  Stmt body = steps.run("lower", [&] { return lower_scheduled(sk); });
+  steps.dump("lower", k.name, to_string(body));
+  body = steps.run("simplify", [&] { return simplify(body); });
+  steps.dump("simplify", k.name, to_string(body));
+  body = steps.run("partition-loops", [&] { return partition_loops(body); });
+  steps.dump("partition-loops", k.name, to_string(body));
+  std::vector<std::string> remarks;
+  body = steps.run("vectorize", [&] { return vectorize_loops(body, &remarks); });
+  steps.dump("vectorize", k.name, to_string(body));
+  for (auto &r : remarks) steps.dump("vectorize", k.name + " remark", r);
+  body = steps.run("unroll", [&] { return unroll_loops(body); });
+  steps.dump("unroll", k.name, to_string(body));
+  body = steps.run("simplify-final", [&] { return simplify(body); });
+  LoweredFunc f{k.name, argument_buffers(body, k), body};
+  steps.dump("simplify-final", k.name, to_string(f));
+  steps.run("verify", [&] {
+    verify_lowered(f, t);
+    return 0;
+  });
+  return f;
+}
+
+}  // namespace
+
+LoweredFunc lower_kernel(const Kernel &k, const Schedule &s, const Target &t) {
+  StepRunner steps(nullptr, nullptr);
+  return lower_with(k, s, t, steps);
+}
+
+CompileResult compile_module(const Module &m, const CompileOptions &opts, std::ostream &dump) {
+  StepRunner steps(&opts, &dump);
+  std::vector<CompiledKernel> kernels;
+  std::vector<LoweredFunc> funcs;
+  for (const Kernel &k : m.kernels) {
+    CompiledKernel ck;
+    ck.kernel = &k;
+    steps.run("choose-schedule", [&] {
+      if (opts.provider && opts.provider->provide(k, opts.target, ck.chosen)) return 0;
+      if (opts.require_provider)
+        throw UserError(k.loc, fmt::format("no schedule for kernel '{}' on target '{}' in the registry", k.name,
+                                           opts.target.name));
+      if (const Schedule *s = m.find_schedule(k.name)) {
+        ck.chosen.schedule = *s;
+        ck.chosen.source = ScheduleSource::Given;
+      } else {
+        ck.chosen.schedule = default_schedule(k, opts.target);
+        ck.chosen.source = ScheduleSource::Default;
+      }
+      return 0;
+    });
+    steps.dump("choose-schedule", k.name + " (" + to_string(ck.chosen.source) + ")", to_string(ck.chosen.schedule));
+    ck.func = lower_with(k, ck.chosen.schedule, opts.target, steps);
+    funcs.push_back(ck.func);
+    kernels.push_back(std::move(ck));
+  }
+  CompiledModule code = steps.run("codegen", [&] { return generate_code(funcs, opts.target, m.file ? m.file->path : "kcc"); });
+  steps.dump("codegen", "module", code.llvm_ir());
+  steps.run("optimize", [&] {
+    code.optimize();
+    return 0;
+  });
+  steps.dump("optimize", "module", code.llvm_ir());
+  return CompileResult{std::move(kernels), std::move(code), steps.timings()};
+}
+
+}  // namespace kcc

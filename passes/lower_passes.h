@@ -1,0 +1,29 @@
+// passes/lower_passes.h - the loop-IR passes of the pipeline after lowering, one function each.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "codegen/target.h"
+#include "ir/stmt.h"
+
+namespace kcc {
+
+/// Splits serial/parallel loops whose body holds tail guards (`if (x*f + i < E)`) into a main
+/// part where every guard provably holds and a tail part, so the main body runs without checks.
+Stmt partition_loops(const Stmt &s);
+
+/// Turns Vectorized loops into vector code (Ramp/Broadcast, vector loads and stores). A loop
+/// that cannot be vectorized (a guard or a loop bound depends on its variable, a store of a
+/// vector value to a scalar address, an allocation inside) becomes a serial loop, and the reason
+/// is added to `remarks`.
+Stmt vectorize_loops(const Stmt &s, std::vector<std::string> *remarks);
+
+/// Replicates the bodies of Unrolled loops (constant extents).
+Stmt unroll_loops(const Stmt &s);
+
+/// Checks the loop IR: every variable bound by an enclosing loop, every buffer an argument or
+/// allocated around its use, vector lanes consistent, no Vectorized/Unrolled loops left, loop
+/// kinds supported by the target. Throws InternalError naming the problem (a kcc bug).
+void verify_lowered(const LoweredFunc &f, const Target &t);
+
+}  // namespace kcc

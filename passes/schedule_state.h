@@ -1,0 +1,68 @@
+// passes/schedule_state.h - a kernel with a schedule applied: per stage, its loops (handles),
+// the relations between them, the order of the leaf loops and where the stage is computed.
+// Produced by apply_schedule(), consumed by lower_scheduled(). Internal to passes/.
+#pragma once
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "codegen/target.h"
+#include "ir/kernel.h"
+#include "ir/schedule.h"
+#include "ir/stmt.h"
+
+namespace kcc {
+
+/// One loop of a stage. Loops are referred to by their index in StageState::loops (a handle);
+/// `var` is the loop variable the lowering emits for it.
+struct LoopInfo {
+  std::string name;
+  Var var;
+  bool reduce = false;
+  ForKind kind = ForKind::Serial;
+  int thread_axis = 0;
+};
+
+/// parent = outer * factor + inner (Split), or outer = fused / |inner|, inner = fused % |inner| (Fuse).
+struct LoopRelation {
+  enum Kind { Split, Fuse } kind;
+  int parent = -1, outer = -1, inner = -1, fused = -1;
+  int64_t factor = 0;
+};
+
+struct StageState {
+  Stage def;                      ///< the definition (bodies rewritten by inline and cache_read)
+  std::vector<LoopInfo> loops;    ///< every loop ever created for this stage
+  std::vector<int> root_loops;    ///< one per axis, then one per reduction axis
+  std::vector<LoopRelation> relations;
+  std::vector<int> leaves;        ///< current loop nest, outer to inner
+  ComputeLoc where = ComputeLoc::Root;
+  int at_stage = -1, at_loop = -1;  ///< for ComputeLoc::At: consumer stage index and its loop handle
+  int64_t unroll_limit = 0;
+  bool cache_write = false;
+  CacheScope cache_write_scope = CacheScope::Local;
+  int cache_write_loop = -1;
+  std::vector<std::pair<int64_t, int64_t>> storage_align;  ///< per dimension (factor, offset); 0 = none
+
+  const std::string &name() const { return def.name(); }
+  bool is_reduction() const { return def.reduce != ReduceOp::None; }
+  /// Handle of the live loop named `n` (a leaf), or -1.
+  int find_leaf(const std::string &n) const;
+};
+
+struct ScheduledKernel {
+  const Kernel *kernel = nullptr;
+  std::vector<Tensor> inputs, outputs;  ///< the kernel's arguments
+  std::vector<StageState> stages;       ///< in an order where producers come first
+  Target target;
+
+  int find_stage(const std::string &n) const;
+};
+
+/// Replays the steps of `s` on `k`. Throws ScheduleError naming the step on illegal use.
+ScheduledKernel apply_schedule(const Kernel &k, const Schedule &s, const Target &t);
+
+/// Lowers a scheduled kernel to loop IR (before simplification and vectorization).
+Stmt lower_scheduled(const ScheduledKernel &sk);
+
+}  // namespace kcc
