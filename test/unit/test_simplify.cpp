@@ -1,1 +1,362 @@
-// placeholder: being written
+// Unit tests of the simplifier (passes/simplify.h): one behaviour per test, expected text.
+#include <gtest/gtest.h>
+
+#include "ir/stmt.h"
+#include "passes/simplify.h"
+
+namespace kcc {
+namespace {
+
+struct Vars {
+  Var i0 = make_var("i0"), i1 = make_var("i1"), i2 = make_var("i2"), j0 = make_var("j0"), j1 = make_var("j1");
+  Var x = make_var("x"), y = make_var("y"), z = make_var("z");
+  Var fx = make_var("fx", Type::f32());
+};
+
+Expr v(const Var &x) { return var(x); }
+Expr c(int64_t x) { return make_int(x); }
+Expr f(double x) { return make_float(x); }
+
+std::string simp(const Expr &e, const RangeMap &r = {}) { return to_string(simplify(e, r)); }
+
+class Simplify : public ::testing::Test {
+ protected:
+  Vars V;
+};
+
+// ---- constant folding
+
+TEST_F(Simplify, FoldsIntegerConstants) { EXPECT_EQ(simp((c(3) + c(4)) * c(2) - c(1)), "13"); }
+
+TEST_F(Simplify, FoldsFloorDivisionAndModuloOfNegativeConstants) {
+  EXPECT_EQ(simp(c(-7) / c(2)), "-4");
+  EXPECT_EQ(simp(c(-7) % c(2)), "1");
+}
+
+TEST_F(Simplify, LeavesDivisionByZeroAlone) { EXPECT_EQ(simp(v(V.x) / c(0)), "x / 0"); }
+
+TEST_F(Simplify, FoldsIntegerMinMaxAndComparisons) {
+  EXPECT_EQ(simp(min(c(3), c(-2))), "-2");
+  EXPECT_EQ(simp(max(c(3), c(-2))), "3");
+  EXPECT_EQ(simp(c(3) < c(-2)), "false");
+  EXPECT_EQ(simp(make_binary(BinOp::NE, c(3), c(-2))), "true");
+}
+
+TEST_F(Simplify, FoldsF32ConstantsWithF32Rounding) {
+  double r;
+  ASSERT_TRUE(is_const_float(simplify(f(0.1) + f(0.2)), &r));
+  EXPECT_EQ(r, static_cast<double>(static_cast<float>(0.1f + 0.2f)));
+}
+
+TEST_F(Simplify, FoldsFloatComparisonsAndMinMax) {
+  EXPECT_EQ(simp(f(1.5) < f(2.0)), "true");
+  EXPECT_EQ(simp(max(f(-1.0), f(2.5))), "2.5");
+}
+
+TEST_F(Simplify, FoldsMathCallsOnConstants) {
+  EXPECT_EQ(simp(make_call(MathFn::sqrt, {f(4.0)})), "2.0");
+  EXPECT_EQ(simp(make_call(MathFn::pow, {f(2.0), f(3.0)})), "8.0");
+}
+
+TEST_F(Simplify, FoldsCasts) {
+  EXPECT_EQ(simp(make_cast(Type::i64(), f(-3.7))), "-3");  // toward zero
+  EXPECT_EQ(simp(make_cast(Type::f32(), c(3))), "3.0");
+  EXPECT_EQ(simp(make_cast(Type::i32(), c(4294967297))), "1");  // wraps to i32
+}
+
+// ---- floats are never reassociated
+
+TEST_F(Simplify, DoesNotReassociateFloatAddition) {
+  EXPECT_EQ(simp((v(V.fx) + f(1.0)) + f(2.0)), "fx + 1.0 + 2.0");
+}
+
+TEST_F(Simplify, DoesNotDropFloatAdditionOfZero) {
+  // -0.0 + 0.0 is +0.0: x + 0.0 is not x.
+  EXPECT_EQ(simp(v(V.fx) + f(0.0)), "fx + 0.0");
+}
+
+TEST_F(Simplify, DoesNotCancelFloatSubtraction) { EXPECT_EQ(simp(v(V.fx) - v(V.fx)), "fx - fx"); }
+
+TEST_F(Simplify, DropsFloatMultiplicationByOne) { EXPECT_EQ(simp(v(V.fx) * f(1.0)), "fx"); }
+
+// ---- affine canonical form
+
+TEST_F(Simplify, DistributesConstantsOverNestedIndexArithmetic) {
+  Expr e = ((v(V.i0) * c(8) + v(V.i1)) * c(6) + v(V.i2)) * c(1024) + v(V.j0) * c(32) + v(V.j1);
+  EXPECT_EQ(simp(e), "i0 * 49152 + i1 * 6144 + i2 * 1024 + j0 * 32 + j1");
+}
+
+TEST_F(Simplify, DistributesConstantMultiplicationOverSums) {
+  EXPECT_EQ(simp((v(V.x) + c(3)) * c(4)), "x * 4 + 12");
+}
+
+TEST_F(Simplify, OrdersTermsDeterministically) {
+  EXPECT_EQ(simp(v(V.i1) + v(V.i0) * c(8)), simp(v(V.i0) * c(8) + v(V.i1)));
+  EXPECT_EQ(simp(v(V.i1) + v(V.i0) * c(8)), "i0 * 8 + i1");
+}
+
+TEST_F(Simplify, OrdersNumberedNamesNumerically) {
+  Var i10 = make_var("i10");
+  EXPECT_EQ(simp(v(i10) + v(V.i2)), "i2 + i10");
+}
+
+TEST_F(Simplify, CollectsLikeTerms) { EXPECT_EQ(simp(v(V.x) * c(3) + v(V.y) - v(V.x) + c(2) - c(5)), "x * 2 + y - 3"); }
+
+TEST_F(Simplify, ExpressionMinusItselfIsZero) {
+  Expr e = (v(V.i0) * c(48) + v(V.i2)) / c(48) + v(V.x) * v(V.y) + min(v(V.x), c(7));
+  EXPECT_EQ(simp(e - e), "0");
+}
+
+TEST_F(Simplify, ProductsOfSymbolsAreOrdered) { EXPECT_EQ(simp(v(V.y) * v(V.x) - v(V.x) * v(V.y)), "0"); }
+
+TEST_F(Simplify, NegativeLeadingTermUsesNegation) { EXPECT_EQ(simp(c(0) - v(V.x) - v(V.y) * c(2)), "-x - y * 2"); }
+
+TEST_F(Simplify, ConstantMinusTerm) { EXPECT_EQ(simp(c(100) - v(V.x) * c(32)), "100 - x * 32"); }
+
+// ---- division and modulus
+
+TEST_F(Simplify, DivisionByOneIsIdentity) { EXPECT_EQ(simp(v(V.x) / c(1)), "x"); }
+
+TEST_F(Simplify, ModuloByOneIsZero) { EXPECT_EQ(simp(v(V.x) % c(1)), "0"); }
+
+TEST_F(Simplify, DividesOutMultipleWhenRemainderRangeFits) {
+  RangeMap r{{V.i2.get(), {0, 47}}};
+  EXPECT_EQ(simp((v(V.i0) * c(48) + v(V.i2)) / c(48), r), "i0");
+}
+
+TEST_F(Simplify, SplitsFloorDivisionOfAMultipleWithoutRanges) {
+  // Exact for floor division whatever the sign of i2.
+  EXPECT_EQ(simp((v(V.i0) * c(48) + v(V.i2)) / c(48)), "i0 + i2 / 48");
+}
+
+TEST_F(Simplify, ModuloDropsMultipleWhenRemainderRangeFits) {
+  RangeMap r{{V.i2.get(), {0, 47}}};
+  EXPECT_EQ(simp((v(V.i0) * c(48) + v(V.i2)) % c(48), r), "i2");
+}
+
+TEST_F(Simplify, ModuloOfMultipleIsZero) { EXPECT_EQ(simp((v(V.x) * c(12) + c(24)) % c(6)), "0"); }
+
+TEST_F(Simplify, DivisionFoldsToConstantFromRange) {
+  RangeMap r{{V.x.get(), {8, 11}}};
+  EXPECT_EQ(simp(v(V.x) / c(4), r), "2");
+  EXPECT_EQ(simp(v(V.x) % c(4), r), "x - 8");
+}
+
+TEST_F(Simplify, DoesNotFoldDivisionOfPossiblyNegativeOperand) {
+  RangeMap r{{V.x.get(), {-3, 3}}};
+  EXPECT_EQ(simp(v(V.x) / c(4), r), "x / 4");
+  EXPECT_EQ(simp(v(V.x) % c(4), r), "x % 4");
+}
+
+TEST_F(Simplify, DoesNotDistributeDivisionOverSums) { EXPECT_EQ(simp((v(V.x) + v(V.y)) / c(4)), "(x + y) / 4"); }
+
+TEST_F(Simplify, DoesNotCancelDivisionAndMultiplication) { EXPECT_EQ(simp(v(V.x) / c(4) * c(4)), "x / 4 * 4"); }
+
+TEST_F(Simplify, NestedDivisionsCombine) { EXPECT_EQ(simp(v(V.x) / c(4) / c(8)), "x / 32"); }
+
+TEST_F(Simplify, ModuloOfModuloByADivisor) { EXPECT_EQ(simp(v(V.x) % c(8) % c(4)), "x % 4"); }
+
+TEST_F(Simplify, DivisionReducesCommonFactor) { EXPECT_EQ(simp((v(V.x) * c(6) + c(2)) / c(4)), "(x * 3 + 1) / 2"); }
+
+// ---- min / max / comparisons / select with ranges
+
+TEST_F(Simplify, MinDecidedByLoopRange) {
+  RangeMap r{{V.i0.get(), {0, 2}}};
+  EXPECT_EQ(simp(min(v(V.i0) * c(32) + c(32), c(100)), r), "i0 * 32 + 32");
+}
+
+TEST_F(Simplify, TailExtentFoldsToConstantWhenNoTail) {
+  RangeMap r{{V.i0.get(), {0, 2}}};
+  EXPECT_EQ(simp(min(v(V.i0) * c(32) + c(32), c(100)) - v(V.i0) * c(32), r), "32");
+}
+
+TEST_F(Simplify, TailExtentAbsorbsSubtractionIntoMin) {
+  RangeMap r{{V.i0.get(), {0, 3}}};
+  EXPECT_EQ(simp(min(v(V.i0) * c(32) + c(32), c(100)) - v(V.i0) * c(32), r), "min(100 - i0 * 32, 32)");
+}
+
+TEST_F(Simplify, MaxOfEqualOperands) { EXPECT_EQ(simp(max(v(V.x) + c(1), c(1) + v(V.x))), "x + 1"); }
+
+TEST_F(Simplify, MinPutsConstantsRightAndMergesThem) {
+  EXPECT_EQ(simp(min(c(5), min(v(V.x), c(3)))), "min(x, 3)");
+}
+
+TEST_F(Simplify, ComparisonDecidedByRanges) {
+  RangeMap r{{V.i0.get(), {0, 11}}, {V.i1.get(), {0, 7}}};
+  EXPECT_EQ(simp(v(V.i0) * c(8) + v(V.i1) < c(100), r), "true");
+  EXPECT_EQ(simp(v(V.i0) * c(8) + v(V.i1) >= c(96), r), "false");
+}
+
+TEST_F(Simplify, ComparisonKeptWhenRangesDoNotDecide) {
+  RangeMap r{{V.i0.get(), {0, 12}}, {V.i1.get(), {0, 7}}};
+  EXPECT_EQ(simp(v(V.i0) * c(8) + v(V.i1) < c(100), r), "i0 * 8 + i1 < 100");
+}
+
+TEST_F(Simplify, ComparisonCancelsCommonTerms) {
+  EXPECT_EQ(simp(v(V.x) * c(4) + v(V.y) < v(V.x) * c(4) + c(5)), "y < 5");
+  EXPECT_EQ(simp(v(V.x) + c(1) <= v(V.y) + c(3)), "x <= y + 2");
+  EXPECT_EQ(simp(make_binary(BinOp::EQ, v(V.x) + c(1), v(V.x) + c(1))), "true");
+}
+
+TEST_F(Simplify, SelectDecidedByRanges) {
+  RangeMap r{{V.x.get(), {0, 9}}};
+  EXPECT_EQ(simp(make_select(v(V.x) < c(10), v(V.y), v(V.z)), r), "y");
+}
+
+TEST_F(Simplify, SelectWithEqualArms) { EXPECT_EQ(simp(make_select(v(V.x) < c(10), v(V.y), v(V.y))), "y"); }
+
+TEST_F(Simplify, VariableWithPointRangeBecomesConstant) {
+  RangeMap r{{V.x.get(), {4, 4}}};
+  EXPECT_EQ(simp(v(V.x) * c(2) + v(V.y), r), "y + 8");
+}
+
+// ---- logic
+
+TEST_F(Simplify, AndOrWithConstants) {
+  Expr p = v(V.x) < c(3);
+  EXPECT_EQ(simp(make_bool(true) && p), "x < 3");
+  EXPECT_EQ(simp(make_bool(false) && p), "false");
+  EXPECT_EQ(simp(p || make_bool(true)), "true");
+  EXPECT_EQ(simp(make_bool(false) || p), "x < 3");
+}
+
+TEST_F(Simplify, NotOfConstantAndOfIntegerComparison) {
+  EXPECT_EQ(simp(make_unary(UnOp::Not, make_bool(true))), "false");
+  EXPECT_EQ(simp(make_unary(UnOp::Not, v(V.x) < c(5))), "x >= 5");
+}
+
+TEST_F(Simplify, DoesNotNegateFloatComparisons) {
+  // not (a < b) differs from a >= b when either is NaN.
+  EXPECT_EQ(simp(make_unary(UnOp::Not, v(V.fx) < f(5))), "not (fx < 5.0)");
+}
+
+// ---- vectors
+
+TEST_F(Simplify, RampPlusRamp) {
+  EXPECT_EQ(simp(make_ramp(v(V.x), c(1), 8) + make_ramp(v(V.y), c(2), 8)), "ramp(x + y, 3, 8)");
+}
+
+TEST_F(Simplify, RampPlusBroadcast) {
+  EXPECT_EQ(simp(make_ramp(v(V.x) * c(8), c(1), 8) + make_broadcast(c(4), 8)), "ramp(x * 8 + 4, 1, 8)");
+}
+
+TEST_F(Simplify, RampTimesBroadcast) {
+  EXPECT_EQ(simp(make_ramp(v(V.x), c(1), 4) * make_broadcast(c(3), 4)), "ramp(x * 3, 3, 4)");
+}
+
+TEST_F(Simplify, BroadcastOpBroadcastIsBroadcastOfOp) {
+  EXPECT_EQ(simp(make_broadcast(v(V.x), 8) + make_broadcast(c(1), 8)), "x8(x + 1)");
+  EXPECT_EQ(simp(make_broadcast(v(V.fx), 4) * make_broadcast(f(2.0), 4)), "x4(fx * 2.0)");
+}
+
+TEST_F(Simplify, RampWithZeroStrideIsBroadcast) { EXPECT_EQ(simp(make_ramp(v(V.x), c(3) - c(3), 4)), "x4(x)"); }
+
+TEST_F(Simplify, RampDivisionWithinOneBlock) {
+  Expr r = make_ramp(v(V.j0) * c(32) + c(8), c(1), 8);
+  EXPECT_EQ(simp(r / make_broadcast(c(32), 8)), "x8(j0)");
+  EXPECT_EQ(simp(r % make_broadcast(c(32), 8)), "ramp(8, 1, 8)");
+}
+
+TEST_F(Simplify, RampDivisionAcrossBlocksIsKept) {
+  Expr r = make_ramp(v(V.j0) * c(32) + c(28), c(1), 8);
+  EXPECT_EQ(simp(r / make_broadcast(c(32), 8)), "ramp(j0 * 32 + 28, 1, 8) / x8(32)");
+}
+
+TEST_F(Simplify, VectorComparisonDecidedByRanges) {
+  RangeMap r{{V.i0.get(), {0, 11}}};
+  EXPECT_EQ(simp(make_ramp(v(V.i0) * c(8), c(1), 8) < make_broadcast(c(100), 8), r), "x8(true)");
+}
+
+// ---- idempotence
+
+TEST_F(Simplify, SimplifyingTwiceChangesNothing) {
+  RangeMap r{{V.i0.get(), {0, 3}}, {V.i2.get(), {0, 47}}};
+  std::vector<Expr> es = {
+      ((v(V.i0) * c(8) + v(V.i1)) * c(6) + v(V.i2)) * c(1024) + v(V.j0) * c(32) + v(V.j1),
+      min(v(V.i0) * c(32) + c(32), c(100)) - v(V.i0) * c(32),
+      (v(V.x) * c(6) + c(5)) / c(4),
+      c(0) - v(V.x) - v(V.y) * c(2),
+      v(V.x) + c(1) <= v(V.y) + c(3),
+  };
+  for (auto &e : es) {
+    Expr once = simplify(e, r);
+    EXPECT_EQ(to_string(simplify(once, r)), to_string(once)) << to_string(e);
+  }
+}
+
+TEST_F(Simplify, UnchangedExpressionKeepsItsNode) {
+  Expr e = v(V.i0) * c(8) + v(V.i1);
+  EXPECT_TRUE(simplify(e).same_as(e));
+}
+
+// ---- can_prove
+
+TEST_F(Simplify, CanProveUsesRanges) {
+  RangeMap r{{V.i0.get(), {0, 11}}, {V.i1.get(), {0, 7}}};
+  EXPECT_TRUE(can_prove(v(V.i0) * c(8) + v(V.i1) < c(96), r));
+  EXPECT_FALSE(can_prove(v(V.i0) * c(8) + v(V.i1) < c(95), r));
+  EXPECT_FALSE(can_prove(v(V.x) >= c(0)));  // unknown is not proven
+}
+
+// ---- statements
+
+Buffer buf(const std::string &n) { return make_buffer(n, Type::f32(), {1024}, MemScope::Global, 0); }
+
+TEST_F(Simplify, LoopOfExtentOneIsInlined) {
+  Stmt s = make_for(V.x, c(3), c(1), ForKind::Serial, make_store(buf("B"), v(V.x) * c(2), f(1.0)));
+  EXPECT_EQ(to_string(simplify(s)), "B[6] = 1.0\n");
+}
+
+TEST_F(Simplify, GpuLoopOfExtentOneIsKept) {
+  Stmt s = make_for(V.x, c(0), c(1), ForKind::GpuThread, make_store(buf("B"), v(V.x) + v(V.y), f(1.0)));
+  EXPECT_EQ(to_string(simplify(s)), "gpu_thread.x (x, 0, 1) {\n  B[y] = 1.0\n}\n");
+}
+
+TEST_F(Simplify, LoopOfExtentZeroIsRemoved) {
+  Stmt keep = make_store(buf("A"), c(0), f(2.0));
+  Stmt s = make_seq({keep, make_for(V.x, c(0), c(5) - c(5), ForKind::Serial, make_store(buf("B"), v(V.x), f(1.0)))});
+  EXPECT_EQ(to_string(simplify(s)), "A[0] = 2.0\n");
+}
+
+TEST_F(Simplify, LoopRangeDecidesInnerCondition) {
+  // for (i1, 0, 8) if (i0*8 + i1 < 100) ... with i0 in [0, 11]: always true.
+  Stmt body = make_if(v(V.i0) * c(8) + v(V.i1) < c(100), make_store(buf("B"), v(V.i0) * c(8) + v(V.i1), f(1.0)));
+  Stmt s = make_for(V.i0, c(0), c(12), ForKind::Serial, make_for(V.i1, c(0), c(8), ForKind::Serial, body));
+  EXPECT_EQ(to_string(simplify(s)), "for (i0, 0, 12) {\n  for (i1, 0, 8) {\n    B[i0 * 8 + i1] = 1.0\n  }\n}\n");
+}
+
+TEST_F(Simplify, UndecidedConditionIsKept) {
+  Stmt body = make_if(v(V.i0) * c(8) + v(V.i1) < c(100), make_store(buf("B"), c(0), f(1.0)));
+  Stmt s = make_for(V.i0, c(0), c(13), ForKind::Serial, make_for(V.i1, c(0), c(8), ForKind::Serial, body));
+  EXPECT_EQ(to_string(simplify(s)),
+            "for (i0, 0, 13) {\n  for (i1, 0, 8) {\n    if (i0 * 8 + i1 < 100) {\n      B[0] = 1.0\n    }\n  }\n}\n");
+}
+
+TEST_F(Simplify, FalseConditionWithoutElseRemovesTheIf) {
+  Stmt s = make_seq({make_store(buf("A"), c(0), f(2.0)), make_if(c(1) > c(2), make_store(buf("B"), c(0), f(1.0)))});
+  EXPECT_EQ(to_string(simplify(s)), "A[0] = 2.0\n");
+}
+
+TEST_F(Simplify, ConditionOnLoopVariableNarrowsItsRange) {
+  // Inside `if (x < 4)` with x in [0, 9]: x / 4 is 0.
+  Stmt inner = make_if(v(V.x) < c(4), make_store(buf("B"), v(V.x) / c(4), f(1.0)));
+  Stmt s = make_for(V.x, c(0), c(10), ForKind::Serial, inner);
+  EXPECT_EQ(to_string(simplify(s)), "for (x, 0, 10) {\n  if (x < 4) {\n    B[0] = 1.0\n  }\n}\n");
+}
+
+TEST_F(Simplify, EverythingRemovedGivesAnEmptySeq) {
+  Stmt s = make_for(V.x, c(0), c(0), ForKind::Serial, make_store(buf("B"), v(V.x), f(1.0)));
+  Stmt r = simplify(s);
+  ASSERT_TRUE(r.defined());
+  ASSERT_NE(r.as<Seq>(), nullptr);
+  EXPECT_TRUE(r.as<Seq>()->stmts.empty());
+}
+
+TEST_F(Simplify, StoreWithTruePredicateDropsIt) {
+  Stmt s = make_store(buf("B"), make_ramp(c(0), c(1), 4), make_broadcast(f(1.0), 4),
+                      make_broadcast(c(1) < c(2), 4));
+  EXPECT_EQ(to_string(simplify(s)), "B[ramp(0, 1, 4)] = x4(1.0)\n");
+}
+
+}  // namespace
+}  // namespace kcc
