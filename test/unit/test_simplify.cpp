@@ -1,6 +1,10 @@
 // Unit tests of the simplifier (passes/simplify.h): one behaviour per test, expected text.
 #include <gtest/gtest.h>
 
+#include <functional>
+#include <map>
+#include <random>
+
 #include "ir/stmt.h"
 #include "passes/simplify.h"
 
@@ -356,6 +360,105 @@ TEST_F(Simplify, StoreWithTruePredicateDropsIt) {
   Stmt s = make_store(buf("B"), make_ramp(c(0), c(1), 4), make_broadcast(f(1.0), 4),
                       make_broadcast(c(1) < c(2), 4));
   EXPECT_EQ(to_string(simplify(s)), "B[ramp(0, 1, 4)] = x4(1.0)\n");
+}
+
+// ---- value preservation on random index expressions
+
+int64_t fdiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+
+/// Evaluates an integer/bool scalar expression (the test's own small reference).
+int64_t eval(const Expr &e, const std::map<const Variable *, int64_t> &env) {
+  if (auto *i = e.as<IntImm>()) return i->value;
+  if (auto *x = e.as<Variable>()) return env.at(x);
+  if (auto *u = e.as<Unary>()) return u->op == UnOp::Neg ? -eval(u->a, env) : !eval(u->a, env);
+  if (auto *s = e.as<Select>()) return eval(s->cond, env) ? eval(s->t, env) : eval(s->f, env);
+  auto *b = e.as<Binary>();
+  if (!b) ADD_FAILURE() << "cannot evaluate " << to_string(e);
+  int64_t p = eval(b->a, env), q = eval(b->b, env);
+  switch (b->op) {
+    case BinOp::Add: return p + q;
+    case BinOp::Sub: return p - q;
+    case BinOp::Mul: return p * q;
+    case BinOp::Div: return fdiv(p, q);
+    case BinOp::Mod: return p - fdiv(p, q) * q;
+    case BinOp::Min: return std::min(p, q);
+    case BinOp::Max: return std::max(p, q);
+    case BinOp::EQ: return p == q;
+    case BinOp::NE: return p != q;
+    case BinOp::LT: return p < q;
+    case BinOp::LE: return p <= q;
+    case BinOp::GT: return p > q;
+    case BinOp::GE: return p >= q;
+    case BinOp::And: return p && q;
+    case BinOp::Or: return p || q;
+  }
+  return 0;
+}
+
+Expr random_int(std::mt19937 &rng, const std::vector<Var> &vars, int depth);
+
+Expr random_bool(std::mt19937 &rng, const std::vector<Var> &vars, int depth) {
+  static const BinOp cmps[] = {BinOp::EQ, BinOp::NE, BinOp::LT, BinOp::LE, BinOp::GT, BinOp::GE};
+  int k = std::uniform_int_distribution<int>(0, 9)(rng);
+  if (k < 7 || depth <= 0)
+    return make_binary(cmps[rng() % 6], random_int(rng, vars, depth - 1), random_int(rng, vars, depth - 1));
+  if (k < 9)
+    return make_binary(k == 7 ? BinOp::And : BinOp::Or, random_bool(rng, vars, depth - 1), random_bool(rng, vars, depth - 1));
+  return make_unary(UnOp::Not, random_bool(rng, vars, depth - 1));
+}
+
+Expr random_int(std::mt19937 &rng, const std::vector<Var> &vars, int depth) {
+  int k = std::uniform_int_distribution<int>(0, depth <= 0 ? 1 : 11)(rng);
+  auto sub = [&] { return random_int(rng, vars, depth - 1); };
+  auto small = [&](int lo, int hi) { return make_int(std::uniform_int_distribution<int>(lo, hi)(rng)); };
+  switch (k) {
+    case 0: return small(-10, 10);
+    case 1: return var(vars[rng() % vars.size()]);
+    case 2: return sub() + sub();
+    case 3: return sub() - sub();
+    case 4: return sub() * small(-4, 8);
+    case 5: return sub() * sub();
+    case 6: return sub() / small(1, 9);
+    case 7: return sub() % small(1, 9);
+    case 8: return min(sub(), sub());
+    case 9: return max(sub(), sub());
+    case 10: return make_select(random_bool(rng, vars, depth - 1), sub(), sub());
+    default: return make_unary(UnOp::Neg, sub());
+  }
+}
+
+TEST_F(Simplify, PreservesValuesOfRandomExpressions) {
+  std::mt19937 rng(12345);
+  std::vector<Var> vars = {V.x, V.y, V.z};
+  RangeMap r{{V.x.get(), {0, 15}}, {V.y.get(), {-5, 5}}, {V.z.get(), {2, 3}}};
+  int changed = 0;
+  for (int n = 0; n < 2000; ++n) {
+    Expr e = n % 4 == 3 ? random_bool(rng, vars, 3) : random_int(rng, vars, 5);
+    Expr s = simplify(e, r);
+    changed += !s.same_as(e);
+    for (int64_t x = 0; x <= 15; ++x)
+      for (int64_t y = -5; y <= 5; ++y)
+        for (int64_t z = 2; z <= 3; ++z) {
+          std::map<const Variable *, int64_t> env{{V.x.get(), x}, {V.y.get(), y}, {V.z.get(), z}};
+          ASSERT_EQ(eval(e, env), eval(s, env)) << to_string(e) << "\n  simplified to " << to_string(s) << "\n  at x="
+                                                << x << " y=" << y << " z=" << z;
+        }
+  }
+  EXPECT_GT(changed, 1000);
+}
+
+TEST_F(Simplify, PreservesValuesOfRandomExpressionsWithoutRanges) {
+  std::mt19937 rng(777);
+  std::vector<Var> vars = {V.x, V.y};
+  for (int n = 0; n < 2000; ++n) {
+    Expr e = random_int(rng, vars, 5);
+    Expr s = simplify(e);
+    for (int64_t x = -20; x <= 20; x += 3)
+      for (int64_t y = -20; y <= 20; y += 7) {
+        std::map<const Variable *, int64_t> env{{V.x.get(), x}, {V.y.get(), y}};
+        ASSERT_EQ(eval(e, env), eval(s, env)) << to_string(e) << "\n  simplified to " << to_string(s);
+      }
+  }
 }
 
 }  // namespace
