@@ -160,8 +160,8 @@ class Lowerer {
   std::vector<Buffer> root_allocs_;
   Stmt body_;
 
-  [[noreturn]] void fail(ScheduleErrorKind k, const std::string &loop, const std::string &msg) {
-    throw ScheduleError(k, 0, nullptr, loop, msg);
+  [[noreturn]] void fail(const StepRef &step, ScheduleErrorKind k, const std::string &loop, const std::string &msg) {
+    throw ScheduleError(k, step.index, step.primitive, step.loc, loop, msg);
   }
 
   void realize_arg(const Tensor &t, int index) {
@@ -214,7 +214,7 @@ class Lowerer {
     const int pos = leaf_pos(c, p.at_loop);
     const std::string where = fmt::format("'{}.{}'", c.name(), c.loops[p.at_loop].name);
     if (pos < 0)
-      fail(ScheduleErrorKind::IllegalComputeLocation, c.loops[p.at_loop].name,
+      fail(p.where_step, ScheduleErrorKind::IllegalComputeLocation, c.loops[p.at_loop].name,
            fmt::format("compute_at {} {}: the loop was split or fused after the compute_at step", p.name(), where));
     Scope lift = inner_scope(ci, pos);
     const size_t rank = p.def.axes.size();
@@ -239,7 +239,7 @@ class Lowerer {
           scope[x.def.axes[d].var.get()] = Interval{xr.min[d], xr.min[d] + (xr.width[d] - 1)};
         for (auto &ra : x.def.raxes) scope[ra.var.get()] = Interval{make_int(0), make_int(ra.extent - 1)};
       } else {
-        fail(ScheduleErrorKind::IllegalComputeLocation, c.loops[p.at_loop].name,
+        fail(p.where_step, ScheduleErrorKind::IllegalComputeLocation, c.loops[p.at_loop].name,
              fmt::format("cannot compute '{}' at {}: stage '{}' also reads it and is not computed inside that loop",
                          p.name(), where, x.name()));
       }
@@ -247,10 +247,10 @@ class Lowerer {
         for (size_t d = 0; d < rank; ++d) {
           Expr idx = substitute(a->indices[d], subst);
           Interval in = bounds_of(idx, scope);
-          if (!in.bounded()) fail(ScheduleErrorKind::IllegalComputeLocation, "", "unbounded access");
+          if (!in.bounded()) fail(p.where_step, ScheduleErrorKind::IllegalComputeLocation, "", "unbounded access");
           Interval lo = bounds_of(in.min, lift), hi = bounds_of(in.max, lift);
           if (!lo.min.defined() || !hi.max.defined())
-            fail(ScheduleErrorKind::IllegalComputeLocation, "", "unbounded access");
+            fail(p.where_step, ScheduleErrorKind::IllegalComputeLocation, "", "unbounded access");
           unite(box[d], Interval{lo.min, hi.max});
         }
       }
@@ -402,7 +402,7 @@ class Lowerer {
       if (st.loops[st.leaves[p]].reduce && first_reduce < 0) first_reduce = static_cast<int>(p);
     int cw = st.cache_write ? leaf_pos(st, st.cache_write_loop) : -1;
     if (st.cache_write && cw < 0)
-      fail(ScheduleErrorKind::IllegalCache, st.loops[st.cache_write_loop].name,
+      fail(st.cache_write_step, ScheduleErrorKind::IllegalCache, st.loops[st.cache_write_loop].name,
            fmt::format("cache_write of '{}': its loop '{}' was split or fused after the cache_write step", st.name(),
                        st.loops[st.cache_write_loop].name));
     const bool reduce_outside_cache = cw >= 0 && first_reduce >= 0 && first_reduce <= cw;
@@ -421,7 +421,7 @@ class Lowerer {
         int64_t w;
         Expr we = b.bounded() ? simplify(b.max - b.min + 1) : Expr();
         if (!we.defined() || !is_const_int(we, &w) || w <= 0)
-          fail(ScheduleErrorKind::IllegalCache, st.loops[st.cache_write_loop].name,
+          fail(st.cache_write_step, ScheduleErrorKind::IllegalCache, st.loops[st.cache_write_loop].name,
                fmt::format("cache_write of '{}' at '{}': the tile of axis '{}' does not have a constant size",
                            st.name(), st.loops[st.cache_write_loop].name, st.def.axes[d].var->name));
         local.min.push_back(b.min);

@@ -45,6 +45,14 @@ ScheduleError::ScheduleError(ScheduleErrorKind kind, int step_index, const Step 
       primitive_(step ? primitive_name(*step) : ""),
       loop_(loop) {}
 
+ScheduleError::ScheduleError(ScheduleErrorKind kind, int step_index, const std::string &primitive,
+                             const SourceLoc &loc, const std::string &loop, const std::string &msg)
+    : UserError(loc, step_index > 0 ? fmt::format("schedule step {} '{}': {}", step_index, primitive, msg) : msg),
+      kind_(kind),
+      step_index_(step_index),
+      primitive_(primitive),
+      loop_(loop) {}
+
 int StageState::find_leaf(const std::string &n) const {
   for (int l : leaves)
     if (loops[l].name == n) return l;
@@ -432,6 +440,7 @@ class Applier {
         p.where = ComputeLoc::At;
         p.at_stage = ci;
         p.at_loop = l;
+        p.where_step = {index_, "compute_at", step_->loc};
         return;
       }
     }
@@ -474,6 +483,7 @@ class Applier {
     cs.where = ComputeLoc::At;
     cs.at_stage = ci + 1;  // the consumer moves one place down
     cs.at_loop = l;
+    cs.where_step = {index_, "cache_read", step_->loc};
     for (auto &c : sk_.stages)
       if (c.at_stage >= ci) ++c.at_stage;
     sk_.stages.insert(sk_.stages.begin() + ci, std::move(cs));
@@ -491,6 +501,7 @@ class Applier {
     st.cache_write = true;
     st.cache_write_scope = s.scope;
     st.cache_write_loop = loop(st, s.at.loop);
+    st.cache_write_step = {index_, "cache_write", step_->loc};
   }
 
   void apply(const RfactorStep &s) {

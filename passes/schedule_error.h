@@ -30,6 +30,9 @@ class ScheduleError : public UserError {
  public:
   ScheduleError(ScheduleErrorKind kind, int step_index, const Step *step, const std::string &loop,
                 const std::string &msg);
+  /// For problems found while lowering, pointing at the step that asked for what failed.
+  ScheduleError(ScheduleErrorKind kind, int step_index, const std::string &primitive, const SourceLoc &loc,
+                const std::string &loop, const std::string &msg);
   ScheduleErrorKind kind() const { return kind_; }
   int step_index() const { return step_index_; }  ///< 1-based; 0 when not tied to one step
   const std::string &primitive() const { return primitive_; }

@@ -30,6 +30,13 @@ struct LoopRelation {
   int64_t factor = 0;
 };
 
+/// The step that asked for something checked only during lowering (for its error messages).
+struct StepRef {
+  int index = 0;
+  std::string primitive;
+  SourceLoc loc;
+};
+
 struct StageState {
   Stage def;                      ///< the definition (bodies rewritten by inline and cache_read)
   std::vector<LoopInfo> loops;    ///< every loop ever created for this stage
@@ -38,10 +45,12 @@ struct StageState {
   std::vector<int> leaves;        ///< current loop nest, outer to inner
   ComputeLoc where = ComputeLoc::Root;
   int at_stage = -1, at_loop = -1;  ///< for ComputeLoc::At: consumer stage index and its loop handle
+  StepRef where_step;
   int64_t unroll_limit = 0;
   bool cache_write = false;
   CacheScope cache_write_scope = CacheScope::Local;
   int cache_write_loop = -1;
+  StepRef cache_write_step;
   std::vector<std::pair<int64_t, int64_t>> storage_align;  ///< per dimension (factor, offset); 0 = none
 
   const std::string &name() const { return def.name(); }
