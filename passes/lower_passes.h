@@ -21,6 +21,10 @@ Stmt vectorize_loops(const Stmt &s, std::vector<std::string> *remarks);
 /// Replicates the bodies of Unrolled loops (constant extents).
 Stmt unroll_loops(const Stmt &s);
 
+/// Moves allocations of constant size out of serial loops to the enclosing parallel loop body or
+/// the function's top, so scratch is allocated once instead of once per iteration.
+Stmt hoist_allocations(const Stmt &s);
+
 /// Checks the loop IR: every variable bound by an enclosing loop, every buffer an argument or
 /// allocated around its use, vector lanes consistent, no Vectorized/Unrolled loops left, loop
 /// kinds supported by the target. Throws InternalError naming the problem (a kcc bug).

@@ -26,7 +26,7 @@ const char *to_string(ScheduleSource s) {
 
 std::vector<std::string> pipeline_steps() {
   return {"choose-schedule", "apply-schedule", "lower",  "simplify", "partition-loops", "vectorize",
-          "unroll",          "simplify-final", "verify", "codegen",  "optimize"};
+          "unroll",          "simplify-final", "hoist-allocations", "verify", "codegen",  "optimize"};
 }
 
 namespace {
@@ -108,8 +108,10 @@ LoweredFunc lower_with(const Kernel &k, const Schedule &s, const Target &t, Step
   body = steps.run("unroll", [&] { return unroll_loops(body); });
   steps.dump("unroll", k.name, to_string(body));
   body = steps.run("simplify-final", [&] { return simplify(body); });
+  steps.dump("simplify-final", k.name, to_string(body));
+  body = steps.run("hoist-allocations", [&] { return hoist_allocations(body); });
   LoweredFunc f{k.name, argument_buffers(body, k), body};
-  steps.dump("simplify-final", k.name, to_string(f));
+  steps.dump("hoist-allocations", k.name, to_string(f));
   steps.run("verify", [&] {
     verify_lowered(f, t);
     return 0;
