@@ -461,5 +461,53 @@ TEST_F(Simplify, PreservesValuesOfRandomExpressionsWithoutRanges) {
   }
 }
 
+/// Lane-wise evaluation of integer vector expressions (Ramp, Broadcast, Binary, scalars).
+std::vector<int64_t> eval_lanes(const Expr &e, const std::map<const Variable *, int64_t> &env) {
+  int n = e.type().lanes;
+  if (n == 1) return {eval(e, env)};
+  if (auto *r = e.as<Ramp>()) {
+    int64_t b = eval(r->base, env), st = eval(r->stride, env);
+    std::vector<int64_t> out;
+    for (int i = 0; i < n; ++i) out.push_back(b + i * st);
+    return out;
+  }
+  if (auto *bc = e.as<Broadcast>()) return std::vector<int64_t>(n, eval(bc->value, env));
+  auto *b = e.as<Binary>();
+  if (!b) {
+    ADD_FAILURE() << "cannot evaluate " << to_string(e);
+    return {};
+  }
+  auto p = eval_lanes(b->a, env), q = eval_lanes(b->b, env);
+  std::vector<int64_t> out;
+  for (int i = 0; i < n; ++i)
+    out.push_back(eval(make_binary(b->op, make_int(p[i]), make_int(q[i])), env));
+  return out;
+}
+
+TEST_F(Simplify, PreservesValuesOfRandomVectorExpressions) {
+  std::mt19937 rng(99);
+  RangeMap r{{V.x.get(), {0, 7}}};
+  auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  static const BinOp ops[] = {BinOp::Add, BinOp::Sub, BinOp::Mul, BinOp::Div, BinOp::Mod,
+                              BinOp::Min, BinOp::Max, BinOp::LT,  BinOp::EQ};
+  for (int n = 0; n < 3000; ++n) {
+    int lanes = 4 << pick(0, 1);
+    auto operand = [&]() -> Expr {
+      Expr base = var(V.x) * make_int(pick(0, 4) * 4) + make_int(pick(-3, 9));
+      if (pick(0, 2) == 0) return make_broadcast(pick(0, 1) ? base : make_int(pick(1, 9)), lanes);
+      return make_ramp(base, make_int(pick(-1, 3)), lanes);
+    };
+    BinOp op = ops[pick(0, 8)];
+    Expr b = operand();
+    if (op == BinOp::Div || op == BinOp::Mod) b = make_broadcast(make_int(pick(1, 8) * (pick(0, 1) ? 4 : 1)), lanes);
+    Expr e = make_binary(op, operand(), b);
+    Expr s = simplify(e, r);
+    for (int64_t x = 0; x <= 7; ++x) {
+      std::map<const Variable *, int64_t> env{{V.x.get(), x}};
+      ASSERT_EQ(eval_lanes(e, env), eval_lanes(s, env)) << to_string(e) << "\n  simplified to " << to_string(s);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace kcc
