@@ -296,7 +296,8 @@ int precedence(const Expr &e) {
       case BinOp::Min: case BinOp::Max: return 7;
     }
   }
-  if (e.as<Unary>()) return 6;
+  // `not` binds looser than comparisons (or < and < not < comparison): `(not a) == b`.
+  if (auto *u = e.as<Unary>()) return u->op == UnOp::Not ? 3 : 6;
   if (auto *i = e.as<IntImm>()) return i->value < 0 ? 6 : 7;
   if (auto *f = e.as<FloatImm>()) return f->value < 0 ? 6 : 7;
   return 7;

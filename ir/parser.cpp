@@ -1,1 +1,704 @@
-// placeholder: being written
+// ir/parser.cpp - model.ir tokens -> syntax trees (kernels) and typed schedule steps.
+//
+// Kernels are parsed into ast::Kernel and handed to check_kernel (check.cpp) right away, so
+// the first problem in source order is the one reported. The grammar is in docs/language.md.
+#include <fmt/format.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "ir/check.h"
+#include "ir/lexer.h"
+#include "ir/parser.h"
+
+namespace kcc {
+
+namespace {
+
+using ast::Node;
+using ast::NodeP;
+
+constexpr int kMaxDepth = 256;
+
+const char *const kPrimitives =
+    "split, tile, reorder, fuse, parallel, vectorize, unroll, unroll_limit, bind, compute_at, "
+    "compute_inline, compute_root, cache_read, cache_write, rfactor, storage_align";
+
+ReduceOp reduce_op(const std::string &s) {
+  if (s == "sum") return ReduceOp::Sum;
+  if (s == "max") return ReduceOp::Max;
+  if (s == "min") return ReduceOp::Min;
+  if (s == "prod") return ReduceOp::Prod;
+  return ReduceOp::None;
+}
+
+bool is_function_name(const std::string &s) {
+  MathFn f;
+  ScalarKind k;
+  return s == "select" || s == "min" || s == "max" || parse_math_fn(s, f) || parse_scalar_kind(s, k);
+}
+
+/// Tokens that can begin an operand (what may follow ')' in `max(j) X[i, j]`).
+bool starts_operand(Tok k) {
+  switch (k) {
+    case Tok::Ident:
+    case Tok::Int:
+    case Tok::Float:
+    case Tok::LParen:
+    case Tok::KwNot:
+    case Tok::KwTrue:
+    case Tok::KwFalse:
+    case Tok::KwInf:
+    case Tok::KwNan: return true;
+    default: return false;
+  }
+}
+
+class Parser {
+ public:
+  Parser(SourceFileRef file) : file_(file), toks_(lex(file)) {}
+
+  Module module() {
+    Module m;
+    m.file = file_;
+    std::vector<SourceLoc> sched_name_locs;
+    for (skip_newlines(); !is(Tok::End); skip_newlines()) {
+      if (is(Tok::KwKernel)) {
+        ast::Kernel k = kernel();
+        for (auto &other : m.kernels)
+          if (other.name == k.name)
+            fail(k.loc, fmt::format("kernel '{}' is defined twice; first definition at {}", k.name,
+                                    where(other.loc)));
+        m.kernels.push_back(check_kernel(k));
+      } else if (is(Tok::KwSchedule)) {
+        Schedule s = schedule();
+        for (auto &other : m.schedules)
+          if (other.kernel == s.kernel)
+            fail(s.loc, fmt::format("kernel '{}' has two schedules; first at {}", s.kernel, where(other.loc)));
+        m.schedules.push_back(std::move(s));
+      } else {
+        fail(cur().loc, fmt::format("expected 'kernel' or 'schedule', found {}", describe(cur())));
+      }
+    }
+    for (auto &s : m.schedules) {
+      if (m.find_kernel(s.kernel)) continue;
+      std::string names;
+      for (auto &k : m.kernels) names += (names.empty() ? "" : ", ") + k.name;
+      fail(s.loc, fmt::format("schedule for unknown kernel '{}'; kernels: {}", s.kernel,
+                              names.empty() ? "none" : names));
+    }
+    return m;
+  }
+
+  std::vector<Schedule> schedules() {
+    std::vector<Schedule> out;
+    for (skip_newlines(); !is(Tok::End); skip_newlines()) {
+      if (!is(Tok::KwSchedule)) fail(cur().loc, fmt::format("expected 'schedule', found {}", describe(cur())));
+      out.push_back(schedule());
+    }
+    return out;
+  }
+
+ private:
+  // ---------------------------------------------------------------- token helpers
+
+  const Token &cur() const { return toks_[p_]; }
+  const Token &at(size_t off) const { return toks_[std::min(p_ + off, toks_.size() - 1)]; }
+  bool is(Tok k) const { return cur().kind == k; }
+  const Token &next() {
+    const Token &t = toks_[p_];
+    if (p_ + 1 < toks_.size()) ++p_;
+    return t;
+  }
+  bool accept(Tok k) {
+    if (!is(k)) return false;
+    next();
+    return true;
+  }
+  [[noreturn]] void fail(const SourceLoc &loc, const std::string &msg) const { throw UserError(loc, msg); }
+  const Token &expect(Tok k, const std::string &what) {
+    if (!is(k)) fail(cur().loc, fmt::format("expected {}, found {}", what, describe(cur())));
+    return next();
+  }
+  std::string ident(const std::string &what, SourceLoc *loc = nullptr) {
+    if (!is(Tok::Ident)) fail(cur().loc, fmt::format("expected {}, found {}", what, describe(cur())));
+    if (loc) *loc = cur().loc;
+    return next().text;
+  }
+  void skip_newlines() {
+    while (is(Tok::Newline)) next();
+  }
+  /// A kernel header may continue on the next line with '->' or '{'.
+  void skip_newlines_before(Tok k) {
+    if (is(Tok::Newline) && at(1).kind == k) next();
+  }
+  /// The end of a statement: a newline, or (not consumed) the '}' closing the block.
+  void end_of_statement(const std::string &after) {
+    if (is(Tok::RBrace) || is(Tok::End)) return;
+    if (!is(Tok::Newline)) fail(cur().loc, fmt::format("expected end of line after {}, found {}", after, describe(cur())));
+    next();
+  }
+  std::string where(const SourceLoc &l) const { return fmt::format("{}:{}", l.line, l.col); }
+  /// The index of the ')' matching the '(' at toks_[i], or 0 when unmatched on this line.
+  size_t matching_paren(size_t i) const {
+    int depth = 0;
+    for (; i < toks_.size(); ++i) {
+      Tok k = toks_[i].kind;
+      if (k == Tok::LParen) ++depth;
+      if (k == Tok::RParen && --depth == 0) return i;
+      if (k == Tok::Newline || k == Tok::End || k == Tok::LBrace || k == Tok::RBrace) return 0;
+    }
+    return 0;
+  }
+  /// At `name ( ... )`: does an operand follow the ')'?
+  bool operand_after_parens() const {
+    size_t close = matching_paren(p_ + 1);
+    return close != 0 && close + 1 < toks_.size() && starts_operand(toks_[close + 1].kind);
+  }
+  int64_t integer(const std::string &what, SourceLoc *loc = nullptr) {
+    if (loc) *loc = cur().loc;
+    bool neg = accept(Tok::Minus);
+    if (!is(Tok::Int)) fail(cur().loc, fmt::format("expected {}, found {}", what, describe(cur())));
+    int64_t v = next().int_value;
+    return neg ? -v : v;
+  }
+
+  // ---------------------------------------------------------------- kernels
+
+  ast::TypeAnn type_ann(const std::string &tensor) {
+    ast::TypeAnn t;
+    t.elem = ident(fmt::format("an element type for '{}' (f32, f16, bf16, f64, i8, i32, i64)", tensor), &t.loc);
+    expect(Tok::LBracket, fmt::format("'[' and the shape of '{}' after '{}'", tensor, t.elem));
+    if (is(Tok::RBracket)) fail(cur().loc, fmt::format("tensor '{}' needs at least one dimension", tensor));
+    do {
+      SourceLoc l;
+      t.dims.push_back(integer("a dimension (an integer)", &l));
+      t.dim_locs.push_back(l);
+    } while (accept(Tok::Comma));
+    expect(Tok::RBracket, "',' or ']' in the shape");
+    return t;
+  }
+
+  ast::Param param(const char *what) {
+    ast::Param p;
+    p.name = ident(what, &p.loc);
+    expect(Tok::Colon, fmt::format("':' and the type of '{}'", p.name));
+    p.type = type_ann(p.name);
+    return p;
+  }
+
+  ast::Kernel kernel() {
+    next();  // kernel
+    ast::Kernel k;
+    k.name = ident("a kernel name after 'kernel'", &k.loc);
+    expect(Tok::LParen, fmt::format("'(' and the arguments of kernel '{}'", k.name));
+    if (!is(Tok::RParen)) {
+      do k.inputs.push_back(param("an argument name"));
+      while (accept(Tok::Comma));
+    }
+    expect(Tok::RParen, "',' or ')' after an argument");
+    skip_newlines_before(Tok::Arrow);
+    k.arrow_loc = cur().loc;
+    expect(Tok::Arrow, fmt::format("'->' and the outputs of kernel '{}'", k.name));
+    if (accept(Tok::LParen)) {
+      if (is(Tok::RParen)) fail(k.arrow_loc, fmt::format("kernel '{}' has no outputs", k.name));
+      do k.outputs.push_back(param("an output name"));
+      while (accept(Tok::Comma));
+      expect(Tok::RParen, "',' or ')' after an output");
+    } else {
+      k.outputs.push_back(param("an output name or '(' after '->'"));
+    }
+    skip_newlines_before(Tok::LBrace);
+    expect(Tok::LBrace, fmt::format("'{{' to open the body of kernel '{}'", k.name));
+    for (skip_newlines(); !is(Tok::RBrace); skip_newlines()) {
+      if (is(Tok::End)) fail(cur().loc, fmt::format("expected '}}' to close kernel '{}', found end of file", k.name));
+      k.stages.push_back(stage());
+    }
+    k.end_loc = cur().loc;
+    next();  // }
+    end_of_statement("'}'");
+    return k;
+  }
+
+  ast::Stage stage() {
+    ast::Stage s;
+    if (!is(Tok::Ident))
+      fail(cur().loc, fmt::format("expected a stage 'NAME[i, ...] = ...' or '}}', found {}", describe(cur())));
+    s.loc = cur().loc;
+    s.name = next().text;
+    if (!is(Tok::LBracket))
+      fail(cur().loc, fmt::format("expected '[' after '{0}', found {1}; a stage is written '{0}[i, ...] = ...'",
+                                  s.name, describe(cur())));
+    next();
+    do {
+      bool plain = is(Tok::Ident) && (at(1).kind == Tok::Comma || at(1).kind == Tok::RBracket);
+      if (!plain)
+        fail(cur().loc, fmt::format("expected an index variable name on the left of '=', found {}; "
+                                    "left-hand side subscripts are distinct variable names",
+                                    describe(cur())));
+      s.lhs_locs.push_back(cur().loc);
+      s.lhs.push_back(next().text);
+    } while (accept(Tok::Comma));
+    expect(Tok::RBracket, "']'");
+    expect(Tok::Assign, fmt::format("'=' after '{}[...]'", s.name));
+    rhs(s);
+    if (accept(Tok::Colon)) s.ann = type_ann(s.name);
+    end_of_statement("the stage");
+    return s;
+  }
+
+  void rhs(ast::Stage &s) {
+    if (is(Tok::Ident) && at(1).kind == Tok::LParen) {
+      ReduceOp r = reduce_op(cur().text);
+      bool operand = operand_after_parens();
+      bool is_reduction = r == ReduceOp::Sum || r == ReduceOp::Prod || ((r == ReduceOp::Max || r == ReduceOp::Min) && operand);
+      if (r == ReduceOp::None && operand && !is_function_name(cur().text))
+        fail(cur().loc, fmt::format("unknown reduction '{}'; reductions: sum, max, min, prod", cur().text));
+      if (is_reduction) {
+        s.reduce = r;
+        s.reduce_loc = cur().loc;
+        std::string op = next().text;
+        next();  // (
+        do {
+          ast::RVar v;
+          v.name = ident(fmt::format("a reduction variable name in '{}(...)'", op), &v.loc);
+          if (accept(Tok::Colon)) v.extent = integer(fmt::format("the range of '{}' (an integer)", v.name), &v.extent_loc);
+          s.rvars.push_back(std::move(v));
+        } while (accept(Tok::Comma));
+        expect(Tok::RParen, "',' or ')' after a reduction variable");
+        if (!starts_operand(cur().kind) && !is(Tok::Minus))
+          fail(cur().loc, fmt::format("expected the body of reduction '{}' after ')', found {}", op, describe(cur())));
+      }
+    }
+    s.body = expr();
+  }
+
+  // ---------------------------------------------------------------- expressions
+
+  NodeP make(Node::Kind k, const SourceLoc &loc, const SourceLoc &op_loc) {
+    auto n = std::make_unique<Node>();
+    n->kind = k;
+    n->loc = loc;
+    n->op_loc = op_loc;
+    return n;
+  }
+
+  /// Guards against inputs that would exhaust the stack here or in the checker.
+  struct DepthGuard {
+    Parser &p;
+    explicit DepthGuard(Parser &pp) : p(pp) {
+      if (++p.depth_ > kMaxDepth) p.fail(p.cur().loc, fmt::format("expression is nested too deeply (more than {} levels)", kMaxDepth));
+    }
+    ~DepthGuard() { --p.depth_; }
+  };
+
+  NodeP binary(BinOp op, NodeP a, NodeP b, const SourceLoc &op_loc) {
+    if (++chain_ > kMaxDepth * 4)
+      fail(op_loc, fmt::format("expression is too long (more than {} operators)", kMaxDepth * 4));
+    auto n = make(Node::Kind::Binary, a->loc, op_loc);
+    n->binop = op;
+    n->args.push_back(std::move(a));
+    n->args.push_back(std::move(b));
+    return n;
+  }
+
+  NodeP expr() {
+    DepthGuard g(*this);
+    if (depth_ == 1) chain_ = 0;
+    NodeP a = and_expr();
+    while (is(Tok::KwOr)) {
+      SourceLoc l = next().loc;
+      a = binary(BinOp::Or, std::move(a), and_expr(), l);
+    }
+    return a;
+  }
+
+  NodeP and_expr() {
+    NodeP a = not_expr();
+    while (is(Tok::KwAnd)) {
+      SourceLoc l = next().loc;
+      a = binary(BinOp::And, std::move(a), not_expr(), l);
+    }
+    return a;
+  }
+
+  NodeP not_expr() {
+    if (!is(Tok::KwNot)) return cmp_expr();
+    DepthGuard g(*this);
+    SourceLoc l = next().loc;
+    auto n = make(Node::Kind::Unary, l, l);
+    n->unop = UnOp::Not;
+    n->args.push_back(not_expr());
+    return n;
+  }
+
+  static bool cmp_op(Tok k, BinOp &op) {
+    switch (k) {
+      case Tok::EQ: op = BinOp::EQ; return true;
+      case Tok::NE: op = BinOp::NE; return true;
+      case Tok::LT: op = BinOp::LT; return true;
+      case Tok::LE: op = BinOp::LE; return true;
+      case Tok::GT: op = BinOp::GT; return true;
+      case Tok::GE: op = BinOp::GE; return true;
+      default: return false;
+    }
+  }
+
+  NodeP cmp_expr() {
+    NodeP a = add_expr();
+    BinOp op;
+    if (!cmp_op(cur().kind, op)) return a;
+    SourceLoc l = next().loc;
+    a = binary(op, std::move(a), add_expr(), l);
+    if (cmp_op(cur().kind, op)) fail(cur().loc, "comparisons do not chain; combine them with 'and'");
+    return a;
+  }
+
+  NodeP add_expr() {
+    NodeP a = mul_expr();
+    while (is(Tok::Plus) || is(Tok::Minus)) {
+      BinOp op = is(Tok::Plus) ? BinOp::Add : BinOp::Sub;
+      SourceLoc l = next().loc;
+      a = binary(op, std::move(a), mul_expr(), l);
+    }
+    return a;
+  }
+
+  NodeP mul_expr() {
+    NodeP a = unary_expr();
+    while (is(Tok::Star) || is(Tok::Slash) || is(Tok::Percent)) {
+      BinOp op = is(Tok::Star) ? BinOp::Mul : is(Tok::Slash) ? BinOp::Div : BinOp::Mod;
+      SourceLoc l = next().loc;
+      a = binary(op, std::move(a), unary_expr(), l);
+    }
+    return a;
+  }
+
+  NodeP unary_expr() {
+    if (!is(Tok::Minus)) return primary();
+    DepthGuard g(*this);
+    SourceLoc l = next().loc;
+    // '-' directly before a number is part of the literal: -3 is the constant -3.
+    if (is(Tok::Int)) {
+      auto n = make(Node::Kind::Int, l, l);
+      n->int_value = -next().int_value;
+      n->text = "-" + toks_[p_ - 1].text;
+      return n;
+    }
+    if (is(Tok::Float) || is(Tok::KwInf) || is(Tok::KwNan)) {
+      auto n = make(Node::Kind::Float, l, l);
+      n->float_value = -cur().float_value;
+      n->text = "-" + next().text;
+      return n;
+    }
+    auto n = make(Node::Kind::Unary, l, l);
+    n->unop = UnOp::Neg;
+    n->args.push_back(unary_expr());
+    return n;
+  }
+
+  std::vector<NodeP> list(Tok close, const char *what) {
+    std::vector<NodeP> out;
+    next();  // ( or [
+    if (is(close)) {
+      next();
+      return out;
+    }
+    do out.push_back(expr());
+    while (accept(Tok::Comma));
+    expect(close, what);
+    return out;
+  }
+
+  NodeP primary() {
+    const Token &t = cur();
+    SourceLoc l = t.loc;
+    switch (t.kind) {
+      case Tok::Int: {
+        auto n = make(Node::Kind::Int, l, l);
+        n->int_value = t.int_value;
+        n->text = next().text;
+        return n;
+      }
+      case Tok::Float:
+      case Tok::KwInf:
+      case Tok::KwNan: {
+        auto n = make(Node::Kind::Float, l, l);
+        n->float_value = t.float_value;
+        n->text = next().text;
+        return n;
+      }
+      case Tok::KwTrue:
+      case Tok::KwFalse: {
+        auto n = make(Node::Kind::Bool, l, l);
+        n->int_value = t.kind == Tok::KwTrue;
+        next();
+        return n;
+      }
+      case Tok::LParen: {
+        DepthGuard g(*this);
+        next();
+        NodeP n = expr();
+        expect(Tok::RParen, fmt::format("')' to close the '(' at {}", where(l)));
+        n->loc = l;  // a parenthesized expression starts at its '('
+        return n;
+      }
+      case Tok::Ident: {
+        std::string name = t.text;
+        if (at(1).kind == Tok::LBracket) {
+          DepthGuard g(*this);
+          auto n = make(Node::Kind::Access, l, l);
+          n->name = name;
+          next();
+          n->args = list(Tok::RBracket, "',' or ']' after a subscript");
+          return n;
+        }
+        if (at(1).kind == Tok::LParen) {
+          ReduceOp r = reduce_op(name);
+          if (r == ReduceOp::Sum || r == ReduceOp::Prod || (r != ReduceOp::None && operand_after_parens()))
+            fail(l, fmt::format("reduction '{}' must be the outermost expression of a stage; compute it "
+                                "in a stage of its own and read that stage here",
+                                name));
+          DepthGuard g(*this);
+          auto n = make(Node::Kind::Call, l, l);
+          n->name = name;
+          next();
+          n->args = list(Tok::RParen, fmt::format("',' or ')' in the arguments of '{}'", name).c_str());
+          return n;
+        }
+        auto n = make(Node::Kind::Name, l, l);
+        n->name = next().text;
+        return n;
+      }
+      default: fail(l, fmt::format("expected an expression, found {}", describe(t)));
+    }
+  }
+
+  // ---------------------------------------------------------------- schedules
+
+  LoopName loop_name(bool need_stage, const std::string &prim) {
+    LoopName n;
+    n.loc = cur().loc;
+    std::string first = ident(need_stage ? fmt::format("'stage.loop' after '{}'", prim) : "a loop name");
+    if (accept(Tok::Dot)) {
+      n.stage = first;
+      n.loop = ident(fmt::format("a loop name after '{}.'", first));
+    } else if (need_stage) {
+      fail(n.loc, fmt::format("expected 'stage.loop' in '{}', found '{}' without a stage", prim, first));
+    } else {
+      n.loop = first;
+    }
+    return n;
+  }
+
+  std::string name_after(const std::string &prim, const char *what, SourceLoc *loc = nullptr) {
+    return ident(fmt::format("{} after '{}'", what, prim), loc);
+  }
+
+  CacheScope cache_scope() {
+    SourceLoc l = cur().loc;
+    std::string s = ident("a cache scope (local or shared)");
+    if (s == "local") return CacheScope::Local;
+    if (s == "shared") return CacheScope::Shared;
+    fail(l, fmt::format("unknown cache scope '{}'; expected local or shared", s));
+  }
+
+  void expect_word(const char *word, const std::string &prim) {
+    if (!is(Tok::Ident) || cur().text != word)
+      fail(cur().loc, fmt::format("expected '{}' in '{}', found {}", word, prim, describe(cur())));
+    next();
+  }
+
+  /// Unqualified loops of `stage`, or qualified ones naming that stage.
+  void check_stage_of(const LoopName &l, const std::string &stage) {
+    if (!l.stage.empty() && l.stage != stage)
+      fail(l.loc, fmt::format("loop '{}.{}' does not belong to stage '{}'", l.stage, l.loop, stage));
+  }
+
+  std::vector<int64_t> factors(const std::string &prim, const LoopName &l) {
+    std::vector<int64_t> f;
+    expect(Tok::LBracket, fmt::format("'[' and the factors of '{}'", prim));
+    if (is(Tok::RBracket)) fail(cur().loc, fmt::format("'{}' needs at least one factor", prim));
+    do {
+      SourceLoc fl;
+      int64_t v = integer("a factor (an integer)", &fl);
+      if (v <= 0) fail(fl, fmt::format("{} factor {} of loop '{}' must be positive", prim, v, l.loop));
+      f.push_back(v);
+    } while (accept(Tok::Comma));
+    expect(Tok::RBracket, "',' or ']' after a factor");
+    return f;
+  }
+
+  std::vector<std::string> results(const std::string &prim, size_t want, const SourceLoc &step_loc) {
+    SourceLoc arrow = cur().loc;
+    expect(Tok::Arrow, fmt::format("'->' and the result names of '{}'", prim));
+    std::vector<std::string> r;
+    while (is(Tok::Ident)) r.push_back(next().text);
+    if (r.size() != want)
+      fail(arrow, fmt::format("'{}' here needs {} result names, found {}", prim, want, r.size()));
+    return r;
+  }
+
+  Schedule schedule() {
+    next();  // schedule
+    Schedule s;
+    s.kernel = ident("a kernel name after 'schedule'", &s.loc);
+    expect(Tok::LBrace, fmt::format("'{{' to open the schedule of '{}'", s.kernel));
+    for (skip_newlines(); !is(Tok::RBrace); skip_newlines()) {
+      if (is(Tok::End)) fail(cur().loc, fmt::format("expected '}}' to close the schedule of '{}', found end of file", s.kernel));
+      s.steps.push_back(step());
+      end_of_statement(fmt::format("the '{}' step", primitive_name(s.steps.back())));
+    }
+    next();  // }
+    end_of_statement("'}'");
+    return s;
+  }
+
+  Step step() {
+    Step st;
+    st.loc = cur().loc;
+    if (!is(Tok::Ident)) fail(cur().loc, fmt::format("expected a schedule primitive ({}), found {}", kPrimitives, describe(cur())));
+    std::string p = next().text;
+    if (p == "split") {
+      SplitStep s;
+      s.loop = loop_name(true, p);
+      s.factors = factors(p, s.loop);
+      s.results = results(p, s.factors.size() + 1, st.loc);
+      st.kind = std::move(s);
+    } else if (p == "tile") {
+      TileStep s;
+      s.x = loop_name(true, p);
+      s.y = loop_name(true, p);
+      if (s.y.stage != s.x.stage)
+        fail(s.y.loc, fmt::format("'tile' loops must belong to one stage; found '{}' and '{}'", s.x.stage, s.y.stage));
+      std::vector<int64_t> f = factors(p, s.x);
+      if (f.size() != 2) fail(st.loc, fmt::format("'tile' takes 2 factors, found {}", f.size()));
+      s.fx = f[0];
+      s.fy = f[1];
+      s.results = results(p, 4, st.loc);
+      st.kind = std::move(s);
+    } else if (p == "reorder") {
+      ReorderStep s;
+      s.stage = name_after(p, "a stage name");
+      while (is(Tok::Ident)) {
+        s.order.push_back(loop_name(false, p));
+        check_stage_of(s.order.back(), s.stage);
+      }
+      if (s.order.empty()) fail(cur().loc, fmt::format("expected loop names after 'reorder {}', found {}", s.stage, describe(cur())));
+      st.kind = std::move(s);
+    } else if (p == "fuse") {
+      FuseStep s;
+      s.stage = name_after(p, "a stage name");
+      while (is(Tok::Ident)) {
+        s.loops.push_back(loop_name(false, p));
+        check_stage_of(s.loops.back(), s.stage);
+      }
+      if (s.loops.size() < 2) fail(cur().loc, fmt::format("'fuse' needs at least two loops, found {}", s.loops.size()));
+      s.result = results(p, 1, st.loc)[0];
+      st.kind = std::move(s);
+    } else if (p == "parallel" || p == "vectorize" || p == "unroll") {
+      AnnotateStep s;
+      s.what = p == "parallel" ? LoopAnnotation::Parallel : p == "vectorize" ? LoopAnnotation::Vectorize : LoopAnnotation::Unroll;
+      s.loop = loop_name(true, p);
+      st.kind = std::move(s);
+    } else if (p == "unroll_limit") {
+      UnrollLimitStep s;
+      s.stage = name_after(p, "a stage name");
+      SourceLoc l;
+      s.limit = integer("an unroll limit (an integer)", &l);
+      if (s.limit < 0) fail(l, fmt::format("unroll limit {} must not be negative", s.limit));
+      st.kind = std::move(s);
+    } else if (p == "bind") {
+      BindStep s;
+      s.loop = loop_name(true, p);
+      SourceLoc l = cur().loc;
+      std::string a = ident("a GPU axis (block.x, block.y, block.z, thread.x, thread.y, thread.z)");
+      if (accept(Tok::Dot)) a += "." + ident("'x', 'y' or 'z' after '.'");
+      static const GpuAxis all[] = {GpuAxis::BlockX,  GpuAxis::BlockY,  GpuAxis::BlockZ,
+                                    GpuAxis::ThreadX, GpuAxis::ThreadY, GpuAxis::ThreadZ};
+      bool found = false;
+      for (GpuAxis g : all)
+        if (a == to_string(g)) s.axis = g, found = true;
+      if (!found)
+        fail(l, fmt::format("unknown GPU axis '{}'; expected block.x, block.y, block.z, thread.x, thread.y or thread.z", a));
+      st.kind = std::move(s);
+    } else if (p == "compute_at") {
+      ComputeStep s;
+      s.where = ComputeLoc::At;
+      s.stage = name_after(p, "a stage name");
+      s.at = loop_name(true, p);
+      st.kind = std::move(s);
+    } else if (p == "compute_inline" || p == "compute_root") {
+      ComputeStep s;
+      s.where = p == "compute_inline" ? ComputeLoc::Inline : ComputeLoc::Root;
+      s.stage = name_after(p, "a stage name");
+      st.kind = std::move(s);
+    } else if (p == "cache_read") {
+      CacheReadStep s;
+      s.tensor = name_after(p, "a tensor name");
+      s.scope = cache_scope();
+      expect_word("at", p);
+      s.at = loop_name(true, p);
+      s.result = results(p, 1, st.loc)[0];
+      st.kind = std::move(s);
+    } else if (p == "cache_write") {
+      CacheWriteStep s;
+      s.stage = name_after(p, "a stage name");
+      s.scope = cache_scope();
+      expect_word("at", p);
+      s.at = loop_name(false, p);
+      check_stage_of(s.at, s.stage);
+      st.kind = std::move(s);
+    } else if (p == "rfactor") {
+      RfactorStep s;
+      s.loop = loop_name(true, p);
+      s.result = results(p, 1, st.loc)[0];
+      st.kind = std::move(s);
+    } else if (p == "storage_align") {
+      StorageAlignStep s;
+      s.axis = loop_name(true, p);
+      SourceLoc fl, ol;
+      s.factor = integer("an alignment factor (an integer)", &fl);
+      s.offset = integer("an alignment offset (an integer)", &ol);
+      if (s.factor <= 0) fail(fl, fmt::format("storage_align factor {} must be positive", s.factor));
+      if (s.offset < 0) fail(ol, fmt::format("storage_align offset {} must not be negative", s.offset));
+      st.kind = std::move(s);
+    } else {
+      fail(st.loc, fmt::format("unknown schedule primitive '{}'; primitives: {}", p, kPrimitives));
+    }
+    return st;
+  }
+
+  SourceFileRef file_;
+  std::vector<Token> toks_;
+  size_t p_ = 0;
+  int depth_ = 0;
+  int chain_ = 0;
+};
+
+SourceFileRef make_file(const std::string &path, const std::string &text) {
+  auto f = std::make_shared<SourceFile>();
+  f->path = path;
+  f->text = text;
+  return f;
+}
+
+}  // namespace
+
+Module parse_module(const std::string &path, const std::string &text) {
+  return Parser(make_file(path, text)).module();
+}
+
+Module parse_module_file(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw UserError(SourceLoc{}, fmt::format("cannot read '{}'", path));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_module(path, ss.str());
+}
+
+std::vector<Schedule> parse_schedules(const std::string &path, const std::string &text) {
+  return Parser(make_file(path, text)).schedules();
+}
+
+}  // namespace kcc
