@@ -340,11 +340,8 @@ class RegistryReader {
     r.median_seconds = get_number(e, ptr, "median_seconds");
     r.gflops = get_number(e, ptr, "gflops");
     if (e.contains("names")) {
-      const json &n = e.at("names");
-      bool ok = n.is_array();
-      for (auto &x : n) ok = ok && x.is_string();
-      expect(ok, ptr + "/names", "field 'names' must be an array of strings");
-      r.names = n.get<std::vector<std::string>>();
+      std::istringstream in(get_string(e, ptr, "names"));
+      for (std::string n; in >> n;) r.names.push_back(n);
     }
     // Parse the schedule now, so that a bad one is reported here, pointing into this file.
     try {
@@ -496,7 +493,9 @@ std::string registry_to_json(const Registry &reg) {
     j["source"] = to_string(e.source);
     j["median_seconds"] = e.median_seconds;
     j["gflops"] = e.gflops;
-    j["names"] = e.names;
+    std::string names;
+    for (auto &n : e.names) names += (names.empty() ? "" : " ") + n;
+    j["names"] = names;
     doc["kernels"].push_back(std::move(j));
   }
   return doc.dump(2) + "\n";

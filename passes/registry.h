@@ -11,7 +11,7 @@
 //     "kernels": [ { "name": "dense_relu", "workload_key": "...", "target_key": "...",
 //                    "schedule": "schedule dense_relu {\n  split Y.i [8] -> i0 i1\n ...}\n",
 //                    "source": "default", "median_seconds": 0.0, "gflops": 0.0,
-//                    "names": ["X", "W", "b", "acc", "i", "j", "k", "Y", "i", "j"] } ] }
+//                    "names": "X W b acc Y i j k i j" } ] }
 // Checked into an app's repository it works as a lockfile: `kcc compile --registry model.kreg`
 // gets exactly the recorded schedules (through RegistryProvider) and fails when one is missing.
 #pragma once
@@ -44,7 +44,8 @@ struct RegistryEntry {
   ScheduleSource source = ScheduleSource::Default;
   double median_seconds = 0;  ///< 0 when never measured
   double gflops = 0;          ///< 0 when never measured
-  std::vector<std::string> names;  ///< workload_names() of that kernel (may be empty)
+  /// workload_names() of that kernel (may be empty); one space-separated string in the file
+  std::vector<std::string> names;
   SourceLoc loc;  ///< where the entry starts in the file it was read from (invalid if built)
 };
 

@@ -197,24 +197,25 @@ Module load_inputs(const std::vector<std::string> &paths, bool verbose) {
   std::vector<Schedule> schedules;
   for (const std::string &path : paths) {
     std::vector<Schedule> file_schedules;
+    std::optional<Module> part;
     try {
-      Module part = parse_module_file(path);
-      if (!m.file) m.file = part.file;
-      for (Kernel &k : part.kernels) {
+      part = parse_module_file(path);
+    } catch (const UserError &e) {
+      // Only schedules, for kernels of other inputs? Otherwise the module's error stands.
+      try {
+        file_schedules = parse_schedules(path, read_text(path));
+      } catch (const UserError &) {
+        throw e;
+      }
+    }
+    if (part) {
+      if (!m.file) m.file = part->file;
+      for (Kernel &k : part->kernels) {
         if (const Kernel *first = m.find_kernel(k.name))
           throw UserError(k.loc, fmt::format("kernel '{}' is defined twice; first at {}", k.name, where(first->loc)));
         m.kernels.push_back(std::move(k));
       }
-      file_schedules = std::move(part.schedules);
-    } catch (const UserError &e) {
-      // Only schedules, for kernels of other inputs? Otherwise the module's error stands.
-      std::vector<Schedule> only;
-      try {
-        only = parse_schedules(path, read_text(path));
-      } catch (const UserError &) {
-        throw e;
-      }
-      file_schedules = std::move(only);
+      file_schedules = std::move(part->schedules);
     }
     for (Schedule &s : file_schedules) {
       bool replaced = false;
@@ -276,11 +277,11 @@ void print_timings(const std::vector<PassTiming> &timings) {
   }
   std::string bar(72, '=');
   std::cerr << bar << "\n" << "  kcc pass execution timing report\n" << bar << "\n";
-  std::cerr << fmt::format("  Total: {:.4f} seconds\n\n", total);
+  std::cerr << fmt::format("  Total: {:.6f} seconds\n\n", total);
   std::cerr << fmt::format("  {:>10}  {:>7}  {}\n", "seconds", "percent", "step");
   for (auto &[step, s] : rows)
-    std::cerr << fmt::format("  {:>10.4f}  {:>6.1f}%  {}\n", s, total > 0 ? 100 * s / total : 0.0, step);
-  std::cerr << fmt::format("  {:>10.4f}  {:>6.1f}%  total\n", total, 100.0);
+    std::cerr << fmt::format("  {:>10.6f}  {:>6.1f}%  {}\n", s, total > 0 ? 100 * s / total : 0.0, step);
+  std::cerr << fmt::format("  {:>10.6f}  {:>6.1f}%  total\n", total, 100.0);
 }
 
 int run_compile(const Options &o) {
