@@ -1,1 +1,257 @@
-/* placeholder */
+/* runtime/runtime.c - the kcc runtime: thread pool, scratch memory, error strings.
+ *
+ * Plain C11 + pthreads; linked into user apps, so nothing of kcc and no C++ runtime.
+ *
+ * Thread pool design
+ *  - One process-wide pool of persistent worker threads, created lazily on the first parallel
+ *    loop that needs them and grown when kcc_set_num_threads asks for more. Workers are never
+ *    destroyed; when fewer threads are wanted the extra workers simply sit out jobs.
+ *  - One job at a time: `job_mutex` serializes kcc_parallel_for calls from several app threads.
+ *  - A job is published under `lock` with a new generation number. Workers spin briefly on the
+ *    generation (cheap pickup for back-to-back loops) and then sleep on `wake`. A worker picks
+ *    the job up under `lock` (so it reads a consistent job), runs chunks taken from an atomic
+ *    counter, and checks out by decrementing `pending`. The caller runs chunks too, then waits
+ *    (spin, then `done`) until every participating worker has checked out, which keeps the job
+ *    fields stable while anyone can still read them.
+ *  - A thread-local flag marks code running inside a task; kcc_parallel_for called from there
+ *    runs the whole range serially on the calling thread.
+ *  - The first non-zero status of a chunk is kept (compare-exchange from 0); later chunks are
+ *    skipped once a status is set. */
+#define _GNU_SOURCE
+#include "kcc_runtime.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define KCC_MAX_THREADS 256
+#define KCC_SPIN_ITERS 4000      /* ~100 us of pause before a worker sleeps */
+#define KCC_CHUNKS_PER_THREAD 4  /* dynamic load balancing without tiny chunks */
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
+/* ------------------------------------------------------------------ error strings */
+
+const char *kcc_error_string(int status) {
+  switch (status) {
+    case KCC_OK: return "success";
+    case KCC_ERR_OUT_OF_MEMORY: return "out of memory";
+    case KCC_ERR_NULL_ARGUMENT: return "null argument";
+    case KCC_ERR_THREAD_POOL: return "thread pool failure";
+    case KCC_ERR_NO_CUDA_DRIVER: return "no CUDA driver (libcuda.so.1 could not be loaded)";
+    case KCC_ERR_CUDA: return "CUDA driver error";
+    case KCC_ERR_TASK_FAILED: return "a parallel task failed";
+    default: return "unknown kcc error";
+  }
+}
+
+/* ------------------------------------------------------------------ memory */
+
+void *kcc_alloc(size_t bytes) {
+  void *p = NULL;
+  size_t n = bytes == 0 ? 64 : (bytes + 63) & ~(size_t)63;
+  if (n < bytes) return NULL; /* overflow */
+  if (posix_memalign(&p, 64, n) != 0) return NULL;
+  return p;
+}
+
+void kcc_free(void *p) { free(p); }
+
+/* ------------------------------------------------------------------ thread count */
+
+static int clamp_threads(long n) {
+  if (n < 1) return 1;
+  if (n > KCC_MAX_THREADS) return KCC_MAX_THREADS;
+  return (int)n;
+}
+
+/* KCC_NUM_THREADS if set to a positive integer, else the number of online cores. */
+static int default_num_threads(void) {
+  const char *env = getenv("KCC_NUM_THREADS");
+  if (env && *env) {
+    char *end = NULL;
+    long v = strtol(env, &end, 10);
+    if (end && *end == '\0' && v > 0) return clamp_threads(v);
+  }
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  return clamp_threads(cores > 0 ? cores : 1);
+}
+
+static atomic_int g_num_threads; /* 0 = not resolved yet */
+
+void kcc_set_num_threads(int n) {
+  atomic_store(&g_num_threads, n > 0 ? clamp_threads(n) : default_num_threads());
+}
+
+int kcc_get_num_threads(void) {
+  int n = atomic_load(&g_num_threads);
+  if (n == 0) {
+    int d = default_num_threads();
+    int expected = 0;
+    if (atomic_compare_exchange_strong(&g_num_threads, &expected, d)) return d;
+    return expected;
+  }
+  return n;
+}
+
+/* ------------------------------------------------------------------ thread pool */
+
+struct pool {
+  pthread_mutex_t job_mutex; /* one job at a time */
+  pthread_mutex_t lock;      /* guards the job fields and the sleeping protocol */
+  pthread_cond_t wake;       /* workers wait here for a new generation */
+  pthread_cond_t done;       /* the caller waits here for pending == 0 */
+  int nworkers;              /* workers created so far (ids 1..nworkers) */
+  unsigned long start_gen[KCC_MAX_THREADS + 1]; /* generation when worker `id` was created */
+
+  atomic_ulong generation;
+  /* the current job; written under `lock` before `generation` is bumped */
+  kcc_task_fn fn;
+  void *closure;
+  int64_t n, chunk, nchunks;
+  int participants; /* workers with id < participants take part (caller is id 0) */
+
+  atomic_llong next_chunk;
+  atomic_int status;
+  atomic_int pending; /* participating workers that have not checked out */
+  int caller_sleeping; /* under lock */
+};
+
+static struct pool g_pool = {
+    .job_mutex = PTHREAD_MUTEX_INITIALIZER,
+    .lock = PTHREAD_MUTEX_INITIALIZER,
+    .wake = PTHREAD_COND_INITIALIZER,
+    .done = PTHREAD_COND_INITIALIZER,
+};
+
+static _Thread_local int t_in_task;
+
+static void run_chunks(kcc_task_fn fn, void *closure, int64_t n, int64_t chunk, int64_t nchunks) {
+  struct pool *p = &g_pool;
+  for (;;) {
+    if (atomic_load_explicit(&p->status, memory_order_relaxed) != 0) return;
+    int64_t c = atomic_fetch_add_explicit(&p->next_chunk, 1, memory_order_relaxed);
+    if (c >= nchunks) return;
+    int64_t begin = c * chunk;
+    int64_t end = begin + chunk < n ? begin + chunk : n;
+    int rc = fn(closure, begin, end);
+    if (rc != 0) {
+      int expected = 0;
+      atomic_compare_exchange_strong(&p->status, &expected, rc);
+    }
+  }
+}
+
+static void *worker_main(void *arg) {
+  struct pool *p = &g_pool;
+  int id = (int)(intptr_t)arg;
+  /* not the generation now: a job may have been published before this thread got to run */
+  unsigned long seen = p->start_gen[id];
+  t_in_task = 1;
+  for (;;) {
+    /* spin briefly, then sleep until a new generation is published */
+    for (int i = 0; i < KCC_SPIN_ITERS; ++i) {
+      if (atomic_load_explicit(&p->generation, memory_order_acquire) != seen) break;
+      cpu_relax();
+    }
+    pthread_mutex_lock(&p->lock);
+    while (atomic_load(&p->generation) == seen) pthread_cond_wait(&p->wake, &p->lock);
+    seen = atomic_load(&p->generation);
+    int take_part = id < p->participants;
+    kcc_task_fn fn = p->fn;
+    void *closure = p->closure;
+    int64_t n = p->n, chunk = p->chunk, nchunks = p->nchunks;
+    pthread_mutex_unlock(&p->lock);
+    if (!take_part) continue;
+
+    run_chunks(fn, closure, n, chunk, nchunks);
+    if (atomic_fetch_sub_explicit(&p->pending, 1, memory_order_acq_rel) == 1) {
+      pthread_mutex_lock(&p->lock);
+      if (p->caller_sleeping) pthread_cond_signal(&p->done);
+      pthread_mutex_unlock(&p->lock);
+    }
+  }
+  return NULL;
+}
+
+/* Creates workers up to `want` (ids 1..want). Called with job_mutex held. Returns how many exist. */
+static int ensure_workers(int want) {
+  struct pool *p = &g_pool;
+  while (p->nworkers < want) {
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, (size_t)8 << 20); /* generated code keeps tiles on the stack */
+    pthread_t th;
+    p->start_gen[p->nworkers + 1] = atomic_load(&p->generation);
+    int rc = pthread_create(&th, &attr, worker_main, (void *)(intptr_t)(p->nworkers + 1));
+    pthread_attr_destroy(&attr);
+    if (rc != 0) break;
+    p->nworkers++;
+  }
+  return p->nworkers;
+}
+
+int kcc_parallel_for(int64_t n, kcc_task_fn fn, void *closure) {
+  if (n <= 0) return 0;
+  if (!fn) return KCC_ERR_NULL_ARGUMENT;
+  int threads = kcc_get_num_threads();
+  if (t_in_task || threads <= 1 || n == 1) return fn(closure, 0, n);
+
+  struct pool *p = &g_pool;
+  pthread_mutex_lock(&p->job_mutex);
+  int workers = ensure_workers(threads - 1);
+  if (workers > threads - 1) workers = threads - 1;
+  int64_t total = (int64_t)workers + 1;
+  int64_t nchunks = total * KCC_CHUNKS_PER_THREAD;
+  if (nchunks > n) nchunks = n;
+  int64_t chunk = (n + nchunks - 1) / nchunks;
+  nchunks = (n + chunk - 1) / chunk;
+  /* no point waking more workers than there are chunks besides the caller's */
+  if (workers > nchunks - 1) workers = (int)(nchunks - 1);
+  if (workers <= 0) {
+    pthread_mutex_unlock(&p->job_mutex);
+    return fn(closure, 0, n);
+  }
+
+  pthread_mutex_lock(&p->lock);
+  p->fn = fn;
+  p->closure = closure;
+  p->n = n;
+  p->chunk = chunk;
+  p->nchunks = nchunks;
+  p->participants = workers + 1;
+  atomic_store(&p->next_chunk, 0);
+  atomic_store(&p->status, 0);
+  atomic_store(&p->pending, workers);
+  p->caller_sleeping = 0;
+  atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
+  pthread_cond_broadcast(&p->wake);
+  pthread_mutex_unlock(&p->lock);
+
+  t_in_task = 1;
+  run_chunks(fn, closure, n, chunk, nchunks);
+  t_in_task = 0;
+
+  for (int i = 0; i < KCC_SPIN_ITERS && atomic_load_explicit(&p->pending, memory_order_acquire) != 0; ++i)
+    cpu_relax();
+  if (atomic_load_explicit(&p->pending, memory_order_acquire) != 0) {
+    pthread_mutex_lock(&p->lock);
+    p->caller_sleeping = 1;
+    while (atomic_load(&p->pending) != 0) pthread_cond_wait(&p->done, &p->lock);
+    p->caller_sleeping = 0;
+    pthread_mutex_unlock(&p->lock);
+  }
+  int status = atomic_load(&p->status);
+  pthread_mutex_unlock(&p->job_mutex);
+  return status;
+}
