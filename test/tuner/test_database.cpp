@@ -1,0 +1,166 @@
+// Tuning database: records, best query, schema version, several writer processes, resume after SIGKILL.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <thread>
+
+#include "tuner/database.h"
+
+namespace kcc::tuner {
+namespace {
+
+std::string temp_db(const std::string &name) {
+  std::string dir = std::filesystem::temp_directory_path() / ("kcc_db_test_" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  std::string p = dir + "/" + name + ".db";
+  for (const char *suffix : {"", "-wal", "-shm"}) std::filesystem::remove(p + suffix);
+  return p;
+}
+
+MeasureRecord record(const std::string &wk, double median, const std::string &error = "", int64_t run = 0) {
+  MeasureRecord r;
+  r.workload_key = wk;
+  r.target_key = "x86_64|znver4|+avx2";
+  r.kernel = "matmul";
+  r.schedule = "schedule matmul {\n  parallel C.i\n}\n";
+  if (error.empty()) r.samples = {median * 1.01, median, median * 0.99};
+  r.median_seconds = error.empty() ? median : 0;
+  r.error = error;
+  r.strategy = "random";
+  r.kcc_version = "0.1.0";
+  r.run_id = run;
+  r.flops = 2e6;
+  return r;
+}
+
+TEST(Database, RecordsRoundTripAndBestIsSmallestValidMedian) {
+  Database db(temp_db("roundtrip"));
+  db.add({record("w1", 3e-3), record("w1", 1e-3), record("w1", 0, "build: bad factor"), record("w2", 1e-4)});
+  auto best = db.best("w1", "x86_64|znver4|+avx2");
+  ASSERT_TRUE(best.has_value());
+  EXPECT_DOUBLE_EQ(best->median_seconds, 1e-3);
+  EXPECT_EQ(best->samples.size(), 3u);
+  EXPECT_EQ(best->schedule, "schedule matmul {\n  parallel C.i\n}\n");
+  EXPECT_GT(best->timestamp, 0);
+  EXPECT_NEAR(best->gflops(), 2.0, 1e-9);
+  EXPECT_EQ(db.count("w1", "x86_64|znver4|+avx2"), 3);
+  auto all = db.records("w1", "x86_64|znver4|+avx2");
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all[2].error, "build: bad factor");
+  EXPECT_FALSE(all[2].valid());
+  EXPECT_FALSE(db.best("w1", "other-target").has_value());
+}
+
+TEST(Database, NewerSchemaIsRefused) {
+  std::string p = temp_db("schema");
+  { Database db(p); }
+  sqlite3 *raw = nullptr;
+  ASSERT_EQ(sqlite3_open(p.c_str(), &raw), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(raw, "UPDATE meta SET value = '99' WHERE key = 'schema_version'", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(raw);
+  EXPECT_THROW(Database db(p), DatabaseError);
+}
+
+TEST(Database, DefaultPathIsInXdgCacheHome) {
+  std::string dir = std::filesystem::temp_directory_path() / ("kcc_xdg_" + std::to_string(getpid()));
+  setenv("XDG_CACHE_HOME", dir.c_str(), 1);
+  EXPECT_EQ(Database::default_path(), dir + "/kcc/tuning.db");
+  EXPECT_TRUE(std::filesystem::is_directory(dir + "/kcc"));
+  unsetenv("XDG_CACHE_HOME");
+}
+
+TEST(Database, SeveralWriterProcessesLoseNothing) {
+  const std::string p = temp_db("concurrent");
+  { Database db(p); }  // created before the writers race
+  constexpr int kWriters = 4, kBatches = 25, kBatch = 8;
+  std::vector<pid_t> kids;
+  for (int w = 0; w < kWriters; ++w) {
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      int rc = 0;
+      try {
+        Database db(p);
+        for (int b = 0; b < kBatches; ++b) {
+          std::vector<MeasureRecord> batch;
+          for (int i = 0; i < kBatch; ++i) batch.push_back(record("w" + std::to_string(w), 1e-3 * (1 + i)));
+          db.add(batch);
+          (void)db.best("w0", "x86_64|znver4|+avx2");  // readers interleave with writers
+        }
+      } catch (const std::exception &e) {
+        fprintf(stderr, "writer %d: %s\n", w, e.what());
+        rc = 1;
+      }
+      _exit(rc);
+    }
+    kids.push_back(pid);
+  }
+  for (pid_t k : kids) {
+    int status = 0;
+    waitpid(k, &status, 0);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  }
+  Database db(p);
+  EXPECT_TRUE(db.integrity_ok());
+  EXPECT_EQ(db.count_all(), kWriters * kBatches * kBatch);
+  for (int w = 0; w < kWriters; ++w)
+    EXPECT_EQ(db.count("w" + std::to_string(w), "x86_64|znver4|+avx2"), kBatches * kBatch);
+}
+
+TEST(Database, RunKilledWithSigkillResumesLosingAtMostTheBatchInFlight) {
+  const std::string p = temp_db("resume");
+  constexpr int kBatch = 16;
+  int pipefd[2];
+  ASSERT_EQ(pipe(pipefd), 0);
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    close(pipefd[0]);
+    Database db(p);
+    RunInfo run = db.begin_run("wk", "x86_64|znver4|+avx2", "matmul", "hybrid", 100000);
+    for (int b = 0;; ++b) {
+      std::vector<MeasureRecord> batch;
+      for (int i = 0; i < kBatch; ++i) batch.push_back(record("wk", 1e-3, "", run.id));
+      db.add(batch);
+      if (b == 3) (void)!write(pipefd[1], "x", 1);  // at least 4 batches are in
+    }
+  }
+  close(pipefd[1]);
+  char c;
+  ASSERT_EQ(read(pipefd[0], &c, 1), 1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  kill(pid, SIGKILL);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFSIGNALED(status));
+
+  Database db(p);
+  EXPECT_TRUE(db.integrity_ok());
+  RunInfo resumed = db.begin_run("wk", "x86_64|znver4|+avx2", "matmul", "hybrid", 100000);
+  EXPECT_TRUE(resumed.resumed);
+  EXPECT_GE(resumed.measured, 4 * kBatch);
+  EXPECT_EQ(resumed.measured % kBatch, 0) << "a batch was half written";
+  EXPECT_EQ(static_cast<int64_t>(db.run_records(resumed.id).size()), resumed.measured);
+  db.finish_run(resumed.id);
+  RunInfo fresh = db.begin_run("wk", "x86_64|znver4|+avx2", "matmul", "hybrid", 100);
+  EXPECT_FALSE(fresh.resumed);
+  EXPECT_EQ(fresh.measured, 0);
+}
+
+TEST(Database, RunOfALiveProcessIsNotTakenOver) {
+  Database db(temp_db("live"));
+  RunInfo a = db.begin_run("wk", "t", "k", "random", 10);
+  RunInfo b = db.begin_run("wk", "t", "k", "random", 10);  // this process is alive: a new run
+  EXPECT_FALSE(b.resumed);
+  EXPECT_NE(a.id, b.id);
+}
+
+}  // namespace
+}  // namespace kcc::tuner

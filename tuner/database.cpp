@@ -1,0 +1,369 @@
+// tuner/database.cpp - SQLite tuning database.
+//
+// Why these settings: WAL lets readers run while one writer commits; synchronous=NORMAL in
+// WAL mode is durable against process death (SIGKILL), only a power loss may drop the last
+// commits. Every write takes the write lock up front (BEGIN IMMEDIATE) so two writers never
+// deadlock upgrading a read lock; the busy timeout makes the loser wait.
+#include "tuner/database.h"
+
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <sstream>
+#include <thread>
+
+namespace kcc::tuner {
+
+namespace {
+
+constexpr int kBusyTimeoutMs = 60000;
+
+double now_seconds() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+void make_dirs(const std::string &dir) {
+  for (size_t i = 1; i <= dir.size(); ++i)
+    if (i == dir.size() || dir[i] == '/') mkdir(dir.substr(0, i).c_str(), 0755);
+}
+
+std::string join_samples(const std::vector<double> &s) {
+  std::string out;
+  char buf[40];
+  for (size_t i = 0; i < s.size(); ++i) {
+    std::snprintf(buf, sizeof buf, "%s%.9g", i ? " " : "", s[i]);
+    out += buf;
+  }
+  return out;
+}
+
+std::vector<double> split_samples(const std::string &s) {
+  std::vector<double> out;
+  std::istringstream in(s);
+  double v;
+  while (in >> v) out.push_back(v);
+  return out;
+}
+
+/// A prepared statement, finalized on scope exit.
+class Stmt {
+ public:
+  Stmt(sqlite3 *db, const std::string &sql) : db_(db) {
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st_, nullptr) != SQLITE_OK)
+      throw DatabaseError(std::string("sqlite: ") + sqlite3_errmsg(db) + " in: " + sql);
+  }
+  ~Stmt() { sqlite3_finalize(st_); }
+  void bind(int i, const std::string &v) { sqlite3_bind_text(st_, i, v.c_str(), -1, SQLITE_TRANSIENT); }
+  void bind(int i, double v) { sqlite3_bind_double(st_, i, v); }
+  void bind(int i, int64_t v) { sqlite3_bind_int64(st_, i, v); }
+  /// true while there is a row.
+  bool step() {
+    int rc = sqlite3_step(st_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    throw DatabaseError(std::string("sqlite: ") + sqlite3_errmsg(db_));
+  }
+  void reset() {
+    sqlite3_reset(st_);
+    sqlite3_clear_bindings(st_);
+  }
+  std::string text(int c) {
+    auto *p = sqlite3_column_text(st_, c);
+    return p ? reinterpret_cast<const char *>(p) : "";
+  }
+  double real(int c) { return sqlite3_column_double(st_, c); }
+  int64_t integer(int c) { return sqlite3_column_int64(st_, c); }
+
+ private:
+  sqlite3 *db_;
+  sqlite3_stmt *st_ = nullptr;
+};
+
+/// BEGIN IMMEDIATE ... COMMIT, rolled back if not committed.
+class Transaction {
+ public:
+  explicit Transaction(sqlite3 *db) : db_(db) { run("BEGIN IMMEDIATE"); }
+  ~Transaction() {
+    if (!done_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+  void commit() {
+    run("COMMIT");
+    done_ = true;
+  }
+
+ private:
+  void run(const char *sql) {
+    // The busy handler covers lock waits; retry a few times on the rare SQLITE_BUSY that a WAL
+    // checkpoint or recovery can still return.
+    for (int attempt = 0;; ++attempt) {
+      char *err = nullptr;
+      int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &err);
+      if (rc == SQLITE_OK) return;
+      std::string msg = err ? err : "";
+      sqlite3_free(err);
+      if ((rc == SQLITE_BUSY || rc == SQLITE_LOCKED) && attempt < 100) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10 + attempt * 5));
+        continue;
+      }
+      throw DatabaseError("sqlite: " + msg + " in: " + sql);
+    }
+  }
+  sqlite3 *db_;
+  bool done_ = false;
+};
+
+const char *kRecordColumns =
+    "workload_key, target_key, kernel, schedule, samples, median, error, strategy, kcc_version, timestamp, "
+    "run_id, flops";
+
+bool process_alive(int64_t pid) {
+  if (pid <= 0) return false;
+  return kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
+}
+
+std::string host_name() {
+  char buf[256] = {0};
+  gethostname(buf, sizeof buf - 1);
+  return buf;
+}
+
+}  // namespace
+
+std::string Database::default_path() {
+  std::string dir;
+  if (const char *x = std::getenv("XDG_CACHE_HOME"); x && *x)
+    dir = x;
+  else if (const char *h = std::getenv("HOME"); h && *h)
+    dir = std::string(h) + "/.cache";
+  else
+    dir = "/tmp";
+  dir += "/kcc";
+  make_dirs(dir);
+  return dir + "/tuning.db";
+}
+
+Database::Database(const std::string &path) : path_(path) {
+  if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                      nullptr) != SQLITE_OK) {
+    std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw DatabaseError("cannot open tuning database '" + path + "': " + msg);
+  }
+  sqlite3_busy_timeout(db_, kBusyTimeoutMs);
+  try {
+    // journal_mode=WAL itself needs a lock; retry while another process is creating the file.
+    for (int attempt = 0;; ++attempt) {
+      char *err = nullptr;
+      int rc = sqlite3_exec(db_, "PRAGMA journal_mode=WAL", nullptr, nullptr, &err);
+      sqlite3_free(err);
+      if (rc == SQLITE_OK) break;
+      if (attempt > 200) throw DatabaseError("cannot set WAL mode on '" + path + "'");
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    exec("PRAGMA synchronous=NORMAL");
+    Transaction tx(db_);
+    exec("CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)");
+    exec("CREATE TABLE IF NOT EXISTS runs(id INTEGER PRIMARY KEY AUTOINCREMENT, workload_key TEXT NOT NULL, "
+         "target_key TEXT NOT NULL, kernel TEXT, strategy TEXT, budget INTEGER, pid INTEGER, host TEXT, "
+         "started REAL, finished REAL)");
+    exec("CREATE TABLE IF NOT EXISTS measurements(id INTEGER PRIMARY KEY AUTOINCREMENT, run_id INTEGER, "
+         "workload_key TEXT NOT NULL, target_key TEXT NOT NULL, kernel TEXT, schedule TEXT NOT NULL, "
+         "samples TEXT, median REAL, error TEXT, strategy TEXT, kcc_version TEXT, timestamp REAL, flops REAL)");
+    exec("CREATE INDEX IF NOT EXISTS measurements_by_workload ON measurements(workload_key, target_key, median)");
+    exec("CREATE INDEX IF NOT EXISTS measurements_by_run ON measurements(run_id)");
+    Stmt get(db_, "SELECT value FROM meta WHERE key = 'schema_version'");
+    if (get.step()) {
+      int v = std::atoi(get.text(0).c_str());
+      if (v > kDatabaseSchemaVersion)
+        throw DatabaseError("tuning database '" + path + "' has schema version " + std::to_string(v) +
+                            ", newer than this kcc's " + std::to_string(kDatabaseSchemaVersion));
+      // Older versions would be migrated here; version 1 is the first.
+    } else {
+      Stmt put(db_, "INSERT INTO meta(key, value) VALUES('schema_version', ?)");
+      put.bind(1, std::to_string(kDatabaseSchemaVersion));
+      put.step();
+    }
+    tx.commit();
+  } catch (...) {
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw;
+  }
+}
+
+Database::~Database() { sqlite3_close(db_); }
+
+void Database::exec(const std::string &sql) {
+  char *err = nullptr;
+  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : "";
+    sqlite3_free(err);
+    throw DatabaseError("sqlite: " + msg + " in: " + sql);
+  }
+}
+
+void Database::add(const std::vector<MeasureRecord> &batch) {
+  if (batch.empty()) return;
+  Transaction tx(db_);
+  Stmt ins(db_, std::string("INSERT INTO measurements(") + kRecordColumns +
+                    ") VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  const double now = now_seconds();
+  for (const MeasureRecord &r : batch) {
+    ins.bind(1, r.workload_key);
+    ins.bind(2, r.target_key);
+    ins.bind(3, r.kernel);
+    ins.bind(4, r.schedule);
+    ins.bind(5, join_samples(r.samples));
+    ins.bind(6, r.median_seconds);
+    ins.bind(7, r.error);
+    ins.bind(8, r.strategy);
+    ins.bind(9, r.kcc_version);
+    ins.bind(10, r.timestamp > 0 ? r.timestamp : now);
+    ins.bind(11, r.run_id);
+    ins.bind(12, r.flops);
+    ins.step();
+    ins.reset();
+  }
+  tx.commit();
+}
+
+std::vector<MeasureRecord> Database::query(const std::string &sql, const std::vector<std::string> &text_args,
+                                           int64_t int_arg) {
+  Stmt q(db_, sql);
+  int i = 1;
+  for (auto &a : text_args) q.bind(i++, a);
+  if (int_arg >= 0) q.bind(i++, int_arg);
+  std::vector<MeasureRecord> out;
+  while (q.step()) {
+    MeasureRecord r;
+    r.workload_key = q.text(0);
+    r.target_key = q.text(1);
+    r.kernel = q.text(2);
+    r.schedule = q.text(3);
+    r.samples = split_samples(q.text(4));
+    r.median_seconds = q.real(5);
+    r.error = q.text(6);
+    r.strategy = q.text(7);
+    r.kcc_version = q.text(8);
+    r.timestamp = q.real(9);
+    r.run_id = q.integer(10);
+    r.flops = q.real(11);
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+std::optional<MeasureRecord> Database::best(const std::string &workload_key, const std::string &target_key) {
+  auto r = query(std::string("SELECT ") + kRecordColumns +
+                     " FROM measurements WHERE workload_key = ? AND target_key = ? AND error = '' AND median > 0 "
+                     "ORDER BY median ASC LIMIT 1",
+                 {workload_key, target_key});
+  if (r.empty()) return std::nullopt;
+  return r.front();
+}
+
+std::vector<MeasureRecord> Database::records(const std::string &workload_key, const std::string &target_key,
+                                             int64_t limit) {
+  return query(std::string("SELECT ") + kRecordColumns +
+                   " FROM measurements WHERE workload_key = ? AND target_key = ? ORDER BY id ASC LIMIT ?",
+               {workload_key, target_key}, limit > 0 ? limit : INT64_MAX);
+}
+
+std::vector<MeasureRecord> Database::records_for_target(const std::string &target_key, int64_t limit) {
+  return query(std::string("SELECT ") + kRecordColumns +
+                   " FROM measurements WHERE target_key = ? ORDER BY id DESC LIMIT ?",
+               {target_key}, limit > 0 ? limit : INT64_MAX);
+}
+
+std::vector<MeasureRecord> Database::run_records(int64_t run_id) {
+  return query(std::string("SELECT ") + kRecordColumns + " FROM measurements WHERE run_id = ? ORDER BY id ASC", {},
+               run_id);
+}
+
+int64_t Database::count(const std::string &workload_key, const std::string &target_key) {
+  Stmt q(db_, "SELECT COUNT(*) FROM measurements WHERE workload_key = ? AND target_key = ?");
+  q.bind(1, workload_key);
+  q.bind(2, target_key);
+  q.step();
+  return q.integer(0);
+}
+
+int64_t Database::count_all() {
+  Stmt q(db_, "SELECT COUNT(*) FROM measurements");
+  q.step();
+  return q.integer(0);
+}
+
+RunInfo Database::begin_run(const std::string &workload_key, const std::string &target_key, const std::string &kernel,
+                            const std::string &strategy, int64_t budget) {
+  Transaction tx(db_);
+  RunInfo info;
+  const std::string host = host_name();
+  {
+    Stmt q(db_,
+           "SELECT id, pid, host FROM runs WHERE workload_key = ? AND target_key = ? AND strategy = ? AND "
+           "finished IS NULL ORDER BY id DESC");
+    q.bind(1, workload_key);
+    q.bind(2, target_key);
+    q.bind(3, strategy);
+    while (q.step()) {
+      int64_t pid = q.integer(1);
+      // A run of a live process (on this host) is someone else's; one on another host may be
+      // alive too: never take it over.
+      if (q.text(2) != host || process_alive(pid)) continue;
+      info.id = q.integer(0);
+      info.resumed = true;
+      break;
+    }
+  }
+  if (info.resumed) {
+    Stmt upd(db_, "UPDATE runs SET pid = ?, budget = ? WHERE id = ?");
+    upd.bind(1, static_cast<int64_t>(getpid()));
+    upd.bind(2, budget);
+    upd.bind(3, info.id);
+    upd.step();
+    Stmt c(db_, "SELECT COUNT(*) FROM measurements WHERE run_id = ?");
+    c.bind(1, info.id);
+    c.step();
+    info.measured = c.integer(0);
+  } else {
+    Stmt ins(db_,
+             "INSERT INTO runs(workload_key, target_key, kernel, strategy, budget, pid, host, started) "
+             "VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
+    ins.bind(1, workload_key);
+    ins.bind(2, target_key);
+    ins.bind(3, kernel);
+    ins.bind(4, strategy);
+    ins.bind(5, budget);
+    ins.bind(6, static_cast<int64_t>(getpid()));
+    ins.bind(7, host);
+    ins.bind(8, now_seconds());
+    ins.step();
+    info.id = sqlite3_last_insert_rowid(db_);
+  }
+  tx.commit();
+  return info;
+}
+
+void Database::finish_run(int64_t run_id) {
+  Transaction tx(db_);
+  Stmt upd(db_, "UPDATE runs SET finished = ? WHERE id = ?");
+  upd.bind(1, now_seconds());
+  upd.bind(2, run_id);
+  upd.step();
+  tx.commit();
+}
+
+bool Database::integrity_ok() {
+  Stmt q(db_, "PRAGMA integrity_check");
+  return q.step() && q.text(0) == "ok";
+}
+
+}  // namespace kcc::tuner

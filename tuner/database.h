@@ -1,0 +1,105 @@
+// tuner/database.h - the tuning database: every measurement, in one SQLite file (DESIGN §6).
+//
+// Safe for several kcc processes at once: the file is in WAL mode, every write is one
+// IMMEDIATE transaction, and a busy timeout makes writers wait for each other instead of
+// failing. A measurement batch is written in one transaction, so a run killed at any moment
+// (SIGINT, SIGKILL) loses at most the batch it was measuring; `begin_run` finds the unfinished
+// run of a dead process and resumes it (its measurements count toward the budget).
+//
+// Schema (version 1):
+//   meta(key PRIMARY KEY, value)                       schema_version
+//   runs(id, workload_key, target_key, kernel, strategy, budget, pid, host, started, finished)
+//   measurements(id, run_id, workload_key, target_key, kernel, schedule, samples, median,
+//                error, strategy, kcc_version, timestamp, flops)
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+struct sqlite3;
+
+namespace kcc::tuner {
+
+/// The schema version this kcc writes; a database with a newer one is refused.
+constexpr int kDatabaseSchemaVersion = 1;
+
+/// A failure of the database file (cannot open, corrupt, newer schema). Not a kcc bug.
+class DatabaseError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// One measurement of one candidate schedule.
+struct MeasureRecord {
+  std::string workload_key;   ///< workload_key(kernel)
+  std::string target_key;     ///< Target::key()
+  std::string kernel;         ///< the kernel's name when measured (informative)
+  std::string schedule;       ///< schedule text (kcc::to_string(Schedule))
+  std::vector<double> samples;  ///< seconds per run; empty when invalid
+  double median_seconds = 0;  ///< 0 when invalid
+  std::string error;          ///< empty when valid; else why (build error, crash, timeout, wrong result)
+  std::string strategy;       ///< random, evolutionary, droplet, hybrid, ...
+  std::string kcc_version;
+  double timestamp = 0;       ///< seconds since the Unix epoch; filled by add() when 0
+  int64_t run_id = 0;         ///< the tuning run that measured it (0 = none)
+  double flops = 0;           ///< floating-point operations of one evaluation
+
+  bool valid() const { return error.empty() && median_seconds > 0; }
+  double gflops() const { return valid() ? flops / median_seconds * 1e-9 : 0; }
+};
+
+/// A tuning run: one kernel, one target, one strategy, one budget.
+struct RunInfo {
+  int64_t id = 0;
+  bool resumed = false;   ///< an unfinished run of a dead process was taken over
+  int64_t measured = 0;   ///< measurements already recorded for it
+};
+
+class Database {
+ public:
+  /// $XDG_CACHE_HOME/kcc/tuning.db, else $HOME/.cache/kcc/tuning.db (folder created).
+  static std::string default_path();
+
+  /// Opens (creating if needed) the database at `path`. Throws DatabaseError.
+  explicit Database(const std::string &path);
+  ~Database();
+  Database(const Database &) = delete;
+  Database &operator=(const Database &) = delete;
+
+  const std::string &path() const { return path_; }
+
+  /// Records a batch in one transaction (all or nothing).
+  void add(const std::vector<MeasureRecord> &batch);
+  /// The valid record with the smallest median for this workload and target.
+  std::optional<MeasureRecord> best(const std::string &workload_key, const std::string &target_key);
+  /// All records for this workload and target (valid and invalid), oldest first; `limit` 0 = all.
+  std::vector<MeasureRecord> records(const std::string &workload_key, const std::string &target_key,
+                                     int64_t limit = 0);
+  /// All records of one target (any workload), newest first, at most `limit` (for transfer).
+  std::vector<MeasureRecord> records_for_target(const std::string &target_key, int64_t limit);
+  /// Records of one run, oldest first.
+  std::vector<MeasureRecord> run_records(int64_t run_id);
+  int64_t count(const std::string &workload_key, const std::string &target_key);
+  int64_t count_all();
+
+  /// Starts a run, or resumes the unfinished run with the same workload, target and strategy
+  /// whose process is gone.
+  RunInfo begin_run(const std::string &workload_key, const std::string &target_key, const std::string &kernel,
+                    const std::string &strategy, int64_t budget);
+  void finish_run(int64_t run_id);
+
+  /// PRAGMA integrity_check says "ok".
+  bool integrity_ok();
+
+ private:
+  void exec(const std::string &sql);
+  std::vector<MeasureRecord> query(const std::string &sql, const std::vector<std::string> &text_args,
+                                   int64_t int_arg = -1);
+
+  std::string path_;
+  sqlite3 *db_ = nullptr;
+};
+
+}  // namespace kcc::tuner
