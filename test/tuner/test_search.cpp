@@ -1,0 +1,238 @@
+// Strategies on synthetic spaces with known optima, and the statistics behind Droplet's test.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+#include <random>
+
+#include "tuner/search.h"
+#include "tuner/stats.h"
+
+namespace kcc::tuner {
+namespace {
+
+TEST(Stats, IncompleteBetaAndTCdfMatchClosedForms) {
+  EXPECT_NEAR(incomplete_beta(2, 3, 0.4), 0.5248, 1e-12);
+  EXPECT_NEAR(incomplete_beta(1, 1, 0.3), 0.3, 1e-12);
+  EXPECT_NEAR(student_t_cdf(1.0, 1), 0.75, 1e-12);                                  // Cauchy
+  EXPECT_NEAR(student_t_cdf(1.0, 2), 0.5 + 1.0 / (2 * std::sqrt(3.0)), 1e-12);      // closed form for df 2
+  EXPECT_NEAR(student_t_cdf(2.0, 10), 0.963305982, 1e-8);
+  EXPECT_NEAR(student_t_cdf(-2.0, 10), 1 - 0.963305982, 1e-8);
+  EXPECT_NEAR(student_t_cdf(0.0, 7.3), 0.5, 1e-12);
+  EXPECT_NEAR(student_t_cdf(1.96, 1e6), 0.9750021, 1e-6);                           // -> normal
+}
+
+TEST(Stats, WelchStatisticAndDegreesOfFreedom) {
+  TTest r = welch_t_test({1, 2, 3, 4, 5}, {2, 3, 4, 5, 9});
+  EXPECT_NEAR(r.t, -1.6 / 1.4, 1e-12);
+  EXPECT_NEAR(r.df, 3.8416 / 0.5954, 1e-9);
+  EXPECT_GT(r.two_sided_p, 0.2);
+  EXPECT_LT(r.two_sided_p, 0.4);
+  EXPECT_LT(welch_t_test({1.0, 1.01, 0.99, 1.0}, {2.0, 2.02, 1.98, 2.0}).two_sided_p, 1e-6);
+  EXPECT_EQ(welch_t_test({1.0}, {2.0, 2.1}).two_sided_p, 1.0);  // too few samples: no evidence
+  EXPECT_EQ(welch_t_test({1, 1, 1}, {2, 2, 2}).two_sided_p, 0.0);
+  EXPECT_EQ(median({3, 1, 2}), 2);
+  EXPECT_EQ(median({4, 1, 2, 3}), 2.5);
+}
+
+TEST(Stats, TTestRejectsNoiseOnlyDifferences) {
+  // Samples from one distribution: p <= 0.05 should happen about 5% of the time, no more.
+  std::mt19937_64 rng(7);
+  std::normal_distribution<double> noise(1.0, 0.05);
+  int significant = 0;
+  const int kPairs = 400;
+  for (int i = 0; i < kPairs; ++i) {
+    std::vector<double> a(5), b(5);
+    for (auto &v : a) v = noise(rng);
+    for (auto &v : b) v = noise(rng);
+    if (welch_t_test(a, b).two_sided_p <= 0.05) ++significant;
+  }
+  EXPECT_LE(significant, kPairs * 10 / 100);
+}
+
+/// A box of integer coordinates with a function of them; samples carry multiplicative noise.
+class Synthetic : public SearchSpace, public Evaluator {
+ public:
+  Synthetic(std::vector<int> dims, std::function<double(const std::vector<int> &)> f, double noise = 0.01,
+            uint64_t seed = 3)
+      : dims_(std::move(dims)), f_(std::move(f)), noise_(noise), rng_(seed) {}
+  int num_sketches() const override { return 1; }
+  std::vector<int> dims(int) const override { return dims_; }
+  bool statically_valid(const Point &p) override { return !static_invalid || !static_invalid(p.x); }
+  std::vector<Measurement> measure(const std::vector<Point> &pts) override {
+    std::vector<Measurement> out;
+    for (auto &p : pts) {
+      ++measured_[p];
+      Measurement m;
+      if (run_invalid && run_invalid(p.x)) {
+        m.error = "crashed";
+        out.push_back(m);
+        continue;
+      }
+      m.valid = true;
+      std::normal_distribution<double> n(1.0, noise_);
+      for (int i = 0; i < 5; ++i) m.samples.push_back(f_(p.x) * n(rng_));
+      out.push_back(m);
+    }
+    return out;
+  }
+  int max_times_measured() const {
+    int m = 0;
+    for (auto &[p, n] : measured_) m = std::max(m, n);
+    return m;
+  }
+  std::function<bool(const std::vector<int> &)> static_invalid, run_invalid;
+
+ private:
+  std::vector<int> dims_;
+  std::function<double(const std::vector<int> &)> f_;
+  double noise_;
+  std::mt19937_64 rng_;
+  std::map<Point, int> measured_;
+};
+
+double bowl(const std::vector<int> &x) {
+  const int c[] = {7, 3, 11, 5};
+  double s = 1;
+  for (size_t i = 0; i < x.size(); ++i) s += 0.1 * (x[i] - c[i]) * (x[i] - c[i]);
+  return 1e-3 * s;
+}
+
+/// A cost model that knows the function (an oracle): tests that ranking is used.
+class OracleModel : public CostModel {
+ public:
+  void update(SearchSpace &, const std::vector<Point> &, const std::vector<Measurement> &) override { updates++; }
+  std::vector<double> predict(SearchSpace &, const std::vector<Point> &pts) override {
+    std::vector<double> s;
+    for (auto &p : pts) s.push_back(1.0 / bowl(p.x));
+    return s;
+  }
+  bool trained() const override { return true; }
+  int updates = 0;
+};
+
+TEST(Droplet, FindsTheMinimumOfAConvexFunctionFromTheOrigin) {
+  Synthetic s({16, 16, 16, 16}, bowl);
+  SearchOptions o;
+  o.budget = 2000;
+  SearchResult r = run_search(Strategy::Droplet, s, s, o);
+  ASSERT_TRUE(r.found);
+  EXPECT_EQ(r.best.x, (std::vector<int>{7, 3, 11, 5}));
+  EXPECT_TRUE(r.droplet_converged);
+  EXPECT_LT(r.measured, 2000);
+  EXPECT_EQ(s.max_times_measured(), 1);  // never measures a point twice
+}
+
+TEST(Droplet, AcceptsNoMoveOnANoiseOnlyFunction) {
+  // Flat function with 5% noise: every apparent improvement is noise, and the t-test refuses it
+  // (a few false positives at p = 0.05 are possible; with this seed there are none at radius 1).
+  Synthetic s({8, 8, 8}, [](const std::vector<int> &) { return 1e-3; }, 0.05, 11);
+  SearchOptions o;
+  o.budget = 500;
+  o.max_radius = 1;
+  SearchResult r = run_search(Strategy::Droplet, s, s, o);
+  EXPECT_LE(r.droplet_moves, 1);
+  EXPECT_TRUE(r.droplet_converged);
+}
+
+TEST(Droplet, SkipsInvalidNeighboursWithoutCountingThemAsSlow) {
+  Synthetic s({16, 16, 16, 16}, bowl);
+  // A wall of statically invalid points and a band of run-time failures on the way.
+  s.static_invalid = [](const std::vector<int> &x) { return x[0] == 2 && x[1] == 0; };
+  s.run_invalid = [](const std::vector<int> &x) { return x[2] == 4; };
+  SearchOptions o;
+  o.budget = 3000;
+  SearchResult r = run_search(Strategy::Droplet, s, s, o);
+  ASSERT_TRUE(r.found);
+  EXPECT_EQ(r.best.x, (std::vector<int>{7, 3, 11, 5}));  // radius 2 jumps over the bands
+  EXPECT_GT(r.static_rejected, 0);
+  EXPECT_GT(r.invalid, 0);
+}
+
+TEST(Random, StaysWithinBudgetAndNeverRepeatsAPoint) {
+  Synthetic s({6, 6, 6, 6}, bowl);
+  SearchOptions o;
+  o.budget = 150;
+  o.batch = 64;
+  SearchResult r = run_search(Strategy::Random, s, s, o);
+  EXPECT_EQ(r.measured, 150);
+  EXPECT_EQ(s.max_times_measured(), 1);
+  EXPECT_EQ(r.best_curve.size(), 150u);
+  for (size_t i = 1; i < r.best_curve.size(); ++i) EXPECT_LE(r.best_curve[i], r.best_curve[i - 1]);
+}
+
+TEST(Random, StopsWhenTheSpaceIsExhausted) {
+  Synthetic s({3, 3}, bowl);
+  SearchOptions o;
+  o.budget = 100;
+  SearchResult r = run_search(Strategy::Random, s, s, o);
+  EXPECT_EQ(r.measured, 9);
+}
+
+TEST(Evolutionary, RanksWithTheCostModelAndFindsTheOptimum) {
+  Synthetic s({16, 16, 16, 16}, bowl);  // 65,536 points
+  OracleModel model;
+  SearchOptions o;
+  o.budget = 128;
+  o.population = 128;
+  o.generations = 4;
+  SearchResult r = run_search(Strategy::Evolutionary, s, s, o, &model);
+  ASSERT_TRUE(r.found);
+  EXPECT_EQ(r.best.x, (std::vector<int>{7, 3, 11, 5}));
+  EXPECT_GT(model.updates, 0);
+  EXPECT_EQ(r.measured, 128);
+}
+
+TEST(Evolutionary, WithoutAModelStillMeasuresDistinctValidPoints) {
+  Synthetic s({10, 10, 10}, bowl);
+  s.static_invalid = [](const std::vector<int> &x) { return x[0] > 5; };
+  SearchOptions o;
+  o.budget = 100;
+  o.population = 64;
+  SearchResult r = run_search(Strategy::Evolutionary, s, s, o);
+  EXPECT_EQ(r.measured, 100);
+  EXPECT_EQ(s.max_times_measured(), 1);
+  for (auto &t : r.trials) EXPECT_LE(t.point.x[0], 5);
+}
+
+TEST(Hybrid, SwitchesToDropletAfterNMeasurementsAndConverges) {
+  Synthetic s({16, 16, 16, 16}, bowl);
+  SearchOptions o;
+  o.budget = 1000;
+  o.hybrid_switch = 64;
+  o.population = 64;
+  SearchResult r = run_search(Strategy::Hybrid, s, s, o);
+  ASSERT_TRUE(r.found);
+  int evo = 0;
+  for (auto &t : r.trials) evo += t.phase == "evolutionary";
+  EXPECT_EQ(evo, 64);
+  EXPECT_TRUE(r.droplet_converged);
+  EXPECT_EQ(r.best.x, (std::vector<int>{7, 3, 11, 5}));
+}
+
+TEST(Search, HistoryIsNeverMeasuredAgainAndCountsTowardTheBest) {
+  Synthetic s({16, 16, 16, 16}, bowl);
+  Trial known{Point{0, {7, 3, 11, 5}}, {}, "droplet"};
+  known.m.valid = true;
+  known.m.samples = {1e-3, 1e-3, 1e-3};
+  known.m.median = 1e-3;
+  SearchOptions o;
+  o.budget = 200;
+  SearchResult r = run_search(Strategy::Droplet, s, s, o, nullptr, nullptr, {known});
+  EXPECT_EQ(r.best.x, known.point.x);  // droplet starts from the best known point
+  EXPECT_TRUE(r.droplet_converged);
+  for (auto &t : r.trials) EXPECT_NE(t.point, known.point);
+}
+
+TEST(Search, StrategyNamesRoundTrip) {
+  for (Strategy k : {Strategy::Random, Strategy::Evolutionary, Strategy::Droplet, Strategy::Hybrid}) {
+    Strategy back;
+    ASSERT_TRUE(parse_strategy(to_string(k), back));
+    EXPECT_EQ(back, k);
+  }
+  Strategy x;
+  EXPECT_FALSE(parse_strategy("annealing", x));
+}
+
+}  // namespace
+}  // namespace kcc::tuner

@@ -1,0 +1,413 @@
+// tuner/search.cpp - random, evolutionary, droplet and hybrid search.
+#include "tuner/search.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <set>
+
+#include "tuner/stats.h"
+
+namespace kcc::tuner {
+
+std::string to_string(const Point &p) {
+  std::string s = "s" + std::to_string(p.sketch) + ":[";
+  for (size_t i = 0; i < p.x.size(); ++i) s += (i ? "," : "") + std::to_string(p.x[i]);
+  return s + "]";
+}
+
+std::vector<std::vector<float>> SearchSpace::features(const Point &p) {
+  std::vector<float> row(static_cast<size_t>(feature_count()), 0.f);
+  row[0] = static_cast<float>(p.sketch);
+  for (size_t i = 0; i < p.x.size() && i + 1 < row.size(); ++i) row[i + 1] = static_cast<float>(p.x[i]);
+  return {row};
+}
+
+int SearchSpace::feature_count() const {
+  size_t n = 0;
+  for (int s = 0; s < num_sketches(); ++s) n = std::max(n, dims(s).size());
+  return static_cast<int>(n + 1);
+}
+
+Point SearchSpace::random_point(std::mt19937_64 &rng) const {
+  Point p;
+  p.sketch = static_cast<int>(std::uniform_int_distribution<int>(0, num_sketches() - 1)(rng));
+  for (int d : dims(p.sketch)) p.x.push_back(std::uniform_int_distribution<int>(0, d - 1)(rng));
+  return p;
+}
+
+const char *to_string(Strategy s) {
+  switch (s) {
+    case Strategy::Random: return "random";
+    case Strategy::Evolutionary: return "evolutionary";
+    case Strategy::Droplet: return "droplet";
+    case Strategy::Hybrid: return "hybrid";
+  }
+  return "?";
+}
+
+bool parse_strategy(const std::string &s, Strategy &out) {
+  for (Strategy k : {Strategy::Random, Strategy::Evolutionary, Strategy::Droplet, Strategy::Hybrid})
+    if (s == to_string(k)) {
+      out = k;
+      return true;
+    }
+  return false;
+}
+
+namespace {
+
+/// Everything measured so far, the budget, the best, the models: shared by all strategies so
+/// that hybrid's droplet phase reuses what evolution measured.
+class Tracker {
+ public:
+  Tracker(SearchSpace &space, Evaluator &eval, const SearchOptions &opts, CostModel *cost, ValidityModel *validity,
+          SearchObserver *observer)
+      : space_(space), eval_(eval), opts_(opts), cost_(cost), validity_(validity), observer_(observer),
+        rng_(opts.seed) {}
+
+  void add_history(const std::vector<Trial> &history) {
+    std::vector<Point> pts;
+    std::vector<Measurement> ms;
+    for (const Trial &t : history) {
+      known_[t.point] = t.m;
+      consider_best(t.point, t.m);
+      pts.push_back(t.point);
+      ms.push_back(t.m);
+    }
+    train(pts, ms);
+  }
+
+  int64_t left() const { return opts_.budget - result_.measured; }
+  bool is_known(const Point &p) const { return known_.count(p) != 0; }
+  const Measurement *known(const Point &p) const {
+    auto it = known_.find(p);
+    return it == known_.end() ? nullptr : &it->second;
+  }
+  std::mt19937_64 &rng() { return rng_; }
+  SearchSpace &space() { return space_; }
+  SearchResult &result() { return result_; }
+  CostModel *cost() { return cost_; }
+
+  bool statically_ok(const Point &p) {
+    if (space_.statically_valid(p)) return true;
+    ++result_.static_rejected;
+    return false;
+  }
+
+  /// Probability of validity per point (1 when there is no trained model).
+  std::vector<double> validity(const std::vector<Point> &pts) {
+    if (!validity_ || !validity_->trained() || pts.empty()) return std::vector<double>(pts.size(), 1.0);
+    return validity_->predict(space_, pts);
+  }
+
+  /// Measures up to left() of the points (unknown ones only), records them, trains the models.
+  void measure(std::vector<Point> pts, const std::string &phase) {
+    std::set<Point> seen;
+    std::vector<Point> todo;
+    for (auto &p : pts)
+      if (!is_known(p) && seen.insert(p).second) todo.push_back(p);
+    if (static_cast<int64_t>(todo.size()) > left()) todo.resize(static_cast<size_t>(std::max<int64_t>(0, left())));
+    if (todo.empty()) return;
+    std::vector<Measurement> ms = eval_.measure(todo);
+    std::vector<Trial> batch;
+    for (size_t i = 0; i < todo.size(); ++i) {
+      Measurement &m = ms[i];
+      if (m.valid && m.samples.empty()) m.valid = false, m.error = "no samples";
+      if (m.valid) m.median = median(m.samples);
+      known_[todo[i]] = m;
+      ++result_.measured;
+      if (!m.valid) ++result_.invalid;
+      consider_best(todo[i], m);
+      result_.best_curve.push_back(result_.found ? result_.best_m.median : 0);
+      batch.push_back({todo[i], m, phase});
+      result_.trials.push_back(batch.back());
+    }
+    train(todo, ms);
+    if (observer_) {
+      Trial best{result_.best, result_.best_m, ""};
+      observer_->on_batch(batch, result_.found ? &best : nullptr, result_.measured, opts_.budget);
+    }
+  }
+
+ private:
+  void consider_best(const Point &p, const Measurement &m) {
+    if (!m.valid) return;
+    if (!result_.found || m.median < result_.best_m.median) {
+      result_.found = true;
+      result_.best = p;
+      result_.best_m = m;
+    }
+  }
+  void train(const std::vector<Point> &pts, const std::vector<Measurement> &ms) {
+    if (pts.empty()) return;
+    if (cost_) cost_->update(space_, pts, ms);
+    if (validity_) validity_->update(space_, pts, ms);
+  }
+
+  SearchSpace &space_;
+  Evaluator &eval_;
+  const SearchOptions &opts_;
+  CostModel *cost_;
+  ValidityModel *validity_;
+  SearchObserver *observer_;
+  std::mt19937_64 rng_;
+  std::map<Point, Measurement> known_;
+  SearchResult result_;
+};
+
+/// A random statically valid point not measured yet (nullopt after many failed tries).
+std::optional<Point> fresh_random_point(Tracker &t) {
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    Point p = t.space().random_point(t.rng());
+    if (t.is_known(p)) continue;
+    if (!t.statically_ok(p)) continue;
+    return p;
+  }
+  return std::nullopt;
+}
+
+void random_search(Tracker &t, const SearchOptions &opts) {
+  while (t.left() > 0) {
+    std::vector<Point> batch;
+    std::set<Point> seen;
+    const int64_t want = std::min<int64_t>(opts.batch, t.left());
+    for (int64_t tries = 0; static_cast<int64_t>(batch.size()) < want && tries < want * 20; ++tries) {
+      auto p = fresh_random_point(t);
+      if (!p) break;
+      if (seen.insert(*p).second) batch.push_back(*p);
+    }
+    if (batch.empty()) return;  // space exhausted
+    t.measure(batch, "random");
+  }
+}
+
+/// Changes one decision: a step of +-1 (local) or a jump to a random other index.
+Point mutate(Tracker &t, const Point &p, const SearchOptions &opts) {
+  Point q = p;
+  std::vector<int> dims = t.space().dims(p.sketch);
+  std::vector<size_t> free;
+  for (size_t i = 0; i < dims.size(); ++i)
+    if (dims[i] > 1) free.push_back(i);
+  if (free.empty()) return q;
+  auto &rng = t.rng();
+  size_t i = free[std::uniform_int_distribution<size_t>(0, free.size() - 1)(rng)];
+  if (std::uniform_real_distribution<double>(0, 1)(rng) < opts.mutation_local) {
+    int step = std::uniform_int_distribution<int>(0, 1)(rng) ? 1 : -1;
+    q.x[i] = std::clamp(q.x[i] + step, 0, dims[i] - 1);
+    if (q.x[i] == p.x[i]) q.x[i] = std::clamp(p.x[i] - step, 0, dims[i] - 1);
+  } else {
+    int v = std::uniform_int_distribution<int>(0, dims[i] - 2)(rng);
+    q.x[i] = v >= p.x[i] ? v + 1 : v;
+  }
+  return q;
+}
+
+/// Crossover of two points of one sketch: each decision from either parent.
+Point crossover(Tracker &t, const Point &a, const Point &b) {
+  Point c = a;
+  for (size_t i = 0; i < c.x.size(); ++i)
+    if (std::uniform_int_distribution<int>(0, 1)(t.rng())) c.x[i] = b.x[i];
+  return c;
+}
+
+std::vector<double> scores(Tracker &t, const std::vector<Point> &pts) {
+  if (t.cost() && t.cost()->trained() && !pts.empty()) return t.cost()->predict(t.space(), pts);
+  std::vector<double> s(pts.size());
+  for (auto &v : s) v = std::uniform_real_distribution<double>(0, 1)(t.rng());
+  return s;
+}
+
+/// The initial population: measured good points plus random points from every sketch, drawn
+/// only from the region the validity model predicts valid.
+std::vector<Point> initial_population(Tracker &t, const SearchOptions &opts,
+                                      const std::vector<std::pair<double, Point>> &measured_best) {
+  std::vector<Point> pop;
+  std::set<Point> seen;
+  for (size_t i = 0; i < measured_best.size() && pop.size() < static_cast<size_t>(opts.population) / 4; ++i)
+    if (seen.insert(measured_best[i].second).second) pop.push_back(measured_best[i].second);
+  std::vector<Point> candidates;
+  const int ns = t.space().num_sketches();
+  for (int tries = 0; static_cast<int>(candidates.size()) < opts.population * 2 && tries < opts.population * 20; ++tries) {
+    Point p = t.space().random_point(t.rng());
+    p.sketch = tries % ns;  // every sketch gets its share
+    p.x.clear();
+    for (int d : t.space().dims(p.sketch)) p.x.push_back(std::uniform_int_distribution<int>(0, d - 1)(t.rng()));
+    if (seen.count(p) || !t.statically_ok(p)) continue;
+    seen.insert(p);
+    candidates.push_back(p);
+  }
+  std::vector<double> v = t.validity(candidates);
+  for (size_t i = 0; i < candidates.size() && static_cast<int>(pop.size()) < opts.population; ++i) {
+    if (v[i] < 0.5) {
+      ++t.result().model_rejected;
+      continue;
+    }
+    pop.push_back(candidates[i]);
+  }
+  return pop;
+}
+
+void evolutionary_search(Tracker &t, const SearchOptions &opts, int64_t budget_end) {
+  auto &rng = t.rng();
+  while (t.result().measured < budget_end && t.left() > 0) {
+    // Best measured points seed the population (Ansor keeps measured states in it as well).
+    std::vector<std::pair<double, Point>> measured_best;
+    for (auto &tr : t.result().trials)
+      if (tr.m.valid) measured_best.push_back({tr.m.median, tr.point});
+    std::sort(measured_best.begin(), measured_best.end());
+    std::vector<Point> pop = initial_population(t, opts, measured_best);
+    if (pop.empty()) return;
+    std::map<Point, double> scored;
+    auto score_all = [&](const std::vector<Point> &pts) {
+      std::vector<Point> need;
+      for (auto &p : pts)
+        if (!scored.count(p)) need.push_back(p);
+      std::vector<double> s = scores(t, need);
+      for (size_t i = 0; i < need.size(); ++i) scored[need[i]] = s[i];
+    };
+    score_all(pop);
+    for (int g = 0; g < opts.generations; ++g) {
+      // Rank-based selection: parents drawn with probability decreasing with rank.
+      std::sort(pop.begin(), pop.end(), [&](const Point &a, const Point &b) { return scored[a] > scored[b]; });
+      std::vector<Point> next(pop.begin(), pop.begin() + std::max<size_t>(1, pop.size() / 8));  // elites
+      std::set<Point> in_next(next.begin(), next.end());
+      std::vector<double> weights(pop.size());
+      for (size_t i = 0; i < pop.size(); ++i) weights[i] = 1.0 / (1.0 + static_cast<double>(i));
+      std::discrete_distribution<size_t> pick(weights.begin(), weights.end());
+      for (int tries = 0; next.size() < pop.size() && tries < opts.population * 8; ++tries) {
+        const Point &a = pop[pick(rng)];
+        Point child;
+        if (std::uniform_real_distribution<double>(0, 1)(rng) < 0.2) {
+          const Point &b = pop[pick(rng)];
+          child = b.sketch == a.sketch ? crossover(t, a, b) : a;
+          child = mutate(t, child, opts);
+        } else {
+          child = mutate(t, a, opts);
+        }
+        if (in_next.count(child) || !t.statically_ok(child)) continue;
+        in_next.insert(child);
+        next.push_back(child);
+      }
+      pop = std::move(next);
+      score_all(pop);
+    }
+    // Epsilon-greedy batch: the best-ranked unmeasured candidates plus a few random ones.
+    const int64_t want = std::min<int64_t>({opts.batch, t.left(), budget_end - t.result().measured});
+    std::vector<std::pair<double, Point>> ranked;
+    for (auto &[p, s] : scored)
+      if (!t.is_known(p)) ranked.push_back({s, p});
+    std::sort(ranked.begin(), ranked.end(), [](auto &a, auto &b) { return a.first > b.first; });
+    std::vector<Point> rank_pts;
+    for (auto &r : ranked) rank_pts.push_back(r.second);
+    std::vector<double> valid_p = t.validity(rank_pts);
+    const int64_t n_random = std::max<int64_t>(0, static_cast<int64_t>(std::floor(opts.epsilon * static_cast<double>(want))));
+    std::vector<Point> batch;
+    std::set<Point> chosen;
+    for (size_t i = 0; i < rank_pts.size() && static_cast<int64_t>(batch.size()) < want - n_random; ++i) {
+      if (valid_p[i] < 0.5) {
+        ++t.result().model_rejected;
+        continue;
+      }
+      chosen.insert(rank_pts[i]);
+      batch.push_back(rank_pts[i]);
+    }
+    for (int tries = 0; static_cast<int64_t>(batch.size()) < want && tries < 200; ++tries) {
+      auto p = fresh_random_point(t);
+      if (!p) break;
+      if (chosen.insert(*p).second) batch.push_back(*p);
+    }
+    if (batch.empty()) return;  // nothing new to measure
+    t.measure(batch, "evolutionary");
+  }
+}
+
+/// Coordinate descent with a statistical acceptance test (Droplet Search).
+void droplet_search(Tracker &t, const SearchOptions &opts, Point start) {
+  SearchResult &res = t.result();
+  if (!t.is_known(start)) {
+    if (!t.statically_ok(start) || t.left() <= 0) return;
+    t.measure({start}, "droplet");
+  }
+  const Measurement *cm = t.known(start);
+  if (!cm || !cm->valid) {
+    // An invalid start: take the best valid point known, if any.
+    if (!res.found) return;
+    start = res.best;
+  }
+  Point cur = start;
+  while (t.left() > 0) {
+    const Measurement cur_m = *t.known(cur);
+    const double cur_mean = mean(cur_m.samples);
+    std::vector<int> dims = t.space().dims(cur.sketch);
+    int max_dim = 1;
+    for (int d : dims) max_dim = std::max(max_dim, d);
+    bool moved = false;
+    for (int r = 1; r <= std::min(opts.max_radius, max_dim - 1) && !moved; ++r) {
+      std::vector<Point> neighbours;
+      for (size_t i = 0; i < dims.size(); ++i)
+        for (int dir : {-1, 1}) {
+          Point q = cur;
+          q.x[i] += dir * r;
+          if (q.x[i] < 0 || q.x[i] >= dims[i]) continue;
+          if (!t.is_known(q) && !t.statically_ok(q)) continue;  // invalid neighbours are skipped
+          neighbours.push_back(q);
+        }
+      std::vector<Point> unknown;
+      for (auto &q : neighbours)
+        if (!t.is_known(q)) unknown.push_back(q);
+      t.measure(unknown, "droplet");  // one batch; limited by the budget
+      const Point *best = nullptr;
+      double best_mean = cur_mean;
+      for (auto &q : neighbours) {
+        const Measurement *m = t.known(q);
+        if (!m || !m->valid) continue;
+        double mq = mean(m->samples);
+        if (mq >= best_mean) continue;
+        if (welch_t_test(m->samples, cur_m.samples).two_sided_p > opts.pvalue) continue;
+        best = &q;
+        best_mean = mq;
+      }
+      if (best) {
+        cur = *best;
+        ++res.droplet_moves;
+        moved = true;
+      }
+      if (t.left() <= 0) break;
+    }
+    if (!moved) {
+      res.droplet_converged = t.left() > 0;
+      return;
+    }
+  }
+}
+
+}  // namespace
+
+SearchResult run_search(Strategy strategy, SearchSpace &space, Evaluator &eval, const SearchOptions &opts,
+                        CostModel *cost, ValidityModel *validity, const std::vector<Trial> &history,
+                        SearchObserver *observer) {
+  Tracker t(space, eval, opts, cost, validity, observer);
+  t.add_history(history);
+  auto default_start = [&]() {
+    if (opts.start) return *opts.start;
+    if (t.result().found) return t.result().best;
+    Point p;
+    p.sketch = 0;
+    p.x.assign(space.dims(0).size(), 0);
+    return p;
+  };
+  switch (strategy) {
+    case Strategy::Random: random_search(t, opts); break;
+    case Strategy::Evolutionary: evolutionary_search(t, opts, opts.budget); break;
+    case Strategy::Droplet: droplet_search(t, opts, default_start()); break;
+    case Strategy::Hybrid:
+      evolutionary_search(t, opts, std::min(opts.budget, opts.hybrid_switch));
+      if (t.result().found) droplet_search(t, opts, t.result().best);
+      break;
+  }
+  return t.result();
+}
+
+}  // namespace kcc::tuner

@@ -1,0 +1,139 @@
+// tuner/search.h - search strategies over an abstract space of integer coordinate vectors.
+//
+// A point is a sketch index plus one index per free decision of that sketch (each into the
+// decision's candidate list). The strategies know nothing of kernels: a `SearchSpace` says how
+// many choices each decision has and which points are statically impossible, an `Evaluator`
+// measures points (several timing samples each), and optional models rank points (`CostModel`)
+// and predict failures (`ValidityModel`). So the strategies are tested on synthetic functions.
+//
+//   random        uniform statically-valid points, in batches
+//   evolutionary  Ansor-style: a population from every sketch, mutation of decisions, ranking by
+//                 the cost model, epsilon-greedy batches (default 64) measured per round
+//   droplet       coordinate descent over decision indices from a start point: neighbours at
+//                 radius 1, 2, ... on one coordinate at a time, measured together; a move is taken
+//                 when the neighbour's mean time is lower and Welch's t-test gives p <= pvalue;
+//                 invalid neighbours are skipped; stops when no neighbour within max_radius improves
+//   hybrid        evolutionary for the first `hybrid_switch` measurements, then droplet from the best
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace kcc::tuner {
+
+struct Point {
+  int sketch = 0;
+  std::vector<int> x;  ///< one index per decision of the sketch
+  bool operator==(const Point &o) const { return sketch == o.sketch && x == o.x; }
+  bool operator!=(const Point &o) const { return !(*this == o); }
+  bool operator<(const Point &o) const { return sketch != o.sketch ? sketch < o.sketch : x < o.x; }
+};
+/// "s2:[0,3,1]".
+std::string to_string(const Point &p);
+
+class SearchSpace {
+ public:
+  virtual ~SearchSpace() = default;
+  virtual int num_sketches() const = 0;
+  /// Number of choices of each decision of sketch `s` (each >= 1).
+  virtual std::vector<int> dims(int sketch) const = 0;
+  /// Cheap checks before any build; false means the point is never measured.
+  virtual bool statically_valid(const Point &p) { return true; }
+  /// Feature rows for the models: one or more rows per point (e.g. one per store), each of
+  /// feature_count() values. The default is the raw coordinates (one row).
+  virtual std::vector<std::vector<float>> features(const Point &p);
+  virtual int feature_count() const;
+  /// A uniformly random point of a random sketch.
+  Point random_point(std::mt19937_64 &rng) const;
+};
+
+/// The outcome of measuring one point.
+struct Measurement {
+  bool valid = false;
+  std::vector<double> samples;  ///< seconds (lower is better); at least one when valid
+  double median = 0;
+  std::string error;            ///< why it is invalid
+};
+
+class Evaluator {
+ public:
+  virtual ~Evaluator() = default;
+  /// Measures the points (in one batch: builders may run in parallel); one result per point.
+  virtual std::vector<Measurement> measure(const std::vector<Point> &points) = 0;
+};
+
+/// Predicts relative speed (higher = faster) from measured history.
+class CostModel {
+ public:
+  virtual ~CostModel() = default;
+  virtual void update(SearchSpace &space, const std::vector<Point> &points, const std::vector<Measurement> &m) = 0;
+  virtual std::vector<double> predict(SearchSpace &space, const std::vector<Point> &points) = 0;
+  virtual bool trained() const = 0;
+};
+
+/// Predicts the probability that a point builds, runs and gives the right result.
+class ValidityModel {
+ public:
+  virtual ~ValidityModel() = default;
+  virtual void update(SearchSpace &space, const std::vector<Point> &points, const std::vector<Measurement> &m) = 0;
+  virtual std::vector<double> predict(SearchSpace &space, const std::vector<Point> &points) = 0;
+  virtual bool trained() const = 0;
+};
+
+enum class Strategy { Random, Evolutionary, Droplet, Hybrid };
+const char *to_string(Strategy s);
+/// "random", "evolutionary", "droplet", "hybrid"; false if unknown.
+bool parse_strategy(const std::string &s, Strategy &out);
+
+struct SearchOptions {
+  int64_t budget = 1000;       ///< new measurements at most
+  int batch = 64;              ///< measured per round (random, evolutionary)
+  double epsilon = 0.05;       ///< share of each evolutionary batch picked at random
+  int population = 256;
+  int generations = 4;
+  double mutation_local = 0.5;  ///< probability that a mutation steps +-1 instead of jumping
+  int64_t hybrid_switch = 300;  ///< hybrid: evolutionary measurements before droplet
+  double pvalue = 0.05;
+  int max_radius = 3;
+  uint64_t seed = 1;
+  std::optional<Point> start;   ///< droplet's start (default: best known, else all zeros of sketch 0)
+};
+
+/// One measured point, in measuring order.
+struct Trial {
+  Point point;
+  Measurement m;
+  std::string phase;  ///< "random", "evolutionary", "droplet"
+};
+
+/// Called after each measured batch (progress lines, database writes).
+class SearchObserver {
+ public:
+  virtual ~SearchObserver() = default;
+  virtual void on_batch(const std::vector<Trial> &batch, const Trial *best_so_far, int64_t measured,
+                        int64_t budget) = 0;
+};
+
+struct SearchResult {
+  bool found = false;          ///< some valid point is known (measured now or in history)
+  Point best;
+  Measurement best_m;
+  int64_t measured = 0;        ///< new measurements
+  int64_t invalid = 0;         ///< of those, invalid ones
+  int64_t static_rejected = 0;  ///< candidates discarded by static checks
+  int64_t model_rejected = 0;   ///< candidates discarded by the validity model
+  int64_t droplet_moves = 0;
+  bool droplet_converged = false;
+  std::vector<Trial> trials;   ///< every new measurement
+  std::vector<double> best_curve;  ///< best median after each new measurement (0 until one is valid)
+};
+
+/// Runs a strategy. `history` holds earlier measurements of this space (a resumed run, or the
+/// database): they are never measured again, count toward the best and train the models.
+SearchResult run_search(Strategy strategy, SearchSpace &space, Evaluator &eval, const SearchOptions &opts,
+                        CostModel *cost = nullptr, ValidityModel *validity = nullptr,
+                        const std::vector<Trial> &history = {}, SearchObserver *observer = nullptr);
+
+}  // namespace kcc::tuner
