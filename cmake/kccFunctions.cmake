@@ -6,8 +6,7 @@
 #     [MCPU cpu] [MATTR attrs]         overrides, as in llc
 #     [REGISTRY file.kreg]             a locked registry: exactly these schedules, no tuning
 #     [SCHEDULES extra.ir ...]         more schedule files, applied after those in SOURCES
-#     [TUNE_BUDGET n]                  n > 0: `kcc tune` spends up to n measurements first
-#                                      (records go to kcc's database, which compile reads)
+#     [TUNE_BUDGET n]                  measurements kcc may spend tuning at build time
 #     [OPTIONS flag ...])              any other `kcc compile` flags
 #
 # Runs `kcc compile` into ${CMAKE_CURRENT_BINARY_DIR}/kcc/NAME/ (NAME.o, NAME.h, NAME.kreg),
@@ -38,29 +37,26 @@ function(kcc_add_kernels name)
     list(APPEND inputs "${f}")
   endforeach()
 
-  set(target_args --target ${K_TARGET})
+  set(args compile ${inputs} --target ${K_TARGET} -o ${out})
   if(K_MCPU)
-    list(APPEND target_args --mcpu ${K_MCPU})
+    list(APPEND args --mcpu ${K_MCPU})
   endif()
   if(K_MATTR)
-    list(APPEND target_args --mattr ${K_MATTR})
+    list(APPEND args --mattr ${K_MATTR})
   endif()
-  set(args compile ${inputs} ${target_args} -o ${out})
   set(registry "")
   if(K_REGISTRY)
     get_filename_component(registry "${K_REGISTRY}" ABSOLUTE BASE_DIR "${CMAKE_CURRENT_SOURCE_DIR}")
     list(APPEND args --registry ${registry})
   endif()
-  list(APPEND args ${K_OPTIONS})
-  set(tune "")
   if(K_TUNE_BUDGET)
-    set(tune COMMAND kcc::kcc tune ${inputs} ${target_args} --budget ${K_TUNE_BUDGET})
+    list(APPEND args --budget ${K_TUNE_BUDGET})
   endif()
+  list(APPEND args ${K_OPTIONS})
 
   add_custom_command(
     OUTPUT ${out}.o ${out}.h ${out}.kreg
     COMMAND ${CMAKE_COMMAND} -E make_directory ${outdir}
-    ${tune}
     COMMAND kcc::kcc ${args}
     DEPENDS ${inputs} ${registry} kcc::kcc
     COMMENT "kcc: compiling ${name} for ${K_TARGET}"
