@@ -90,7 +90,8 @@ struct Affine {
 };
 
 bool linearize(const Expr &e, i128 scale, Affine &out) {
-  if (!small(scale)) return false;
+  // |scale| < 2^63 and constants are int64, so scale * constant cannot overflow i128.
+  if (scale >= (i128(1) << 63) || scale <= -(i128(1) << 63)) return false;
   if (auto *i = e.as<IntImm>()) {
     out.k += scale * i->value;
     return small(out.k) && e.type() == Type::i64();
@@ -680,6 +681,10 @@ class KernelChecker {
       return make_select(c, t, f);
     }
     if (n.name == "min" || n.name == "max") {
+      if (n.args.size() == 1)
+        fail(n.op_loc, fmt::format("'{0}' takes 2 arguments but 1 was given; for a reduction whose body starts with "
+                                   "'-', parenthesize the body: {0}(j) (-...)",
+                                   n.name));
       arity(n, 2);
       auto [a, b] = unify(*n.args[0], *n.args[1], want, n.name, n.op_loc);
       need_number(a, *n.args[0], n.name);
