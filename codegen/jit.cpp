@@ -1,1 +1,114 @@
-// placeholder: being written
+// codegen/jit.cpp - in-process execution of generated kernels (tests, tuner measurements).
+//
+// The JIT links the object file that CompiledModule::object() emits, so what runs is exactly
+// what an AOT build would link (same TargetMachine, same flags), not a re-compilation with
+// the JIT's own settings. Runtime and libm symbols resolve to this process.
+#include <cmath>
+#include <memory>
+#include <string>
+
+#include "codegen/codegen.h"
+#include "codegen/llvm_support.h"
+#include "ir/diag.h"
+#include "kcc_runtime.h"
+#include "llvm/ExecutionEngine/Orc/ExecutionUtils.h"
+#include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
+#include "llvm/ExecutionEngine/Orc/LLJIT.h"
+#include "llvm/Support/Error.h"
+#include "llvm/Support/MemoryBuffer.h"
+
+namespace kcc {
+
+namespace {
+
+std::string error_text(llvm::Error e) { return llvm::toString(std::move(e)); }
+
+class OrcJit : public JitModule {
+ public:
+  explicit OrcJit(std::unique_ptr<llvm::orc::LLJIT> j) : jit_(std::move(j)) {}
+  void *lookup(const std::string &name) override {
+    auto sym = jit_->lookup(name);
+    if (!sym) throw InternalError("JIT: kernel '" + name + "' not found: " + error_text(sym.takeError()));
+    return sym->toPtr<void *>();
+  }
+
+ private:
+  std::unique_ptr<llvm::orc::LLJIT> jit_;
+};
+
+/// The symbols generated code may call, bound to this process's copies (the runtime is linked
+/// into kcc_codegen, so these exist even when the executable exports nothing).
+llvm::Error define_runtime_symbols(llvm::orc::LLJIT &j) {
+  llvm::orc::MangleAndInterner mangle(j.getExecutionSession(), j.getDataLayout());
+  llvm::orc::SymbolMap syms;
+  auto add = [&](const char *name, auto *fn) {
+    syms[mangle(name)] = {llvm::orc::ExecutorAddr::fromPtr(reinterpret_cast<void *>(fn)),
+                          llvm::JITSymbolFlags::Exported | llvm::JITSymbolFlags::Callable};
+  };
+  add("kcc_parallel_for", &kcc_parallel_for);
+  add("kcc_alloc", &kcc_alloc);
+  add("kcc_free", &kcc_free);
+  add("tanhf", static_cast<float (*)(float)>(&::tanhf));
+  add("erff", static_cast<float (*)(float)>(&::erff));
+  add("tanh", static_cast<double (*)(double)>(&::tanh));
+  add("erf", static_cast<double (*)(double)>(&::erf));
+  return j.getMainJITDylib().define(llvm::orc::absoluteSymbols(std::move(syms)));
+}
+
+}  // namespace
+
+std::unique_ptr<JitModule> JitModule::create(CompiledModule m) {
+  init_llvm_targets();
+  m.optimize();
+  std::string obj = m.object();
+
+  auto jtmb = llvm::orc::JITTargetMachineBuilder::detectHost();
+  if (!jtmb) throw InternalError("JIT: cannot detect the host: " + error_text(jtmb.takeError()));
+  auto jit = llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(std::move(*jtmb)).create();
+  if (!jit) throw InternalError("JIT: cannot create LLJIT: " + error_text(jit.takeError()));
+  llvm::orc::LLJIT &j = **jit;
+  if (auto e = define_runtime_symbols(j)) throw InternalError("JIT: " + error_text(std::move(e)));
+  // libm, libc (memset/memcpy the optimizer may introduce) and anything else the process has.
+  auto gen = llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(j.getDataLayout().getGlobalPrefix());
+  if (!gen) throw InternalError("JIT: " + error_text(gen.takeError()));
+  j.getMainJITDylib().addGenerator(std::move(*gen));
+  if (auto e = j.addObjectFile(llvm::MemoryBuffer::getMemBufferCopy(obj, m.module().getModuleIdentifier())))
+    throw InternalError("JIT: cannot add the object file: " + error_text(std::move(e)));
+  return std::make_unique<OrcJit>(std::move(*jit));
+}
+
+int call_kernel(void *fn, const std::vector<void *> &a) {
+  KCC_INTERNAL(fn != nullptr, "call_kernel: null function");
+  using P = void *;
+  switch (a.size()) {
+#define KCC_CALL(N, ...) \
+  case N: return reinterpret_cast<int (*)(__VA_ARGS__)>(fn)
+    case 0: return reinterpret_cast<int (*)()>(fn)();
+    KCC_CALL(1, P)(a[0]);
+    KCC_CALL(2, P, P)(a[0], a[1]);
+    KCC_CALL(3, P, P, P)(a[0], a[1], a[2]);
+    KCC_CALL(4, P, P, P, P)(a[0], a[1], a[2], a[3]);
+    KCC_CALL(5, P, P, P, P, P)(a[0], a[1], a[2], a[3], a[4]);
+    KCC_CALL(6, P, P, P, P, P, P)(a[0], a[1], a[2], a[3], a[4], a[5]);
+    KCC_CALL(7, P, P, P, P, P, P, P)(a[0], a[1], a[2], a[3], a[4], a[5], a[6]);
+    KCC_CALL(8, P, P, P, P, P, P, P, P)(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]);
+    KCC_CALL(9, P, P, P, P, P, P, P, P, P)(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8]);
+    KCC_CALL(10, P, P, P, P, P, P, P, P, P, P)(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9]);
+    KCC_CALL(11, P, P, P, P, P, P, P, P, P, P, P)(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10]);
+    KCC_CALL(12, P, P, P, P, P, P, P, P, P, P, P, P)
+    (a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11]);
+    KCC_CALL(13, P, P, P, P, P, P, P, P, P, P, P, P, P)
+    (a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12]);
+    KCC_CALL(14, P, P, P, P, P, P, P, P, P, P, P, P, P, P)
+    (a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13]);
+    KCC_CALL(15, P, P, P, P, P, P, P, P, P, P, P, P, P, P, P)
+    (a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14]);
+    KCC_CALL(16, P, P, P, P, P, P, P, P, P, P, P, P, P, P, P, P)
+    (a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15]);
+#undef KCC_CALL
+  }
+  KCC_INTERNAL(false, "call_kernel: " + std::to_string(a.size()) + " arguments (at most 16 supported)");
+  return -1;
+}
+
+}  // namespace kcc

@@ -1,1 +1,180 @@
-// placeholder: being written
+// codegen/target.cpp - target names -> Target (triple, cpu, features, vector width, caches).
+//
+// Targets are rows of one table. Adding AArch64 (neon, sve, a64fx) or NVPTX (sm_80, sm_90) is a
+// new row plus, for a new architecture, its LLVM initialization in init_llvm_targets() and its
+// generator behind generate_code(); nothing here branches on target names.
+#include <algorithm>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "codegen/llvm_support.h"
+#include "codegen/target.h"
+#include "ir/diag.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/MC/MCSubtargetInfo.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/TargetParser/Host.h"
+#include "llvm/TargetParser/Triple.h"
+
+namespace kcc {
+
+namespace {
+
+/// One known target. `cpu == "host"` means: detect the host CPU and its features.
+struct TargetRow {
+  const char *name;
+  Arch arch;
+  const char *triple;
+  const char *cpu;
+  const char *features;
+  int vector_bits;  ///< nominal preferred width; 0 = from the features (host)
+};
+
+// Later rows (each with its generator):
+//   {"aarch64-neon",  Arch::AArch64, "aarch64-unknown-linux-gnu", "generic", "+neon", 128},
+//   {"aarch64-sve",   Arch::AArch64, "aarch64-unknown-linux-gnu", "generic", "+sve", 128 /*scalable*/},
+//   {"aarch64-a64fx", Arch::AArch64, "aarch64-unknown-linux-gnu", "a64fx", "", 512 /*vscale_range(4,4)*/},
+//   {"nvptx-sm_80",   Arch::NVPTX,   "nvptx64-nvidia-cuda", "sm_80", "+ptx80", 32},
+//   {"nvptx-sm_90",   Arch::NVPTX,   "nvptx64-nvidia-cuda", "sm_90", "+ptx80", 32},
+const TargetRow kTargets[] = {
+    {"host", Arch::X86_64, "", "host", "", 0},
+    {"x86_64-avx2", Arch::X86_64, "x86_64-pc-linux-gnu", "x86-64-v3", "", 256},
+    {"x86_64-avx512", Arch::X86_64, "x86_64-pc-linux-gnu", "x86-64-v4", "", 512},
+};
+
+std::string known_target_names() {
+  std::string s;
+  for (const auto &r : kTargets) s += (s.empty() ? "" : ", ") + std::string(r.name);
+  return s;
+}
+
+Arch arch_of_triple(const llvm::Triple &t) {
+  switch (t.getArch()) {
+    case llvm::Triple::aarch64: return Arch::AArch64;
+    case llvm::Triple::nvptx64: return Arch::NVPTX;
+    default: return Arch::X86_64;
+  }
+}
+
+/// "+a,+b,-c" sorted by name so that keys are stable across runs.
+std::string host_features() {
+  std::vector<std::string> fs;
+  for (const auto &kv : llvm::sys::getHostCPUFeatures())
+    fs.push_back(std::string(kv.second ? "+" : "-") + kv.getKey().str());
+  std::sort(fs.begin(), fs.end(), [](const std::string &a, const std::string &b) {
+    return a.substr(1) < b.substr(1);
+  });
+  std::string s;
+  for (auto &f : fs) s += (s.empty() ? "" : ",") + f;
+  return s;
+}
+
+std::string join_features(const std::string &a, const std::string &b) {
+  if (a.empty()) return b;
+  if (b.empty()) return a;
+  return a + "," + b;
+}
+
+/// Reads "32K", "1024K", "32M" from sysfs cache descriptions.
+int64_t parse_cache_size(const std::string &s) {
+  if (s.empty()) return 0;
+  int64_t v = 0;
+  size_t i = 0;
+  while (i < s.size() && isdigit(static_cast<unsigned char>(s[i]))) v = v * 10 + (s[i++] - '0');
+  if (i < s.size() && (s[i] == 'K' || s[i] == 'k')) v <<= 10;
+  if (i < s.size() && (s[i] == 'M' || s[i] == 'm')) v <<= 20;
+  return v;
+}
+
+std::string read_line(const std::string &path) {
+  std::ifstream in(path);
+  std::string s;
+  std::getline(in, s);
+  return s;
+}
+
+/// Host caches from /sys (data/unified caches of cpu0); leaves defaults when absent.
+void read_host_caches(Target &t) {
+  for (int i = 0; i < 8; ++i) {
+    std::string dir = "/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(i) + "/";
+    std::string level = read_line(dir + "level");
+    if (level.empty()) break;
+    std::string type = read_line(dir + "type");
+    if (type == "Instruction") continue;
+    int64_t size = parse_cache_size(read_line(dir + "size"));
+    if (size <= 0) continue;
+    if (level == "1") t.l1_bytes = size;
+    if (level == "2") t.l2_bytes = size;
+    if (level == "3") t.l3_bytes = size;
+  }
+}
+
+/// Widest vectors the cpu+features support for f32 on x86.
+int x86_max_vector_bits(const llvm::MCSubtargetInfo &sti) {
+  if (sti.checkFeatures("+avx512f")) return 512;
+  if (sti.checkFeatures("+avx2") || sti.checkFeatures("+avx")) return 256;
+  return 128;
+}
+
+}  // namespace
+
+std::string Target::key() const {
+  std::ostringstream os;
+  os << triple << ";" << cpu << ";" << features << ";v" << vector_bits;
+  return os.str();
+}
+
+Target make_target(const std::string &name, const std::string &mcpu, const std::string &mattr) {
+  const TargetRow *row = nullptr;
+  for (const auto &r : kTargets)
+    if (name == r.name) row = &r;
+  if (!row) throw UserError(SourceLoc{}, "unknown target '" + name + "'; known targets: " + known_target_names());
+
+  init_llvm_targets();
+  Target t;
+  t.name = name;
+  bool host = std::string(row->cpu) == "host";
+  t.triple = host ? llvm::Triple::normalize(llvm::sys::getProcessTriple()) : row->triple;
+  t.arch = host ? arch_of_triple(llvm::Triple(t.triple)) : row->arch;
+  if (!mcpu.empty()) {
+    t.cpu = mcpu == "native" ? llvm::sys::getHostCPUName().str() : mcpu;
+    t.features = host && mcpu == "native" ? host_features() : row->features;
+  } else if (host) {
+    t.cpu = llvm::sys::getHostCPUName().str();
+    t.features = host_features();
+  } else {
+    t.cpu = row->cpu;
+    t.features = row->features;
+  }
+  t.features = join_features(t.features, mattr);
+
+  std::string err;
+  const llvm::Target *lt = llvm::TargetRegistry::lookupTarget(t.triple, err);
+  if (!lt) throw UserError(SourceLoc{}, "target '" + name + "' (" + t.triple + ") is not supported by this build: " + err);
+  std::unique_ptr<llvm::MCSubtargetInfo> sti(lt->createMCSubtargetInfo(t.triple, t.cpu, t.features));
+  if (!sti || !sti->isCPUStringValid(t.cpu))
+    throw UserError(SourceLoc{}, "unknown cpu '" + t.cpu + "' for target '" + name + "'");
+
+  switch (t.arch) {
+    case Arch::X86_64: {
+      int widest = x86_max_vector_bits(*sti);
+      t.vector_bits = row->vector_bits == 0 ? widest : std::min(row->vector_bits, widest);
+      break;
+    }
+    case Arch::AArch64:
+      t.vector_bits = row->vector_bits == 0 ? 128 : row->vector_bits;
+      break;
+    case Arch::NVPTX:
+      t.vector_bits = row->vector_bits;
+      break;
+  }
+  t.cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (host) read_host_caches(t);
+  return t;
+}
+
+}  // namespace kcc

@@ -1,0 +1,43 @@
+// codegen/llvm_support.h - private to codegen/: LLVM set-up shared by the generators.
+//
+// Not a public header: nothing outside codegen/ includes it (it pulls in LLVM).
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "codegen/codegen.h"
+#include "codegen/target.h"
+#include "ir/stmt.h"
+
+namespace llvm {
+class LLVMContext;
+class Module;
+class TargetMachine;
+}  // namespace llvm
+
+namespace kcc {
+
+/// Registers the LLVM targets kcc generates code for (X86 now; AArch64 and NVPTX join here).
+/// Idempotent and thread-safe.
+void init_llvm_targets();
+
+/// The TargetMachine for `t` (PIC, O3, FMA contraction allowed). InternalError if LLVM lacks the
+/// target.
+std::unique_ptr<llvm::TargetMachine> make_target_machine(const Target &t);
+
+/// The CPU generator (x86-64; AArch64 slots in through the per-target attribute hook): emits
+/// one C-ABI function per LoweredFunc into `m`, each verified. Throws InternalError with the
+/// verifier's message and the function's loop IR when verification fails.
+void emit_cpu_functions(const std::vector<LoweredFunc> &funcs, const Target &t, llvm::Module &m);
+
+struct CompiledModule::Impl {
+  Target target;
+  std::unique_ptr<llvm::LLVMContext> ctx;
+  std::unique_ptr<llvm::Module> mod;
+  std::unique_ptr<llvm::TargetMachine> tm;
+  bool optimized = false;
+  ~Impl();
+};
+
+}  // namespace kcc
