@@ -4,6 +4,7 @@
 // loop body (one copy per iteration of the parallel loop, i.e. per thread at a time) or to the
 // top of the function. Every buffer the lowering creates is written before it is read within one
 // iteration of the loop that held it, so sharing it across iterations changes nothing.
+#include <algorithm>
 #include <vector>
 
 #include "ir/visitor.h"
@@ -20,7 +21,8 @@ class Hoister : public IRMutator {
 
  protected:
   Stmt mutate_node(const Allocate *op, const Stmt &self) override {
-    lifted.push_back(op->buffer);
+    // Loop partitioning copies bodies, so one buffer may be allocated in several places.
+    if (std::find(lifted.begin(), lifted.end(), op->buffer) == lifted.end()) lifted.push_back(op->buffer);
     return mutate(op->body);
   }
   Stmt mutate_node(const For *op, const Stmt &self) override {

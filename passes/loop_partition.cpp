@@ -63,7 +63,8 @@ class Partitioner : public IRMutator {
  protected:
   Stmt mutate_node(const For *op, const Stmt &self) override {
     int64_t mn, ext;
-    bool eligible = (op->kind == ForKind::Serial || op->kind == ForKind::Parallel) &&
+    bool eligible = (op->kind == ForKind::Serial || op->kind == ForKind::Parallel ||
+                     op->kind == ForKind::Vectorized || op->kind == ForKind::Unrolled) &&
                     is_const_int(op->min, &mn) && is_const_int(op->extent, &ext) && ext > 1;
     if (eligible) {
       scope_[op->var.get()] = Interval{op->min, make_int(mn + ext - 1)};

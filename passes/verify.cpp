@@ -52,16 +52,16 @@ class Verifier : public IRVisitor {
   void visit_node(const Allocate *op) override {
     if (op->buffer->scope == MemScope::Shared && !t_.is_gpu())
       fail(fmt::format("shared buffer '{}' on a CPU target", op->buffer->name));
-    buffers_.insert(op->buffer.get());
+    auto it = buffers_.insert(op->buffer.get());
     visit(op->body);
-    buffers_.erase(op->buffer.get());
+    buffers_.erase(it);
   }
 
  private:
   const LoweredFunc &f_;
   const Target &t_;
   std::set<const Variable *> vars_;
-  std::set<const BufferNode *> buffers_;
+  std::multiset<const BufferNode *> buffers_;
 };
 
 }  // namespace

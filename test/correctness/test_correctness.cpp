@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "../support/kernel_check.h"
+#include "ir/visitor.h"
 #include "passes/schedule_error.h"
 
 namespace kcc::test {
