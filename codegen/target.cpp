@@ -155,9 +155,11 @@ Target make_target(const std::string &name, const std::string &mcpu, const std::
   std::string err;
   const llvm::Target *lt = llvm::TargetRegistry::lookupTarget(t.triple, err);
   if (!lt) throw UserError(SourceLoc{}, "target '" + name + "' (" + t.triple + ") is not supported by this build: " + err);
-  std::unique_ptr<llvm::MCSubtargetInfo> sti(lt->createMCSubtargetInfo(t.triple, t.cpu, t.features));
-  if (!sti || !sti->isCPUStringValid(t.cpu))
+  // Check the cpu name on a plain subtarget first: LLVM prints a warning for unknown ones.
+  std::unique_ptr<llvm::MCSubtargetInfo> plain(lt->createMCSubtargetInfo(t.triple, "", ""));
+  if (!plain || !plain->isCPUStringValid(t.cpu))
     throw UserError(SourceLoc{}, "unknown cpu '" + t.cpu + "' for target '" + name + "'");
+  std::unique_ptr<llvm::MCSubtargetInfo> sti(lt->createMCSubtargetInfo(t.triple, t.cpu, t.features));
 
   switch (t.arch) {
     case Arch::X86_64: {
