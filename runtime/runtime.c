@@ -7,12 +7,14 @@
  *    loop that needs them and grown when kcc_set_num_threads asks for more. Workers are never
  *    destroyed; when fewer threads are wanted the extra workers simply sit out jobs.
  *  - One job at a time: `job_mutex` serializes kcc_parallel_for calls from several app threads.
- *  - A job is published under `lock` with a new generation number. Workers spin briefly on the
- *    generation (cheap pickup for back-to-back loops) and then sleep on `wake`. A worker picks
- *    the job up under `lock` (so it reads a consistent job), runs chunks taken from an atomic
- *    counter, and checks out by decrementing `pending`. The caller runs chunks too, then waits
- *    (spin, then `done`) until every participating worker has checked out, which keeps the job
- *    fields stable while anyone can still read them.
+ *  - A job is published under `lock` with a new generation number and a number of worker
+ *    slots. Workers spin briefly on the generation (cheap pickup for back-to-back loops) and
+ *    then sleep on `wake`. A worker joins under `lock` by taking a slot (so it reads a
+ *    consistent job and is counted in `active`), runs chunks taken from an atomic counter, and
+ *    leaves by decrementing `active`. The caller runs chunks too; when none are left it closes
+ *    the job (slots = 0, under `lock`) and waits (spin, then `done`) for the workers that did
+ *    join. A worker that was not scheduled in time never delays the caller: on a loaded machine
+ *    the caller simply runs more chunks itself.
  *  - A thread-local flag marks code running inside a task; kcc_parallel_for called from there
  *    runs the whole range serially on the calling thread.
  *  - The first non-zero status of a chunk is kept (compare-exchange from 0); later chunks are
@@ -109,7 +111,7 @@ struct pool {
   pthread_mutex_t job_mutex; /* one job at a time */
   pthread_mutex_t lock;      /* guards the job fields and the sleeping protocol */
   pthread_cond_t wake;       /* workers wait here for a new generation */
-  pthread_cond_t done;       /* the caller waits here for pending == 0 */
+  pthread_cond_t done;       /* the caller waits here for active == 0 */
   int nworkers;              /* workers created so far (ids 1..nworkers) */
   unsigned long start_gen[KCC_MAX_THREADS + 1]; /* generation when worker `id` was created */
 
@@ -118,11 +120,11 @@ struct pool {
   kcc_task_fn fn;
   void *closure;
   int64_t n, chunk, nchunks;
-  int participants; /* workers with id < participants take part (caller is id 0) */
+  int slots;        /* workers that may still join this job (under lock) */
 
   atomic_llong next_chunk;
   atomic_int status;
-  atomic_int pending; /* participating workers that have not checked out */
+  atomic_int active; /* workers that joined and have not left */
   int caller_sleeping; /* under lock */
 };
 
@@ -166,7 +168,11 @@ static void *worker_main(void *arg) {
     pthread_mutex_lock(&p->lock);
     while (atomic_load(&p->generation) == seen) pthread_cond_wait(&p->wake, &p->lock);
     seen = atomic_load(&p->generation);
-    int take_part = id < p->participants;
+    int take_part = p->slots > 0;
+    if (take_part) {
+      p->slots--;
+      atomic_fetch_add_explicit(&p->active, 1, memory_order_relaxed);
+    }
     kcc_task_fn fn = p->fn;
     void *closure = p->closure;
     int64_t n = p->n, chunk = p->chunk, nchunks = p->nchunks;
@@ -174,7 +180,7 @@ static void *worker_main(void *arg) {
     if (!take_part) continue;
 
     run_chunks(fn, closure, n, chunk, nchunks);
-    if (atomic_fetch_sub_explicit(&p->pending, 1, memory_order_acq_rel) == 1) {
+    if (atomic_fetch_sub_explicit(&p->active, 1, memory_order_acq_rel) == 1) {
       pthread_mutex_lock(&p->lock);
       if (p->caller_sleeping) pthread_cond_signal(&p->done);
       pthread_mutex_unlock(&p->lock);
@@ -229,10 +235,10 @@ int kcc_parallel_for(int64_t n, kcc_task_fn fn, void *closure) {
   p->n = n;
   p->chunk = chunk;
   p->nchunks = nchunks;
-  p->participants = workers + 1;
+  p->slots = workers;
   atomic_store(&p->next_chunk, 0);
   atomic_store(&p->status, 0);
-  atomic_store(&p->pending, workers);
+  atomic_store(&p->active, 0);
   p->caller_sleeping = 0;
   atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
   pthread_cond_broadcast(&p->wake);
@@ -242,12 +248,16 @@ int kcc_parallel_for(int64_t n, kcc_task_fn fn, void *closure) {
   run_chunks(fn, closure, n, chunk, nchunks);
   t_in_task = 0;
 
-  for (int i = 0; i < KCC_SPIN_ITERS && atomic_load_explicit(&p->pending, memory_order_acquire) != 0; ++i)
+  /* No chunk is left to hand out: close the job to late workers, then wait for those inside. */
+  pthread_mutex_lock(&p->lock);
+  p->slots = 0;
+  pthread_mutex_unlock(&p->lock);
+  for (int i = 0; i < KCC_SPIN_ITERS && atomic_load_explicit(&p->active, memory_order_acquire) != 0; ++i)
     cpu_relax();
-  if (atomic_load_explicit(&p->pending, memory_order_acquire) != 0) {
+  if (atomic_load_explicit(&p->active, memory_order_acquire) != 0) {
     pthread_mutex_lock(&p->lock);
     p->caller_sleeping = 1;
-    while (atomic_load(&p->pending) != 0) pthread_cond_wait(&p->done, &p->lock);
+    while (atomic_load(&p->active) != 0) pthread_cond_wait(&p->done, &p->lock);
     p->caller_sleeping = 0;
     pthread_mutex_unlock(&p->lock);
   }

@@ -193,17 +193,17 @@ TEST_F(RuntimeTest, UsesSeveralThreadsWhenAsked) {
     std::mutex m;
     std::set<std::thread::id> ids;
   } seen;
-  auto task = [](void *c, int64_t, int64_t) -> int {
+  auto task = [](void *c, int64_t b, int64_t e) -> int {
     auto *s = static_cast<Seen *>(c);
     {
       std::lock_guard<std::mutex> g(s->m);
       s->ids.insert(std::this_thread::get_id());
     }
-    // Keep each chunk busy long enough for the workers to join in.
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    // Keep each chunk busy long enough for the workers to join in, even on a loaded machine.
+    std::this_thread::sleep_for(std::chrono::milliseconds(2 * (e - b)));
     return 0;
   };
-  ASSERT_EQ(kcc_parallel_for(16, task, &seen), 0);
+  ASSERT_EQ(kcc_parallel_for(64, task, &seen), 0);
   EXPECT_GE(seen.ids.size(), 2u);
   EXPECT_LE(seen.ids.size(), 4u);
 }
