@@ -1,0 +1,512 @@
+// tuner/space.cpp - sketch generation and candidate -> schedule text.
+//
+// A sketch is written once as a small program over the kernel's stages that asks a context for
+// each free decision (`decide`). Run with no choices it records the decisions and their
+// candidate lists; run with a point it emits the schedule text. One code path for both, so a
+// point's meaning cannot drift from the decision list (the idea of MetaSchedule's traces).
+#include "tuner/space.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <set>
+#include <sstream>
+
+#include "ir/parser.h"
+#include "ir/visitor.h"
+#include "passes/pipeline.h"
+#include "passes/schedule_error.h"
+#include "tuner/features.h"
+
+namespace kcc::tuner {
+
+namespace {
+
+constexpr const char *kSpaceVersion = "space-1";
+constexpr int64_t kMaxTile = 64;
+
+std::vector<int64_t> tile_candidates(int64_t extent, int64_t cap = kMaxTile) {
+  std::set<int64_t> c{1};
+  for (int64_t d = 2; d <= std::min(extent, cap); ++d)
+    if (extent % d == 0) c.insert(d);  // perfect tiles
+  for (int64_t p : {2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64})
+    if (p <= std::min(extent, cap)) c.insert(p);  // and non-perfect ones (tails)
+  return {c.begin(), c.end()};
+}
+
+std::vector<int64_t> unroll_candidates() { return {0, 16, 64, 512}; }
+
+/// Runs a sketch program: records decisions (choice == null) or emits text for a point.
+class Ctx {
+ public:
+  Ctx(std::vector<Decision> *record, const std::vector<int> *choice) : record_(record), choice_(choice) {}
+  int new_group() { return groups_++; }
+  int64_t decide(const std::string &name, std::vector<int64_t> candidates, int group = -1, int64_t limit = 0) {
+    if (record_) {
+      record_->push_back({name, candidates, group, limit});
+      return candidates.front();
+    }
+    size_t i = next_++;
+    int idx = i < choice_->size() ? (*choice_)[i] : 0;
+    if (idx < 0 || idx >= static_cast<int>(candidates.size())) {
+      require(false, fmt::format("decision {} index {} out of range", name, idx));
+      return candidates.front();
+    }
+    return candidates[static_cast<size_t>(idx)];
+  }
+  void require(bool cond, const std::string &why) {
+    if (!cond && ok) {
+      ok = false;
+      error = why;
+    }
+  }
+  void line(const std::string &l) { text += "  " + l + "\n"; }
+  std::string text;
+  bool ok = true;
+  std::string error;
+
+ private:
+  std::vector<Decision> *record_;
+  const std::vector<int> *choice_;
+  size_t next_ = 0;
+  int groups_ = 0;
+};
+
+std::string join(const std::vector<std::string> &v, const std::string &sep = " ") {
+  std::string s;
+  for (size_t i = 0; i < v.size(); ++i) s += (i ? sep : "") + v[i];
+  return s;
+}
+
+bool reads(const Stage &st, const Tensor &t) {
+  bool r = false;
+  for_each_expr(st.body, [&](const Expr &e) {
+    if (auto *a = e.as<Access>())
+      if (a->tensor == t) r = true;
+  });
+  return r;
+}
+
+/// What the sketch rules need to know of the kernel.
+struct Analysis {
+  const Kernel &k;
+  std::vector<std::vector<int>> consumers;  // per stage, the stages reading it
+  explicit Analysis(const Kernel &kernel) : k(kernel), consumers(kernel.stages.size()) {
+    for (size_t p = 0; p < k.stages.size(); ++p)
+      for (size_t c = p + 1; c < k.stages.size(); ++c)
+        if (reads(k.stages[c], k.stages[p].output)) consumers[p].push_back(static_cast<int>(c));
+  }
+  const Stage &st(int i) const { return k.stages[static_cast<size_t>(i)]; }
+  bool intermediate(int i) const { return st(i).output->role == TensorRole::Intermediate; }
+  bool inlinable(int i) const { return intermediate(i) && st(i).reduce == ReduceOp::None; }
+  bool tileable(int i) const {
+    if (st(i).reduce == ReduceOp::None) return false;
+    int n = 0;
+    for (auto &a : st(i).axes) n += a.extent > 1;
+    return n >= 2;
+  }
+  /// The elementwise output stage a tileable intermediate stage can be fused into, or -1.
+  int fusable_into(int i) const {
+    if (!tileable(i) || !intermediate(i) || consumers[i].size() != 1) return -1;
+    int c = consumers[i][0];
+    const Stage &cs = st(c);
+    if (cs.reduce != ReduceOp::None || cs.output->role != TensorRole::Output) return -1;
+    if (cs.axes.size() != st(i).axes.size()) return -1;
+    return c;
+  }
+  /// A tensor read by a tileable stage whose reads do not depend on its first tiled axis
+  /// (the B panel of C = A B): packing it pays.
+  Tensor pack_candidate(int i) const {
+    const Stage &s = st(i);
+    Var first;
+    for (auto &a : s.axes)
+      if (a.extent > 1) {
+        first = a.var;
+        break;
+      }
+    Tensor found;
+    for_each_expr(s.body, [&](const Expr &e) {
+      auto *a = e.as<Access>();
+      if (!a || found || a->tensor->role != TensorRole::Input) return;
+      bool uses = false;
+      for (auto &ix : a->indices) uses = uses || uses_var(ix, first);
+      if (!uses) found = a->tensor;
+    });
+    return found;
+  }
+};
+
+/// Splits every spatial axis with extent > 1 into `levels` loops (level names a_0 .. a_{levels-1});
+/// axes of extent 1 stay whole at level 0. The innermost level of the last split axis draws its
+/// factor from the vector candidates.
+std::vector<std::vector<std::string>> split_spatial(Ctx &c, const Stage &s, int levels, const Target &t,
+                                                    std::string *vector_loop, int64_t *vector_factor) {
+  std::vector<std::vector<std::string>> lv(static_cast<size_t>(levels));
+  int last = -1;
+  for (size_t a = 0; a < s.axes.size(); ++a)
+    if (s.axes[a].extent > 1) last = static_cast<int>(a);
+  const int64_t lanes = std::max(1, t.f32_lanes());
+  for (size_t a = 0; a < s.axes.size(); ++a) {
+    const std::string &an = s.axes[a].var->name;
+    const int64_t E = s.axes[a].extent;
+    if (E <= 1) {
+      lv[0].push_back(an);
+      continue;
+    }
+    std::vector<int64_t> f;
+    int64_t prod = 1;
+    const int group = c.new_group();
+    for (int l = 1; l < levels; ++l) {
+      bool vec = static_cast<int>(a) == last && l == levels - 1;
+      f.push_back(c.decide(fmt::format("{}.{}.tile{}", s.name(), an, l), tile_candidates(E, vec ? 4 * lanes : kMaxTile),
+                           group, E));
+      prod *= f.back();
+    }
+    c.require(prod <= E, fmt::format("tiles of {}.{} exceed its extent {}", s.name(), an, E));
+    std::vector<std::string> names, fs;
+    for (int l = 0; l < levels; ++l) names.push_back(fmt::format("{}_{}", an, l));
+    for (auto x : f) fs.push_back(std::to_string(x));
+    c.line(fmt::format("split {}.{} [{}] -> {}", s.name(), an, join(fs, ", "), join(names)));
+    for (int l = 0; l < levels; ++l) lv[static_cast<size_t>(l)].push_back(names[static_cast<size_t>(l)]);
+    if (static_cast<int>(a) == last) {
+      *vector_loop = names.back();
+      *vector_factor = f.back();
+    }
+  }
+  return lv;
+}
+
+std::vector<std::vector<std::string>> split_reduction(Ctx &c, const Stage &s) {
+  std::vector<std::vector<std::string>> rl(2);
+  for (auto &a : s.raxes) {
+    const std::string &an = a.var->name;
+    if (a.extent <= 1) {
+      rl[0].push_back(an);
+      continue;
+    }
+    int64_t f = c.decide(fmt::format("{}.{}.tile", s.name(), an), tile_candidates(a.extent));
+    c.line(fmt::format("split {}.{} [{}] -> {}_0 {}_1", s.name(), an, f, an, an));
+    rl[0].push_back(an + "_0");
+    rl[1].push_back(an + "_1");
+  }
+  return rl;
+}
+
+/// Fuses the first d of `outer` (d decided) into one parallel loop.
+void parallel_outer(Ctx &c, const std::string &stage, const std::vector<std::string> &outer) {
+  if (outer.empty()) return;
+  std::vector<int64_t> depths;
+  for (size_t d = 1; d <= outer.size(); ++d) depths.push_back(static_cast<int64_t>(d));
+  int64_t d = c.decide(stage + ".parallel_depth", depths);
+  if (d == 1) {
+    c.line(fmt::format("parallel {}.{}", stage, outer[0]));
+    return;
+  }
+  std::vector<std::string> fused(outer.begin(), outer.begin() + d);
+  c.line(fmt::format("fuse {} {} -> par", stage, join(fused)));
+  c.line(fmt::format("parallel {}.par", stage));
+}
+
+void unroll_limit(Ctx &c, const std::string &stage) {
+  int64_t u = c.decide(stage + ".unroll_limit", unroll_candidates());
+  if (u > 0) c.line(fmt::format("unroll_limit {} {}", stage, u));
+}
+
+std::vector<std::string> concat(std::initializer_list<std::vector<std::string>> parts) {
+  std::vector<std::string> out;
+  for (auto &p : parts) out.insert(out.end(), p.begin(), p.end());
+  return out;
+}
+
+/// SSRSRS multi-level tiling of a reduction.
+void tile_stage(Ctx &c, const Analysis &an, int si, const SketchRules &r, const Target &t) {
+  const Stage &s = an.st(si);
+  const std::string n = s.name();
+  std::string vloop;
+  int64_t vf = 1;
+  auto lv = split_spatial(c, s, 4, t, &vloop, &vf);
+  auto rl = split_reduction(c, s);
+  c.line(fmt::format("reorder {} {}", n, join(concat({lv[0], lv[1], rl[0], lv[2], rl[1], lv[3]}))));
+  if (r.cache_read && !rl[0].empty())
+    if (Tensor p = an.pack_candidate(si))
+      c.line(fmt::format("cache_read {} local at {}.{} -> {}_pack", p->name, n, rl[0].back(), p->name));
+  if (r.cache_write) {
+    const auto &at = lv[1].empty() ? lv[0] : lv[1];
+    c.line(fmt::format("cache_write {} local at {}.{}", n, n, at.back()));
+  }
+  if (vf > 1) c.line(fmt::format("vectorize {}.{}", n, vloop));
+  parallel_outer(c, n, lv[0]);
+  unroll_limit(c, n);
+}
+
+/// An elementwise output tiled in 3 levels with its producer reduction computed in each tile.
+void fused_stage(Ctx &c, const Analysis &an, int ci, int pi, const Target &t) {
+  const Stage &cs = an.st(ci), &ps = an.st(pi);
+  const std::string cn = cs.name(), pn = ps.name();
+  std::string vloop;
+  int64_t vf = 1;
+  auto lv = split_spatial(c, cs, 3, t, &vloop, &vf);
+  c.line(fmt::format("reorder {} {}", cn, join(concat({lv[0], lv[1], lv[2]}))));
+  if (vf > 1) c.line(fmt::format("vectorize {}.{}", cn, vloop));
+  const auto &at = lv[1].empty() ? lv[0] : lv[1];
+  c.line(fmt::format("compute_at {} {}.{}", pn, cn, at.back()));
+  parallel_outer(c, cn, lv[0]);
+  // Inside the tile: R S R S.
+  std::string pv;
+  int64_t pvf = 1;
+  auto plv = split_spatial(c, ps, 2, t, &pv, &pvf);
+  auto prl = split_reduction(c, ps);
+  c.line(fmt::format("reorder {} {}", pn, join(concat({prl[0], plv[0], prl[1], plv[1]}))));
+  if (pvf > 1) c.line(fmt::format("vectorize {}.{}", pn, pv));
+  unroll_limit(c, cn);
+}
+
+/// Vectorize the innermost spatial axis, parallel outer loop; optionally computed at its consumer.
+void simple_stage(Ctx &c, const Analysis &an, int si, const Target &t, const std::vector<bool> &is_simple) {
+  const Stage &s = an.st(si);
+  const std::string n = s.name();
+  if (s.axes.empty()) return;
+  const int64_t lanes = std::max(1, t.f32_lanes());
+  const Axis &last = s.axes.back();
+  std::vector<std::string> order;
+  for (auto &a : s.axes) order.push_back(a.var->name);
+  int64_t v = 1;
+  if (last.extent > 1) {
+    std::vector<int64_t> vc{1};
+    for (int64_t x : {lanes / 2, lanes, 2 * lanes})
+      if (x > 1 && x <= last.extent && x != vc.back()) vc.push_back(x);
+    v = c.decide(n + ".vector", vc);
+  }
+  std::string vname;
+  if (v > 1) {
+    std::string o = last.var->name + "_o";
+    vname = last.var->name + "_v";
+    c.line(fmt::format("split {}.{} [{}] -> {} {}", n, last.var->name, v, o, vname));
+    order.back() = o;
+    if (s.reduce != ReduceOp::None) {
+      std::vector<std::string> ro = order;
+      for (auto &ra : s.raxes) ro.push_back(ra.var->name);
+      ro.push_back(vname);
+      c.line(fmt::format("reorder {} {}", n, join(ro)));
+    }
+    c.line(fmt::format("vectorize {}.{}", n, vname));
+  }
+  // Where to compute an intermediate stage read by exactly one simple stage of rank >= 2.
+  bool at_consumer = false;
+  if (an.intermediate(si) && an.consumers[si].size() == 1) {
+    int ci = an.consumers[si][0];
+    if (is_simple[static_cast<size_t>(ci)] && an.st(ci).axes.size() >= 2) {
+      at_consumer = c.decide(n + ".compute_at", {0, 1}) == 1;
+      if (at_consumer) c.line(fmt::format("compute_at {} {}.{}", n, an.st(ci).name(), an.st(ci).axes[0].var->name));
+    }
+  }
+  if (!at_consumer)
+    for (size_t d = 0; d < s.axes.size(); ++d)
+      if (s.axes[d].extent > 1 && order[d] != vname) {
+        c.line(fmt::format("parallel {}.{}", n, order[d]));
+        break;
+      }
+}
+
+/// The sketch program: the whole schedule of the kernel under `r`.
+void run_sketch(Ctx &c, const Analysis &an, const SketchRules &r, const Target &t) {
+  const int ns = static_cast<int>(an.k.stages.size());
+  std::vector<bool> inlined(static_cast<size_t>(ns)), fused_producer(static_cast<size_t>(ns)),
+      is_simple(static_cast<size_t>(ns));
+  std::vector<int> fused_of(static_cast<size_t>(ns), -1);  // consumer -> its fused producer
+  for (int i = 0; i < ns; ++i) {
+    inlined[static_cast<size_t>(i)] = r.inline_elementwise && an.inlinable(i);
+    if (r.fuse_consumer) {
+      int cidx = an.fusable_into(i);
+      if (cidx >= 0 && fused_of[static_cast<size_t>(cidx)] < 0) {
+        fused_of[static_cast<size_t>(cidx)] = i;
+        fused_producer[static_cast<size_t>(i)] = true;
+      }
+    }
+  }
+  for (int i = 0; i < ns; ++i)
+    is_simple[static_cast<size_t>(i)] = !inlined[static_cast<size_t>(i)] && !fused_producer[static_cast<size_t>(i)] &&
+                                        fused_of[static_cast<size_t>(i)] < 0 && !an.tileable(i);
+  for (int i = 0; i < ns; ++i)
+    if (inlined[static_cast<size_t>(i)]) c.line("compute_inline " + an.st(i).name());
+  for (int i = ns - 1; i >= 0; --i) {  // consumers first: compute_at needs their loops
+    if (inlined[static_cast<size_t>(i)] || fused_producer[static_cast<size_t>(i)]) continue;
+    if (fused_of[static_cast<size_t>(i)] >= 0)
+      fused_stage(c, an, i, fused_of[static_cast<size_t>(i)], t);
+    else if (an.tileable(i))
+      tile_stage(c, an, i, r, t);
+    else
+      simple_stage(c, an, i, t, is_simple);
+  }
+}
+
+std::string sketch_name(const SketchRules &r) {
+  std::string s = r.inline_elementwise ? "inline" : "no-inline";
+  if (r.fuse_consumer) s += "+fuse";
+  if (r.cache_write) s += "+cache_write";
+  if (r.cache_read) s += "+cache_read";
+  return s;
+}
+
+std::string fnv_hex(const std::string &s) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char ch : s) h = (h ^ ch) * 1099511628211ull;
+  return fmt::format("{:016x}", h);
+}
+
+}  // namespace
+
+KernelSpace::KernelSpace(const Kernel &k, const Target &t) : k_(k), t_(t) {
+  Analysis an(k);
+  bool any_inline = false, any_tile = false, any_fuse = false, any_pack = false;
+  for (int i = 0; i < static_cast<int>(k.stages.size()); ++i) {
+    any_inline |= an.inlinable(i);
+    any_tile |= an.tileable(i);
+    any_fuse |= an.fusable_into(i) >= 0;
+    any_pack |= an.tileable(i) && an.pack_candidate(i) != nullptr;
+  }
+  std::set<std::string> seen;
+  std::string sig = kSpaceVersion;
+  for (bool inl : any_inline ? std::vector<bool>{true, false} : std::vector<bool>{true})
+    for (bool fuse : any_fuse ? std::vector<bool>{false, true} : std::vector<bool>{false})
+      for (bool cw : any_tile ? std::vector<bool>{true, false} : std::vector<bool>{false})
+        for (bool cr : any_pack ? std::vector<bool>{false, true} : std::vector<bool>{false}) {
+          SketchRules r{inl, cw, cr, fuse};
+          Sketch sk;
+          sk.rules = r;
+          sk.name = sketch_name(r);
+          Ctx c(&sk.decisions, nullptr);
+          run_sketch(c, an, r, t);
+          if (!seen.insert(c.text).second) continue;  // a rule that changed nothing here
+          sig += "|" + sk.name;
+          for (auto &d : sk.decisions) {
+            sig += ":";
+            for (auto v : d.candidates) sig += std::to_string(v) + ",";
+          }
+          sketches_.push_back(std::move(sk));
+        }
+  signature_ = fnv_hex(sig + "|" + t.name);
+}
+
+Point KernelSpace::random_point(std::mt19937_64 &rng) const {
+  Point p;
+  p.sketch = std::uniform_int_distribution<int>(0, num_sketches() - 1)(rng);
+  const auto &dec = sketches_[static_cast<size_t>(p.sketch)].decisions;
+  for (auto &d : dec) p.x.push_back(std::uniform_int_distribution<int>(0, static_cast<int>(d.candidates.size()) - 1)(rng));
+  std::map<int, std::vector<size_t>> groups;
+  for (size_t i = 0; i < dec.size(); ++i)
+    if (dec[i].group >= 0) groups[dec[i].group].push_back(i);
+  for (auto &[g, members] : groups) {
+    auto product = [&] {
+      int64_t prod = 1;
+      for (size_t i : members) prod *= dec[i].candidates[static_cast<size_t>(p.x[i])];
+      return prod;
+    };
+    while (product() > dec[members[0]].limit) {
+      std::vector<size_t> shrinkable;
+      for (size_t i : members)
+        if (p.x[i] > 0) shrinkable.push_back(i);
+      if (shrinkable.empty()) break;
+      --p.x[shrinkable[std::uniform_int_distribution<size_t>(0, shrinkable.size() - 1)(rng)]];
+    }
+  }
+  return p;
+}
+
+std::vector<int> KernelSpace::dims(int sketch) const {
+  std::vector<int> d;
+  for (auto &dec : sketches_.at(static_cast<size_t>(sketch)).decisions) d.push_back(static_cast<int>(dec.candidates.size()));
+  return d;
+}
+
+std::string KernelSpace::schedule_text(const Point &p) const {
+  Analysis an(k_);
+  Ctx c(nullptr, &p.x);
+  run_sketch(c, an, sketches_.at(static_cast<size_t>(p.sketch)).rules, t_);
+  std::string pt;
+  for (size_t i = 0; i < p.x.size(); ++i) pt += (i ? "," : "") + std::to_string(p.x[i]);
+  return fmt::format("# kcc-point {} {}:[{}]\nschedule {} {{\n{}}}\n", signature_, p.sketch, pt, k_.name, c.text);
+}
+
+Schedule KernelSpace::schedule(const Point &p) const {
+  auto v = parse_schedules("<tuner>", schedule_text(p));
+  KCC_INTERNAL(v.size() == 1, "tuner schedule text did not parse to one schedule");
+  return v[0];
+}
+
+std::optional<Point> KernelSpace::point_of(const std::string &text) const {
+  std::istringstream in(text);
+  std::string hash, sig, coords;
+  if (!(in >> hash >> sig >> coords) || hash != "#" || sig != "kcc-point") return std::nullopt;
+  std::string s2;
+  in.clear();
+  in.str(text);
+  in >> hash >> sig >> s2 >> coords;
+  if (s2 != signature_) return std::nullopt;
+  Point p;
+  size_t colon = coords.find(':');
+  if (colon == std::string::npos) return std::nullopt;
+  p.sketch = std::atoi(coords.substr(0, colon).c_str());
+  if (p.sketch < 0 || p.sketch >= num_sketches()) return std::nullopt;
+  std::string list = coords.substr(colon + 1);
+  if (list.size() < 2 || list.front() != '[' || list.back() != ']') return std::nullopt;
+  list = list.substr(1, list.size() - 2);
+  std::stringstream ls(list);
+  std::string item;
+  while (std::getline(ls, item, ','))
+    if (!item.empty()) p.x.push_back(std::atoi(item.c_str()));
+  if (p.x.size() != dims(p.sketch).size()) return std::nullopt;
+  return p;
+}
+
+KernelSpace::Entry &KernelSpace::check(const Point &p) {
+  auto it = cache_.find(p);
+  if (it != cache_.end()) return it->second;
+  Entry e;
+  Analysis an(k_);
+  Ctx c(nullptr, &p.x);
+  if (p.sketch < 0 || p.sketch >= num_sketches() || p.x.size() != dims(p.sketch).size()) {
+    e.error = "point does not fit the space";
+  } else {
+    run_sketch(c, an, sketches_[static_cast<size_t>(p.sketch)].rules, t_);
+    if (!c.ok) {
+      e.error = c.error;
+    } else {
+      try {
+        e.func = std::make_shared<LoweredFunc>(lower_kernel(k_, schedule(p), t_));
+        e.valid = true;
+      } catch (const ScheduleError &err) {
+        e.error = std::string("schedule error (") + to_string(err.kind()) + "): " + err.message();
+      } catch (const UserError &err) {
+        e.error = "schedule error: " + err.message();
+      } catch (const InternalError &err) {
+        e.error = std::string("internal error while lowering: ") + err.what();
+      }
+    }
+  }
+  return cache_.emplace(p, std::move(e)).first->second;
+}
+
+bool KernelSpace::statically_valid(const Point &p) { return check(p).valid; }
+
+const LoweredFunc *KernelSpace::lowered(const Point &p) {
+  Entry &e = check(p);
+  return e.valid ? e.func.get() : nullptr;
+}
+
+std::string KernelSpace::static_error(const Point &p) const {
+  auto it = cache_.find(p);
+  return it == cache_.end() ? "" : it->second.error;
+}
+
+std::vector<std::vector<float>> KernelSpace::features(const Point &p) {
+  Entry &e = check(p);
+  if (!e.features.empty()) return e.features;
+  if (e.valid) e.features = extract_features(*e.func, t_);
+  if (e.features.empty()) e.features.push_back(std::vector<float>(static_cast<size_t>(kFeatureCount), 0.f));
+  return e.features;
+}
+
+int KernelSpace::feature_count() const { return kFeatureCount; }
+
+}  // namespace kcc::tuner

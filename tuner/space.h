@@ -1,0 +1,109 @@
+// tuner/space.h - the search space of one kernel: sketches generated from its stages, each
+// with free decisions; a candidate (sketch + decision indices) prints as ordinary schedule text.
+//
+// Sketch rules (CPU, in the spirit of Ansor):
+//   inline        elementwise intermediate stages are computed inline (a variant keeps them)
+//   tile          a reduction with >= 2 spatial axes gets SSRSRS multi-level tiling: each
+//                 spatial axis split into 4 levels, each reduction axis into 2, ordered
+//                 S0 S1 R0 S2 R1 S3, the innermost spatial loop of the last axis vectorized
+//   cache_write   (variant) the tiled stage accumulates its S2 S3 tile locally at the last S1 loop
+//   cache_read    (variant) an input whose reads do not depend on the first tiled axis (the B
+//                 panel of a GEMM) is packed into contiguous memory at the last R0 loop
+//   fuse          (variant) an intermediate tiled reduction whose only consumer is elementwise is
+//                 computed at the consumer's tile loop (compute_at), tiled R S R S inside it
+//   simple        other stages: innermost spatial axis split by the vector length and vectorized,
+//                 outer loop parallel; an intermediate stage read by one simple stage may be
+//                 computed at that stage's outer loop (a compute-location decision)
+// Decisions: tile factors (divisors and non-divisors of the extent), parallel depth (how many
+// outer tile loops are fused into the parallel loop), vector length, unroll limit, compute
+// location. GPU sketches (SSSRRSRS, shared-memory cache_read, thread binding) get their own rules
+// when the NVPTX generator lands; a GPU target currently yields the simple sketch only.
+#pragma once
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "codegen/target.h"
+#include "ir/kernel.h"
+#include "ir/schedule.h"
+#include "ir/stmt.h"
+#include "tuner/search.h"
+
+namespace kcc::tuner {
+
+/// One free decision: its name (e.g. "C.i.tile1") and its candidate values.
+struct Decision {
+  std::string name;
+  std::vector<int64_t> candidates;
+  int group = -1;     ///< tile factors of one loop share a group: their product must be <= limit
+  int64_t limit = 0;
+};
+
+/// Which rules a sketch applies (each sketch is one combination).
+struct SketchRules {
+  bool inline_elementwise = true;
+  bool cache_write = true;
+  bool cache_read = false;
+  bool fuse_consumer = false;
+};
+
+struct Sketch {
+  std::string name;  ///< e.g. "inline+tile+cache_write"
+  SketchRules rules;
+  std::vector<Decision> decisions;
+};
+
+class KernelSpace : public SearchSpace {
+ public:
+  /// `k` must outlive the space.
+  KernelSpace(const Kernel &k, const Target &t);
+
+  const Kernel &kernel() const { return k_; }
+  const Target &target() const { return t_; }
+  const std::vector<Sketch> &sketches() const { return sketches_; }
+  /// A hash of the sketches and their decisions: points of two spaces with one signature mean
+  /// the same schedules.
+  const std::string &signature() const { return signature_; }
+
+  int num_sketches() const override { return static_cast<int>(sketches_.size()); }
+  std::vector<int> dims(int sketch) const override;
+  /// Decision constraints (tile products within extents), then the schedule is applied and
+  /// lowered; schedule errors (ScheduleError) make the point invalid. Cached.
+  bool statically_valid(const Point &p) override;
+  std::vector<std::vector<float>> features(const Point &p) override;
+  int feature_count() const override;
+  /// Uniform decisions, then tile groups shrunk until their products fit their extents.
+  Point random_point(std::mt19937_64 &rng) const override;
+
+  /// The schedule text of a point: a `# kcc-point SIGNATURE s:[...]` comment line, then
+  /// `schedule KERNEL { ... }`.
+  std::string schedule_text(const Point &p) const;
+  /// schedule_text parsed with parse_schedules.
+  Schedule schedule(const Point &p) const;
+  /// The lowered function of a statically valid point (null otherwise); cached.
+  const LoweredFunc *lowered(const Point &p);
+  /// Why a point is statically invalid ("" when valid or not checked yet).
+  std::string static_error(const Point &p) const;
+  /// The point recorded in a schedule text's `# kcc-point` comment when its signature is this
+  /// space's; nullopt otherwise.
+  std::optional<Point> point_of(const std::string &schedule_text) const;
+
+ private:
+  struct Entry {
+    bool valid = false;
+    std::string error;
+    std::shared_ptr<LoweredFunc> func;
+    std::vector<std::vector<float>> features;
+  };
+  Entry &check(const Point &p);
+
+  const Kernel &k_;
+  Target t_;
+  std::vector<Sketch> sketches_;
+  std::string signature_;
+  std::map<Point, Entry> cache_;
+};
+
+}  // namespace kcc::tuner
