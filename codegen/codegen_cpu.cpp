@@ -511,7 +511,17 @@ void CodeGenCPU::emit_parallel_loop(const For *op) {
                                      cvars[i]->name));
   for (size_t i = 0; i < cbufs.size(); ++i) {
     unsigned f = static_cast<unsigned>(1 + cvars.size() + i);
-    st_.buffers[cbufs[i]] = b_.CreateLoad(ptr_, b_.CreateStructGEP(cty, cl, f), cbufs[i]->name);
+    llvm::LoadInst *p = b_.CreateLoad(ptr_, b_.CreateStructGEP(cty, cl, f), cbufs[i]->name);
+    // What the kernel's argument attributes said, restated for the outlined body.
+    const BufferNode *bn = cbufs[i];
+    uint64_t align = bn->arg_index >= 0 ? static_cast<uint64_t>(std::max(1, bn->elem.bytes())) : kStackAlign;
+    uint64_t bytes = static_cast<uint64_t>(std::max<int64_t>(1, bn->size)) * std::max(1, bn->elem.bytes());
+    p->setMetadata(llvm::LLVMContext::MD_nonnull, llvm::MDNode::get(ctx_, {}));
+    p->setMetadata(llvm::LLVMContext::MD_align,
+                   llvm::MDNode::get(ctx_, {llvm::ConstantAsMetadata::get(b_.getInt64(align))}));
+    p->setMetadata(llvm::LLVMContext::MD_dereferenceable,
+                   llvm::MDNode::get(ctx_, {llvm::ConstantAsMetadata::get(b_.getInt64(bytes))}));
+    st_.buffers[cbufs[i]] = p;
   }
   llvm::BasicBlock *pre = b_.GetInsertBlock();
   auto *loop = llvm::BasicBlock::Create(ctx_, "par.loop", body_fn);

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <functional>
 #include <limits>
@@ -583,6 +584,44 @@ TEST(CodegenMath, ExpAndTanhEdgeCases) {
     else EXPECT_NEAR(e[j], we, std::max(3e-7 * we, 2e-45)) << in[j];
     EXPECT_NEAR(t[j], wt, 1e-6 * std::max(1e-6f, std::fabs(wt))) << in[j];
   }
+}
+
+/// Dense sweeps of the inline f32 functions against libm in double precision.
+TEST(CodegenMath, InlineFunctionsAccuracySweep) {
+  const int64_t n = 16 * 1024;
+  Buffer A = f32_arg("A", n, 0);
+  std::vector<Buffer> outs{f32_arg("E", n, 1), f32_arg("T", n, 2), f32_arg("S", n, 3), f32_arg("R", n, 4)};
+  Var x = make_var("x");
+  Expr idx = ramp(var(x) * 16, 1, 16);
+  MathFn fns[] = {MathFn::exp, MathFn::tanh, MathFn::sigmoid, MathFn::erf};
+  std::vector<Stmt> stores;
+  for (int j = 0; j < 4; ++j) stores.push_back(make_store(outs[j], idx, make_call(fns[j], {ld(A, idx)})));
+  auto k = compile(func("sweep", {A, outs[0], outs[1], outs[2], outs[3]},
+                        loop(x, n / 16, ForKind::Serial, make_seq(stores))));
+  std::vector<float> a(n);
+  for (int64_t j = 0; j < n; ++j) a[j] = -87.0f + 175.0f * float(j) / float(n - 1);  // [-87, 88]
+  // a second, finer pass near zero where relative accuracy is hardest
+  for (int64_t j = 0; j < n / 4; ++j) a[j] = -2.0f + 4.0f * float(j) / float(n / 4 - 1);
+  std::vector<std::vector<float>> o(4, std::vector<float>(n, kPoison));
+  ASSERT_EQ(k({a.data(), o[0].data(), o[1].data(), o[2].data(), o[3].data()}), 0);
+  double worst[4] = {0, 0, 0, 0};
+  for (int64_t j = 0; j < n; ++j) {
+    double v = a[j];
+    double want[4] = {std::exp(v), std::tanh(v), 1.0 / (1.0 + std::exp(-v)), std::erf(v)};
+    for (int f = 0; f < 4; ++f) {
+      double err = std::fabs(o[f][j] - want[f]);
+      // relative for exp/tanh/sigmoid (normal results), absolute for erf (documented so)
+      double scale = f == 3 ? 1.0 : std::max(std::fabs(want[f]), 1e-30);
+      if (f == 2 && want[f] < 1e-37) continue;  // denormal sigmoid tails
+      worst[f] = std::max(worst[f], err / scale);
+    }
+  }
+  EXPECT_LT(worst[0], 3e-7) << "exp";
+  EXPECT_LT(worst[1], 1e-6) << "tanh";
+  EXPECT_LT(worst[2], 1e-6) << "sigmoid";
+  EXPECT_LT(worst[3], 5e-7) << "erf";
+  std::printf("max error: exp %.2e (rel), tanh %.2e (rel), sigmoid %.2e (rel), erf %.2e (abs)\n", worst[0],
+              worst[1], worst[2], worst[3]);
 }
 
 // ------------------------------------------------------------------ errors and output files
