@@ -128,7 +128,7 @@ int main(int argc, char **argv) {
     size_t count = (size_t)n * n;
     float *a = alloc_random(count, 1), *b = alloc_random(count, 2);
     float *c = alloc_random(count, 3), *ref = alloc_random(count, 4);
-    struct problem p = {n, a, b, c, kernels[ki].kcc, 0};
+    struct problem p = {n, a, b, c, kernels[ki].fn, 0};
     struct problem blas = {n, a, b, ref, NULL, 0};
 
     run_openblas(&blas);
