@@ -398,14 +398,24 @@ int run_compile(const Options &o) {
   return 0;
 }
 
+/// The enabled (+) features of an LLVM feature string, shortened to fit a table column.
+std::string enabled_features(const std::string &features) {
+  std::string out;
+  for (const std::string &f : split_commas(features))
+    if (f[0] == '+') out += (out.empty() ? "" : ",") + f.substr(1);
+  if (out.size() > 60) out = out.substr(0, out.rfind(',', 56)) + ",...";
+  return out.empty() ? "(cpu defaults)" : out;
+}
+
 int run_targets() {
-  std::cout << fmt::format("{:<16} {:<28} {:<16} {}\n", "target", "triple", "cpu", "vector bits / features");
+  std::cout << fmt::format("{:<15} {:<22} {:<16} {:>6}  {}\n", "target", "triple", "cpu", "vector", "features");
   for (const char *name : kTargetNames) {
     try {
       Target t = make_target(name);
-      std::cout << fmt::format("{:<16} {:<28} {:<16} {} {}\n", name, t.triple, t.cpu, t.vector_bits, t.features);
+      std::cout << fmt::format("{:<15} {:<22} {:<16} {:>6}  {}\n", name, t.triple, t.cpu, t.vector_bits,
+                               enabled_features(t.features));
     } catch (const UserError &) {
-      std::cout << fmt::format("{:<16} (not available in this build)\n", name);
+      std::cout << fmt::format("{:<15} (not available in this build)\n", name);
     }
   }
   return 0;
