@@ -5,6 +5,8 @@
 // (expf.c, tanhf.c, public domain; algorithm re-derived, not copied).
 #include "codegen/math_cpu.h"
 
+#include <limits>
+
 #include "ir/diag.h"
 #include "llvm/IR/Constants.h"
 #include "llvm/IR/Intrinsics.h"
@@ -102,6 +104,46 @@ llvm::Value *MathEmitter::erf_f32(llvm::Value *x) {
   return b_.CreateSelect(b_.CreateFCmpOLT(ax, constant(ft, 0.5)), small, big);
 }
 
+/// log: x = m 2^e with m in [sqrt(1/2), sqrt(2)), log(m) by Cephes' degree-9 polynomial on
+/// m - 1, e ln2 added in two parts. Denormal inputs are scaled by 2^23 first; x < 0 and NaN give
+/// NaN, 0 gives -inf, inf gives inf.
+llvm::Value *MathEmitter::log_f32(llvm::Value *x) {
+  llvm::Type *ft = x->getType();
+  llvm::Type *it = ft->isVectorTy()
+                       ? static_cast<llvm::Type *>(llvm::VectorType::get(
+                             b_.getInt32Ty(), llvm::cast<llvm::VectorType>(ft)->getElementCount()))
+                       : b_.getInt32Ty();
+  auto fma = [&](llvm::Value *a, llvm::Value *b, llvm::Value *c) {
+    return b_.CreateIntrinsic(llvm::Intrinsic::fma, {ft}, {a, b, c});
+  };
+  auto ic = [&](int64_t v) { return llvm::ConstantInt::get(it, static_cast<uint64_t>(v), true); };
+  llvm::Value *denormal = b_.CreateFCmpOLT(x, constant(ft, 1.17549435e-38));
+  llvm::Value *xs = b_.CreateSelect(denormal, b_.CreateFMul(x, constant(ft, 8388608.0)), x);
+  llvm::Value *bits = b_.CreateBitCast(xs, it);
+  llvm::Value *e = b_.CreateSub(b_.CreateLShr(bits, ic(23)), ic(126));
+  e = b_.CreateSub(e, b_.CreateSelect(denormal, ic(23), ic(0)));
+  llvm::Value *m = b_.CreateBitCast(b_.CreateOr(b_.CreateAnd(bits, ic(0x007fffff)), ic(0x3f000000)), ft);  // [0.5, 1)
+  llvm::Value *lo = b_.CreateFCmpOLT(m, constant(ft, 0.707106781186547524));
+  e = b_.CreateSub(e, b_.CreateZExt(lo, it));
+  m = b_.CreateFSub(b_.CreateSelect(lo, b_.CreateFAdd(m, m), m), constant(ft, 1.0));
+  llvm::Value *ef = b_.CreateSIToFP(e, ft);
+  const double c[] = {7.0376836292E-2, -1.1514610310E-1, 1.1676998740E-1, -1.2420140846E-1, 1.4249322787E-1,
+                      -1.6668057665E-1, 2.0000714765E-1, -2.4999993993E-1, 3.3333331174E-1};
+  llvm::Value *p = constant(ft, c[0]);
+  for (int k = 1; k < 9; ++k) p = fma(p, m, constant(ft, c[k]));
+  llvm::Value *z = b_.CreateFMul(m, m);
+  llvm::Value *y = b_.CreateFMul(b_.CreateFMul(p, m), z);
+  y = fma(ef, constant(ft, -2.12194440e-4), y);
+  y = fma(z, constant(ft, -0.5), y);
+  llvm::Value *r = b_.CreateFAdd(m, y);
+  r = fma(ef, constant(ft, 0.693359375), r);
+  // special values
+  llvm::Value *inf = constant(ft, std::numeric_limits<double>::infinity());
+  r = b_.CreateSelect(b_.CreateFCmpOEQ(x, inf), inf, r);
+  r = b_.CreateSelect(b_.CreateFCmpOEQ(x, constant(ft, 0.0)), constant(ft, -std::numeric_limits<double>::infinity()), r);
+  return b_.CreateSelect(b_.CreateFCmpULT(x, constant(ft, 0.0)), constant(ft, std::numeric_limits<double>::quiet_NaN()), r);
+}
+
 /// A libm function applied lane by lane (declared readnone: these set no errno).
 llvm::Value *MathEmitter::libm_call(const char *f32_name, const char *f64_name, llvm::Value *x) {
   llvm::Type *et = x->getType()->getScalarType();
@@ -127,7 +169,7 @@ llvm::Value *MathEmitter::emit(MathFn fn, const std::vector<llvm::Value *> &args
   auto intrinsic = [&](llvm::Intrinsic::ID id) { return b_.CreateUnaryIntrinsic(id, x); };
   switch (fn) {
     case MathFn::exp: return f32 ? exp_f32(x) : intrinsic(llvm::Intrinsic::exp);
-    case MathFn::log: return intrinsic(llvm::Intrinsic::log);
+    case MathFn::log: return f32 ? log_f32(x) : intrinsic(llvm::Intrinsic::log);
     case MathFn::sqrt: return intrinsic(llvm::Intrinsic::sqrt);
     case MathFn::rsqrt: return b_.CreateFDiv(constant(ft, 1.0), intrinsic(llvm::Intrinsic::sqrt));
     case MathFn::tanh: return f32 ? tanh_f32(x) : libm_call("tanhf", "tanh", x);

@@ -447,6 +447,29 @@ TEST(Codegen, MinMaxAndCasts) {
   }
 }
 
+TEST(Codegen, BoolBuffersAndLogic) {
+  // M[x] = A[x] > 0 and not (B[x] > 0) (stored as bytes); C[x] = float(M[x] or A[x] < -1)
+  const int64_t n = 48;
+  Buffer A = f32_arg("A", n, 0), B = f32_arg("B", n, 1), C = f32_arg("C", n, 3);
+  Buffer M = make_buffer("M", Type::boolean(), {n}, MemScope::Global, 2);
+  Var x = make_var("x"), y = make_var("y");
+  Expr v = ramp(var(y) * 16, 1, 16);
+  Stmt s1 = loop(x, n, ForKind::Serial,
+                 make_store(M, var(x), ld(A, var(x)) > f(0.0) && make_unary(UnOp::Not, ld(B, var(x)) > f(0.0))));
+  Stmt s2 = loop(y, n / 16, ForKind::Serial,
+                 make_store(C, v, make_cast(Type::f32(16), ld(M, v) || ld(A, v) < bcast(f(-1.0), 16))));
+  auto k = compile(func("logic", {A, B, M, C}, make_seq({s1, s2})));
+  auto a = random_floats(n, -2, 2, 30), b = random_floats(n, -2, 2, 31);
+  std::vector<uint8_t> m(n, 0x5a);
+  std::vector<float> c(n, kPoison);
+  ASSERT_EQ(k({a.data(), b.data(), m.data(), c.data()}), 0);
+  for (int64_t j = 0; j < n; ++j) {
+    bool want = a[j] > 0 && !(b[j] > 0);
+    ASSERT_EQ(m[j], want ? 1 : 0) << j;
+    ASSERT_EQ(c[j], (want || a[j] < -1) ? 1.0f : 0.0f) << j;
+  }
+}
+
 // ------------------------------------------------------------------ integer floor division
 
 int64_t floor_div(int64_t a, int64_t b) {
@@ -622,6 +645,37 @@ TEST(CodegenMath, InlineFunctionsAccuracySweep) {
   EXPECT_LT(worst[3], 5e-7) << "erf";
   std::printf("max error: exp %.2e (rel), tanh %.2e (rel), sigmoid %.2e (rel), erf %.2e (abs)\n", worst[0],
               worst[1], worst[2], worst[3]);
+}
+
+TEST(CodegenMath, LogSweepAndSpecialValues) {
+  const int64_t n = 16 * 1024;
+  Buffer A = f32_arg("A", n, 0), L = f32_arg("L", n, 1);
+  Var x = make_var("x");
+  Expr idx = ramp(var(x) * 16, 1, 16);
+  auto k = compile(func("logsweep", {A, L}, loop(x, n / 16, ForKind::Serial,
+                                                  make_store(L, idx, make_call(MathFn::log, {ld(A, idx)})))));
+  std::vector<float> a(n);
+  const float inf = std::numeric_limits<float>::infinity();
+  const float specials[] = {0.0f, -0.0f, -1.0f, inf, -inf, kPoison, 1e-40f, 1.4e-45f, 1.0f, 1.17549435e-38f};
+  const int ns = sizeof(specials) / sizeof(specials[0]);
+  for (int j = 0; j < ns; ++j) a[j] = specials[j];
+  for (int64_t j = ns; j < n / 2; ++j) a[j] = std::pow(10.0f, -37.0f + 74.0f * float(j) / float(n / 2));  // wide range
+  for (int64_t j = n / 2; j < n; ++j) a[j] = 0.5f + 1.5f * float(j - n / 2) / float(n / 2);              // near 1
+  std::vector<float> l(n, kPoison);
+  ASSERT_EQ(k({a.data(), l.data()}), 0);
+  for (int j = 0; j < ns; ++j) {
+    float want = std::log(a[j]);
+    if (std::isnan(want)) EXPECT_TRUE(std::isnan(l[j])) << a[j];
+    else if (std::isinf(want)) EXPECT_EQ(l[j], want) << a[j];
+    else EXPECT_NEAR(l[j], want, 2e-7 * std::fabs(want) + 1e-7) << a[j];
+  }
+  double worst = 0;
+  for (int64_t j = ns; j < n; ++j) {
+    double want = std::log(double(a[j]));
+    worst = std::max(worst, std::fabs(l[j] - want) / std::max(std::fabs(want), 0.5));
+  }
+  EXPECT_LT(worst, 2e-7);
+  std::printf("log max error %.2e\n", worst);
 }
 
 // ------------------------------------------------------------------ errors and output files
