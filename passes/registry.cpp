@@ -453,6 +453,13 @@ std::vector<std::string> workload_names(const Kernel &k) {
   return names;
 }
 
+Schedule rename_schedule(Schedule s, const std::vector<std::string> &old_names, const Kernel &k) {
+  KCC_INTERNAL(old_names.size() == workload_names(k).size(), "rename_schedule: name lists of different workloads");
+  if (old_names != workload_names(k)) ScheduleRenamer(k, old_names).rename(s);
+  s.kernel = k.name;
+  return s;
+}
+
 // ---------------------------------------------------------------- registry files
 
 Registry make_registry(const std::vector<CompiledKernel> &kernels, const Target &t, const std::string &kcc_version) {
@@ -545,12 +552,12 @@ bool RegistryProvider::provide(const Kernel &k, const Target &t, ChosenSchedule 
   std::vector<Schedule> parsed = parse_schedules(path, best->schedule);
   KCC_INTERNAL(parsed.size() == 1, "registry entry holds " + std::to_string(parsed.size()) + " schedules");
   Schedule s = std::move(parsed[0]);
-  std::vector<std::string> now = workload_names(k);
-  if (!best->names.empty() && best->names != now) {
-    if (best->names.size() != now.size())
+  if (!best->names.empty()) {
+    size_t now = workload_names(k).size();
+    if (best->names.size() != now)
       throw UserError(best->loc, fmt::format("registry entry '{}' lists {} names but kernel '{}' has {}", best->name,
-                                             best->names.size(), k.name, now.size()));
-    ScheduleRenamer(k, best->names).rename(s);
+                                             best->names.size(), k.name, now));
+    s = rename_schedule(std::move(s), best->names, k);
   }
   s.kernel = k.name;
   out.schedule = std::move(s);

@@ -34,6 +34,12 @@ std::string workload_key(const Kernel &k);
 /// of appearance, then for each stage its axes and reduction axes). Two kernels with one
 /// workload key have name lists of one length; pairing them renames a schedule for the other.
 std::vector<std::string> workload_names(const Kernel &k);
+/// A schedule recorded for another spelling of `k`'s workload, renamed to `k`'s names:
+/// `old_names` is workload_names() of the kernel it was recorded for (same workload key, so
+/// same length). Stage, tensor and axis names are mapped; names the steps create (split
+/// results, cache_read stages, ...) stay. The schedule's kernel becomes k.name. For registry
+/// entries and tuner records alike.
+Schedule rename_schedule(Schedule s, const std::vector<std::string> &old_names, const Kernel &k);
 
 /// One kernel of a registry.
 struct RegistryEntry {
