@@ -17,6 +17,7 @@
 #include "codegen/target.h"
 #include "ir/diag.h"
 #include "ir/expr.h"
+#include "ir/kernel.h"
 #include "ir/stmt.h"
 #include "kcc_runtime.h"
 
@@ -703,6 +704,11 @@ TEST(Codegen, AccessAndSharedMemoryAreInternalErrors) {
   Buffer sh = make_buffer("sh", Type::f32(), {4}, MemScope::Shared);
   Stmt s = make_allocate(sh, make_store(sh, i(0), f(1.0)));
   EXPECT_THROW(generate_code({func("shared", {A}, s)}, make_target("host")), InternalError);
+  auto decl = std::make_shared<TensorDecl>();
+  decl->name = "X";
+  decl->shape = {4};
+  Stmt acc = make_store(A, i(0), make_access(decl, {i(1)}));
+  EXPECT_THROW(generate_code({func("access", {A}, acc)}, make_target("host")), InternalError);
   Var g = make_var("g");
   Stmt gpu = make_for(g, i(0), i(4), ForKind::GpuThread, make_store(A, var(g), f(1.0)));
   EXPECT_THROW(generate_code({func("gpu", {A}, gpu)}, make_target("host")), InternalError);
