@@ -1,0 +1,83 @@
+// Measurement: candidates that crash, hang or compute wrong results are recorded invalid and do
+// not stop the batch; good candidates get >= 3 samples and a median.
+// Nothing in this binary runs generated code in-process (the runner forks).
+#include <gtest/gtest.h>
+
+#include "ir/parser.h"
+#include "passes/pipeline.h"
+#include "tuner/measure.h"
+
+namespace kcc::tuner {
+namespace {
+
+const Module &suite() {
+  static Module m = parse_module_file(std::string(KCC_SOURCE_DIR) + "/test/correctness/kernels.ir");
+  return m;
+}
+
+Target host() {
+  static Target t = make_target("host");
+  return t;
+}
+
+/// Loop IR crafted by hand from a good lowering of `k`.
+struct Crafted {
+  LoweredFunc good, segfault, hang, wrong;
+};
+
+Crafted craft(const Kernel &k) {
+  Crafted c;
+  c.good = lower_kernel(k, default_schedule(k, host()), host());
+  const Buffer &out = c.good.args.back();
+  c.segfault = c.good;
+  c.segfault.body = make_seq({c.good.body, make_store(out, make_int(int64_t(1) << 40), make_float(1.0))});
+  c.hang = c.good;
+  Var v = make_var("forever");
+  c.hang.body = make_seq({c.good.body, make_for(v, make_int(0), make_int(int64_t(1) << 62), ForKind::Serial,
+                                                make_store(out, make_int(0),
+                                                           make_load(Type::f32(), out, make_int(0)) + make_float(1.0)))});
+  c.wrong = c.good;
+  c.wrong.body = make_seq({c.good.body, make_store(out, make_int(3), make_float(42.0))});
+  return c;
+}
+
+TEST(Measurer, GoodCandidateGetsSamplesAndAMedian) {
+  const Kernel &k = *suite().find_kernel("matmul");
+  Crafted c = craft(k);
+  MeasureOptions o;
+  o.min_sample_seconds = 0.001;
+  o.samples = 3;
+  Measurer m(k, host(), o);
+  auto r = m.measure({&c.good});
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_TRUE(r[0].valid) << r[0].error;
+  EXPECT_GE(r[0].samples.size(), 3u);
+  EXPECT_GT(r[0].median, 0);
+}
+
+TEST(Measurer, CrashHangAndWrongResultAreRecordedAndTheBatchGoesOn) {
+  const Kernel &k = *suite().find_kernel("matmul");
+  Crafted c = craft(k);
+  MeasureOptions o;
+  o.min_sample_seconds = 0.001;
+  o.samples = 3;
+  o.timeout_seconds = 2;
+  Measurer m(k, host(), o);
+  auto r = m.measure({&c.segfault, &c.good, &c.hang, &c.wrong, &c.good});
+  ASSERT_EQ(r.size(), 5u);
+  EXPECT_FALSE(r[0].valid);
+  EXPECT_EQ(r[0].error.rfind("crashed", 0), 0u) << r[0].error;
+  EXPECT_TRUE(r[1].valid) << r[1].error;
+  EXPECT_FALSE(r[2].valid);
+  EXPECT_EQ(r[2].error.rfind("timeout", 0), 0u) << r[2].error;
+  EXPECT_FALSE(r[3].valid);
+  EXPECT_EQ(r[3].error.rfind("wrong result", 0), 0u) << r[3].error;
+  EXPECT_TRUE(r[4].valid) << r[4].error;
+  EXPECT_EQ(m.stats().crashed, 1);
+  EXPECT_EQ(m.stats().timed_out, 1);
+  EXPECT_EQ(m.stats().wrong, 1);
+  EXPECT_EQ(m.stats().worker_restarts, 2);
+}
+
+}  // namespace
+}  // namespace kcc::tuner

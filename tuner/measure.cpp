@@ -1,0 +1,319 @@
+// tuner/measure.cpp - builder threads and a forked runner process.
+//
+// Why fork after building: the worker inherits the JIT'd code of the whole batch, so nothing
+// needs to be serialized, and a crash or hang in generated code only takes the worker down.
+#include "tuner/measure.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <iostream>
+#include <limits>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "codegen/codegen.h"
+#include "ir/interp.h"
+#include "kcc_runtime.h"
+#include "tuner/stats.h"
+
+namespace kcc::tuner {
+
+namespace {
+
+double now() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+bool write_all(int fd, const void *p, size_t n) {
+  const char *c = static_cast<const char *>(p);
+  while (n > 0) {
+    ssize_t w = send(fd, c, n, MSG_NOSIGNAL);
+    if (w <= 0) {
+      if (w < 0 && errno == EINTR) continue;
+      return false;
+    }
+    c += w;
+    n -= static_cast<size_t>(w);
+  }
+  return true;
+}
+
+/// Reads exactly n bytes, waiting at most until `deadline` (monotonic seconds; 0 = forever).
+/// Returns 1 on success, 0 on EOF/error, -1 on timeout.
+int read_all(int fd, void *p, size_t n, double deadline) {
+  char *c = static_cast<char *>(p);
+  while (n > 0) {
+    if (deadline > 0) {
+      double left = deadline - now();
+      if (left <= 0) return -1;
+      pollfd pfd{fd, POLLIN, 0};
+      int r = poll(&pfd, 1, static_cast<int>(std::ceil(left * 1000)));
+      if (r == 0) return -1;
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        return 0;
+      }
+    }
+    ssize_t got = read(fd, c, n);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) return 0;
+    c += got;
+    n -= static_cast<size_t>(got);
+  }
+  return 1;
+}
+
+struct Built {
+  std::unique_ptr<JitModule> jit;
+  void *fn = nullptr;
+  std::string error;
+};
+
+/// The result a worker sends back for one candidate.
+struct WorkerReply {
+  int32_t ok = 0;
+  std::vector<double> samples;
+  std::string error;
+};
+
+}  // namespace
+
+struct Measurer::Impl {
+  bool have_reference = false;
+  std::vector<std::vector<float>> inputs;
+  std::vector<std::vector<double>> reference;
+};
+
+Measurer::Measurer(const Kernel &k, const Target &t, MeasureOptions opts)
+    : impl_(std::make_unique<Impl>()), k_(k), t_(t), opts_(opts) {}
+
+Measurer::~Measurer() = default;
+
+namespace {
+
+/// Runs in the worker: check against the reference, then time.
+WorkerReply run_candidate(void *fn, const Kernel &k, const std::vector<std::vector<float>> &inputs,
+                          const std::vector<std::vector<double>> &ref, const MeasureOptions &o) {
+  WorkerReply r;
+  std::vector<std::vector<float>> outs;
+  for (auto &t : k.outputs)
+    outs.emplace_back(static_cast<size_t>(t->num_elements()), std::numeric_limits<float>::quiet_NaN());
+  std::vector<void *> args;
+  for (auto &v : inputs) args.push_back(const_cast<float *>(v.data()));
+  for (auto &v : outs) args.push_back(v.data());
+  int rc = call_kernel(fn, args);
+  if (rc != 0) {
+    r.error = "status " + std::to_string(rc) + ": " + kcc_error_string(rc);
+    return r;
+  }
+  for (size_t out = 0; out < outs.size(); ++out)
+    for (size_t i = 0; i < outs[out].size(); ++i) {
+      double want = ref[out][i], got = outs[out][i];
+      if (!(std::fabs(got - want) <= o.tolerance * (1 + std::fabs(want)))) {
+        r.error = "wrong result: output '" + k.outputs[out]->name + "' element " + std::to_string(i) + ": got " +
+                  std::to_string(got) + ", expected " + std::to_string(want);
+        return r;
+      }
+    }
+  for (int w = 0; w < o.warmup_runs; ++w) call_kernel(fn, args);
+  // Repeats per sample: enough for min_sample_seconds, from one timed run.
+  double t0 = now();
+  call_kernel(fn, args);
+  double one = std::max(now() - t0, 1e-9);
+  int64_t repeats = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(o.min_sample_seconds / one)));
+  const int n = std::max(3, o.samples);
+  for (int s = 0; s < n; ++s) {
+    double a = now();
+    for (int64_t i = 0; i < repeats; ++i) call_kernel(fn, args);
+    r.samples.push_back((now() - a) / static_cast<double>(repeats));
+  }
+  r.ok = 1;
+  return r;
+}
+
+}  // namespace
+
+
+namespace {
+
+/// The worker's loop: read a candidate index, run it, reply; exit when the parent closes.
+[[noreturn]] void worker_main(int fd, const std::vector<Built> &built, const Kernel &k,
+                              const std::vector<std::vector<float>> &inputs,
+                              const std::vector<std::vector<double>> &ref, const MeasureOptions &o) {
+  if (o.run_threads > 0) kcc_set_num_threads(o.run_threads);
+  for (;;) {
+    int32_t idx = -1;
+    if (read_all(fd, &idx, sizeof idx, 0) != 1) _exit(0);
+    WorkerReply r;
+    try {
+      r = run_candidate(built[static_cast<size_t>(idx)].fn, k, inputs, ref, o);
+    } catch (const std::exception &e) {
+      r.error = std::string("exception: ") + e.what();
+    }
+    int32_t n = static_cast<int32_t>(r.samples.size()), len = static_cast<int32_t>(r.error.size());
+    if (!write_all(fd, &r.ok, sizeof r.ok) || !write_all(fd, &n, sizeof n) ||
+        !write_all(fd, r.samples.data(), sizeof(double) * r.samples.size()) || !write_all(fd, &len, sizeof len) ||
+        !write_all(fd, r.error.data(), r.error.size()))
+      _exit(0);
+  }
+}
+
+/// A forked worker and its end of the socket.
+struct Worker {
+  pid_t pid = -1;
+  int fd = -1;
+};
+
+Worker start_worker(const std::vector<Built> &built, const Kernel &k, const std::vector<std::vector<float>> &inputs,
+                    const std::vector<std::vector<double>> &ref, const MeasureOptions &o) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) throw std::runtime_error("socketpair failed");
+  std::cout.flush();
+  std::cerr.flush();
+  pid_t pid = fork();
+  if (pid < 0) {
+    close(sv[0]);
+    close(sv[1]);
+    throw std::runtime_error("fork failed");
+  }
+  if (pid == 0) {
+    close(sv[0]);
+    worker_main(sv[1], built, k, inputs, ref, o);
+  }
+  close(sv[1]);
+  return {pid, sv[0]};
+}
+
+/// Kills the worker (if alive) and reaps it; returns a description of how it ended.
+std::string stop_worker(Worker &w, bool kill_it) {
+  if (w.pid < 0) return "";
+  close(w.fd);
+  if (kill_it) kill(w.pid, SIGKILL);
+  int status = 0;
+  waitpid(w.pid, &status, 0);
+  w = Worker{};
+  if (WIFSIGNALED(status)) {
+    int sig = WTERMSIG(status);
+    return "signal " + std::to_string(sig) + " (" + strsignal(sig) + ")";
+  }
+  return "exit status " + std::to_string(WEXITSTATUS(status));
+}
+
+}  // namespace
+
+std::vector<Measurement> Measurer::measure(const std::vector<const LoweredFunc *> &funcs) {
+  std::vector<Measurement> out(funcs.size());
+  if (funcs.empty()) return out;
+  if (!impl_->have_reference) {
+    std::mt19937 rng(opts_.seed);
+    std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+    for (auto &t : k_.inputs) {
+      std::vector<float> v(static_cast<size_t>(t->num_elements()));
+      for (auto &x : v) x = dist(rng);
+      impl_->inputs.push_back(std::move(v));
+    }
+    impl_->reference = interpret(k_, impl_->inputs);
+    impl_->have_reference = true;
+  }
+
+  // Phase 1: build on several threads. JIT materialization (lookup) is serialized.
+  double b0 = now();
+  std::vector<Built> built(funcs.size());
+  std::atomic<size_t> next{0};
+  std::mutex jit_mutex;
+  auto builder = [&] {
+    for (;;) {
+      size_t i = next++;
+      if (i >= funcs.size()) return;
+      try {
+        if (!funcs[i]) throw std::runtime_error("no loop IR");
+        CompiledModule cm = generate_code({*funcs[i]}, t_, k_.name);
+        cm.optimize();
+        std::lock_guard<std::mutex> lock(jit_mutex);
+        built[i].jit = JitModule::create(std::move(cm));
+        built[i].fn = built[i].jit->lookup(funcs[i]->name);
+      } catch (const std::exception &e) {
+        built[i].error = std::string("build: ") + e.what();
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  const int nb = std::max(1, std::min<int>(opts_.build_threads, static_cast<int>(funcs.size())));
+  for (int i = 1; i < nb; ++i) threads.emplace_back(builder);
+  builder();
+  for (auto &t : threads) t.join();
+  stats_.build_seconds += now() - b0;
+
+  // Phase 2: run one at a time in a worker process.
+  double r0 = now();
+  Worker w;
+  for (size_t i = 0; i < funcs.size(); ++i) {
+    Measurement &m = out[i];
+    if (!built[i].error.empty()) {
+      m.error = built[i].error;
+      ++stats_.build_failed;
+      continue;
+    }
+    ++stats_.built;
+    if (w.pid < 0) w = start_worker(built, k_, impl_->inputs, impl_->reference, opts_);
+    int32_t idx = static_cast<int32_t>(i);
+    const double deadline = now() + opts_.timeout_seconds;
+    WorkerReply r;
+    int32_t n = 0, len = 0;
+    int rc = write_all(w.fd, &idx, sizeof idx) ? read_all(w.fd, &r.ok, sizeof r.ok, deadline) : 0;
+    if (rc == 1) rc = read_all(w.fd, &n, sizeof n, deadline);
+    if (rc == 1 && n >= 0 && n < 1000000) {
+      r.samples.resize(static_cast<size_t>(n));
+      rc = read_all(w.fd, r.samples.data(), sizeof(double) * static_cast<size_t>(n), deadline);
+    }
+    if (rc == 1) rc = read_all(w.fd, &len, sizeof len, deadline);
+    if (rc == 1 && len >= 0 && len < (1 << 20)) {
+      r.error.resize(static_cast<size_t>(len));
+      rc = read_all(w.fd, r.error.data(), static_cast<size_t>(len), deadline);
+    }
+    if (rc != 1) {
+      std::string how = stop_worker(w, true);
+      ++stats_.worker_restarts;
+      if (rc < 0) {
+        m.error = "timeout: no result within " + std::to_string(opts_.timeout_seconds) + " s";
+        ++stats_.timed_out;
+      } else {
+        m.error = "crashed: worker ended with " + how;
+        ++stats_.crashed;
+      }
+      continue;
+    }
+    if (!r.ok) {
+      m.error = r.error;
+      if (r.error.rfind("wrong result", 0) == 0) {
+        ++stats_.wrong;
+        if (opts_.loud)
+          std::cerr << "kcc: COMPILER BUG: a candidate schedule of kernel '" << k_.name
+                    << "' computes a wrong result (" << r.error << ")\n"
+                    << to_string(*funcs[i]) << "\n";
+      }
+      continue;
+    }
+    m.valid = true;
+    m.samples = std::move(r.samples);
+    m.median = median(m.samples);
+    ++stats_.ok;
+  }
+  stop_worker(w, false);
+  stats_.run_seconds += now() - r0;
+  return out;
+}
+
+}  // namespace kcc::tuner

@@ -1,0 +1,70 @@
+// tuner/measure.h - building and timing candidates (DESIGN §6 "Measurement").
+//
+// A batch is measured in two phases that never overlap, so that compiling does not disturb
+// timing on the same cores:
+//   1. build: every candidate's loop IR -> LLVM -> O3 -> JIT, on `build_threads` threads;
+//   2. run: a forked worker process (it inherits the JIT'd code) runs the candidates one at a
+//      time. Each is first run once on random inputs and compared with the reference
+//      interpreter (a mismatch is a compiler bug: recorded invalid and printed loudly), then
+//      warmed up and timed: each sample repeats the kernel until it lasts `min_sample_seconds`,
+//      `samples` samples (>= 3) are kept, the median reported.
+// A candidate that crashes the worker or runs past `timeout_seconds` is recorded invalid with
+// the reason; the worker is killed and a new one forked for the rest of the batch.
+//
+// The process calling measure() must not have run generated parallel code itself (the runtime's
+// thread pool would be inherited without its threads); the tuner never does.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "codegen/target.h"
+#include "ir/kernel.h"
+#include "ir/stmt.h"
+#include "tuner/search.h"
+
+namespace kcc::tuner {
+
+struct MeasureOptions {
+  int samples = 5;                   ///< kept per candidate (at least 3 are kept whatever this says)
+  double min_sample_seconds = 0.01;  ///< each sample repeats the kernel until it lasts this long
+  int warmup_runs = 1;
+  double timeout_seconds = 10;       ///< per candidate (check + warm-up + samples)
+  int build_threads = 2;
+  double tolerance = 1e-3;           ///< |out - ref| <= tol * (1 + |ref|)
+  unsigned seed = 1;                 ///< random inputs
+  int run_threads = 0;               ///< kcc_set_num_threads in the worker (0 = runtime default)
+  bool loud = true;                  ///< print wrong results to stderr
+};
+
+/// Counts of one measure() call, for reports.
+struct MeasureStats {
+  int64_t built = 0, build_failed = 0, crashed = 0, timed_out = 0, wrong = 0, ok = 0;
+  int64_t worker_restarts = 0;
+  double build_seconds = 0, run_seconds = 0;
+};
+
+class Measurer {
+ public:
+  /// `k` must outlive the measurer. The reference outputs are computed on first use.
+  Measurer(const Kernel &k, const Target &t, MeasureOptions opts = {});
+  ~Measurer();
+
+  /// Builds and runs lowered functions of `k` (each with `k`'s arguments); one result per func.
+  /// Errors: "build: ...", "crashed: signal N (...)", "timeout: ...", "wrong result: ...",
+  /// "status N" (the kernel returned an error code).
+  std::vector<Measurement> measure(const std::vector<const LoweredFunc *> &funcs);
+
+  const MeasureStats &stats() const { return stats_; }
+  const MeasureOptions &options() const { return opts_; }
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  const Kernel &k_;
+  Target t_;
+  MeasureOptions opts_;
+  MeasureStats stats_;
+};
+
+}  // namespace kcc::tuner
