@@ -547,18 +547,28 @@ class Applier {
     rf.output = rft;
     rf.loc = step_->loc;
     rf.reduce = def.reduce;
+    // The new stage gets variables of its own: loop variables are identified by their node, and
+    // the two stages' loops must not alias.
+    std::vector<std::pair<Var, Expr>> fresh;
     std::vector<Expr> rf_idx;
     for (auto &a : def.axes) {
-      rf.axes.push_back(a);
+      Var nv = make_var(a.var->name);
+      fresh.push_back({a.var, var(nv)});
+      rf.axes.push_back({nv, a.extent});
       rft->shape.push_back(a.extent);
       rf_idx.push_back(var(a.var));
     }
     rf.axes.push_back({kv, kept_ext});
     rft->shape.push_back(kept_ext);
-    for (size_t r = 0; r < def.raxes.size(); ++r)
-      if (static_cast<int>(r) != raxis) rf.raxes.push_back(def.raxes[r]);
+    for (size_t r = 0; r < def.raxes.size(); ++r) {
+      if (static_cast<int>(r) == raxis) continue;
+      Var nv = make_var(def.raxes[r].var->name);
+      fresh.push_back({def.raxes[r].var, var(nv)});
+      rf.raxes.push_back({nv, def.raxes[r].extent});
+    }
     rf.raxes.push_back({ov, rest_ext});
-    Expr body = substitute(def.body, {{def.raxes[raxis].var, value}});
+    fresh.push_back({def.raxes[raxis].var, value});
+    Expr body = substitute(def.body, fresh);
     if (ext % f != 0) {
       Expr ident = make_const(body.type(), reduce_identity(def.reduce));
       body = make_select(value < make_int(ext), body, ident);
