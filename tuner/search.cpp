@@ -313,10 +313,24 @@ void evolutionary_search(Tracker &t, const SearchOptions &opts, int64_t budget_e
       chosen.insert(rank_pts[i]);
       batch.push_back(rank_pts[i]);
     }
-    for (int tries = 0; static_cast<int64_t>(batch.size()) < want && tries < 200; ++tries) {
+    // The epsilon share: random points, unfiltered, so the models keep learning everywhere.
+    const int64_t random_end = std::min<int64_t>(want, static_cast<int64_t>(batch.size()) + n_random);
+    for (int tries = 0; static_cast<int64_t>(batch.size()) < random_end && tries < 200; ++tries) {
       auto p = fresh_random_point(t);
       if (!p) break;
       if (chosen.insert(*p).second) batch.push_back(*p);
+    }
+    // Too few ranked candidates: fill with random points from the predicted-valid region.
+    for (int tries = 0; static_cast<int64_t>(batch.size()) < want && tries < 400; ++tries) {
+      auto p = fresh_random_point(t);
+      if (!p) break;
+      if (chosen.count(*p)) continue;
+      if (t.validity({*p})[0] < 0.5) {
+        ++t.result().model_rejected;
+        continue;
+      }
+      chosen.insert(*p);
+      batch.push_back(*p);
     }
     if (batch.empty()) return;  // nothing new to measure
     t.measure(batch, "evolutionary");
