@@ -193,6 +193,13 @@ Expr operator||(Expr a, Expr b) { return make_binary(BinOp::Or, std::move(a), st
 Expr min(Expr a, Expr b) { return make_binary(BinOp::Min, std::move(a), std::move(b)); }
 Expr max(Expr a, Expr b) { return make_binary(BinOp::Max, std::move(a), std::move(b)); }
 
+int64_t floor_div(int64_t a, int64_t b) {
+  int64_t q = a / b;
+  if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
+  return q;
+}
+int64_t floor_mod(int64_t a, int64_t b) { return a - floor_div(a, b) * b; }
+
 bool is_const_int(const Expr &e, int64_t *value) {
   if (auto *i = e.as<IntImm>()) {
     if (value) *value = i->value;

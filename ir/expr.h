@@ -242,6 +242,10 @@ Expr operator||(Expr a, Expr b);
 Expr min(Expr a, Expr b);
 Expr max(Expr a, Expr b);
 
+/// The integer semantics of BinOp::Div and BinOp::Mod (floor division; b != 0).
+int64_t floor_div(int64_t a, int64_t b);
+int64_t floor_mod(int64_t a, int64_t b);
+
 /// Constant queries.
 bool is_const_int(const Expr &e, int64_t *value = nullptr);
 bool is_const_int(const Expr &e, int64_t value);  ///< true iff e is that constant

@@ -56,20 +56,6 @@ double round_to(ScalarKind k, double x) {
   return x;
 }
 
-/// Two's complement wrap of an integer to the width of `k`.
-int64_t wrap_int(ScalarKind k, int64_t v) {
-  switch (k) {
-    case ScalarKind::I8: return static_cast<int8_t>(v);
-    case ScalarKind::I32: return static_cast<int32_t>(v);
-    case ScalarKind::Bool: return v != 0;
-    case ScalarKind::I64:
-    case ScalarKind::F32:
-    case ScalarKind::F16:
-    case ScalarKind::BF16:
-    case ScalarKind::F64: return v;
-  }
-  return v;
-}
 
 bool is_float_kind(ScalarKind k) {
   return k == ScalarKind::F32 || k == ScalarKind::F16 || k == ScalarKind::BF16 || k == ScalarKind::F64;
@@ -83,12 +69,6 @@ int64_t to_int(ScalarKind k, double v) {
   return wrap_int(k, static_cast<int64_t>(v));
 }
 
-int64_t floor_div(int64_t a, int64_t b) {
-  int64_t q = a / b;
-  if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
-  return q;
-}
-int64_t floor_mod(int64_t a, int64_t b) { return a - floor_div(a, b) * b; }
 
 // ---------------------------------------------------------------- compiled evaluators
 

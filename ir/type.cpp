@@ -16,6 +16,20 @@ int Type::bits() const {
   return 0;
 }
 
+int64_t wrap_int(ScalarKind k, int64_t v) {
+  switch (k) {
+    case ScalarKind::I8: return static_cast<int8_t>(v);
+    case ScalarKind::I32: return static_cast<int32_t>(v);
+    case ScalarKind::Bool: return v != 0;
+    case ScalarKind::I64:
+    case ScalarKind::F32:
+    case ScalarKind::F16:
+    case ScalarKind::BF16:
+    case ScalarKind::F64: return v;
+  }
+  return v;
+}
+
 std::string to_string(ScalarKind k) {
   switch (k) {
     case ScalarKind::F32: return "f32";

@@ -36,6 +36,10 @@ struct Type {
   bool operator!=(const Type &o) const { return !(*this == o); }
 };
 
+/// Two's complement wrap of `v` to the width of the integer kind `k` (bool: v != 0); other kinds
+/// return v unchanged.
+int64_t wrap_int(ScalarKind k, int64_t v);
+
 /// "f32", "i32", ... ; vectors print as "f32x8".
 std::string to_string(Type t);
 std::string to_string(ScalarKind k);

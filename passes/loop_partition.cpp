@@ -50,11 +50,6 @@ void conjuncts(const Expr &c, std::vector<Expr> &out) {
   out.push_back(c);
 }
 
-int64_t floor_div(int64_t a, int64_t b) {
-  int64_t q = a / b;
-  if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
-  return q;
-}
 
 class Partitioner : public IRMutator {
  public:

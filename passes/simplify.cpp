@@ -39,27 +39,9 @@ bool fits64(__int128 x) {
   return x >= std::numeric_limits<int64_t>::min() && x <= std::numeric_limits<int64_t>::max();
 }
 
-int64_t floor_div(int64_t a, int64_t b) {
-  int64_t q = a / b;
-  if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
-  return q;
-}
-int64_t floor_mod(int64_t a, int64_t b) { return a - floor_div(a, b) * b; }
 
 /// Two's complement wrap of an integer constant to the width of `t`.
-int64_t wrap(Type t, int64_t v) {
-  switch (t.kind) {
-    case ScalarKind::I8: return static_cast<int8_t>(v);
-    case ScalarKind::I32: return static_cast<int32_t>(v);
-    case ScalarKind::Bool: return v != 0;
-    case ScalarKind::I64:
-    case ScalarKind::F32:
-    case ScalarKind::F16:
-    case ScalarKind::BF16:
-    case ScalarKind::F64: return v;
-  }
-  return v;
-}
+int64_t wrap(Type t, int64_t v) { return wrap_int(t.kind, v); }
 
 /// An integer constant of type `t` (broadcast when `t` is a vector).
 Expr int_const(Type t, int64_t v) {
