@@ -1,7 +1,10 @@
 /* bench/bench_sgemm.c - SGEMM (M = N = K = n) compiled by kcc against OpenBLAS and a naive
  * loop, on one thread and on all threads. Checks kcc against OpenBLAS before timing.
  *
- *   bench_sgemm [n ...]          sizes from 256 512 1024 2048 (default: all)
+ *   bench_sgemm [--no-naive] [--one-thread] [n ...]
+ *     n             sizes from 256 512 1024 2048 (default: all)
+ *     --no-naive    skip the naive loop (it takes ~30 s at n = 1024)
+ *     --one-thread  only the single-threaded comparison
  *
  * Each figure is the median of REPS samples; a sample repeats the call until it has run at
  * least MIN_SAMPLE_S and divides. The machine's clock drifts between runs: compare only
@@ -112,6 +115,17 @@ int main(int argc, char **argv) {
   int all_threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
   int thread_counts[2] = {1, all_threads};
   int n_thread_counts = all_threads > 1 ? 2 : 1;
+  int naive = 1, n_sizes = 0;
+  int sizes[16];
+  for (int i = 1; i < argc; ++i) {
+    if (strcmp(argv[i], "--no-naive") == 0) naive = 0;
+    else if (strcmp(argv[i], "--one-thread") == 0) n_thread_counts = 1;
+    else if (atoi(argv[i]) > 0 && n_sizes < 16) sizes[n_sizes++] = atoi(argv[i]);
+    else {
+      fprintf(stderr, "usage: bench_sgemm [--no-naive] [--one-thread] [n ...]\n");
+      return 2;
+    }
+  }
 
   printf("# SGEMM C = A * B, row-major, fp32; GFLOP/s, median of %d samples\n", REPS);
   printf("# OpenBLAS %s\n", openblas_get_config());
@@ -120,9 +134,9 @@ int main(int argc, char **argv) {
   int failed = 0;
   for (size_t ki = 0; ki < sizeof kernels / sizeof kernels[0]; ++ki) {
     int n = kernels[ki].n;
-    if (argc > 1) {
+    if (n_sizes > 0) {
       int wanted = 0;
-      for (int i = 1; i < argc; ++i) wanted |= atoi(argv[i]) == n;
+      for (int i = 0; i < n_sizes; ++i) wanted |= sizes[i] == n;
       if (!wanted) continue;
     }
     size_t count = (size_t)n * n;
@@ -141,9 +155,9 @@ int main(int argc, char **argv) {
     }
     double flops = 2.0 * n * (double)n * n;
     double naive_gflops = 0;
-    if (n <= NAIVE_MAX_N) {
-      struct problem naive = {n, a, b, ref, NULL, 0};
-      naive_gflops = flops / median_seconds(run_naive, &naive, n >= 1024 ? 5 : REPS) * 1e-9;
+    if (naive && n <= NAIVE_MAX_N) {
+      struct problem loop = {n, a, b, ref, NULL, 0};
+      naive_gflops = flops / median_seconds(run_naive, &loop, n >= 1024 ? 5 : REPS) * 1e-9;
     }
     for (int t = 0; t < n_thread_counts; ++t) {
       kcc_set_num_threads(thread_counts[t]);
