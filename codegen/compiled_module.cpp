@@ -72,7 +72,7 @@ void CompiledModule::optimize() {
 }
 
 std::string CompiledModule::llvm_ir() const {
-  std::string s;
+  std::string s = impl_->device_ir.empty() ? "" : "; ---- device module (PTX in assembly())\n" + impl_->device_ir + "\n; ---- host module\n";
   llvm::raw_string_ostream os(s);
   impl_->mod->print(os, nullptr);
   os.flush();
@@ -80,6 +80,7 @@ std::string CompiledModule::llvm_ir() const {
 }
 
 std::string CompiledModule::assembly() {
+  if (!impl_->device_ptx.empty()) return impl_->device_ptx;  // GPU targets: the PTX, not the host stubs
   return emit_file(*impl_->mod, *impl_->tm, llvm::CodeGenFileType::AssemblyFile);
 }
 
@@ -104,7 +105,8 @@ CompiledModule generate_code(const std::vector<LoweredFunc> &funcs, const Target
       emit_cpu_functions(funcs, target, *m.mod);
       break;
     case Arch::NVPTX:
-      KCC_INTERNAL(false, "the NVPTX generator is not implemented yet (target " + target.name + ")");
+      emit_nvptx_module(funcs, target, *m.mod, m.tm, m.device_ptx, m.device_ir);
+      break;
   }
   verify_module(*m.mod, "on the generated module");
   return cm;

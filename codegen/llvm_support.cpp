@@ -22,8 +22,11 @@ void init_llvm_targets() {
     LLVMInitializeX86TargetMC();
     LLVMInitializeX86AsmPrinter();
     LLVMInitializeX86AsmParser();
-    // AArch64 (TargetInfo/Target/TargetMC/AsmPrinter/AsmParser) and NVPTX (no AsmParser) join
-    // here with their generators.
+    LLVMInitializeNVPTXTargetInfo();  // NVPTX has no AsmParser
+    LLVMInitializeNVPTXTarget();
+    LLVMInitializeNVPTXTargetMC();
+    LLVMInitializeNVPTXAsmPrinter();
+    // AArch64 (TargetInfo/Target/TargetMC/AsmPrinter/AsmParser) joins here with its generator.
   });
 }
 

@@ -31,12 +31,22 @@ std::unique_ptr<llvm::TargetMachine> make_target_machine(const Target &t);
 /// verifier's message and the function's loop IR when verification fails.
 void emit_cpu_functions(const std::vector<LoweredFunc> &funcs, const Target &t, llvm::Module &m);
 
+/// The NVPTX generator (codegen_nvptx.cpp): builds, optimizes and prints the device module
+/// (`ptx`, and its LLVM IR in `device_ir`), then fills `host` (an empty module in `host`'s
+/// context) with the embedded PTX and one launch stub per kernel,
+/// int NAME(const float *in..., float *out..., void *stream), and sets `host_tm` to the
+/// machine the stubs are compiled for (the host's triple, generic cpu).
+void emit_nvptx_module(const std::vector<LoweredFunc> &funcs, const Target &t, llvm::Module &host,
+                       std::unique_ptr<llvm::TargetMachine> &host_tm, std::string &ptx, std::string &device_ir);
+
 struct CompiledModule::Impl {
   Target target;
   std::unique_ptr<llvm::LLVMContext> ctx;
-  std::unique_ptr<llvm::Module> mod;
+  std::unique_ptr<llvm::Module> mod;  ///< NVPTX targets: the host module with the launch stubs
   std::unique_ptr<llvm::TargetMachine> tm;
   bool optimized = false;
+  std::string device_ptx;  ///< NVPTX targets: the optimized device code as PTX (embedded in mod)
+  std::string device_ir;   ///< NVPTX targets: the optimized device module as LLVM IR text
   ~Impl();
 };
 

@@ -22,7 +22,9 @@ struct Target {
   // GPU limits (NVPTX only).
   int sm = 0;
   int max_threads_per_block = 0;
-  int64_t max_shared_bytes = 0;
+  int64_t max_shared_bytes = 0;   ///< per block, including the dynamic opt-in above 48 KiB
+  int max_registers_per_thread = 0;
+  int max_registers_per_block = 0;
 
   /// f32 lanes in a preferred vector register.
   int f32_lanes() const { return vector_bits / 32; }

@@ -65,6 +65,7 @@ void schedule_stage(Schedule &s, const Stage &st, const Target &t) {
 }  // namespace
 
 Schedule default_schedule(const Kernel &k, const Target &t) {
+  if (t.is_gpu()) return default_gpu_schedule(k, t);
   Schedule s;
   s.kernel = k.name;
   for (auto &st : k.stages) schedule_stage(s, st, t);

@@ -217,6 +217,15 @@ class Lowerer {
       fail(p.where_step, ScheduleErrorKind::IllegalComputeLocation, c.loops[p.at_loop].name,
            fmt::format("compute_at {} {}: the loop was split or fused after the compute_at step", p.name(), where));
     Scope lift = inner_scope(ci, pos);
+    if (p.shared_cache) {
+      // Shared memory serves the whole thread block: the region covers every thread of the
+      // consumer's thread-bound loops outside the compute_at loop too.
+      for (int q = 0; q <= pos; ++q) {
+        int l = c.leaves[q];
+        if (info_[ci].kind[l] == ForKind::GpuThread)
+          lift[c.loops[l].var.get()] = Interval{make_int(0), make_int(info_[ci].ext[l] - 1)};
+      }
+    }
     const size_t rank = p.def.axes.size();
     std::vector<Interval> box(rank);
     for (size_t xi = static_cast<size_t>(si) + 1; xi < sk_.stages.size(); ++xi) {
@@ -286,7 +295,9 @@ class Lowerer {
     int64_t size = alloc_size(width, r.stride);
     Type elem{t->elem, 1};
     bool local = st.where == ComputeLoc::At && size * elem.bytes() <= kMaxLocalBytes;
-    r.buffer = make_buffer(t->name, elem, {size}, local ? MemScope::Local : MemScope::Global);
+    MemScope scope = local ? MemScope::Local : MemScope::Global;
+    if (st.where == ComputeLoc::At && st.shared_cache) scope = MemScope::Shared;
+    r.buffer = make_buffer(t->name, elem, {size}, scope);
     real_[t] = r;
     body_ = FlattenReads(t, real_.at(t)).mutate(body_);
     return r;
@@ -513,6 +524,9 @@ class Lowerer {
     resolve_loops(si, r.min, r.width);
     auto_unroll(si);
     Stmt nest = build_nest(si, r);
+    // A block-wide fetch into shared memory: every thread waits until the block has finished
+    // reading the previous tile, and until the whole new tile is written.
+    if (r.buffer->scope == MemScope::Shared) nest = make_seq({make_barrier(), nest, make_barrier()});
     if (st.where == ComputeLoc::At) {
       const StageState &c = sk_.stages[st.at_stage];
       InjectAtLoop inj(c.loops[st.at_loop].var.get(), nest,
@@ -529,6 +543,7 @@ class Lowerer {
 }  // namespace
 
 Stmt lower_scheduled(const ScheduledKernel &sk) {
+  if (sk.target.is_gpu()) check_gpu_schedule(sk);
   Lowerer l(sk);
   return l.run();
 }

@@ -30,4 +30,10 @@ Stmt hoist_allocations(const Stmt &s);
 /// kinds supported by the target. Throws InternalError naming the problem (a kcc bug).
 void verify_lowered(const LoweredFunc &f, const Target &t);
 
+/// GPU targets (passes/gpu_verify.cpp): the launches of `f` (codegen/gpu_launch.h) fit the
+/// target's limits: threads per block, grid size, shared memory per block, barriers reached by
+/// every thread. Throws ScheduleError (LimitExceeded, IllegalAnnotation) so that the tuner
+/// discards the candidate before building it. Called by verify_lowered() for GPU targets.
+void verify_gpu_limits(const LoweredFunc &f, const Target &t);
+
 }  // namespace kcc

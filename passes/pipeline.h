@@ -73,4 +73,9 @@ LoweredFunc lower_kernel(const Kernel &k, const Schedule &s, const Target &t);
 /// The default heuristic schedule for `k` on `t` (parallel outer, vectorized inner, tiling).
 Schedule default_schedule(const Kernel &k, const Target &t);
 
+/// The default schedule on GPU targets (passes/gpu_default_schedule.cpp): elementwise
+/// intermediates inlined, every other stage its own launch with its spatial axes fused, split by
+/// the block size and bound to block.x / thread.x. default_schedule() returns it for GPU targets.
+Schedule default_gpu_schedule(const Kernel &k, const Target &t);
+
 }  // namespace kcc

@@ -484,6 +484,7 @@ class Applier {
     cs.at_stage = ci + 1;  // the consumer moves one place down
     cs.at_loop = l;
     cs.where_step = {index_, "cache_read", step_->loc};
+    cs.shared_cache = s.scope == CacheScope::Shared;
     for (auto &c : sk_.stages)
       if (c.at_stage >= ci) ++c.at_stage;
     sk_.stages.insert(sk_.stages.begin() + ci, std::move(cs));

@@ -52,6 +52,7 @@ struct StageState {
   int cache_write_loop = -1;
   StepRef cache_write_step;
   std::vector<std::pair<int64_t, int64_t>> storage_align;  ///< per dimension (factor, offset); 0 = none
+  bool shared_cache = false;      ///< made by `cache_read ... shared`: its buffer is GPU shared memory
 
   const std::string &name() const { return def.name(); }
   bool is_reduction() const { return def.reduce != ReduceOp::None; }
@@ -73,5 +74,11 @@ ScheduledKernel apply_schedule(const Kernel &k, const Schedule &s, const Target 
 
 /// Lowers a scheduled kernel to loop IR (before simplification and vectorization).
 Stmt lower_scheduled(const ScheduledKernel &sk);
+
+/// GPU targets: checks that the schedule maps onto blocks and threads (passes/gpu_check.cpp):
+/// every root stage's outer loops are bound, block loops outside thread loops, bound loops
+/// spatial, no `parallel`, thread-bound loops in computed-at stages only for shared caches.
+/// Throws ScheduleError. Called by lower_scheduled() for GPU targets.
+void check_gpu_schedule(const ScheduledKernel &sk);
 
 }  // namespace kcc

@@ -42,6 +42,28 @@ int kcc_parallel_for(int64_t n, kcc_task_fn fn, void *closure);
 void *kcc_alloc(size_t bytes);
 void kcc_free(void *p);
 
+/* ---- NVPTX targets (runtime/cuda_launch.c): what kcc's GPU launch stubs call. The CUDA driver
+ * (libcuda.so.1) is loaded with dlopen at first use; without it every call returns
+ * KCC_ERR_NO_CUDA_DRIVER. Device pointers must be 16-byte aligned (cudaMalloc gives 256). */
+
+/* 1 when a driver and a device are usable from this thread (makes a context current). */
+int kcc_cuda_available(void);
+
+/* Launches `kernel` of the PTX module `ptx`. `*module` and `*function` are caches owned by the
+ * caller (static, initially NULL): the module is loaded and the function looked up once, thread-
+ * safely. dims: grid x, y, z, block x, y, z, dynamic shared bytes (opted into above 48 KiB).
+ * args: cuLaunchKernel's kernelParams. stream: a CUstream / cudaStream_t, or NULL. */
+int kcc_cuda_launch(const char *ptx, void **module, const char *kernel, void **function, const uint32_t *dims,
+                    void **args, void *stream);
+
+/* Device scratch, stream-ordered where the driver supports it. */
+int kcc_cuda_alloc(void **ptr, size_t bytes, void *stream);
+int kcc_cuda_free(void *ptr, void *stream);
+
+/* The last CUDA failure on this thread, in words ("" when none): kcc_error_string() says which
+ * kind of error a status is, this says what the driver reported. */
+const char *kcc_cuda_last_error(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -20,7 +20,7 @@ done
 echo "== building kcc"
 cmake -S "$root" -B "$work/kcc" -DCMAKE_BUILD_TYPE=Release \
   -DLLVM_DIR=/usr/lib/llvm-19/lib/cmake/llvm -DKCC_BUILD_TESTS=OFF -DKCC_BUILD_BENCH=OFF >/dev/null
-cmake --build "$work/kcc" --parallel "$jobs" --target kcc kcc_runtime
+cmake --build "$work/kcc" --parallel "$jobs"   # everything `cmake --install` installs
 echo "== installing kcc into $work/prefix"
 cmake --install "$work/kcc" --prefix "$work/prefix" >/dev/null
 
