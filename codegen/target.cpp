@@ -38,12 +38,17 @@ struct TargetRow {
 //   {"aarch64-neon",  Arch::AArch64, "aarch64-unknown-linux-gnu", "generic", "+neon", 128},
 //   {"aarch64-sve",   Arch::AArch64, "aarch64-unknown-linux-gnu", "generic", "+sve", 128 /*scalable*/},
 //   {"aarch64-a64fx", Arch::AArch64, "aarch64-unknown-linux-gnu", "a64fx", "", 512 /*vscale_range(4,4)*/},
-//   {"nvptx-sm_80",   Arch::NVPTX,   "nvptx64-nvidia-cuda", "sm_80", "+ptx80", 32},
-//   {"nvptx-sm_90",   Arch::NVPTX,   "nvptx64-nvidia-cuda", "sm_90", "+ptx80", 32},
 const TargetRow kTargets[] = {
     {"host", Arch::X86_64, "", "host", "", 0},
     {"x86_64-avx2", Arch::X86_64, "x86_64-pc-linux-gnu", "x86-64-v3", "", 256},
     {"x86_64-avx512", Arch::X86_64, "x86_64-pc-linux-gnu", "x86-64-v4", "", 512},
+    // NVPTX (codegen/codegen_nvptx.cpp): +ptx80 everywhere, so that sm_90 does not fall back to
+    // PTX ISA 7.8; vector_bits 128 = the widest global load (ld.v4.f32); per-block limits in
+    // set_gpu_limits().
+    {"nvptx-sm_70", Arch::NVPTX, "nvptx64-nvidia-cuda", "sm_70", "+ptx80", 128},
+    {"nvptx-sm_80", Arch::NVPTX, "nvptx64-nvidia-cuda", "sm_80", "+ptx80", 128},
+    {"nvptx-sm_86", Arch::NVPTX, "nvptx64-nvidia-cuda", "sm_86", "+ptx80", 128},
+    {"nvptx-sm_90", Arch::NVPTX, "nvptx64-nvidia-cuda", "sm_90", "+ptx80", 128},
 };
 
 std::string known_target_names() {
@@ -120,6 +125,24 @@ int x86_max_vector_bits(const llvm::MCSubtargetInfo &sti) {
   return 128;
 }
 
+/// Per-block limits of NVIDIA GPUs by compute capability (CUDA C programming guide, "Technical
+/// Specifications per Compute Capability"): 1024 threads, 255 registers per thread, 64 Ki
+/// registers per block; shared memory with the dynamic opt-in: 96 KiB (sm_70), 163 KiB (sm_80),
+/// 99 KiB (sm_86, sm_89), 227 KiB (sm_90).
+void set_gpu_limits(Target &t) {
+  t.sm = std::stoi(t.cpu.substr(3));  // "sm_90" -> 90
+  t.max_threads_per_block = 1024;
+  t.max_registers_per_thread = 255;
+  t.max_registers_per_block = 64 * 1024;
+  switch (t.sm) {
+    case 70: t.max_shared_bytes = 96 << 10; break;
+    case 80: t.max_shared_bytes = 163 << 10; break;
+    case 86:
+    case 89: t.max_shared_bytes = 99 << 10; break;
+    default: t.max_shared_bytes = 227 << 10; break;
+  }
+}
+
 }  // namespace
 
 std::string Target::key() const {
@@ -172,6 +195,7 @@ Target make_target(const std::string &name, const std::string &mcpu, const std::
       break;
     case Arch::NVPTX:
       t.vector_bits = row->vector_bits;
+      set_gpu_limits(t);
       break;
   }
   t.cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
