@@ -47,6 +47,9 @@ static struct {
   CUresult (*cuMemAllocAsync)(CUdeviceptr *, size_t, CUstream); /* CUDA >= 11.2; may be NULL */
   CUresult (*cuMemFreeAsync)(CUdeviceptr, CUstream);
   CUresult (*cuGetErrorString)(CUresult, const char **);
+  CUresult (*cuMemcpyHtoD)(CUdeviceptr, const void *, size_t);
+  CUresult (*cuMemcpyDtoH)(void *, CUdeviceptr, size_t);
+  CUresult (*cuCtxSynchronize)(void);
 } cu;
 
 static pthread_mutex_t cu_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -90,6 +93,9 @@ static int open_driver_locked(void) {
   KCC_SYM(cuMemAllocAsync, "cuMemAllocAsync");
   KCC_SYM(cuMemFreeAsync, "cuMemFreeAsync");
   KCC_SYM(cuGetErrorString, "cuGetErrorString");
+  KCC_SYM(cuMemcpyHtoD, "cuMemcpyHtoD_v2");
+  KCC_SYM(cuMemcpyDtoH, "cuMemcpyDtoH_v2");
+  KCC_SYM(cuCtxSynchronize, "cuCtxSynchronize");
 #undef KCC_SYM
   if (!cu.cuInit || !cu.cuDeviceGet || !cu.cuCtxGetCurrent || !cu.cuCtxSetCurrent || !cu.cuDevicePrimaryCtxRetain ||
       !cu.cuModuleLoadData || !cu.cuModuleGetFunction || !cu.cuLaunchKernel || !cu.cuMemAlloc || !cu.cuMemFree) {
@@ -188,6 +194,29 @@ int kcc_cuda_free(void *ptr, void *stream) {
   if (r != 0 && cu.cuMemFreeAsync) r = cu.cuMemFree(p);
   if (r != 0) {
     set_error("cannot free device scratch", r, NULL);
+    return KCC_ERR_CUDA;
+  }
+  return 0;
+}
+
+int kcc_cuda_copy(void *dst, const void *src, size_t bytes, int to_device) {
+  int st = ensure_context();
+  if (st) return st;
+  CUresult r = to_device ? cu.cuMemcpyHtoD((CUdeviceptr)(uintptr_t)dst, src, bytes)
+                         : cu.cuMemcpyDtoH(dst, (CUdeviceptr)(uintptr_t)src, bytes);
+  if (r != 0) {
+    set_error(to_device ? "cuMemcpyHtoD failed" : "cuMemcpyDtoH failed", r, NULL);
+    return KCC_ERR_CUDA;
+  }
+  return 0;
+}
+
+int kcc_cuda_synchronize(void) {
+  int st = ensure_context();
+  if (st) return st;
+  CUresult r = cu.cuCtxSynchronize();
+  if (r != 0) {
+    set_error("cuCtxSynchronize failed (a kernel failed)", r, NULL);
     return KCC_ERR_CUDA;
   }
   return 0;

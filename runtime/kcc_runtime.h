@@ -60,6 +60,11 @@ int kcc_cuda_launch(const char *ptx, void **module, const char *kernel, void **f
 int kcc_cuda_alloc(void **ptr, size_t bytes, void *stream);
 int kcc_cuda_free(void *ptr, void *stream);
 
+/* Synchronous copies between host and device memory (to_device: 1 host->device, 0 device->host)
+ * and a wait for all work of the current context: for tests, runners and benchmarks. */
+int kcc_cuda_copy(void *dst, const void *src, size_t bytes, int to_device);
+int kcc_cuda_synchronize(void);
+
 /* The last CUDA failure on this thread, in words ("" when none): kcc_error_string() says which
  * kind of error a status is, this says what the driver reported. */
 const char *kcc_cuda_last_error(void);
