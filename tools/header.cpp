@@ -112,13 +112,15 @@ std::vector<std::pair<Tensor, bool>> arguments(const Kernel &k) {
   return args;
 }
 
-std::string prototype(const Kernel &k) {
+/// GPU targets (DESIGN.md section 5): device pointers, then the CUDA stream (NULL: the default stream).
+std::string prototype(const Kernel &k, bool gpu) {
   std::string s = "int " + k.name + "(";
   auto args = arguments(k);
   for (size_t i = 0; i < args.size(); ++i) {
     s += i ? ", " : "";
     s += fmt::format("{}{} *{}", args[i].second ? "" : "const ", c_type(args[i].first->elem), args[i].first->name);
   }
+  if (gpu) return s + (args.empty() ? "void *stream);" : ", void *stream);");
   return s + (args.empty() ? "void);" : ");");
 }
 
@@ -189,7 +191,8 @@ std::string generate_header(const std::string &name, const std::string &source_p
     os << comment_lines(to_string(k), " *   ");
     os << " * schedule (" << to_string(ck.chosen.source) << "):\n";
     os << comment_lines(to_string(ck.chosen.schedule), " *   ");
-    os << " */\n" << prototype(k) << "\n";
+    if (t.is_gpu()) os << " * GPU kernel: device pointers (16-byte aligned), launched on `stream` (a CUstream).\n";
+    os << " */\n" << prototype(k, t.is_gpu()) << "\n";
     for (auto &[tensor, is_output] : arguments(k)) {
       std::string m = "KCC_" + upper(k.name) + "_" + upper(tensor->name);
       os << "#define " << m << "_RANK " << tensor->shape.size() << "\n";
