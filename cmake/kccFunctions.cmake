@@ -2,7 +2,9 @@
 #
 #   kcc_add_kernels(NAME
 #     SOURCES model.ir [more.ir ...]   kernels (and hand schedules)
-#     [TARGET host]                    host | x86_64-avx2 | x86_64-avx512 | ... (default host)
+#     [TARGET host]                    host | x86_64-avx2 | x86_64-avx512 | aarch64-neon |
+#                                      aarch64-sve | aarch64-a64fx | ... (default host; a
+#                                      project cross-compiling for AArch64 must name one)
 #     [MCPU cpu] [MATTR attrs]         overrides, as in llc
 #     [REGISTRY file.kreg]             a locked registry: exactly these schedules, no tuning
 #     [SCHEDULES extra.ir ...]         more schedule files, applied after those in SOURCES
@@ -27,6 +29,10 @@ function(kcc_add_kernels name)
   endif()
   if(NOT K_TARGET)
     set(K_TARGET host)
+  endif()
+  if(CMAKE_CROSSCOMPILING AND K_TARGET STREQUAL "host")
+    message(FATAL_ERROR "kcc_add_kernels(${name}): this project cross-compiles for "
+                        "${CMAKE_SYSTEM_PROCESSOR}; give a TARGET for it (e.g. aarch64-a64fx, aarch64-sve, aarch64-neon)")
   endif()
 
   set(outdir ${CMAKE_CURRENT_BINARY_DIR}/kcc/${name})
@@ -67,6 +73,11 @@ function(kcc_add_kernels name)
   add_library(${name} STATIC ${out}.o ${out}.h)
   set_target_properties(${name} PROPERTIES LINKER_LANGUAGE C KCC_DIR ${outdir})
   target_include_directories(${name} PUBLIC ${outdir})
-  target_link_libraries(${name} PUBLIC kcc::runtime m)
+  # kcc::runtime, or the AArch64 runtime in a project cross-compiling for AArch64 (kccConfig).
+  set(runtime kcc::runtime)
+  if(KCC_RUNTIME_TARGET)
+    set(runtime ${KCC_RUNTIME_TARGET})
+  endif()
+  target_link_libraries(${name} PUBLIC ${runtime} m)
   set(${name}_KCC_DIR ${outdir} PARENT_SCOPE)
 endfunction()

@@ -1,5 +1,5 @@
-// codegen/codegen_cpu.cpp - loop IR -> LLVM IR for CPUs (x86-64 now; AArch64 through the
-// per-target hooks `apply_target_attributes` and, later, scalable vector types).
+// codegen/codegen_cpu.cpp - loop IR -> LLVM IR for CPUs (x86-64; AArch64 through the hooks of
+// cpu_aarch64.cpp: vscale_range attributes and scalable-loop hints).
 //
 // Every kernel becomes `i32 NAME(ptr arg0, ..., ptr argN)`:
 //  * arguments are noalias (distinct tensors), aligned to their element size, dereferenceable
@@ -288,7 +288,7 @@ void CodeGenCPU::apply_target_attributes(llvm::Function &f) {
       f.addFnAttr("prefer-vector-width", std::to_string(target_.vector_bits));
       break;
     case Arch::AArch64:
-      // Later: vscale_range(4,4) for a64fx (512-bit SVE), vscale_range(1,16) for generic +sve.
+      apply_aarch64_attributes(target_, f);
       break;
     case Arch::NVPTX:
       KCC_INTERNAL(false, "the CPU code generator was given an NVPTX target");
@@ -438,7 +438,8 @@ void CodeGenCPU::emit_serial_loop(const For *op, bool vectorize_hint) {
   if (vectorize_hint) {
     llvm::Metadata *enable[] = {llvm::MDString::get(ctx_, "llvm.loop.vectorize.enable"),
                                 llvm::ConstantAsMetadata::get(b_.getTrue())};
-    llvm::Metadata *ops[] = {nullptr, llvm::MDNode::get(ctx_, enable)};
+    std::vector<llvm::Metadata *> ops{nullptr, llvm::MDNode::get(ctx_, enable)};
+    if (target_.arch == Arch::AArch64) add_aarch64_vector_loop_hints(target_, ctx_, ops);
     llvm::MDNode *id = llvm::MDNode::getDistinct(ctx_, ops);
     id->replaceOperandWith(0, id);
     br->setMetadata(llvm::LLVMContext::MD_loop, id);

@@ -11,7 +11,9 @@
 #include "ir/stmt.h"
 
 namespace llvm {
+class Function;
 class LLVMContext;
+class Metadata;
 class Module;
 class TargetMachine;
 }  // namespace llvm
@@ -30,6 +32,13 @@ std::unique_ptr<llvm::TargetMachine> make_target_machine(const Target &t);
 /// one C-ABI function per LoweredFunc into `m`, each verified. Throws InternalError with the
 /// verifier's message and the function's loop IR when verification fails.
 void emit_cpu_functions(const std::vector<LoweredFunc> &funcs, const Target &t, llvm::Module &m);
+
+/// AArch64 part of the CPU generator (cpu_aarch64.cpp): function attributes of a kernel or an
+/// outlined body (vscale_range for SVE targets).
+void apply_aarch64_attributes(const Target &t, llvm::Function &f);
+/// Adds the llvm.loop properties of a Vectorized loop that reaches code generation on `t`
+/// (scalable targets: scalable width vscale x 4, predicated tail, no interleaving).
+void add_aarch64_vector_loop_hints(const Target &t, llvm::LLVMContext &c, std::vector<llvm::Metadata *> &props);
 
 /// The NVPTX generator (codegen_nvptx.cpp): builds, optimizes and prints the device module
 /// (`ptx`, and its LLVM IR in `device_ir`), then fills `host` (an empty module in `host`'s

@@ -32,23 +32,29 @@ struct TargetRow {
   const char *cpu;
   const char *features;
   int vector_bits;  ///< nominal preferred width; 0 = from the features (host)
+  // Optional columns (0 / false = the Target defaults, or what the host reports).
+  bool scalable = false;  ///< vector-length-agnostic SVE: vector_bits is the minimum (128)
+  int cores = 0;          ///< cores of the machine the code runs on (cross targets)
+  int64_t l1 = 0, l2 = 0, l3 = 0;  ///< data cache bytes per core (l2/l3: per shared group); l3 -1 = none
 };
 
-// Later rows (each with its generator):
-//   {"aarch64-neon",  Arch::AArch64, "aarch64-unknown-linux-gnu", "generic", "+neon", 128},
-//   {"aarch64-sve",   Arch::AArch64, "aarch64-unknown-linux-gnu", "generic", "+sve", 128 /*scalable*/},
-//   {"aarch64-a64fx", Arch::AArch64, "aarch64-unknown-linux-gnu", "a64fx", "", 512 /*vscale_range(4,4)*/},
 const TargetRow kTargets[] = {
     {"host", Arch::X86_64, "", "host", "", 0},
     {"x86_64-avx2", Arch::X86_64, "x86_64-pc-linux-gnu", "x86-64-v3", "", 256},
     {"x86_64-avx512", Arch::X86_64, "x86_64-pc-linux-gnu", "x86-64-v4", "", 512},
+    // AArch64 (codegen/cpu_aarch64.cpp). neon/sve: a Neoverse-class server (64K L1D, 1M L2,
+    // 32M shared L3). a64fx: Fujitsu A64FX, 48 cores in 4 groups of 12 sharing an 8M L2, no
+    // L3, 512-bit SVE without SVE2 (vscale_range(4,4)).
+    {"aarch64-neon", Arch::AArch64, "aarch64-unknown-linux-gnu", "generic", "+neon", 128, false, 0, 64 << 10, 1 << 20, 32 << 20},
+    {"aarch64-sve", Arch::AArch64, "aarch64-unknown-linux-gnu", "generic", "+neon,+sve", 128, true, 0, 64 << 10, 1 << 20, 32 << 20},
+    {"aarch64-a64fx", Arch::AArch64, "aarch64-unknown-linux-gnu", "a64fx", "", 512, false, 48, 64 << 10, 8 << 20, -1},
     // NVPTX (codegen/codegen_nvptx.cpp): +ptx80 everywhere, so that sm_90 does not fall back to
-    // PTX ISA 7.8; vector_bits 128 = the widest global load (ld.v4.f32); per-block limits in
-    // set_gpu_limits().
-    {"nvptx-sm_70", Arch::NVPTX, "nvptx64-nvidia-cuda", "sm_70", "+ptx80", 128},
-    {"nvptx-sm_80", Arch::NVPTX, "nvptx64-nvidia-cuda", "sm_80", "+ptx80", 128},
-    {"nvptx-sm_86", Arch::NVPTX, "nvptx64-nvidia-cuda", "sm_86", "+ptx80", 128},
-    {"nvptx-sm_90", Arch::NVPTX, "nvptx64-nvidia-cuda", "sm_90", "+ptx80", 128},
+    // PTX ISA 7.8; vector_bits 128 = the widest global load (ld.v4.f32); cores = SMs of an
+    // H100 SXM (the tuner's parallelism heuristics); per-block limits in set_gpu_limits().
+    {"nvptx-sm_70", Arch::NVPTX, "nvptx64-nvidia-cuda", "sm_70", "+ptx80", 128, false, 80},
+    {"nvptx-sm_80", Arch::NVPTX, "nvptx64-nvidia-cuda", "sm_80", "+ptx80", 128, false, 108},
+    {"nvptx-sm_86", Arch::NVPTX, "nvptx64-nvidia-cuda", "sm_86", "+ptx80", 128, false, 84},
+    {"nvptx-sm_90", Arch::NVPTX, "nvptx64-nvidia-cuda", "sm_90", "+ptx80", 128, false, 132},
 };
 
 std::string known_target_names() {
@@ -198,7 +204,11 @@ Target make_target(const std::string &name, const std::string &mcpu, const std::
       set_gpu_limits(t);
       break;
   }
-  t.cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  t.scalable_vectors = row->scalable;
+  t.cores = row->cores > 0 ? row->cores : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (row->l1 > 0) t.l1_bytes = row->l1;
+  if (row->l2 > 0) t.l2_bytes = row->l2;
+  if (row->l3 != 0) t.l3_bytes = std::max<int64_t>(0, row->l3);
   if (host) read_host_caches(t);
   return t;
 }

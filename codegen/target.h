@@ -34,7 +34,8 @@ struct Target {
 };
 
 /// Resolves a target name with optional --mcpu / --mattr overrides ("" = the target's default).
-/// Known: host, x86_64-avx2, x86_64-avx512 (aarch64-*, nvptx-sm_* come with their generators).
+/// Known: host, x86_64-avx2, x86_64-avx512, aarch64-neon, aarch64-sve, aarch64-a64fx,
+/// nvptx-sm_70, nvptx-sm_80, nvptx-sm_86, nvptx-sm_90.
 /// Throws UserError (no location) naming the known targets when `name` is unknown.
 Target make_target(const std::string &name, const std::string &mcpu = "", const std::string &mattr = "");
 

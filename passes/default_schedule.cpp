@@ -1,9 +1,9 @@
 // passes/default_schedule.cpp - the schedule used when no registry, record or hand schedule exists.
 //
-// Per stage: vectorize the innermost spatial axis by the target's f32 lanes, parallelize the
-// outermost spatial loop that has more than one iteration, and for reductions over two or more
-// spatial axes keep a small (4 x lanes) accumulator tile in registers with the reduction loops
-// between the tile loops and the tile itself.
+// Per stage: vectorize the innermost spatial axis by the target's f32 lanes (vector_tile),
+// parallelize the outermost spatial loop that has more than one iteration, and for reductions
+// over two or more spatial axes keep a small (4 x lanes) accumulator tile in registers with the
+// reduction loops between the tile loops and the tile itself.
 #include <fmt/format.h>
 
 #include "passes/pipeline.h"
@@ -16,9 +16,18 @@ LoopName loop(const std::string &stage, const std::string &l) { return LoopName{
 
 void add(Schedule &s, StepKind k) { s.steps.push_back(Step{std::move(k), {}}); }
 
+/// f32 elements per vectorized inner loop: one register's worth (4 on NEON, 16 on A64FX's
+/// 512-bit SVE, 8/16 with AVX2/AVX-512). On a vector-length-agnostic target the loop becomes a
+/// scalable loop stepping by vscale x 4: 16 elements fill one register at 512 bits and take
+/// 2 or 4 predicated steps at 256 or 128 bits.
+int vector_tile(const Target &t) {
+  const int lanes = std::max(1, t.f32_lanes());
+  return t.scalable_vectors ? 4 * lanes : lanes;
+}
+
 void schedule_stage(Schedule &s, const Stage &st, const Target &t) {
   const std::string n = st.name();
-  const int lanes = std::max(1, t.f32_lanes());
+  const int lanes = vector_tile(t);
   const size_t rank = st.axes.size();
   if (rank == 0) return;
   std::vector<std::string> order;  // spatial outer loops, in order

@@ -18,6 +18,12 @@ Stmt partition_loops(const Stmt &s);
 /// is added to `remarks`.
 Stmt vectorize_loops(const Stmt &s, std::vector<std::string> *remarks);
 
+/// The same for target `t`. On a vector-length-agnostic target (t.scalable_vectors, aarch64-sve)
+/// an innermost Vectorized loop that would vectorize (a straight-line body) stays a Vectorized
+/// loop for the code generator, which hands it to LLVM's loop vectorizer as a scalable loop
+/// with a predicated tail (docs/decisions.md, "SVE"); every other loop is vectorized as above.
+Stmt vectorize_loops(const Stmt &s, const Target &t, std::vector<std::string> *remarks);
+
 /// Replicates the bodies of Unrolled loops (constant extents).
 Stmt unroll_loops(const Stmt &s);
 
@@ -26,8 +32,9 @@ Stmt unroll_loops(const Stmt &s);
 Stmt hoist_allocations(const Stmt &s);
 
 /// Checks the loop IR: every variable bound by an enclosing loop, every buffer an argument or
-/// allocated around its use, vector lanes consistent, no Vectorized/Unrolled loops left, loop
-/// kinds supported by the target. Throws InternalError naming the problem (a kcc bug).
+/// allocated around its use, vector lanes consistent, no Vectorized/Unrolled loops left (except
+/// innermost scalable Vectorized loops on a t.scalable_vectors target), loop kinds supported by
+/// the target. Throws InternalError naming the problem (a kcc bug).
 void verify_lowered(const LoweredFunc &f, const Target &t);
 
 /// GPU targets (passes/gpu_verify.cpp): the launches of `f` (codegen/gpu_launch.h) fit the

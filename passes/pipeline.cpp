@@ -102,7 +102,7 @@ LoweredFunc lower_with(const Kernel &k, const Schedule &s, const Target &t, Step
   body = steps.run("partition-loops", [&] { return partition_loops(body); });
   steps.dump("partition-loops", k.name, to_string(body));
   std::vector<std::string> remarks;
-  body = steps.run("vectorize", [&] { return vectorize_loops(body, &remarks); });
+  body = steps.run("vectorize", [&] { return vectorize_loops(body, t, &remarks); });
   steps.dump("vectorize", k.name, to_string(body));
   for (auto &r : remarks) steps.dump("vectorize", k.name + " remark", r);
   body = steps.run("unroll", [&] { return unroll_loops(body); });

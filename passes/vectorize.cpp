@@ -130,9 +130,18 @@ bool contains_vectorized(const Stmt &s) {
   return found;
 }
 
+bool contains_loop(const Stmt &s) {
+  struct V : IRVisitor {
+    bool found = false;
+    void visit_node(const For *) override { found = true; }
+  } v;
+  v.visit(s);
+  return v.found;
+}
+
 class VectorizeLoops : public IRMutator {
  public:
-  explicit VectorizeLoops(std::vector<std::string> *remarks) : remarks_(remarks) {}
+  VectorizeLoops(std::vector<std::string> *remarks, bool scalable) : remarks_(remarks), scalable_(scalable) {}
   using IRMutator::mutate;
 
  protected:
@@ -156,17 +165,28 @@ class VectorizeLoops : public IRMutator {
       return make_for(op->var, op->min, op->extent, ForKind::Serial, body, op->thread_axis);
     }
     if (lanes == 1) return substitute(body, {{op->var, op->min}});
+    if (scalable_ && !contains_loop(body)) {
+      // Vector-length agnostic: the code generator makes it a scalable, predicated loop.
+      if (remarks_) remarks_->push_back(fmt::format("loop '{}' kept as a scalable vector loop", op->var->name));
+      return make_for(op->var, op->min, op->extent, ForKind::Vectorized, body, op->thread_axis);
+    }
     return out;
   }
 
  private:
   std::vector<std::string> *remarks_;
+  bool scalable_;
 };
 
 }  // namespace
 
 Stmt vectorize_loops(const Stmt &s, std::vector<std::string> *remarks) {
-  VectorizeLoops v(remarks);
+  VectorizeLoops v(remarks, false);
+  return v.mutate(s);
+}
+
+Stmt vectorize_loops(const Stmt &s, const Target &t, std::vector<std::string> *remarks) {
+  VectorizeLoops v(remarks, t.scalable_vectors);
   return v.mutate(s);
 }
 

@@ -12,6 +12,15 @@ namespace kcc {
 
 namespace {
 
+bool is_innermost(const For *op) {
+  struct V : IRVisitor {
+    bool found = false;
+    void visit_node(const For *) override { found = true; }
+  } v;
+  v.visit(op->body);
+  return !v.found;
+}
+
 class Verifier : public IRVisitor {
  public:
   Verifier(const LoweredFunc &f, const Target &t) : f_(f), t_(t) {
@@ -38,7 +47,8 @@ class Verifier : public IRVisitor {
     IRVisitor::visit_node(op);
   }
   void visit_node(const For *op) override {
-    if (op->kind == ForKind::Vectorized || op->kind == ForKind::Unrolled)
+    const bool scalable_loop = op->kind == ForKind::Vectorized && t_.scalable_vectors && is_innermost(op);
+    if ((op->kind == ForKind::Vectorized && !scalable_loop) || op->kind == ForKind::Unrolled)
       fail(fmt::format("loop '{}' is still {}", op->var->name, to_string(op->kind)));
     if ((op->kind == ForKind::GpuBlock || op->kind == ForKind::GpuThread) && !t_.is_gpu())
       fail(fmt::format("GPU loop '{}' on a CPU target", op->var->name));
