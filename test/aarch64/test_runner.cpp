@@ -103,7 +103,7 @@ TEST(RunnerProtocol, ParsesResponses) {
   EXPECT_TRUE(ok.ok);
   EXPECT_EQ(ok.samples.size(), 3u);
   EXPECT_DOUBLE_EQ(ok.median, 3e-06);
-  auto crash = runner::parse_runner_line(R"({"kernel":"k","ok":false,"error":"crashed: signal 11 (Segmentation fault)"})");
+  auto crash = runner::parse_runner_line(R"J({"kernel":"k","ok":false,"error":"crashed: signal 11 (Segmentation fault)"})J");
   EXPECT_FALSE(crash.ok);
   EXPECT_EQ(crash.error, "crashed: signal 11 (Segmentation fault)");
   EXPECT_FALSE(runner::parse_runner_line("garbage").ok);
