@@ -34,7 +34,12 @@ std::vector<int64_t> tile_candidates(int64_t extent, int64_t cap = kMaxTile) {
   return {c.begin(), c.end()};
 }
 
-std::vector<int64_t> unroll_candidates() { return {0, 16, 64, 512}; }
+// 512 (Ansor's largest auto_unroll_max_step) is left out: on 2 cores LLVM's O3 takes 10-40 s on
+// such nests, more than the measurement is worth.
+std::vector<int64_t> unroll_candidates() { return {0, 16, 64}; }
+
+/// Lowered code larger than this (expression nodes) is not built: O3 time grows too fast.
+constexpr int64_t kMaxExprNodes = 60000;
 
 /// Runs a sketch program: records decisions (choice == null) or emits text for a point.
 class Ctx {
@@ -474,7 +479,14 @@ KernelSpace::Entry &KernelSpace::check(const Point &p) {
     } else {
       try {
         e.func = std::make_shared<LoweredFunc>(lower_kernel(k_, schedule(p), t_));
-        e.valid = true;
+        int64_t nodes = 0;
+        for_each_expr(e.func->body, [&](const Expr &) { ++nodes; });
+        if (nodes > kMaxExprNodes) {
+          e.error = "code too large: " + std::to_string(nodes) + " expression nodes after unrolling";
+          e.func.reset();
+        } else {
+          e.valid = true;
+        }
       } catch (const ScheduleError &err) {
         e.error = std::string("schedule error (") + to_string(err.kind()) + "): " + err.message();
       } catch (const UserError &err) {

@@ -1,0 +1,206 @@
+// Tuning sessions end to end (small budgets): database records, resume after SIGKILL, the
+// provider's order, the task scheduler, tuned schedules checked against the interpreter.
+// Nothing here runs generated code in-process (the measurer forks).
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <thread>
+
+#include "ir/parser.h"
+#include "passes/registry.h"
+#include "tuner/task_scheduler.h"
+#include "tuner/tuner.h"
+
+namespace kcc::tuner {
+namespace {
+
+const Module &suite() {
+  static Module m = parse_module_file(std::string(KCC_SOURCE_DIR) + "/test/correctness/kernels.ir");
+  return m;
+}
+
+Target host() {
+  static Target t = make_target("host");
+  return t;
+}
+
+std::string temp_db(const std::string &name) {
+  std::string dir = std::filesystem::temp_directory_path() / ("kcc_tuner_test_" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  std::string p = dir + "/" + name + ".db";
+  for (const char *suffix : {"", "-wal", "-shm"}) std::filesystem::remove(p + suffix);
+  return p;
+}
+
+TuneOptions quick(Strategy s, int64_t budget) {
+  TuneOptions o;
+  o.strategy = s;
+  o.budget = budget;
+  o.search.batch = 4;
+  o.search.population = 32;
+  o.search.generations = 2;
+  o.search.hybrid_switch = 4;
+  o.measure.min_sample_seconds = 0.0005;
+  o.measure.samples = 3;
+  o.measure.timeout_seconds = 20;
+  return o;
+}
+
+TEST(Tuner, TuneKernelRecordsEveryMeasurementAndReturnsTheBest) {
+  Database db(temp_db("tune"));
+  const Kernel &k = *suite().find_kernel("matmul");
+  TuneSummary s = tune_kernel(k, host(), &db, quick(Strategy::Random, 6));
+  ASSERT_TRUE(s.found);
+  EXPECT_EQ(s.measured, 6);
+  EXPECT_EQ(s.wrong_results, 0);
+  EXPECT_GT(s.gflops, 0);
+  EXPECT_EQ(s.best_gflops_curve.size(), 6u);
+  EXPECT_EQ(db.count(workload_key(k), host().key()), 6);
+  auto best = db.best(workload_key(k), host().key());
+  ASSERT_TRUE(best.has_value());
+  EXPECT_DOUBLE_EQ(best->median_seconds, s.median_seconds);
+  EXPECT_EQ(best->strategy, "random");
+  EXPECT_GE(best->samples.size(), 3u);
+  auto sched = schedule_from_record(k, host(), *best);
+  ASSERT_TRUE(sched.has_value());
+  EXPECT_EQ(to_string(*sched), s.schedule_text);
+}
+
+// Run only as the child of the resume test (a fresh process: libgomp, used by XGBoost, does not
+// survive fork, so the child is exec'd rather than forked from this test process).
+TEST(Tuner, DISABLED_LongHybridRunForTheKillTest) {
+  const char *path = std::getenv("KCC_TUNER_KILL_TEST_DB");
+  ASSERT_NE(path, nullptr);
+  Database db(path);
+  tune_kernel(*suite().find_kernel("matmul"), host(), &db, quick(Strategy::Hybrid, 1000));
+}
+
+TEST(Tuner, HybridRunKilledWithSigkillResumesWhereItStopped) {
+  const std::string path = temp_db("resume");
+  const Kernel &k = *suite().find_kernel("matmul");
+  { Database init(path); }
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    setenv("KCC_TUNER_KILL_TEST_DB", path.c_str(), 1);
+    execl("/proc/self/exe", "test_tuner_tuner", "--gtest_also_run_disabled_tests",
+          "--gtest_filter=Tuner.DISABLED_LongHybridRunForTheKillTest", static_cast<char *>(nullptr));
+    _exit(127);
+  }
+  Database db(path);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (db.count(workload_key(k), host().key()) < 8 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  kill(pid, SIGKILL);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  const int64_t recorded = db.count(workload_key(k), host().key());
+  ASSERT_GE(recorded, 8);
+  EXPECT_TRUE(db.integrity_ok());
+  TuneSummary s = tune_kernel(k, host(), &db, quick(Strategy::Hybrid, recorded + 4));
+  EXPECT_EQ(s.resumed, recorded);
+  EXPECT_LE(s.measured, 4);
+  EXPECT_TRUE(s.found);
+}
+
+TEST(TuningProvider, AsksTheDatabaseThenTunesThenGivesUp) {
+  Database db(temp_db("provider"));
+  const Kernel &k = *suite().find_kernel("chain");
+  ChosenSchedule out;
+  TuningProvider none(&db, quick(Strategy::Random, 0));
+  EXPECT_FALSE(none.provide(k, host(), out));  // no record, no budget: the pipeline's default
+  TuningProvider tune(&db, quick(Strategy::Random, 3));
+  ASSERT_TRUE(tune.provide(k, host(), out));
+  EXPECT_EQ(out.source, ScheduleSource::Tuned);
+  EXPECT_GT(out.median_seconds, 0);
+  ChosenSchedule again;
+  ASSERT_TRUE(none.provide(k, host(), again));
+  EXPECT_EQ(again.source, ScheduleSource::Database);
+  EXPECT_EQ(to_string(again.schedule), to_string(out.schedule));
+}
+
+TEST(TuningProvider, PreparedModuleSpreadsTheBudgetAndEveryTunedScheduleIsCorrect) {
+  // A few kernels of the correctness suite; each measurement checks the output against the
+  // interpreter, so a tuned schedule is a checked one.
+  Module m;
+  m.file = suite().file;
+  for (const char *n : {"dense_relu", "conv3x3", "softmax", "layernorm"}) m.kernels.push_back(*suite().find_kernel(n));
+  Database db(temp_db("module"));
+  TuneOptions o = quick(Strategy::Evolutionary, 12);
+  TuningProvider p(&db, o);
+  p.prepare(m, host());
+  int64_t total = 0;
+  for (auto &s : p.tuned()) {
+    total += s.measured;
+    EXPECT_EQ(s.wrong_results, 0) << s.kernel;
+  }
+  EXPECT_LE(total, 12);
+  EXPECT_EQ(p.tuned().size(), 4u);
+  for (const Kernel &k : m.kernels) {
+    ChosenSchedule out;
+    ASSERT_TRUE(p.provide(k, host(), out)) << k.name;
+    EXPECT_EQ(out.source, ScheduleSource::Tuned) << k.name;
+    EXPECT_NO_THROW(lower_kernel(k, out.schedule, host())) << k.name;
+  }
+}
+
+struct SimTask {
+  double best;
+  double gain;  // best *= gain per round
+};
+
+SchedulerTask sim(SimTask &s, double weight) {
+  SchedulerTask t;
+  t.weight = weight;
+  t.step = [&s](int64_t n) {
+    s.best *= s.gain;
+    return n;
+  };
+  t.best = [&s] { return s.best; };
+  return t;
+}
+
+TEST(TaskScheduler, GivesMoreRoundsToTheSlowKernelThatKeepsImproving) {
+  SimTask slow_improving{1.0, 0.9}, fast_flat{0.1, 1.0};
+  std::vector<SchedulerTask> tasks{sim(slow_improving, 1), sim(fast_flat, 1)};
+  SchedulerOptions o;
+  o.total_budget = 64 * 20;
+  o.round = 64;
+  o.epsilon = 0;
+  auto spent = schedule_tasks(tasks, o);
+  EXPECT_EQ(spent[0] + spent[1], 64 * 20);
+  EXPECT_GT(spent[0], 2 * spent[1]);
+  EXPECT_GE(spent[1], 64);  // a warm-up round for everyone
+}
+
+TEST(TaskScheduler, WeightsShiftTheBudgetTowardKernelsThatRunMoreOften) {
+  SimTask a{1.0, 0.97}, b{1.0, 0.97};
+  std::vector<SchedulerTask> tasks{sim(a, 1), sim(b, 5)};
+  SchedulerOptions o;
+  o.total_budget = 64 * 20;
+  o.round = 64;
+  o.epsilon = 0;
+  auto spent = schedule_tasks(tasks, o);
+  EXPECT_GT(spent[1], spent[0]);
+}
+
+TEST(TaskScheduler, StopsWhenEveryTaskIsDone) {
+  int calls = 0;
+  SchedulerTask t;
+  t.step = [&](int64_t n) { return ++calls <= 2 ? n : 0; };
+  t.best = [] { return 1.0; };
+  std::vector<SchedulerTask> tasks{t};
+  SchedulerOptions o;
+  o.total_budget = 10000;
+  o.round = 10;
+  auto spent = schedule_tasks(tasks, o);
+  EXPECT_EQ(spent[0], 20);
+}
+
+}  // namespace
+}  // namespace kcc::tuner

@@ -1,0 +1,342 @@
+// tuner/tuner.cpp - kernel tuning sessions, module tuning and the pipeline's provider.
+#include "tuner/tuner.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <map>
+#include <ostream>
+
+#include "ir/parser.h"
+#include "passes/registry.h"
+#include "passes/schedule_error.h"
+#include "tuner/cost_model.h"
+#include "tuner/space.h"
+#include "tuner/task_scheduler.h"
+
+namespace kcc::tuner {
+
+namespace {
+
+double wall_now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+std::string format_eta(double s) {
+  if (s < 0 || s > 1e7) return "?";
+  int v = static_cast<int>(s + 0.5);
+  if (v >= 3600) return fmt::format("{}h{:02}m", v / 3600, (v / 60) % 60);
+  if (v >= 60) return fmt::format("{}m{:02}s", v / 60, v % 60);
+  return fmt::format("{}s", v);
+}
+
+/// Measures points of a kernel's space and records every batch in the database.
+class KernelEvaluator : public Evaluator {
+ public:
+  KernelEvaluator(KernelSpace &space, Measurer &m, Database *db, const TuneOptions &o, int64_t run_id)
+      : space_(space), measurer_(m), db_(db), opts_(o), run_id_(run_id) {}
+
+  std::string phase = "hybrid";
+
+  std::vector<Measurement> measure(const std::vector<Point> &points) override {
+    std::vector<const LoweredFunc *> funcs;
+    for (auto &p : points) funcs.push_back(space_.lowered(p));
+    std::vector<Measurement> ms = measurer_.measure(funcs);
+    for (size_t i = 0; i < points.size(); ++i)
+      if (!funcs[i] && ms[i].error.rfind("build: no loop IR", 0) == 0) ms[i].error = "static: " + space_.static_error(points[i]);
+    if (db_) {
+      std::vector<MeasureRecord> batch;
+      const Kernel &k = space_.kernel();
+      for (size_t i = 0; i < points.size(); ++i) {
+        MeasureRecord r;
+        r.workload_key = workload_key(k);
+        r.target_key = space_.target().key();
+        r.kernel = k.name;
+        r.schedule = space_.schedule_text(points[i]);
+        r.samples = ms[i].samples;
+        r.median_seconds = ms[i].valid ? ms[i].median : 0;
+        r.error = ms[i].valid ? "" : (ms[i].error.empty() ? "invalid" : ms[i].error);
+        r.strategy = to_string(opts_.strategy);
+        r.kcc_version = opts_.kcc_version;
+        r.run_id = run_id_;
+        r.flops = k.flops();
+        batch.push_back(std::move(r));
+      }
+      db_->add(batch);  // one transaction: a kill loses at most this batch
+    }
+    return ms;
+  }
+
+ private:
+  KernelSpace &space_;
+  Measurer &measurer_;
+  Database *db_;
+  const TuneOptions &opts_;
+  int64_t run_id_;
+};
+
+/// The live progress line (terminal) or one plain line per batch.
+class Progress : public SearchObserver {
+ public:
+  Progress(const TuneOptions &o, const Kernel &k, int64_t budget, int64_t offset, double t0)
+      : o_(o), k_(k), budget_(budget), offset_(offset), t0_(t0) {}
+  void on_batch(const std::vector<Trial> &, const Trial *best, int64_t measured, int64_t) override {
+    if (!o_.progress) return;
+    const int64_t done = offset_ + measured;
+    const double elapsed = wall_now() - t0_;
+    const double gf = best ? k_.flops() / best->m.median * 1e-9 : 0;
+    const double eta = done > 0 ? elapsed / static_cast<double>(done) * static_cast<double>(budget_ - done) : -1;
+    std::string line = fmt::format("kcc tune: {}  {}/{}  best {:.1f} GFLOP/s  ETA {}", k_.name, done, budget_, gf,
+                                   format_eta(eta));
+    if (o_.progress_is_terminal)
+      *o_.progress << "\r\033[K" << line << std::flush;
+    else
+      *o_.progress << line << "\n";
+  }
+  void end() {
+    if (o_.progress && o_.progress_is_terminal) *o_.progress << "\n";
+  }
+
+ private:
+  const TuneOptions &o_;
+  const Kernel &k_;
+  int64_t budget_, offset_;
+  double t0_;
+};
+
+Measurement measurement_of(const MeasureRecord &r) {
+  Measurement m;
+  m.valid = r.valid();
+  m.samples = r.samples;
+  m.median = r.median_seconds;
+  m.error = r.error;
+  return m;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- KernelTuner
+
+struct KernelTuner::Impl {
+  const Kernel &k;
+  Target t;
+  Database *db;
+  TuneOptions opts;
+  int64_t budget;
+  KernelSpace space;
+  Measurer measurer;
+  RunInfo run;
+  std::unique_ptr<KernelEvaluator> eval;
+  std::vector<Trial> history;  // everything known: earlier records, resumed run, this session
+  int64_t spent = 0;           // toward the budget (resumed measurements included)
+  int64_t evolutionary = 0;    // hybrid: evolutionary measurements so far
+  int64_t steps = 0;
+  bool done = false;
+  bool droplet_converged = false;
+  TuneSummary summary;
+  double t0 = wall_now();
+
+  Impl(const Kernel &kernel, const Target &target, Database *d, TuneOptions o, int64_t b)
+      : k(kernel), t(target), db(d), opts(std::move(o)), budget(b), space(kernel, target),
+        measurer(kernel, target, opts.measure) {
+    if (db) {
+      const std::string wk = workload_key(k), tk = t.key();
+      run = db->begin_run(wk, tk, k.name, to_string(opts.strategy), budget);
+      for (const MeasureRecord &r : db->records(wk, tk)) {
+        const bool ours = run.resumed && r.run_id == run.id;
+        if (!ours && !opts.reuse_database) continue;
+        auto p = space.point_of(r.schedule);
+        if (!p) continue;
+        history.push_back({*p, measurement_of(r), r.strategy});
+        if (ours) {
+          ++spent;
+          if (r.strategy != "droplet" && opts.strategy == Strategy::Hybrid) ++evolutionary;
+        } else {
+          ++summary.history;
+        }
+      }
+      summary.resumed = spent;
+    }
+    eval = std::make_unique<KernelEvaluator>(space, measurer, db, opts, run.id);
+    summary.kernel = k.name;
+  }
+
+  double best() const {
+    double b = 0;
+    for (auto &h : history)
+      if (h.m.valid && (b == 0 || h.m.median < b)) b = h.m.median;
+    return b;
+  }
+};
+
+KernelTuner::KernelTuner(const Kernel &k, const Target &t, Database *db, TuneOptions opts, int64_t budget)
+    : impl_(std::make_unique<Impl>(k, t, db, std::move(opts), budget)) {}
+
+KernelTuner::~KernelTuner() = default;
+
+int64_t KernelTuner::step(int64_t n) {
+  Impl &s = *impl_;
+  n = std::min(n, s.budget - s.spent);
+  if (s.done || n <= 0) {
+    s.done = true;
+    return 0;
+  }
+  SearchOptions so = s.opts.search;
+  so.budget = n;
+  so.seed = s.opts.search.seed + static_cast<uint64_t>(s.steps++) * 7919;
+  Strategy strategy = s.opts.strategy;
+  if (strategy == Strategy::Hybrid) {
+    if (s.evolutionary >= s.opts.search.hybrid_switch) strategy = Strategy::Droplet;
+    so.hybrid_switch = s.opts.search.hybrid_switch - s.evolutionary;
+  }
+  std::unique_ptr<XgbCostModel> cost;
+  std::unique_ptr<XgbValidityModel> validity;
+  if (s.opts.cost_model) cost = std::make_unique<XgbCostModel>();
+  if (s.opts.validity_model) validity = std::make_unique<XgbValidityModel>();
+  Progress progress(s.opts, s.k, s.budget, s.spent, s.t0);
+  const int64_t wrong_before = s.measurer.stats().wrong;
+  SearchResult r = run_search(strategy, s.space, *s.eval, so, cost.get(), validity.get(), s.history, &progress);
+  const double before = s.best();
+  for (auto &tr : r.trials) {
+    s.history.push_back(tr);
+    if (tr.phase == "evolutionary") ++s.evolutionary;
+    const double b = s.best();
+    s.summary.best_gflops_curve.push_back(b > 0 ? s.k.flops() / b * 1e-9 : 0);
+  }
+  (void)before;
+  s.spent += r.measured;
+  s.summary.measured += r.measured;
+  s.summary.invalid += r.invalid;
+  s.summary.static_rejected += r.static_rejected;
+  s.summary.model_rejected += r.model_rejected;
+  s.summary.wrong_results += s.measurer.stats().wrong - wrong_before;
+  if (r.measured == 0 || (strategy == Strategy::Droplet && r.droplet_converged) ||
+      (s.opts.strategy == Strategy::Hybrid && r.droplet_converged))
+    s.done = true;
+  if (s.spent >= s.budget) s.done = true;
+  return r.measured;
+}
+
+bool KernelTuner::done() const { return impl_->done; }
+double KernelTuner::best_seconds() const { return impl_->best(); }
+int64_t KernelTuner::measured() const { return impl_->summary.measured; }
+const Kernel &KernelTuner::kernel() const { return impl_->k; }
+
+TuneSummary KernelTuner::finish() {
+  Impl &s = *impl_;
+  if (s.db && s.run.id) s.db->finish_run(s.run.id);
+  if (s.opts.progress && s.opts.progress_is_terminal && s.summary.measured > 0) *s.opts.progress << "\n";
+  TuneSummary out = s.summary;
+  const Trial *best = nullptr;
+  for (auto &h : s.history)
+    if (h.m.valid && (!best || h.m.median < best->m.median)) best = &h;
+  if (best) {
+    out.found = true;
+    out.schedule = s.space.schedule(best->point);
+    out.schedule_text = to_string(out.schedule);
+    out.median_seconds = best->m.median;
+    out.gflops = s.k.flops() / best->m.median * 1e-9;
+  }
+  return out;
+}
+
+TuneSummary tune_kernel(const Kernel &k, const Target &t, Database *db, const TuneOptions &opts) {
+  KernelTuner kt(k, t, db, opts, opts.budget);
+  while (!kt.done())
+    if (kt.step(opts.budget) == 0) break;
+  return kt.finish();
+}
+
+std::vector<TuneSummary> tune_module(const Module &m, const Target &t, Database *db, const TuneOptions &opts,
+                                     const std::vector<std::pair<std::string, double>> &weights) {
+  std::vector<std::unique_ptr<KernelTuner>> tuners;
+  std::vector<SchedulerTask> tasks;
+  for (const Kernel &k : m.kernels) {
+    tuners.push_back(std::make_unique<KernelTuner>(k, t, db, opts, opts.budget));
+    KernelTuner *kt = tuners.back().get();
+    SchedulerTask task;
+    for (auto &[name, w] : weights)
+      if (name == k.name) task.weight = w;
+    task.step = [kt](int64_t n) { return kt->done() ? 0 : kt->step(n); };
+    task.best = [kt] { return kt->best_seconds(); };
+    tasks.push_back(std::move(task));
+  }
+  SchedulerOptions so;
+  so.total_budget = opts.budget;
+  so.round = std::max(1, opts.search.batch);
+  so.seed = opts.search.seed;
+  schedule_tasks(tasks, so);
+  std::vector<TuneSummary> out;
+  for (auto &kt : tuners) out.push_back(kt->finish());
+  return out;
+}
+
+std::optional<Schedule> schedule_from_record(const Kernel &k, const Target &t, const MeasureRecord &r) {
+  KernelSpace space(k, t);
+  if (auto p = space.point_of(r.schedule)) return space.schedule(*p);
+  try {
+    auto v = parse_schedules("<database>", r.schedule);
+    if (v.size() != 1) return std::nullopt;
+    Schedule s = v[0];
+    s.kernel = k.name;
+    (void)lower_kernel(k, s, t);  // the record's names must fit this kernel
+    return s;
+  } catch (const UserError &) {
+    return std::nullopt;
+  }
+}
+
+// ---------------------------------------------------------------- TuningProvider
+
+TuningProvider::TuningProvider(Database *db, TuneOptions opts, ScheduleProvider *registry)
+    : db_(db), opts_(std::move(opts)), registry_(registry) {}
+
+TuningProvider::~TuningProvider() = default;
+
+void TuningProvider::prepare(const Module &m, const Target &t) {
+  prepared_ = true;
+  if (opts_.budget <= 0) return;
+  Module todo;
+  todo.file = m.file;
+  for (const Kernel &k : m.kernels) {
+    ChosenSchedule dummy;
+    if (registry_ && registry_->provide(k, t, dummy)) continue;
+    if (db_)
+      if (auto r = db_->best(workload_key(k), t.key()); r && schedule_from_record(k, t, *r)) continue;
+    todo.kernels.push_back(k);
+  }
+  if (todo.kernels.empty()) return;
+  for (auto &s : tune_module(todo, t, db_, opts_)) tuned_.push_back(s);
+  // Summaries refer to the copies in `todo`; match kernels by workload key from here on.
+  for (size_t i = 0; i < tuned_.size() && i < todo.kernels.size(); ++i) tuned_[i].kernel = todo.kernels[i].name;
+}
+
+bool TuningProvider::provide(const Kernel &k, const Target &t, ChosenSchedule &out) {
+  if (registry_ && registry_->provide(k, t, out)) return true;
+  for (auto &s : tuned_)
+    if (s.found && s.kernel == k.name) {
+      out.schedule = s.schedule;
+      out.schedule.kernel = k.name;
+      out.source = ScheduleSource::Tuned;
+      out.median_seconds = s.median_seconds;
+      return true;
+    }
+  if (db_)
+    if (auto r = db_->best(workload_key(k), t.key()))
+      if (auto s = schedule_from_record(k, t, *r)) {
+        out.schedule = *s;
+        out.source = ScheduleSource::Database;
+        out.median_seconds = r->median_seconds;
+        return true;
+      }
+  if (opts_.budget <= 0 || prepared_) return false;
+  TuneSummary s = tune_kernel(k, t, db_, opts_);
+  tuned_.push_back(s);
+  if (!s.found) return false;
+  out.schedule = s.schedule;
+  out.source = ScheduleSource::Tuned;
+  out.median_seconds = s.median_seconds;
+  return true;
+}
+
+}  // namespace kcc::tuner

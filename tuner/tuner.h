@@ -1,0 +1,117 @@
+// tuner/tuner.h - tuning kernels and serving tuned schedules to the pipeline (DESIGN §6, §1).
+//
+//   KernelTuner     one kernel: its search space, measurer, models and database run; tunes in
+//                   steps (the task scheduler gives it measurements a round at a time)
+//   tune_kernel     a whole budget on one kernel
+//   tune_module     a total budget over every kernel of a module (task_scheduler.h)
+//   TuningProvider  the pipeline's ScheduleProvider: registry (if given) > best database record
+//                   for this workload and target > tune now (budget > 0) > nothing (the pipeline
+//                   then uses the .ir schedule or the default)
+//
+// Every measurement goes to the database as soon as its batch is measured, under a run that
+// records workload, target, strategy and budget; a run interrupted by SIGINT or SIGKILL resumes
+// on the next invocation: its measurements count toward the budget and are not repeated.
+#pragma once
+#include <iosfwd>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "codegen/target.h"
+#include "ir/kernel.h"
+#include "passes/pipeline.h"
+#include "tuner/database.h"
+#include "tuner/measure.h"
+#include "tuner/search.h"
+
+namespace kcc::tuner {
+
+struct TuneOptions {
+  Strategy strategy = Strategy::Hybrid;
+  int64_t budget = 0;        ///< measurements (per kernel in tune_kernel, total in tune_module)
+  SearchOptions search;      ///< its budget is set by the tuner
+  MeasureOptions measure;
+  bool cost_model = true;    ///< XGBoost ranking (evolutionary)
+  bool validity_model = true;
+  bool reuse_database = true;  ///< earlier records of this workload seed the search (transfer)
+  std::string kcc_version = "0.1.0";
+  /// Progress output: a live line on a terminal, plain lines otherwise; null = silent.
+  std::ostream *progress = nullptr;
+  bool progress_is_terminal = false;
+};
+
+/// What a tuning produced for one kernel.
+struct TuneSummary {
+  std::string kernel;
+  bool found = false;
+  Schedule schedule;
+  std::string schedule_text;
+  double median_seconds = 0;
+  double gflops = 0;
+  int64_t measured = 0;          ///< new measurements this time
+  int64_t invalid = 0;           ///< of those, invalid (build, crash, timeout, wrong result)
+  int64_t static_rejected = 0;   ///< candidates rejected before building
+  int64_t model_rejected = 0;    ///< candidates the validity model filtered out
+  int64_t resumed = 0;           ///< measurements of an interrupted run taken over
+  int64_t history = 0;           ///< earlier records reused
+  int64_t wrong_results = 0;     ///< compiler bugs caught by the output check
+  std::vector<double> best_gflops_curve;  ///< best GFLOP/s after each new measurement
+};
+
+/// Tunes one kernel in steps. `k` and `db` must outlive it; `db` may be null (nothing recorded).
+class KernelTuner {
+ public:
+  KernelTuner(const Kernel &k, const Target &t, Database *db, TuneOptions opts, int64_t budget);
+  ~KernelTuner();
+  /// Measures up to `n` more candidates; returns how many were measured (0: converged or exhausted).
+  int64_t step(int64_t n);
+  bool done() const;
+  /// Best median so far in seconds (0 if none).
+  double best_seconds() const;
+  int64_t measured() const;
+  const Kernel &kernel() const;
+  /// Ends the database run and returns the summary.
+  TuneSummary finish();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// Tunes `k` with opts.budget measurements.
+TuneSummary tune_kernel(const Kernel &k, const Target &t, Database *db, const TuneOptions &opts);
+
+/// Tunes every kernel of `m` with a total of opts.budget measurements, spread by the task
+/// scheduler; `weights` (by kernel name, default 1) say how often a kernel runs.
+std::vector<TuneSummary> tune_module(const Module &m, const Target &t, Database *db, const TuneOptions &opts,
+                                     const std::vector<std::pair<std::string, double>> &weights = {});
+
+/// A valid schedule for `k` from a database record: the record's point rebuilt under `k`'s names
+/// when the record came from this search space, else the record's text if it applies to `k`.
+std::optional<Schedule> schedule_from_record(const Kernel &k, const Target &t, const MeasureRecord &r);
+
+/// The pipeline's provider: registry > database > tune now.
+class TuningProvider : public ScheduleProvider {
+ public:
+  /// `registry` (may be null) is asked first; `db` (may be null) next; with opts.budget > 0 a
+  /// kernel without a record is tuned with opts.budget measurements (or its share after
+  /// prepare()).
+  TuningProvider(Database *db, TuneOptions opts, ScheduleProvider *registry = nullptr);
+  ~TuningProvider() override;
+  /// Tunes every kernel of `m` without a record now, the total budget spread by the task
+  /// scheduler (optional: without it each kernel gets the whole budget when asked).
+  void prepare(const Module &m, const Target &t);
+  bool provide(const Kernel &k, const Target &t, ChosenSchedule &out) override;
+  /// Summaries of the kernels tuned so far.
+  const std::vector<TuneSummary> &tuned() const { return tuned_; }
+
+ private:
+  Database *db_;
+  TuneOptions opts_;
+  ScheduleProvider *registry_;
+  bool prepared_ = false;
+  std::vector<TuneSummary> tuned_;
+};
+
+}  // namespace kcc::tuner
