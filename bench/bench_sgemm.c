@@ -10,13 +10,10 @@
  * least MIN_SAMPLE_S and divides. The machine's clock drifts between runs: compare only
  * numbers from one run. */
 #include <cblas.h>
-#include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "example_util.h"
 #include "kcc_runtime.h"
 #include "sgemm_kernels.h"
 
@@ -27,17 +24,6 @@ typedef int (*kcc_sgemm_fn)(const float *, const float *, float *);
 static const struct { int n; kcc_sgemm_fn fn; } kernels[] = {
     {256, sgemm_256}, {512, sgemm_512}, {1024, sgemm_1024}, {2048, sgemm_2048}};
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
 struct problem {
   int n;
   const float *a, *b;
@@ -46,12 +32,17 @@ struct problem {
   int status;
 };
 
-static void run_kcc(struct problem *p) { p->status |= p->kcc(p->a, p->b, p->c); }
-static void run_openblas(struct problem *p) {
+static void run_kcc(void *q) {
+  struct problem *p = q;
+  p->status |= p->kcc(p->a, p->b, p->c);
+}
+static void run_openblas(void *q) {
+  struct problem *p = q;
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, p->n, p->n, p->n, 1.0f, p->a, p->n,
               p->b, p->n, 0.0f, p->c, p->n);
 }
-static void run_naive(struct problem *p) {
+static void run_naive(void *q) {
+  struct problem *p = q;
   int n = p->n;
   for (int i = 0; i < n; ++i)
     for (int j = 0; j < n; ++j) {
@@ -61,54 +52,10 @@ static void run_naive(struct problem *p) {
     }
 }
 
-/* Median seconds per call over REPS samples, after a warm-up call. */
-static double median_seconds(void (*fn)(struct problem *), struct problem *p, int reps) {
-  double t[REPS];
-  fn(p);
-  for (int r = 0; r < reps; ++r) {
-    int calls = 0;
-    double t0 = now(), dt;
-    do {
-      fn(p);
-      ++calls;
-      dt = now() - t0;
-    } while (dt < MIN_SAMPLE_S);
-    t[r] = dt / calls;
-  }
-  qsort(t, (size_t)reps, sizeof t[0], cmp_double);
-  return t[reps / 2];
-}
-
-static float *alloc_random(size_t count, unsigned seed) {
-  float *p = NULL;
-  if (posix_memalign((void **)&p, 64, count * sizeof(float)) != 0) exit(2);
-  unsigned long long s = seed * 0x9E3779B97F4A7C15ull + 1;
-  for (size_t i = 0; i < count; ++i) {
-    s ^= s << 13, s ^= s >> 7, s ^= s << 17;
-    p[i] = (float)((double)(s >> 11) / 9007199254740992.0 * 2.0 - 1.0);
-  }
+static float *alloc_random(size_t count, uint64_t seed) {
+  float *p = ex_alloc(count);
+  ex_fill_random(p, count, seed);
   return p;
-}
-
-/* kcc against OpenBLAS: summed error over summed magnitude, and every element. */
-static int check(int n, const float *got, const float *want) {
-  double sum_err = 0, sum_mag = 0;
-  size_t count = (size_t)n * n;
-  for (size_t i = 0; i < count; ++i) {
-    sum_err += fabs((double)got[i] - want[i]);
-    sum_mag += fabs((double)want[i]);
-  }
-  double mean = sum_mag / (double)count;
-  for (size_t i = 0; i < count; ++i)
-    if (!(fabs((double)got[i] - want[i]) <= 1e-3 * (mean + fabs((double)want[i])))) {
-      fprintf(stderr, "sgemm_%d: C[%zu] = %.7g, OpenBLAS gives %.7g\n", n, i, got[i], want[i]);
-      return 0;
-    }
-  if (!(sum_err <= 1e-4 * sum_mag)) {
-    fprintf(stderr, "sgemm_%d: relative error %.2e\n", n, sum_err / sum_mag);
-    return 0;
-  }
-  return 1;
 }
 
 int main(int argc, char **argv) {
@@ -147,23 +94,29 @@ int main(int argc, char **argv) {
 
     run_openblas(&blas);
     run_kcc(&p);
-    if (p.status != 0 || !check(n, c, ref)) {
+    char what[64];
+    snprintf(what, sizeof what, "# sgemm_%d against OpenBLAS", n);
+    if (p.status != 0 || !ex_check(what, c, ref, count, 1e-4)) {
       fprintf(stderr, "sgemm_%d: kcc's result is wrong (status %d: %s)\n", n, p.status,
               kcc_error_string(p.status));
       failed = 1;
+    }
+    if (failed) {
+      free(a), free(b), free(c), free(ref);
       continue;
     }
     double flops = 2.0 * n * (double)n * n;
     double naive_gflops = 0;
     if (naive && n <= NAIVE_MAX_N) {
       struct problem loop = {n, a, b, ref, NULL, 0};
-      naive_gflops = flops / median_seconds(run_naive, &loop, n >= 1024 ? 5 : REPS) * 1e-9;
+      int reps = n >= 1024 ? 5 : REPS;
+      naive_gflops = flops / ex_median_seconds(run_naive, &loop, reps, MIN_SAMPLE_S) * 1e-9;
     }
     for (int t = 0; t < n_thread_counts; ++t) {
       kcc_set_num_threads(thread_counts[t]);
       openblas_set_num_threads(thread_counts[t]);
-      double g_kcc = flops / median_seconds(run_kcc, &p, REPS) * 1e-9;
-      double g_blas = flops / median_seconds(run_openblas, &blas, REPS) * 1e-9;
+      double g_kcc = flops / ex_median_seconds(run_kcc, &p, REPS, MIN_SAMPLE_S) * 1e-9;
+      double g_blas = flops / ex_median_seconds(run_openblas, &blas, REPS, MIN_SAMPLE_S) * 1e-9;
       char naive_text[32] = "-";
       if (naive_gflops > 0 && t == 0) snprintf(naive_text, sizeof naive_text, "%.2f", naive_gflops);
       printf("%6d %8d %10.2f %10.2f %9.0f%% %10s\n", n, thread_counts[t], g_kcc, g_blas,

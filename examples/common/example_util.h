@@ -1,5 +1,5 @@
-/* examples/common/example_util.h - what the example apps share: random inputs, timing with
- * medians, and the result check. Header-only C, so each example stays one app.c. */
+/* examples/common/example_util.h - what the example apps (and bench/) share: random inputs,
+ * timing with medians, and the result check. Header-only C, so each example stays one app.c. */
 #ifndef KCC_EXAMPLE_UTIL_H
 #define KCC_EXAMPLE_UTIL_H
 #include <math.h>
@@ -37,15 +37,22 @@ static int ex_cmp_double(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-/* Median seconds of `reps` timed calls of fn(ctx), after one untimed warm-up call. */
-static inline double ex_median_seconds(void (*fn)(void *), void *ctx, int reps) {
+/* Median seconds per call of fn(ctx) over `reps` samples, after one untimed warm-up call. A
+ * sample repeats the call until it has run for at least min_sample_s, and divides. */
+static inline double ex_median_seconds(void (*fn)(void *), void *ctx, int reps,
+                                       double min_sample_s) {
   double t[64];
   if (reps > 64) reps = 64;
   fn(ctx);
   for (int r = 0; r < reps; ++r) {
-    double t0 = ex_now();
-    fn(ctx);
-    t[r] = ex_now() - t0;
+    int calls = 0;
+    double t0 = ex_now(), dt;
+    do {
+      fn(ctx);
+      ++calls;
+      dt = ex_now() - t0;
+    } while (dt < min_sample_s);
+    t[r] = dt / calls;
   }
   qsort(t, (size_t)reps, sizeof t[0], ex_cmp_double);
   return reps % 2 ? t[reps / 2] : 0.5 * (t[reps / 2 - 1] + t[reps / 2]);

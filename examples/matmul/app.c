@@ -38,8 +38,8 @@ int main(void) {
   if (!ex_check("sgemm 512x512x512", c, ref, (size_t)M * N, 1e-4)) return 1;
 
   double flops = 2.0 * M * N * K;
-  double t_kcc = ex_median_seconds(run_kcc, &kx, 21);
-  double t_naive = ex_median_seconds(run_naive, &nx, 3);
+  double t_kcc = ex_median_seconds(run_kcc, &kx, 11, 0.02);
+  double t_naive = ex_median_seconds(run_naive, &nx, 3, 0);
   if (kx.status != 0) return 1;
   ex_report("sgemm 512x512x512", flops, t_kcc, t_naive, kcc_get_num_threads());
   return 0;

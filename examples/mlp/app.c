@@ -65,8 +65,8 @@ int main(void) {
   if (!ex_check("mlp 64x512-1024-512-128", y, ref, (size_t)B * D3, 1e-4)) return 1;
 
   double flops = 2.0 * B * ((double)D0 * D1 + (double)D1 * D2 + (double)D2 * D3);
-  double t_kcc = ex_median_seconds(run_kcc, &kx, 21);
-  double t_naive = ex_median_seconds(run_naive, &nx, 3);
+  double t_kcc = ex_median_seconds(run_kcc, &kx, 11, 0.02);
+  double t_naive = ex_median_seconds(run_naive, &nx, 3, 0);
   if (kx.status != 0) return 1;
   ex_report("mlp 64x512-1024-512-128", flops, t_kcc, t_naive, kcc_get_num_threads());
   return 0;

@@ -49,8 +49,8 @@ int main(void) {
   if (!ex_check("conv3x3 64x56x56", y, ref, nx, 1e-4)) return 1;
 
   double flops = 2.0 * CH * CH * R * R * H * WD;
-  double t_kcc = ex_median_seconds(run_kcc, &kx, 21);
-  double t_naive = ex_median_seconds(run_naive, &rx, 3);
+  double t_kcc = ex_median_seconds(run_kcc, &kx, 11, 0.02);
+  double t_naive = ex_median_seconds(run_naive, &rx, 3, 0);
   if (kx.status != 0) return 1;
   ex_report("conv3x3 64x56x56", flops, t_kcc, t_naive, kcc_get_num_threads());
   return 0;
