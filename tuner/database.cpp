@@ -361,6 +361,14 @@ void Database::finish_run(int64_t run_id) {
   tx.commit();
 }
 
+std::vector<RunRow> Database::runs() {
+  Stmt q(db_, "SELECT id, workload_key, target_key, kernel, strategy, budget, finished IS NOT NULL FROM runs ORDER BY id");
+  std::vector<RunRow> out;
+  while (q.step())
+    out.push_back({q.integer(0), q.text(1), q.text(2), q.text(3), q.text(4), q.integer(5), q.integer(6) != 0});
+  return out;
+}
+
 bool Database::integrity_ok() {
   Stmt q(db_, "PRAGMA integrity_check");
   return q.step() && q.text(0) == "ok";

@@ -57,6 +57,14 @@ struct RunInfo {
   int64_t measured = 0;   ///< measurements already recorded for it
 };
 
+/// A row of the runs table.
+struct RunRow {
+  int64_t id = 0;
+  std::string workload_key, target_key, kernel, strategy;
+  int64_t budget = 0;
+  bool finished = false;
+};
+
 class Database {
  public:
   /// $XDG_CACHE_HOME/kcc/tuning.db, else $HOME/.cache/kcc/tuning.db (folder created).
@@ -89,6 +97,9 @@ class Database {
   RunInfo begin_run(const std::string &workload_key, const std::string &target_key, const std::string &kernel,
                     const std::string &strategy, int64_t budget);
   void finish_run(int64_t run_id);
+
+  /// Every run, oldest first (for reports).
+  std::vector<RunRow> runs();
 
   /// PRAGMA integrity_check says "ok".
   bool integrity_ok();

@@ -1,0 +1,123 @@
+// tuner/cli.cpp - tuner flags, the compile-time provider, `kcc tune`.
+#include "tuner/cli.h"
+
+#include <fmt/format.h>
+
+#include <ostream>
+#include <stdexcept>
+
+namespace kcc::tuner {
+
+const char *tune_flags_help() {
+  return "  --budget N            tuning measurements, total over the file's kernels (0 = no tuning)\n"
+         "  --db PATH             tuning database (default $XDG_CACHE_HOME/kcc/tuning.db)\n"
+         "  --strategy S          hybrid (default), evolutionary, droplet or random\n"
+         "  --hybrid-switch N     hybrid: evolutionary measurements before Droplet Search (default 300)\n"
+         "  --weight KERNEL=W     KERNEL runs W times per model invocation (budget spread)\n";
+}
+
+namespace {
+
+int64_t parse_count(const std::string &flag, const std::string &v) {
+  try {
+    size_t used = 0;
+    long long n = std::stoll(v, &used);
+    if (used == v.size() && n >= 0) return n;
+  } catch (const std::exception &) {
+  }
+  throw std::invalid_argument(fmt::format("{} needs a non-negative number, not '{}'", flag, v));
+}
+
+}  // namespace
+
+bool parse_tune_flag(const std::vector<std::string> &args, size_t &i, TuneFlags &f) {
+  const std::string &a = args[i];
+  std::string flag = a, value;
+  bool inline_value = false;
+  if (auto eq = a.find('='); eq != std::string::npos && a.rfind("--", 0) == 0) {
+    flag = a.substr(0, eq);
+    value = a.substr(eq + 1);
+    inline_value = true;
+  }
+  static const char *known[] = {"--budget", "--db", "--strategy", "--hybrid-switch", "--weight"};
+  bool ours = false;
+  for (const char *k : known) ours = ours || flag == k;
+  if (!ours) return false;
+  if (!inline_value) {
+    if (i + 1 >= args.size()) throw std::invalid_argument(flag + " needs a value");
+    value = args[++i];
+  }
+  ++i;
+  if (flag == "--budget") {
+    f.budget = parse_count(flag, value);
+  } else if (flag == "--db") {
+    if (value.empty()) throw std::invalid_argument("--db needs a path");
+    f.db = value;
+  } else if (flag == "--strategy") {
+    if (!parse_strategy(value, f.strategy))
+      throw std::invalid_argument(
+          fmt::format("unknown --strategy '{}' (expected hybrid, evolutionary, droplet or random)", value));
+  } else if (flag == "--hybrid-switch") {
+    f.hybrid_switch = parse_count(flag, value);
+  } else {
+    auto eq = value.find('=');
+    double w = 0;
+    try {
+      if (eq != std::string::npos) w = std::stod(value.substr(eq + 1));
+    } catch (const std::exception &) {
+      w = 0;
+    }
+    if (eq == std::string::npos || eq == 0 || !(w > 0))
+      throw std::invalid_argument(fmt::format("--weight needs KERNEL=W with W > 0, not '{}'", value));
+    f.weights.push_back({value.substr(0, eq), w});
+  }
+  return true;
+}
+
+namespace {
+
+TuneOptions options_of(const TuneFlags &f, const std::string &version, std::ostream *progress, bool terminal) {
+  TuneOptions o;
+  o.strategy = f.strategy;
+  o.budget = f.budget;
+  o.search.hybrid_switch = f.hybrid_switch;
+  o.kcc_version = version;
+  o.progress = progress;
+  o.progress_is_terminal = terminal;
+  return o;
+}
+
+}  // namespace
+
+TuningSetup make_tuning_setup(const TuneFlags &f, const Module &m, const Target &t, ScheduleProvider *registry,
+                              const std::string &kcc_version, std::ostream *progress, bool progress_is_terminal) {
+  TuningSetup s;
+  s.db = std::make_unique<Database>(f.db.empty() ? Database::default_path() : f.db);
+  s.provider = std::make_unique<TuningProvider>(s.db.get(), options_of(f, kcc_version, progress, progress_is_terminal),
+                                                registry);
+  if (f.budget > 0) s.provider->prepare(m, t);
+  return s;
+}
+
+int run_tune(const TuneFlags &f, const Module &m, const Target &t, const std::string &kcc_version, std::ostream &out,
+             std::ostream *progress, bool progress_is_terminal) {
+  Database db(f.db.empty() ? Database::default_path() : f.db);
+  auto summaries = tune_module(m, t, &db, options_of(f, kcc_version, progress, progress_is_terminal), f.weights);
+  out << fmt::format("{:<24} {:>12} {:>10} {:>8} {:>8} {:>8}\n", "kernel", "median", "GFLOP/s", "measured", "invalid",
+                     "resumed");
+  int64_t measured = 0, invalid = 0;
+  for (auto &s : summaries) {
+    measured += s.measured;
+    invalid += s.invalid;
+    out << fmt::format("{:<24} {:>10.3f}us {:>10.2f} {:>8} {:>8} {:>8}\n", s.kernel, s.median_seconds * 1e6, s.gflops,
+                       s.measured, s.invalid, s.resumed);
+    if (s.wrong_results > 0)
+      out << fmt::format("kcc: COMPILER BUG: {} candidate(s) of kernel '{}' computed wrong results (see above)\n",
+                         s.wrong_results, s.kernel);
+  }
+  out << fmt::format("{} measurements, {} on invalid candidates ({:.1f}%); database {}\n", measured, invalid,
+                     measured ? 100.0 * static_cast<double>(invalid) / static_cast<double>(measured) : 0.0, db.path());
+  return 0;
+}
+
+}  // namespace kcc::tuner

@@ -1,0 +1,57 @@
+// tuner/cli.h - the tuner's part of the kcc command line: flags shared by `kcc compile` and
+// `kcc tune`, the provider a compile uses, `kcc tune` and `kcc report`. tools/kcc.cpp calls these.
+//
+//   --budget N          tuning measurements (total over the file's kernels; 0 = no tuning)
+//   --db PATH           tuning database (default $XDG_CACHE_HOME/kcc/tuning.db)
+//   --strategy S        hybrid (default), evolutionary, droplet, random
+//   --hybrid-switch N   hybrid: evolutionary measurements before Droplet Search (default 300)
+//   --weight K=W        kernel K runs W times per model invocation (task scheduler)
+#pragma once
+#include <iosfwd>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "codegen/target.h"
+#include "ir/kernel.h"
+#include "passes/pipeline.h"
+#include "tuner/database.h"
+#include "tuner/tuner.h"
+
+namespace kcc::tuner {
+
+struct TuneFlags {
+  int64_t budget = 0;
+  std::string db;  ///< "" = Database::default_path()
+  Strategy strategy = Strategy::Hybrid;
+  int64_t hybrid_switch = 300;
+  std::vector<std::pair<std::string, double>> weights;
+};
+
+/// The help lines of the flags above.
+const char *tune_flags_help();
+
+/// If args[i] is one of the flags above, consumes it (and its value; `--flag=value` works too),
+/// advances i past it and returns true. Throws std::invalid_argument with a message for a bad
+/// value or a missing one.
+bool parse_tune_flag(const std::vector<std::string> &args, size_t &i, TuneFlags &f);
+
+/// What a compile needs to get schedules from the tuner.
+struct TuningSetup {
+  std::unique_ptr<Database> db;
+  std::unique_ptr<TuningProvider> provider;
+};
+
+/// Opens the database and makes the provider (registry first when given). With a budget, every
+/// kernel of `m` without a record is tuned now (the budget spread by the task scheduler), with a
+/// progress line on `progress` (a live line if it is a terminal). Throws DatabaseError.
+TuningSetup make_tuning_setup(const TuneFlags &f, const Module &m, const Target &t, ScheduleProvider *registry,
+                              const std::string &kcc_version, std::ostream *progress, bool progress_is_terminal);
+
+/// `kcc tune`: tunes every kernel (no output files) and prints one line per kernel: schedule
+/// source, median, GFLOP/s, measurements, invalid ones. Returns the exit code.
+int run_tune(const TuneFlags &f, const Module &m, const Target &t, const std::string &kcc_version, std::ostream &out,
+             std::ostream *progress, bool progress_is_terminal);
+
+}  // namespace kcc::tuner
