@@ -1,0 +1,121 @@
+// bench/tuning/bench_tuning.cpp - tuning efficiency: strategies side by side on the same kernels.
+//
+//   bench_tuning [--kernels FILE.ir] [--only NAME[,NAME]] [--scale F] [--out DIR] [--target T]
+//
+// For each kernel and each configuration (default: hybrid with N = 300 evolutionary then Droplet
+// until converged, evolutionary 3,000, random 300; budgets multiplied by --scale for quick runs),
+// tunes from scratch into its own database under DIR and prints the best GFLOP/s, measurements,
+// invalid ones and wall time; writes DIR/report.html (curves per strategy, roofline).
+#include <fmt/format.h>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "ir/parser.h"
+#include "passes/registry.h"
+#include "tuner/report.h"
+#include "tuner/tuner.h"
+
+using namespace kcc;
+using namespace kcc::tuner;
+
+namespace {
+
+struct Config {
+  std::string name;
+  Strategy strategy;
+  int64_t budget;
+  int64_t hybrid_switch;
+};
+
+std::vector<std::string> split(const std::string &s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string x;
+  while (std::getline(ss, x, ','))
+    if (!x.empty()) out.push_back(x);
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+  std::string kernels_path = std::string(KCC_SOURCE_DIR) + "/bench/tuning/kernels.ir";
+  std::string out_dir = "tuning-results", target_name = "host";
+  std::vector<std::string> only;
+  double scale = 1;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) throw std::runtime_error(a + " needs a value");
+      return argv[++i];
+    };
+    if (a == "--kernels") kernels_path = value();
+    else if (a == "--only") only = split(value());
+    else if (a == "--scale") scale = std::stod(value());
+    else if (a == "--out") out_dir = value();
+    else if (a == "--target") target_name = value();
+    else {
+      std::cerr << "usage: bench_tuning [--kernels FILE.ir] [--only K1,K2] [--scale F] [--out DIR] [--target T]\n";
+      return 2;
+    }
+  }
+  Module m = parse_module_file(kernels_path);
+  Target t = make_target(target_name);
+  std::filesystem::create_directories(out_dir);
+  auto scaled = [&](int64_t n) { return std::max<int64_t>(8, static_cast<int64_t>(static_cast<double>(n) * scale)); };
+  // Hybrid: N evolutionary measurements, then Droplet until no neighbour improves (the budget
+  // only caps it).
+  const std::vector<Config> configs{{"hybrid-300", Strategy::Hybrid, scaled(300) + scaled(2000), scaled(300)},
+                                    {"evolutionary-3000", Strategy::Evolutionary, scaled(3000), 0},
+                                    {"random-300", Strategy::Random, scaled(300), 0}};
+  const bool tty = isatty(2);
+  std::cout << fmt::format("# target {} ({}), {} configurations, budget scale {}\n", t.name, t.key(), configs.size(), scale);
+  std::cout << fmt::format("{:<20} {:<18} {:>9} {:>9} {:>8} {:>9} {:>9}\n", "kernel", "strategy", "GFLOP/s", "measured",
+                           "invalid", "to-95%", "wall-s");
+  std::vector<Kernel> used;
+  Database report_db(out_dir + "/all.db");
+  for (const Kernel &k : m.kernels) {
+    if (!only.empty() && std::find(only.begin(), only.end(), k.name) == only.end()) continue;
+    used.push_back(k);
+    for (const Config &c : configs) {
+      const std::string db_path = fmt::format("{}/{}-{}.db", out_dir, k.name, c.name);
+      for (const char *suffix : {"", "-wal", "-shm"}) std::filesystem::remove(db_path + suffix);
+      Database db(db_path);
+      TuneOptions o;
+      o.strategy = c.strategy;
+      o.budget = c.budget;
+      o.search.hybrid_switch = c.hybrid_switch;
+      o.reuse_database = false;
+      o.progress = &std::cerr;
+      o.progress_is_terminal = tty;
+      auto t0 = std::chrono::steady_clock::now();
+      TuneSummary s = tune_kernel(k, t, &db, o);
+      double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      // Measurements needed to reach 95% of this run's best.
+      int64_t to95 = 0;
+      for (size_t i = 0; i < s.best_gflops_curve.size(); ++i)
+        if (s.best_gflops_curve[i] >= 0.95 * s.gflops) {
+          to95 = static_cast<int64_t>(i) + 1;
+          break;
+        }
+      std::cout << fmt::format("{:<20} {:<18} {:>9.2f} {:>9} {:>8} {:>9} {:>9.1f}\n", k.name, c.name, s.gflops,
+                               s.measured, s.invalid, to95, wall)
+                << std::flush;
+      std::vector<MeasureRecord> all = db.records(workload_key(k), t.key());
+      RunInfo run = report_db.begin_run(workload_key(k), t.key(), k.name, c.name, c.budget);
+      for (auto &r : all) r.run_id = run.id, r.strategy = c.name;
+      report_db.add(all);
+      report_db.finish_run(run.id);
+    }
+  }
+  std::ofstream(out_dir + "/report.html") << report_html(report_db, used, measure_machine_peak());
+  std::cout << "# report: " << out_dir << "/report.html\n";
+  return 0;
+}
