@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <filesystem>
 #include <ostream>
 #include <stdexcept>
 
@@ -92,7 +93,18 @@ TuneOptions options_of(const TuneFlags &f, const std::string &version, std::ostr
 TuningSetup make_tuning_setup(const TuneFlags &f, const Module &m, const Target &t, ScheduleProvider *registry,
                               const std::string &kcc_version, std::ostream *progress, bool progress_is_terminal) {
   TuningSetup s;
-  s.db = std::make_unique<Database>(f.db.empty() ? Database::default_path() : f.db);
+  const std::string path = f.db.empty() ? Database::default_path() : f.db;
+  // Without a budget the database is only read: a missing or unreadable one is no error (a
+  // build in a sandbox without a cache directory still compiles, with default schedules).
+  if (f.budget > 0) {
+    s.db = std::make_unique<Database>(path);
+  } else if (std::filesystem::exists(path)) {
+    try {
+      s.db = std::make_unique<Database>(path);
+    } catch (const DatabaseError &e) {
+      if (progress) *progress << "kcc: warning: " << e.what() << "; compiling without tuning records\n";
+    }
+  }
   s.provider = std::make_unique<TuningProvider>(s.db.get(), options_of(f, kcc_version, progress, progress_is_terminal),
                                                 registry);
   if (f.budget > 0) s.provider->prepare(m, t);

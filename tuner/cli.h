@@ -45,7 +45,8 @@ struct TuningSetup {
 
 /// Opens the database and makes the provider (registry first when given). With a budget, every
 /// kernel of `m` without a record is tuned now (the budget spread by the task scheduler), with a
-/// progress line on `progress` (a live line if it is a terminal). Throws DatabaseError.
+/// progress line on `progress` (a live line if it is a terminal); DatabaseError if the database
+/// cannot be opened. Without a budget the database is only consulted if it exists and opens.
 TuningSetup make_tuning_setup(const TuneFlags &f, const Module &m, const Target &t, ScheduleProvider *registry,
                               const std::string &kcc_version, std::ostream *progress, bool progress_is_terminal);
 
