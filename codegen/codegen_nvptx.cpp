@@ -14,16 +14,20 @@
 //    root intermediates (kcc_cuda_alloc), launches each nest (kcc_cuda_launch: loads the module
 //    once, caches the function, opts into large dynamic shared memory) and frees the scratch.
 //    Every runtime status is returned at once (after freeing scratch).
+//
+// Expressions, stores, ifs and counted loops come from the shared emitter (llvm_emitter.h);
+// this file holds the kernels, GPU-bound loops, shared and local buffers, barriers, per-lane
+// gathers and scatters, alignment from the index, the device module and the host stubs.
 #include <array>
 #include <map>
+#include <numeric>
 #include <set>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "codegen/gpu_launch.h"
+#include "codegen/llvm_emitter.h"
 #include "codegen/llvm_support.h"
-#include "codegen/math_cpu.h"
 #include "ir/diag.h"
 #include "ir/visitor.h"
 #include "kcc_runtime.h"
@@ -35,7 +39,6 @@
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
-#include "llvm/IR/Verifier.h"
 #include "llvm/Passes/OptimizationLevel.h"
 #include "llvm/Passes/PassBuilder.h"
 #include "llvm/Support/raw_ostream.h"
@@ -49,65 +52,6 @@ namespace {
 
 constexpr unsigned kGlobalAS = 1, kSharedAS = 3;
 
-bool const_int_value(const Expr &e, int64_t *v) {
-  if (auto *b = e.as<Broadcast>()) return const_int_value(b->value, v);
-  if (auto *i = e.as<IntImm>()) {
-    *v = i->value;
-    return true;
-  }
-  return false;
-}
-
-/// `idx` as ramp(base, stride) with a constant stride, when it has that form.
-bool as_linear_ramp(const Expr &idx, Expr *base, int64_t *stride) {
-  if (auto *r = idx.as<Ramp>()) {
-    if (!const_int_value(r->stride, stride)) return false;
-    *base = r->base;
-    return true;
-  }
-  if (auto *b = idx.as<Broadcast>()) {
-    *base = b->value;
-    *stride = 0;
-    return true;
-  }
-  auto *bin = idx.as<Binary>();
-  if (!bin) return false;
-  Expr ba, bb;
-  int64_t sa = 0, sb = 0, c = 0;
-  switch (bin->op) {
-    case BinOp::Add:
-    case BinOp::Sub:
-      if (!as_linear_ramp(bin->a, &ba, &sa) || !as_linear_ramp(bin->b, &bb, &sb)) return false;
-      *base = bin->op == BinOp::Add ? ba + bb : ba - bb;
-      *stride = bin->op == BinOp::Add ? sa + sb : sa - sb;
-      return true;
-    case BinOp::Mul:
-      if (const_int_value(bin->b, &c) && as_linear_ramp(bin->a, &ba, &sa)) {
-        *base = ba * make_int(c, ba.type());
-        *stride = sa * c;
-        return true;
-      }
-      if (const_int_value(bin->a, &c) && as_linear_ramp(bin->b, &bb, &sb)) {
-        *base = bb * make_int(c, bb.type());
-        *stride = sb * c;
-        return true;
-      }
-      return false;
-    default: return false;
-  }
-}
-
-int64_t gcd(int64_t a, int64_t b) {
-  a = a < 0 ? -a : a;
-  b = b < 0 ? -b : b;
-  while (b) {
-    int64_t t = a % b;
-    a = b;
-    b = t;
-  }
-  return a;
-}
-
 /// A number that provably divides the scalar integer `e` (1 when nothing is known).
 int64_t known_multiple(const Expr &e) {
   constexpr int64_t kAny = int64_t(1) << 30;
@@ -118,7 +62,7 @@ int64_t known_multiple(const Expr &e) {
     case BinOp::Add:
     case BinOp::Sub:
     case BinOp::Min:
-    case BinOp::Max: return gcd(known_multiple(b->a), known_multiple(b->b));
+    case BinOp::Max: return std::gcd(known_multiple(b->a), known_multiple(b->b));
     case BinOp::Mul: return std::min<int64_t>(kAny, known_multiple(b->a) * known_multiple(b->b));
     default: return 1;
   }
@@ -137,93 +81,33 @@ std::set<const BufferNode *> stored_buffers(const Stmt &s) {
   return v.out;
 }
 
-class CodeGenNVPTX {
+class CodeGenNVPTX : public LLVMEmitter {
  public:
-  CodeGenNVPTX(const Target &t, llvm::Module &m) : target_(t), mod_(m), ctx_(m.getContext()), b_(ctx_), math_(m, b_) {
-    llvm::FastMathFlags fmf;
-    fmf.setAllowContract(true);
-    b_.setFastMathFlags(fmf);
-    i32_ = b_.getInt32Ty();
-    i64_ = b_.getInt64Ty();
-  }
+  CodeGenNVPTX(const Target &t, llvm::Module &m) : LLVMEmitter(t, m) {}
 
   /// Emits kernel `name` for one launch; `params` are the global buffers, in order.
   void emit_kernel(const std::string &name, const GpuLaunch &l, const std::vector<const BufferNode *> &params,
                    const LoweredFunc &f);
 
  private:
-  llvm::Type *llvm_type(Type t);
-  llvm::Type *mem_type(Type t);
-  llvm::Value *splat(llvm::Value *v, int lanes);
-  llvm::Value *load_to_reg(llvm::Value *v, Type t) {
-    return t.is_bool() ? b_.CreateICmpNE(v, llvm::Constant::getNullValue(v->getType())) : v;
-  }
-  llvm::Value *reg_to_mem(llvm::Value *v, Type t) { return t.is_bool() ? b_.CreateZExt(v, mem_type(t)) : v; }
-  llvm::Value *to_i64(llvm::Value *v, Type t);
   llvm::Value *sreg(bool block, int axis);
-  llvm::Align align_of(const BufferNode *b, const Expr &base, Type t);
 
-  void emit(const Stmt &s);
-  void emit_for(const For *op);
-  void emit_serial_loop(const Var &v, llvm::Value *mn, llvm::Value *end, llvm::Value *step, const Stmt &body);
-  void emit_store(const Store *op);
-  void emit_if(const IfThenElse *op);
-  llvm::Value *emit(const Expr &e);
-  llvm::Value *emit_cast(const Cast *op);
-  llvm::Value *emit_binary(const Binary *op);
-  llvm::Value *emit_int_div_mod(const Binary *op, llvm::Value *a, llvm::Value *b);
-  llvm::Value *emit_load(const Load *op);
-  llvm::Value *emit_ramp(const Ramp *op);
-  llvm::Value *emit_call(const Call *op);
-  llvm::Value *buffer_ptr(const BufferNode *b);
+  // ---- hooks of the shared emitter
+  void emit_for(const For *op) override;
+  void emit_allocate(const Allocate *op) override;
+  void emit_barrier() override { b_.CreateIntrinsic(llvm::Intrinsic::nvvm_barrier0, {}, {}); }
+  llvm::Value *emit_math(const Call *op, std::vector<llvm::Value *> &args) override;
+  llvm::Value *emit_gather(const BufferNode *buf, Type t, llvm::Value *base_ptr, llvm::Value *idx,
+                           llvm::Align elem_align) override;
+  void emit_scatter(const BufferNode *buf, llvm::Value *base_ptr, llvm::Value *idx, llvm::Value *val,
+                    llvm::Value *mask, llvm::Align elem_align) override;
+  bool masked_vector_stores() const override { return false; }
+  llvm::Align vector_align(const BufferNode *b, const Expr &base, Type t) override;
 
-  const Target &target_;
-  llvm::Module &mod_;
-  llvm::LLVMContext &ctx_;
-  llvm::IRBuilder<> b_;
-  MathEmitter math_;
-  llvm::Type *i32_, *i64_;
-
-  const LoweredFunc *func_ = nullptr;
   const GpuLaunch *launch_ = nullptr;
-  llvm::Function *fn_ = nullptr;
-  llvm::BasicBlock *entry_ = nullptr;
-  std::unordered_map<const Variable *, llvm::Value *> vars_;
-  std::unordered_map<const BufferNode *, llvm::Value *> buffers_;
   std::set<const BufferNode *> aligned16_;  ///< buffers whose base is 16-byte aligned
   int thread_depth_[3] = {0, 0, 0};
 };
-
-llvm::Type *CodeGenNVPTX::llvm_type(Type t) {
-  llvm::Type *e = nullptr;
-  switch (t.kind) {
-    case ScalarKind::F32: e = b_.getFloatTy(); break;
-    case ScalarKind::F16: e = b_.getHalfTy(); break;
-    case ScalarKind::BF16: e = b_.getBFloatTy(); break;
-    case ScalarKind::F64: e = b_.getDoubleTy(); break;
-    case ScalarKind::I8: e = b_.getInt8Ty(); break;
-    case ScalarKind::I32: e = b_.getInt32Ty(); break;
-    case ScalarKind::I64: e = b_.getInt64Ty(); break;
-    case ScalarKind::Bool: e = b_.getInt1Ty(); break;
-  }
-  return t.lanes > 1 ? llvm::FixedVectorType::get(e, t.lanes) : e;
-}
-
-llvm::Type *CodeGenNVPTX::mem_type(Type t) {
-  if (!t.is_bool()) return llvm_type(t);
-  return t.lanes > 1 ? static_cast<llvm::Type *>(llvm::FixedVectorType::get(b_.getInt8Ty(), t.lanes)) : b_.getInt8Ty();
-}
-
-llvm::Value *CodeGenNVPTX::splat(llvm::Value *v, int lanes) {
-  if (lanes <= 1 || v->getType()->isVectorTy()) return v;
-  return b_.CreateVectorSplat(lanes, v);
-}
-
-llvm::Value *CodeGenNVPTX::to_i64(llvm::Value *v, Type t) {
-  if (v->getType()->getScalarType() == i64_) return v;
-  llvm::Type *dst = t.lanes > 1 ? static_cast<llvm::Type *>(llvm::FixedVectorType::get(i64_, t.lanes)) : i64_;
-  return t.is_bool() ? b_.CreateZExt(v, dst) : b_.CreateSExt(v, dst);
-}
 
 llvm::Value *CodeGenNVPTX::sreg(bool block, int axis) {
   static const llvm::Intrinsic::ID ctaid[] = {llvm::Intrinsic::nvvm_read_ptx_sreg_ctaid_x,
@@ -240,8 +124,7 @@ void CodeGenNVPTX::emit_kernel(const std::string &name, const GpuLaunch &l,
                                const std::vector<const BufferNode *> &params, const LoweredFunc &f) {
   func_ = &f;
   launch_ = &l;
-  vars_.clear();
-  buffers_.clear();
+  st_ = FnState{};
   aligned16_.clear();
   std::set<const BufferNode *> stored = stored_buffers(l.body);
   std::vector<llvm::Type *> ptys(params.size(), b_.getPtrTy(kGlobalAS));
@@ -259,7 +142,7 @@ void CodeGenNVPTX::emit_kernel(const std::string &name, const GpuLaunch &l,
     uint64_t bytes = static_cast<uint64_t>(std::max<int64_t>(1, params[i]->size)) * std::max(1, params[i]->elem.bytes());
     a->addAttr(llvm::Attribute::getWithDereferenceableBytes(ctx_, bytes));
     if (!stored.count(params[i])) a->addAttr(llvm::Attribute::ReadOnly);
-    buffers_[params[i]] = a;
+    st_.buffers[params[i]] = a;
     aligned16_.insert(params[i]);
   }
   // nvvm.annotations: kernel + maxntid (lets ptxas budget registers for the real block size).
@@ -274,8 +157,8 @@ void CodeGenNVPTX::emit_kernel(const std::string &name, const GpuLaunch &l,
   annotate("maxntidy", l.block[1]);
   annotate("maxntidz", l.block[2]);
 
-  fn_ = fn;
-  entry_ = llvm::BasicBlock::Create(ctx_, "entry", fn);
+  st_.fn = fn;
+  st_.entry = llvm::BasicBlock::Create(ctx_, "entry", fn);
   auto *body = llvm::BasicBlock::Create(ctx_, "body", fn);
   b_.SetInsertPoint(body);
   if (l.shared_bytes > 0) {
@@ -287,82 +170,20 @@ void CodeGenNVPTX::emit_kernel(const std::string &name, const GpuLaunch &l,
       smem->setAlignment(llvm::Align(16));
     }
     for (auto &[buf, off] : l.shared_offsets) {
-      buffers_[buf] = b_.CreateConstInBoundsGEP1_64(b_.getInt8Ty(), smem, static_cast<uint64_t>(off), buf->name);
+      st_.buffers[buf] = b_.CreateConstInBoundsGEP1_64(b_.getInt8Ty(), smem, static_cast<uint64_t>(off), buf->name);
       aligned16_.insert(buf);
     }
   }
   emit(l.body);
   b_.CreateRetVoid();
-  llvm::IRBuilder<>(entry_).CreateBr(body);
-
-  std::string msg;
-  llvm::raw_string_ostream os(msg);
-  if (llvm::verifyFunction(*fn, &os)) {
-    os.flush();
-    throw InternalError("LLVM verifier failed on GPU kernel '" + name + "':\n" + msg + "loop IR:\n" + to_string(f));
-  }
+  llvm::IRBuilder<>(st_.entry).CreateBr(body);
+  verify_or_throw(*fn, "GPU kernel '" + name + "'");
   func_ = nullptr;
   launch_ = nullptr;
 }
 
 // ------------------------------------------------------------------ statements
-
-void CodeGenNVPTX::emit(const Stmt &s) {
-  if (!s.defined()) return;
-  switch (s.kind()) {
-    case StmtKind::For: emit_for(s.as<For>()); return;
-    case StmtKind::Store: emit_store(s.as<Store>()); return;
-    case StmtKind::Allocate: {
-      auto *op = s.as<Allocate>();
-      const BufferNode *buf = op->buffer.get();
-      switch (buf->scope) {
-        case MemScope::Shared:
-          KCC_INTERNAL(buffers_.count(buf), "shared buffer '" + buf->name + "' has no offset");
-          break;
-        case MemScope::Local: {
-          llvm::IRBuilder<> eb(entry_);
-          int64_t n = std::max<int64_t>(1, buf->size);
-          llvm::AllocaInst *a =
-              eb.CreateAlloca(llvm::ArrayType::get(mem_type(buf->elem), static_cast<uint64_t>(n)), nullptr, buf->name);
-          a->setAlignment(llvm::Align(16));
-          buffers_[buf] = a;
-          aligned16_.insert(buf);
-          break;
-        }
-        case MemScope::Global:
-          KCC_INTERNAL(false, "device scratch '" + buf->name + "' inside a GPU kernel (plan_gpu_launches rejects it)");
-      }
-      emit(op->body);
-      return;
-    }
-    case StmtKind::Seq:
-      for (auto &t : s.as<Seq>()->stmts) emit(t);
-      return;
-    case StmtKind::IfThenElse: emit_if(s.as<IfThenElse>()); return;
-    case StmtKind::Barrier:
-      b_.CreateIntrinsic(llvm::Intrinsic::nvvm_barrier0, {}, {});
-      return;
-  }
-}
-
-/// for (v = mn; v < end; v += step) body
-void CodeGenNVPTX::emit_serial_loop(const Var &v, llvm::Value *mn, llvm::Value *end, llvm::Value *step,
-                                    const Stmt &body) {
-  llvm::BasicBlock *pre = b_.GetInsertBlock();
-  auto *loop = llvm::BasicBlock::Create(ctx_, v->name + ".loop", fn_);
-  auto *after = llvm::BasicBlock::Create(ctx_, v->name + ".after", fn_);
-  b_.CreateCondBr(b_.CreateICmpSLT(mn, end), loop, after);
-  b_.SetInsertPoint(loop);
-  llvm::PHINode *iv = b_.CreatePHI(i64_, 2, v->name);
-  iv->addIncoming(mn, pre);
-  vars_[v.get()] = iv;
-  emit(body);
-  vars_.erase(v.get());
-  llvm::Value *next = b_.CreateAdd(iv, step, v->name + ".next", false, true);
-  iv->addIncoming(next, b_.GetInsertBlock());
-  b_.CreateCondBr(b_.CreateICmpSLT(next, end), loop, after);
-  b_.SetInsertPoint(after);
-}
+// ------------------------------------------------------------------ loops and buffers
 
 void CodeGenNVPTX::emit_for(const For *op) {
   KCC_INTERNAL(op->var->type == Type::i64(), "loop variable '" + op->var->name + "' is not i64");
@@ -373,7 +194,7 @@ void CodeGenNVPTX::emit_for(const For *op) {
     case ForKind::Parallel:    // rejected by check_gpu_schedule; harmless as a serial loop
     case ForKind::Unrolled: {  // unroll_loops removes these; LLVM unrolls constant loops anyway
       llvm::Value *ext = b_.CreateSExtOrTrunc(emit(op->extent), i64_);
-      emit_serial_loop(op->var, mn, b_.CreateAdd(mn, ext, "", false, true), b_.getInt64(1), op->body);
+      emit_loop(op->var.get(), mn, b_.CreateAdd(mn, ext, "", false, true), b_.getInt64(1), op->body);
       return;
     }
     case ForKind::GpuBlock:
@@ -389,14 +210,13 @@ void CodeGenNVPTX::emit_for(const For *op) {
   llvm::Value *id = sreg(block, a);
   if (nested && ext > dim) {
     // The block's threads share the iterations: v = tid, tid + blockDim, ...
-    emit_serial_loop(op->var, b_.CreateAdd(mn, id, "", false, true), b_.CreateAdd(mn, b_.getInt64(ext)),
-                     b_.getInt64(dim), op->body);
+    emit_loop(op->var.get(), b_.CreateAdd(mn, id, "", false, true), b_.CreateAdd(mn, b_.getInt64(ext)),
+              b_.getInt64(dim), op->body);
   } else {
-    llvm::Value *v = b_.CreateAdd(mn, id, op->var->name, false, true);
-    vars_[op->var.get()] = v;
+    bind_var(op->var.get(), b_.CreateAdd(mn, id, op->var->name, false, true));
     if (ext < dim) {
-      auto *then_bb = llvm::BasicBlock::Create(ctx_, op->var->name + ".in", fn_);
-      auto *merge = llvm::BasicBlock::Create(ctx_, op->var->name + ".out", fn_);
+      auto *then_bb = llvm::BasicBlock::Create(ctx_, op->var->name + ".in", st_.fn);
+      auto *merge = llvm::BasicBlock::Create(ctx_, op->var->name + ".out", st_.fn);
       b_.CreateCondBr(b_.CreateICmpULT(id, b_.getInt64(ext)), then_bb, merge);
       b_.SetInsertPoint(then_bb);
       emit(op->body);
@@ -405,41 +225,38 @@ void CodeGenNVPTX::emit_for(const For *op) {
     } else {
       emit(op->body);
     }
-    vars_.erase(op->var.get());
+    unbind_var(op->var.get());
   }
   if (!block) --thread_depth_[a];
 }
 
-void CodeGenNVPTX::emit_if(const IfThenElse *op) {
-  KCC_INTERNAL(op->cond.type().lanes == 1 && op->cond.type().is_bool(), "if condition must be a scalar bool");
-  llvm::Value *c = emit(op->cond);
-  auto *then_bb = llvm::BasicBlock::Create(ctx_, "then", fn_);
-  auto *merge = llvm::BasicBlock::Create(ctx_, "endif", fn_);
-  auto *else_bb = op->else_case.defined() ? llvm::BasicBlock::Create(ctx_, "else", fn_) : merge;
-  b_.CreateCondBr(c, then_bb, else_bb);
-  b_.SetInsertPoint(then_bb);
-  emit(op->then_case);
-  b_.CreateBr(merge);
-  if (op->else_case.defined()) {
-    b_.SetInsertPoint(else_bb);
-    emit(op->else_case);
-    b_.CreateBr(merge);
+void CodeGenNVPTX::emit_allocate(const Allocate *op) {
+  const BufferNode *buf = op->buffer.get();
+  switch (buf->scope) {
+    case MemScope::Shared:
+      KCC_INTERNAL(st_.buffers.count(buf), "shared buffer '" + buf->name + "' has no offset");
+      break;
+    case MemScope::Local: {
+      llvm::IRBuilder<> eb(st_.entry);
+      int64_t n = std::max<int64_t>(1, buf->size);
+      llvm::AllocaInst *a =
+          eb.CreateAlloca(llvm::ArrayType::get(mem_type(buf->elem), static_cast<uint64_t>(n)), nullptr, buf->name);
+      a->setAlignment(llvm::Align(16));
+      st_.buffers[buf] = a;
+      aligned16_.insert(buf);
+      break;
+    }
+    case MemScope::Global:
+      KCC_INTERNAL(false, "device scratch '" + buf->name + "' inside a GPU kernel (plan_gpu_launches rejects it)");
   }
-  b_.SetInsertPoint(merge);
+  emit(op->body);
 }
 
-// ------------------------------------------------------------------ memory
-
-llvm::Value *CodeGenNVPTX::buffer_ptr(const BufferNode *b) {
-  auto it = buffers_.find(b);
-  KCC_INTERNAL(it != buffers_.end(), "buffer '" + b->name + "' is used outside its allocation in '" +
-                                         (func_ ? func_->name : std::string("?")) + "'");
-  return it->second;
-}
+// ------------------------------------------------------------------ memory and math
 
 /// Alignment of a vector access at element `base`: what the buffer's 16-byte base and the index
 /// prove, so that 16-byte accesses become single ld/st.v4 instructions.
-llvm::Align CodeGenNVPTX::align_of(const BufferNode *b, const Expr &base, Type t) {
+llvm::Align CodeGenNVPTX::vector_align(const BufferNode *b, const Expr &base, Type t) {
   const int64_t eb = std::max(1, t.element().bytes());
   if (!aligned16_.count(b)) return llvm::Align(static_cast<uint64_t>(eb));
   int64_t bytes = std::min<int64_t>(16, known_multiple(base) * eb);
@@ -448,213 +265,35 @@ llvm::Align CodeGenNVPTX::align_of(const BufferNode *b, const Expr &base, Type t
   return llvm::Align(static_cast<uint64_t>(a));
 }
 
-llvm::Value *CodeGenNVPTX::emit_load(const Load *op) {
-  const BufferNode *buf = op->buffer.get();
-  llvm::Value *base_ptr = buffer_ptr(buf);
-  Type t = op->type;
+/// A gather: one load per lane.
+llvm::Value *CodeGenNVPTX::emit_gather(const BufferNode *, Type t, llvm::Value *base_ptr, llvm::Value *idx,
+                                       llvm::Align elem_align) {
   llvm::Type *et = mem_type(t.element());
-  llvm::Align al(static_cast<uint64_t>(std::max(1, t.element().bytes())));
-  if (t.lanes == 1) {
-    llvm::Value *p = b_.CreateInBoundsGEP(et, base_ptr, to_i64(emit(op->index), op->index.type()));
-    return load_to_reg(b_.CreateAlignedLoad(et, p, al), t);
-  }
-  Expr base;
-  int64_t stride = 0;
-  if (as_linear_ramp(op->index, &base, &stride) && (stride == 0 || stride == 1)) {
-    llvm::Value *p = b_.CreateInBoundsGEP(et, base_ptr, to_i64(emit(base), base.type()));
-    if (stride == 1) return load_to_reg(b_.CreateAlignedLoad(mem_type(t), p, align_of(buf, base, t)), t);
-    return splat(load_to_reg(b_.CreateAlignedLoad(et, p, al), t.element()), t.lanes);
-  }
-  // A gather: one load per lane.
-  llvm::Value *idx = to_i64(emit(op->index), op->index.type());
   llvm::Value *r = llvm::PoisonValue::get(mem_type(t));
   for (int i = 0; i < t.lanes; ++i) {
     llvm::Value *p = b_.CreateInBoundsGEP(et, base_ptr, b_.CreateExtractElement(idx, static_cast<uint64_t>(i)));
-    r = b_.CreateInsertElement(r, b_.CreateAlignedLoad(et, p, al), static_cast<uint64_t>(i));
+    r = b_.CreateInsertElement(r, b_.CreateAlignedLoad(et, p, elem_align), static_cast<uint64_t>(i));
   }
-  return load_to_reg(r, t);
+  return r;
 }
 
-void CodeGenNVPTX::emit_store(const Store *op) {
-  const BufferNode *buf = op->buffer.get();
-  llvm::Value *base_ptr = buffer_ptr(buf);
-  Type vt = op->value.type();
-  const int lanes = vt.lanes;
-  llvm::Type *et = mem_type(vt.element());
-  llvm::Align al(static_cast<uint64_t>(std::max(1, vt.element().bytes())));
-  llvm::Value *val = reg_to_mem(emit(op->value), vt);
-  llvm::Value *mask = op->predicate.defined() ? emit(op->predicate) : nullptr;
-  Expr base;
-  int64_t stride = 0;
-  if (lanes > 1 && !mask && as_linear_ramp(op->index, &base, &stride) && stride == 1) {
-    llvm::Value *p = b_.CreateInBoundsGEP(et, base_ptr, to_i64(emit(base), base.type()));
-    b_.CreateAlignedStore(val, p, align_of(buf, base, vt));
-    return;
-  }
-  llvm::Value *idx = lanes == 1 ? nullptr : to_i64(emit(op->index), op->index.type());
-  for (int i = 0; i < lanes; ++i) {
-    // Scalar stores (or one per lane), each under its mask lane.
-    llvm::Value *m = !mask ? nullptr : lanes == 1 || !mask->getType()->isVectorTy()
-                                           ? mask
-                                           : b_.CreateExtractElement(mask, static_cast<uint64_t>(i));
-    llvm::BasicBlock *merge = nullptr;
-    if (m) {
-      auto *then_bb = llvm::BasicBlock::Create(ctx_, "store.then", fn_);
-      merge = llvm::BasicBlock::Create(ctx_, "store.end", fn_);
-      b_.CreateCondBr(m, then_bb, merge);
-      b_.SetInsertPoint(then_bb);
-    }
-    llvm::Value *ix = lanes == 1 ? to_i64(emit(op->index), op->index.type())
-                                 : b_.CreateExtractElement(idx, static_cast<uint64_t>(i));
-    llvm::Value *v = lanes == 1 ? val : b_.CreateExtractElement(val, static_cast<uint64_t>(i));
-    b_.CreateAlignedStore(v, b_.CreateInBoundsGEP(et, base_ptr, ix), al);
-    if (merge) {
-      b_.CreateBr(merge);
-      b_.SetInsertPoint(merge);
-    }
+/// A scatter (or a predicated vector store): one scalar store per lane, each under its mask lane.
+void CodeGenNVPTX::emit_scatter(const BufferNode *, llvm::Value *base_ptr, llvm::Value *idx, llvm::Value *val,
+                                llvm::Value *mask, llvm::Align elem_align) {
+  auto *vty = llvm::cast<llvm::FixedVectorType>(val->getType());
+  llvm::Type *et = vty->getElementType();
+  for (unsigned i = 0; i < vty->getNumElements(); ++i) {
+    llvm::Value *m = !mask || !mask->getType()->isVectorTy() ? mask : b_.CreateExtractElement(mask, uint64_t{i});
+    guarded(m, [&] {
+      llvm::Value *ix = b_.CreateExtractElement(idx, uint64_t{i});
+      llvm::Value *v = b_.CreateExtractElement(val, uint64_t{i});
+      b_.CreateAlignedStore(v, b_.CreateInBoundsGEP(et, base_ptr, ix), elem_align);
+    });
   }
 }
 
-// ------------------------------------------------------------------ expressions
-
-llvm::Value *CodeGenNVPTX::emit(const Expr &e) {
-  KCC_INTERNAL(e.defined(), "undefined expression");
-  switch (e.kind()) {
-    case ExprKind::IntImm: {
-      auto *op = e.as<IntImm>();
-      return splat(llvm::ConstantInt::get(llvm_type(op->type.element()), static_cast<uint64_t>(op->value), true),
-                   op->type.lanes);
-    }
-    case ExprKind::FloatImm: {
-      auto *op = e.as<FloatImm>();
-      return splat(llvm::ConstantFP::get(llvm_type(op->type.element()), op->value), op->type.lanes);
-    }
-    case ExprKind::Variable: {
-      auto *op = e.as<Variable>();
-      auto it = vars_.find(op);
-      KCC_INTERNAL(it != vars_.end(), "variable '" + op->name + "' is not bound");
-      return it->second;
-    }
-    case ExprKind::Cast: return emit_cast(e.as<Cast>());
-    case ExprKind::Unary: {
-      auto *op = e.as<Unary>();
-      llvm::Value *a = emit(op->a);
-      if (op->op == UnOp::Not) return b_.CreateNot(a);
-      return op->type.is_float() ? b_.CreateFNeg(a) : b_.CreateNeg(a, "", true);
-    }
-    case ExprKind::Binary: return emit_binary(e.as<Binary>());
-    case ExprKind::Select: {
-      auto *op = e.as<Select>();
-      llvm::Value *c = emit(op->cond);
-      llvm::Value *t = emit(op->t);
-      llvm::Value *f = emit(op->f);
-      return b_.CreateSelect(c, t, f);
-    }
-    case ExprKind::Call: return emit_call(e.as<Call>());
-    case ExprKind::Access: KCC_INTERNAL(false, "tensor access " + to_string(e) + " reached code generation");
-    case ExprKind::Load: return emit_load(e.as<Load>());
-    case ExprKind::Ramp: return emit_ramp(e.as<Ramp>());
-    case ExprKind::Broadcast: {
-      auto *op = e.as<Broadcast>();
-      return splat(emit(op->value), op->lanes);
-    }
-  }
-  KCC_INTERNAL(false, "unknown expression kind");
-}
-
-llvm::Value *CodeGenNVPTX::emit_cast(const Cast *op) {
-  Type from = op->value.type(), to = op->type;
-  llvm::Value *v = emit(op->value);
-  llvm::Type *dst = llvm_type(to);
-  if (from == to) return v;
-  if (to.is_bool()) {
-    if (from.is_float()) return b_.CreateFCmpUNE(v, llvm::Constant::getNullValue(v->getType()));
-    return b_.CreateICmpNE(v, llvm::Constant::getNullValue(v->getType()));
-  }
-  if (from.is_bool()) return to.is_float() ? b_.CreateUIToFP(v, dst) : b_.CreateZExt(v, dst);
-  if (from.is_int() && to.is_int()) return b_.CreateSExtOrTrunc(v, dst);
-  if (from.is_int() && to.is_float()) return b_.CreateSIToFP(v, dst);
-  if (from.is_float() && to.is_int()) return b_.CreateFPToSI(v, dst);
-  if (from.bits() == to.bits()) return b_.CreateFPTrunc(b_.CreateFPExt(v, llvm_type(Type::f32(to.lanes))), dst);
-  return from.bits() < to.bits() ? b_.CreateFPExt(v, dst) : b_.CreateFPTrunc(v, dst);
-}
-
-llvm::Value *CodeGenNVPTX::emit_binary(const Binary *op) {
-  Type t = op->a.type();
-  llvm::Value *a = emit(op->a);
-  llvm::Value *b = emit(op->b);
-  const bool fp = t.is_float(), boolean = t.is_bool();
-  switch (op->op) {
-    case BinOp::Add: return fp ? b_.CreateFAdd(a, b) : b_.CreateAdd(a, b, "", false, !boolean);
-    case BinOp::Sub: return fp ? b_.CreateFSub(a, b) : b_.CreateSub(a, b, "", false, !boolean);
-    case BinOp::Mul: return fp ? b_.CreateFMul(a, b) : b_.CreateMul(a, b, "", false, !boolean);
-    case BinOp::Div:
-    case BinOp::Mod:
-      if (fp) {
-        if (op->op == BinOp::Div) return b_.CreateFDiv(a, b);
-        llvm::Value *r = b_.CreateFRem(a, b);
-        llvm::Value *zero = llvm::Constant::getNullValue(r->getType());
-        llvm::Value *fix = b_.CreateAnd(b_.CreateFCmpONE(r, zero),
-                                        b_.CreateXor(b_.CreateFCmpOLT(r, zero), b_.CreateFCmpOLT(b, zero)));
-        return b_.CreateSelect(fix, b_.CreateFAdd(r, b), r);
-      }
-      return emit_int_div_mod(op, a, b);
-    case BinOp::Min:
-      if (fp) return b_.CreateMinNum(a, b);
-      if (boolean) return b_.CreateAnd(a, b);
-      return b_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, a, b);
-    case BinOp::Max:
-      if (fp) return b_.CreateMaxNum(a, b);
-      if (boolean) return b_.CreateOr(a, b);
-      return b_.CreateBinaryIntrinsic(llvm::Intrinsic::smax, a, b);
-    case BinOp::EQ: return fp ? b_.CreateFCmpOEQ(a, b) : b_.CreateICmpEQ(a, b);
-    case BinOp::NE: return fp ? b_.CreateFCmpUNE(a, b) : b_.CreateICmpNE(a, b);
-    case BinOp::LT: return fp ? b_.CreateFCmpOLT(a, b) : boolean ? b_.CreateICmpULT(a, b) : b_.CreateICmpSLT(a, b);
-    case BinOp::LE: return fp ? b_.CreateFCmpOLE(a, b) : boolean ? b_.CreateICmpULE(a, b) : b_.CreateICmpSLE(a, b);
-    case BinOp::GT: return fp ? b_.CreateFCmpOGT(a, b) : boolean ? b_.CreateICmpUGT(a, b) : b_.CreateICmpSGT(a, b);
-    case BinOp::GE: return fp ? b_.CreateFCmpOGE(a, b) : boolean ? b_.CreateICmpUGE(a, b) : b_.CreateICmpSGE(a, b);
-    case BinOp::And: return b_.CreateAnd(a, b);
-    case BinOp::Or: return b_.CreateOr(a, b);
-  }
-  KCC_INTERNAL(false, "unknown binary operator");
-}
-
-/// Floor division and modulus (ir/expr.h), shifts for positive powers of two.
-llvm::Value *CodeGenNVPTX::emit_int_div_mod(const Binary *op, llvm::Value *a, llvm::Value *b) {
-  const bool div = op->op == BinOp::Div;
-  llvm::Type *ty = a->getType();
-  int64_t c = 0;
-  if (const_int_value(op->b, &c) && c > 0 && (c & (c - 1)) == 0) {
-    int shift = 0;
-    while ((int64_t(1) << shift) < c) ++shift;
-    return div ? b_.CreateAShr(a, llvm::ConstantInt::get(ty, static_cast<uint64_t>(shift)))
-               : b_.CreateAnd(a, llvm::ConstantInt::get(ty, static_cast<uint64_t>(c - 1)));
-  }
-  llvm::Value *q = b_.CreateSDiv(a, b);
-  llvm::Value *r = b_.CreateSRem(a, b);
-  llvm::Value *zero = llvm::Constant::getNullValue(ty);
-  llvm::Value *fix = b_.CreateAnd(b_.CreateICmpNE(r, zero), b_.CreateICmpSLT(b_.CreateXor(r, b), zero));
-  return div ? b_.CreateSub(q, b_.CreateZExt(fix, ty)) : b_.CreateSelect(fix, b_.CreateAdd(r, b), r);
-}
-
-llvm::Value *CodeGenNVPTX::emit_ramp(const Ramp *op) {
-  Type et = op->type.element();
-  llvm::Value *base = splat(emit(op->base), op->lanes);
-  llvm::Value *stride = splat(emit(op->stride), op->lanes);
-  std::vector<llvm::Constant *> steps;
-  llvm::Type *st = llvm_type(et);
-  for (int i = 0; i < op->lanes; ++i)
-    steps.push_back(et.is_float() ? llvm::ConstantFP::get(st, i) : llvm::ConstantInt::get(st, static_cast<uint64_t>(i)));
-  llvm::Value *iota = llvm::ConstantVector::get(steps);
-  if (et.is_float()) return b_.CreateFAdd(base, b_.CreateFMul(stride, iota));
-  return b_.CreateAdd(base, b_.CreateMul(stride, iota, "", false, true), "", false, true);
-}
-
-llvm::Value *CodeGenNVPTX::emit_call(const Call *op) {
-  std::vector<llvm::Value *> args;
-  for (auto &a : op->args) args.push_back(emit(a));
+llvm::Value *CodeGenNVPTX::emit_math(const Call *op, std::vector<llvm::Value *> &args) {
   Type t = op->type;
-  if (t.is_int()) return b_.CreateBinaryIntrinsic(llvm::Intrinsic::abs, args[0], b_.getFalse());
   // The CPU math emitter's f32 functions are plain arithmetic (no libm): they run on the GPU
   // as they are. pow and f64 transcendentals would become libm calls, which PTX cannot resolve.
   KCC_INTERNAL(t.kind == ScalarKind::F32 || (op->fn != MathFn::tanh && op->fn != MathFn::erf),
@@ -694,15 +333,6 @@ std::string emit_ptx(llvm::Module &m, llvm::TargetMachine &tm) {
   return std::string(buf.data(), buf.size());
 }
 
-void verify_or_throw(llvm::Module &m, const char *when) {
-  std::string msg;
-  llvm::raw_string_ostream os(msg);
-  if (llvm::verifyModule(m, &os)) {
-    os.flush();
-    throw InternalError(std::string("LLVM verifier failed ") + when + ":\n" + msg);
-  }
-}
-
 // ------------------------------------------------------------------ host module
 
 /// The host stubs: int NAME(ptr args..., ptr stream).
@@ -735,9 +365,9 @@ class HostStubs {
     std::map<const BufferNode *, llvm::Value *> dev;
     for (size_t i = 0; i < f.args.size(); ++i) dev[f.args[i].get()] = fn->getArg(static_cast<unsigned>(i));
     llvm::Type *i64 = b_.getInt64Ty();
-    auto *alloc_fn = runtime("kcc_cuda_alloc", llvm::FunctionType::get(i32_, {ptr_, i64, ptr_}, false));
-    auto *free_fn = runtime("kcc_cuda_free", llvm::FunctionType::get(i32_, {ptr_, ptr_}, false));
-    auto *launch_fn = runtime("kcc_cuda_launch", llvm::FunctionType::get(i32_, {ptr_, ptr_, ptr_, ptr_, ptr_, ptr_, ptr_}, false));
+    auto *alloc_fn = runtime_function(mod_, "kcc_cuda_alloc", llvm::FunctionType::get(i32_, {ptr_, i64, ptr_}, false));
+    auto *free_fn = runtime_function(mod_, "kcc_cuda_free", llvm::FunctionType::get(i32_, {ptr_, ptr_}, false));
+    auto *launch_fn = runtime_function(mod_, "kcc_cuda_launch", llvm::FunctionType::get(i32_, {ptr_, ptr_, ptr_, ptr_, ptr_, ptr_, ptr_}, false));
     std::vector<llvm::Value *> live;  // scratch allocated so far
     auto fail_if = [&](llvm::Value *status) {
       auto *bad = llvm::BasicBlock::Create(ctx_, "fail", fn);
@@ -790,12 +420,6 @@ class HostStubs {
   }
 
  private:
-  llvm::Function *runtime(const char *name, llvm::FunctionType *ft) {
-    auto *f = llvm::cast<llvm::Function>(mod_.getOrInsertFunction(name, ft).getCallee());
-    f->addFnAttr(llvm::Attribute::NoUnwind);
-    return f;
-  }
-
   llvm::Module &mod_;
   llvm::LLVMContext &ctx_;
   llvm::IRBuilder<> b_;
@@ -843,9 +467,9 @@ void emit_nvptx_module(const std::vector<LoweredFunc> &funcs, const Target &t, l
     }
     planned.push_back(std::move(p));
   }
-  verify_or_throw(*dev, "on the generated device module");
+  verify_module(*dev, "on the generated device module");
   optimize_module(*dev, *dtm);
-  verify_or_throw(*dev, "on the device module after O3");
+  verify_module(*dev, "on the device module after O3");
   ptx = emit_ptx(*dev, *dtm);
   llvm::raw_string_ostream os(device_ir);
   dev->print(os, nullptr);

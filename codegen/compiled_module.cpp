@@ -9,7 +9,6 @@
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
-#include "llvm/IR/Verifier.h"
 #include "llvm/Passes/OptimizationLevel.h"
 #include "llvm/Passes/PassBuilder.h"
 #include "llvm/Support/raw_ostream.h"
@@ -19,15 +18,6 @@
 namespace kcc {
 
 namespace {
-
-void verify_module(llvm::Module &m, const char *when) {
-  std::string msg;
-  llvm::raw_string_ostream os(msg);
-  if (llvm::verifyModule(m, &os)) {
-    os.flush();
-    throw InternalError(std::string("LLVM verifier failed ") + when + ":\n" + msg);
-  }
-}
 
 std::string emit_file(llvm::Module &m, llvm::TargetMachine &tm, llvm::CodeGenFileType kind) {
   // Code generation rewrites the IR it runs on: work on a copy so that the module can be

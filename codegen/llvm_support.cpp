@@ -1,5 +1,5 @@
 // codegen/llvm_support.cpp - the one place where LLVM targets are initialized and target
-// machines are made.
+// machines are made; small LLVM helpers the generators share.
 #include "codegen/llvm_support.h"
 
 #include <mutex>
@@ -7,9 +7,11 @@
 #include "ir/diag.h"
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
+#include "llvm/IR/Verifier.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Target/TargetMachine.h"
+#include "llvm/Support/raw_ostream.h"
 #include "llvm/Target/TargetOptions.h"
 
 namespace kcc {
@@ -45,6 +47,20 @@ std::unique_ptr<llvm::TargetMachine> make_target_machine(const Target &t) {
       t.triple, t.cpu, t.features, opts, llvm::Reloc::PIC_, std::nullopt, llvm::CodeGenOptLevel::Aggressive));
   KCC_INTERNAL(tm != nullptr, "could not create a target machine for " + t.key());
   return tm;
+}
+
+llvm::Function *runtime_function(llvm::Module &m, const char *name, llvm::FunctionType *ft) {
+  auto *f = llvm::cast<llvm::Function>(m.getOrInsertFunction(name, ft).getCallee());
+  f->addFnAttr(llvm::Attribute::NoUnwind);
+  return f;
+}
+
+void verify_module(llvm::Module &m, const char *when) {
+  std::string msg;
+  llvm::raw_string_ostream os(msg);
+  if (!llvm::verifyModule(m, &os)) return;
+  os.flush();
+  throw InternalError(std::string("LLVM verifier failed ") + when + ":\n" + msg);
 }
 
 CompiledModule::Impl::~Impl() {

@@ -12,6 +12,7 @@
 
 namespace llvm {
 class Function;
+class FunctionType;
 class LLVMContext;
 class Metadata;
 class Module;
@@ -27,6 +28,12 @@ void init_llvm_targets();
 /// The TargetMachine for `t` (PIC, O3, FMA contraction allowed). InternalError if LLVM lacks the
 /// target.
 std::unique_ptr<llvm::TargetMachine> make_target_machine(const Target &t);
+
+/// The runtime function `name` of type `ft` in `m` (declared nounwind on first use).
+llvm::Function *runtime_function(llvm::Module &m, const char *name, llvm::FunctionType *ft);
+
+/// Runs the LLVM verifier on `m`; InternalError("LLVM verifier failed WHEN: ...") on failure.
+void verify_module(llvm::Module &m, const char *when);
 
 /// The CPU generator (x86-64; AArch64 slots in through the per-target attribute hook): emits
 /// one C-ABI function per LoweredFunc into `m`, each verified. Throws InternalError with the
