@@ -13,9 +13,9 @@
 #include <fstream>
 #include <iostream>
 #include <random>
-#include <sstream>
 
 #include "../support/random_schedule.h"
+#include "../support/suite_files.h"
 #include "codegen/codegen.h"
 #include "ir/diag.h"
 #include "ir/parser.h"
@@ -27,12 +27,7 @@ using namespace kcc;
 
 namespace {
 
-std::string read_file(const std::string &p) {
-  std::ifstream f(p);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
+using test::read_file;
 
 struct Variant {
   std::string fn;  ///< function name in the object

@@ -2,34 +2,20 @@
 // schedules}, compiled for the host and compared with the reference interpreter on random data.
 #include <fmt/format.h>
 
-#include <fstream>
 #include <random>
-#include <sstream>
 
 #include "../support/kernel_check.h"
 #include "../support/random_schedule.h"
+#include "../support/suite_files.h"
 #include "ir/visitor.h"
 #include "passes/schedule_error.h"
 
 namespace kcc::test {
 namespace {
 
-std::string read_file(const std::string &p) {
-  std::ifstream f(p);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
+const Module &suite() { return correctness_suite(); }
 
-const Module &suite() {
-  static Module m = parse_module_file(std::string(KCC_SOURCE_DIR) + "/test/correctness/kernels.ir");
-  return m;
-}
-
-std::vector<Schedule> hand_schedules() {
-  std::string path = std::string(KCC_SOURCE_DIR) + "/test/correctness/schedules.ir";
-  return parse_schedules(path, read_file(path));
-}
+std::vector<Schedule> hand_schedules() { return source_schedules("test/correctness/schedules.ir"); }
 
 std::vector<std::string> kernel_names() {
   std::vector<std::string> n;

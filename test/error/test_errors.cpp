@@ -17,18 +17,17 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <regex>
-#include <sstream>
 
+#include "../support/suite_files.h"
 #include "ir/parser.h"
 #include "passes/pipeline.h"
-
 
 namespace kcc {
 namespace {
 
 namespace fs = std::filesystem;
+using test::read_file;
 
 struct ErrorCase {
   std::string path;
@@ -41,13 +40,6 @@ struct Expectation {
   std::string message;
   bool compile = false;
 };
-
-std::string read_file(const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 Expectation parse_expectation(const std::string &text) {
   static const std::regex expected(R"(#\s*expected-error@(\d+):(\d+)\s*\{\{(.*)\}\})");

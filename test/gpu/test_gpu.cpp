@@ -22,6 +22,7 @@
 #include <sstream>
 
 #include "../support/kernel_check.h"
+#include "../support/suite_files.h"
 #include "codegen/gpu_launch.h"
 #include "ir/visitor.h"
 #include "kcc_runtime.h"
@@ -32,22 +33,9 @@ namespace {
 
 const char *kPtxas = "/usr/local/cuda/bin/ptxas";
 
-std::string read_file(const std::string &p) {
-  std::ifstream f(p);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
+const Module &suite() { return correctness_suite(); }
 
-const Module &suite() {
-  static Module m = parse_module_file(std::string(KCC_SOURCE_DIR) + "/test/correctness/kernels.ir");
-  return m;
-}
-
-std::vector<Schedule> gpu_schedules() {
-  std::string path = std::string(KCC_SOURCE_DIR) + "/test/gpu/gpu_schedules.ir";
-  return parse_schedules(path, read_file(path));
-}
+std::vector<Schedule> gpu_schedules() { return source_schedules("test/gpu/gpu_schedules.ir"); }
 
 /// (kernel, schedule label, schedule) for every GPU case.
 struct Case {
