@@ -3,6 +3,8 @@
 //   kcc compile model.ir --target T [--mcpu CPU] [--mattr ATTRS] [-o OUTDIR/NAME]
 //               [--registry FILE.kreg] [--emit=ast|ir|scheduled|lowered|llvm|asm|obj]
 //               [--print-after=STEP[,STEP]] [--time-passes] [-v]
+//   kcc tune model.ir --budget N [--target T] [--db PATH] [--strategy S]   (no output files)
+//   kcc report model.ir [--db PATH] [-o report.html]
 //   kcc targets
 //   kcc --version | --help
 //
@@ -10,9 +12,12 @@
 // an I/O failure, 2 a bad command line, 3 an internal error (a kcc bug).
 //
 // The tool only wires parts together: parsing (ir/parser.h), schedule sources (a
-// RegistryProvider for --registry; otherwise the pipeline's own fallback: the schedule in the
-// .ir, then the default heuristic), the pipeline (passes/pipeline.h) and the output files.
+// RegistryProvider for --registry, used alone, as a lockfile; otherwise the tuner's provider:
+// best database record, then tuning now when --budget > 0, then the pipeline's own fallback:
+// the schedule in the .ir, then the default heuristic), the pipeline (passes/pipeline.h) and the
+// output files.
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -33,6 +38,8 @@
 #include "passes/registry.h"
 #include "tools/atomic_write.h"
 #include "tools/header.h"
+#include "tuner/cli.h"
+#include "tuner/report.h"
 
 #ifndef KCC_VERSION
 #define KCC_VERSION "0.0.0"
@@ -48,6 +55,8 @@ class UsageError : public std::runtime_error {
 };
 
 const char *kUsage = R"(usage: kcc compile MODEL.ir [MORE.ir ...] [options]
+       kcc tune MODEL.ir [MORE.ir ...] --budget N [options]   tune and record, write nothing else
+       kcc report MODEL.ir [--db PATH] [-o FILE.html]         tuning curves and roofline (HTML)
        kcc targets
        kcc --version | --help
 
@@ -61,7 +70,6 @@ compile options:
   --emit=KIND           obj (default), or print: ast, ir, scheduled, lowered, llvm, asm
   --print-after=STEP[,STEP]  dump the IR after these pipeline steps to stderr
   --time-passes         print the time of each pipeline step to stderr
-  --budget N            tuning measurements (accepted; the tuner is not in this build yet)
   -v                    say which schedule each kernel got and which files were written
 )";
 
@@ -81,7 +89,7 @@ struct Options {
   std::vector<std::string> print_after;
   bool time_passes = false;
   bool verbose = false;
-  int64_t budget = 0;  // --budget: tuning measurements (the tuner is not in this build yet)
+  tuner::TuneFlags tune;  // --budget, --db, --strategy, --hybrid-switch, --weight
 };
 
 Emit parse_emit(const std::string &s) {
@@ -107,6 +115,17 @@ std::vector<std::string> split_commas(const std::string &s) {
 Options parse_compile_args(const std::vector<std::string> &args) {
   Options o;
   for (size_t i = 0; i < args.size(); ++i) {
+    {
+      size_t j = i;
+      try {
+        if (tuner::parse_tune_flag(args, j, o.tune)) {
+          i = j - 1;
+          continue;
+        }
+      } catch (const std::invalid_argument &e) {
+        throw UsageError(e.what());
+      }
+    }
     const std::string &a = args[i];
     // Accepts both "--flag value" and "--flag=value".
     auto value = [&](const std::string &flag) -> std::optional<std::string> {
@@ -127,15 +146,7 @@ Options parse_compile_args(const std::vector<std::string> &args) {
     else if (auto v = value("-o")) o.output = *v;
     else if (auto v = value("--registry")) o.registry = *v;
     else if (auto v = value("--emit")) o.emit = parse_emit(*v);
-    else if (auto v = value("--budget")) {
-      try {
-        size_t used = 0;
-        o.budget = std::stoll(*v, &used);
-        if (used != v->size() || o.budget < 0) throw std::invalid_argument("");
-      } catch (const std::exception &) {
-        throw UsageError(fmt::format("--budget needs a non-negative number of measurements, not '{}'", *v));
-      }
-    } else if (auto v = value("--print-after")) {
+    else if (auto v = value("--print-after")) {
       for (auto &s : split_commas(*v)) o.print_after.push_back(s);
     } else if (a == "--time-passes") o.time_passes = true;
     else if (a == "-v" || a == "--verbose") o.verbose = true;
@@ -284,6 +295,50 @@ void print_timings(const std::vector<PassTiming> &timings) {
   std::cerr << fmt::format("  {:>10.6f}  {:>6.1f}%  total\n", total, 100.0);
 }
 
+/// The target of --target/--mcpu/--mattr; an unknown one is a bad flag value (exit 2), not an
+/// error in the model.
+Target target_of(const Options &o) {
+  try {
+    return make_target(o.target, o.mcpu, o.mattr);
+  } catch (const UserError &e) {
+    throw UsageError(e.message());
+  }
+}
+
+void print_usage() { std::cout << kUsage << "\ntuning options (compile and tune):\n" << tuner::tune_flags_help(); }
+
+/// `kcc tune`: tunes every kernel of the inputs and records the measurements; writes no files.
+int run_tune(const Options &o) {
+  if (o.tune.budget <= 0) throw UsageError("'kcc tune' needs --budget N with N > 0 measurements");
+  Module m = load_inputs(o.inputs, o.verbose);
+  Target target = target_of(o);
+  try {
+    return tuner::run_tune(o.tune, m, target, KCC_VERSION, std::cout, &std::cerr, isatty(2));
+  } catch (const tuner::DatabaseError &e) {
+    throw UserError(SourceLoc{}, e.what());
+  }
+}
+
+/// `kcc report`: an HTML page of the tuning runs recorded for the inputs' kernels.
+int run_report(const Options &o) {
+  Module m = load_inputs(o.inputs, o.verbose);
+  std::string path = o.tune.db.empty() ? tuner::Database::default_path() : o.tune.db;
+  std::string html;
+  try {
+    tuner::Database db(path);
+    html = tuner::report_html(db, m.kernels, tuner::measure_machine_peak());
+  } catch (const tuner::DatabaseError &e) {
+    throw UserError(SourceLoc{}, e.what());
+  }
+  if (o.output.empty()) {
+    std::cout << html;
+  } else {
+    write_files_atomically({{o.output, html}});
+    if (o.verbose) std::cerr << "kcc: wrote " << o.output << "\n";
+  }
+  return 0;
+}
+
 int run_compile(const Options &o) {
   using clock = std::chrono::steady_clock;
   auto t0 = clock::now();
@@ -302,16 +357,7 @@ int run_compile(const Options &o) {
     return 0;
   }
 
-  // An unknown target is a bad flag value (exit 2), not an error in the model.
-  Target target;
-  try {
-    target = make_target(o.target, o.mcpu, o.mattr);
-  } catch (const UserError &e) {
-    throw UsageError(e.message());
-  }
-  if (o.budget > 0)
-    std::cerr << "kcc: warning: --budget " << o.budget
-              << ": this kcc has no tuner yet; kernels get the registry, .ir or default schedule\n";
+  Target target = target_of(o);
 
   std::unique_ptr<RegistryProvider> registry;
   if (!o.registry.empty()) {
@@ -328,7 +374,15 @@ int run_compile(const Options &o) {
   opts.target = target;
   opts.print_after = o.print_after;
   opts.time_passes = o.time_passes;
-  opts.provider = registry.get();
+  tuner::TuningSetup tuning;
+  if (!registry) {
+    try {
+      tuning = tuner::make_tuning_setup(o.tune, m, target, nullptr, KCC_VERSION, &std::cerr, isatty(2));
+    } catch (const tuner::DatabaseError &e) {
+      throw UserError(SourceLoc{}, e.what());
+    }
+  }
+  opts.provider = registry ? static_cast<ScheduleProvider *>(registry.get()) : tuning.provider.get();
   opts.require_provider = registry != nullptr;
   std::ostringstream captured;
   if (o.emit == Emit::Scheduled) {
@@ -425,7 +479,7 @@ int run(const std::vector<std::string> &args) {
   if (args.empty()) throw UsageError("no command");
   const std::string &cmd = args[0];
   if (cmd == "--help" || cmd == "-h" || cmd == "help") {
-    std::cout << kUsage;
+    print_usage();
     return 0;
   }
   if (cmd == "--version" || cmd == "version") {
@@ -436,14 +490,17 @@ int run(const std::vector<std::string> &args) {
     if (args.size() > 1) throw UsageError(fmt::format("'kcc targets' takes no arguments (got '{}')", args[1]));
     return run_targets();
   }
-  if (cmd == "compile") {
+  if (cmd == "compile" || cmd == "tune" || cmd == "report") {
     std::vector<std::string> rest(args.begin() + 1, args.end());
     for (auto &a : rest)
       if (a == "--help" || a == "-h") {
-        std::cout << kUsage;
+        print_usage();
         return 0;
       }
-    return run_compile(parse_compile_args(rest));
+    Options o = parse_compile_args(rest);
+    if (cmd == "tune") return run_tune(o);
+    if (cmd == "report") return run_report(o);
+    return run_compile(o);
   }
   throw UsageError(fmt::format("unknown command '{}'", cmd));
 }
