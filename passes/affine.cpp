@@ -354,6 +354,15 @@ Linear combine(Linear a, const Linear &b, int64_t scale) {
   return a;
 }
 
+void divide_by(const Linear &l, int64_t d, Linear &q, Linear &r) {
+  for (auto &tm : l.terms) {
+    if (tm.coef % d == 0) q.add_term(tm.e, tm.coef / d);
+    else r.add_term(tm.e, tm.coef);
+  }
+  q.c = floor_div(l.c, d);
+  r.c = floor_mod(l.c, d);
+}
+
 namespace {
 
 Expr scaled(const Expr &term, int64_t k, Type t) {

@@ -91,6 +91,9 @@ struct Linear {
 Linear linear_of(const Expr &e, int64_t scale = 1);
 /// a + scale * b.
 Linear combine(Linear a, const Linear &b, int64_t scale);
+/// l == d*q + r for d > 0: q holds the terms whose coefficient d divides (divided by d) and
+/// floor(l.c / d); r the other terms and floor_mod(l.c, d), which is in [0, d).
+void divide_by(const Linear &l, int64_t d, Linear &q, Linear &r);
 /// The expression of an affine form: positive terms first (in term order), then the
 /// negative ones subtracted, then the constant.
 Expr build(Linear l, Type t);

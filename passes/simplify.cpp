@@ -501,12 +501,7 @@ class Simplifier : public IRMutator {
     Linear l = linear_of(a);
     if (!l.ok) return make_binary(BinOp::Div, a, b);
     Linear q, r;
-    for (auto &tm : l.terms) {
-      if (tm.coef % d == 0) q.add_term(tm.e, tm.coef / d);
-      else r.add_term(tm.e, tm.coef);
-    }
-    q.c = floor_div(l.c, d);
-    r.c = floor_mod(l.c, d);
+    divide_by(l, d, q, r);
     if (r.terms.empty()) return canonical(q, t);
     CI rr = linear_range(r);
     if (rr.bounded() && floor_div(rr.lo, d) == floor_div(rr.hi, d)) {
@@ -537,10 +532,8 @@ class Simplifier : public IRMutator {
     if (d < 0) return make_binary(BinOp::Mod, a, b);
     Linear l = linear_of(a);
     if (!l.ok) return make_binary(BinOp::Mod, a, b);
-    Linear r;
-    for (auto &tm : l.terms)
-      if (tm.coef % d != 0) r.add_term(tm.e, tm.coef);
-    r.c = floor_mod(l.c, d);
+    Linear multiples, r;
+    divide_by(l, d, multiples, r);
     if (r.terms.empty()) return int_const(t, r.c);
     CI rr = linear_range(r);
     if (rr.bounded() && floor_div(rr.lo, d) == floor_div(rr.hi, d)) {
@@ -667,12 +660,7 @@ class Simplifier : public IRMutator {
     Linear l = linear_of(r->base);
     if (!l.ok) return Expr();
     Linear q, rest;
-    for (auto &tm : l.terms) {
-      if (tm.coef % d == 0) q.add_term(tm.e, tm.coef / d);
-      else rest.add_term(tm.e, tm.coef);
-    }
-    q.c = floor_div(l.c, d);
-    rest.c = floor_mod(l.c, d);
+    divide_by(l, d, q, rest);
     CI rr = ci_add(linear_range(rest), CI::range(0, s * (r->lanes - 1)));
     if (!rr.bounded() || floor_div(rr.lo, d) != floor_div(rr.hi, d)) return Expr();
     int64_t k = floor_div(rr.lo, d);
