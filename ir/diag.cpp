@@ -2,7 +2,18 @@
 
 #include <fmt/format.h>
 
+#include <fstream>
+#include <sstream>
+
 namespace kcc {
+
+std::string read_source_file(const std::string &path, const std::string &what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw UserError(SourceLoc{}, fmt::format("cannot read {}'{}'", what.empty() ? "" : what + " ", path));
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
 
 std::string SourceFile::line_text(int line) const {
   if (line <= 0) return "";

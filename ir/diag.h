@@ -32,6 +32,10 @@ struct SourceLoc {
   bool valid() const { return file && line > 0; }
 };
 
+/// The contents of the file `path`; a UserError "cannot read [WHAT ]'PATH'" (no location) when
+/// it cannot be opened.
+std::string read_source_file(const std::string &path, const std::string &what = "");
+
 /// Renders "path:line:col: error: msg" plus the source line and a caret.
 std::string render_diagnostic(const SourceLoc &loc, const std::string &severity,
                               const std::string &msg);

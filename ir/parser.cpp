@@ -4,8 +4,6 @@
 // the first problem in source order is the one reported. The grammar is in docs/language.md.
 #include <fmt/format.h>
 
-#include <fstream>
-#include <sstream>
 
 #include "ir/check.h"
 #include "ir/lexer.h"
@@ -690,11 +688,7 @@ Module parse_module(const std::string &path, const std::string &text) {
 }
 
 Module parse_module_file(const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw UserError(SourceLoc{}, fmt::format("cannot read '{}'", path));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return parse_module(path, ss.str());
+  return parse_module(path, read_source_file(path));
 }
 
 std::vector<Schedule> parse_schedules(const std::string &path, const std::string &text) {

@@ -9,7 +9,6 @@
 #include <fmt/format.h>
 
 #include <cstdint>
-#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -529,11 +528,7 @@ Registry parse_registry(const std::string &path, const std::string &text) {
 }
 
 Registry read_registry_file(const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw UserError(SourceLoc{}, fmt::format("cannot read registry '{}'", path));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return parse_registry(path, ss.str());
+  return parse_registry(path, read_source_file(path, "registry"));
 }
 
 // ---------------------------------------------------------------- provider

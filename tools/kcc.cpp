@@ -161,14 +161,6 @@ Options parse_compile_args(const std::vector<std::string> &args) {
   return o;
 }
 
-std::string read_text(const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw UserError(SourceLoc{}, fmt::format("cannot read '{}'", path));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 /// Checks --print-after names against the pipeline's steps.
 void check_steps(const std::vector<std::string> &names) {
   if (names.empty()) return;
@@ -214,7 +206,7 @@ Module load_inputs(const std::vector<std::string> &paths, bool verbose) {
     } catch (const UserError &e) {
       // Only schedules, for kernels of other inputs? Otherwise the module's error stands.
       try {
-        file_schedules = parse_schedules(path, read_text(path));
+        file_schedules = parse_schedules(path, read_source_file(path));
       } catch (const UserError &) {
         throw e;
       }
