@@ -14,7 +14,12 @@ const char *tune_flags_help() {
          "  --db PATH             tuning database (default $XDG_CACHE_HOME/kcc/tuning.db)\n"
          "  --strategy S          hybrid (default), evolutionary, droplet or random\n"
          "  --hybrid-switch N     hybrid: evolutionary measurements before Droplet Search (default 300)\n"
-         "  --weight KERNEL=W     KERNEL runs W times per model invocation (budget spread)\n";
+         "  --weight KERNEL=W     KERNEL runs W times per model invocation (budget spread)\n"
+         "  --runner CMD          measure through kcc-runner started by CMD (docs/runner.md), e.g.\n"
+         "                        'qemu-aarch64 -L /usr/aarch64-linux-gnu -cpu max,sve512=on build/aarch64/kcc-runner'\n"
+         "  --runner-link CMD     links candidates into a shared object for the runner\n"
+         "                        (default: cc -shared; aarch64-linux-gnu-gcc -shared for AArch64 targets)\n"
+         "  --runner-dir DIR      scratch folder the runner also sees (default: under the temp directory)\n";
 }
 
 namespace {
@@ -31,6 +36,16 @@ int64_t parse_count(const std::string &flag, const std::string &v) {
 
 }  // namespace
 
+std::string default_runner_link(const Target &t) {
+#if defined(__aarch64__)
+  const bool native_arm = true;
+#else
+  const bool native_arm = false;
+#endif
+  if (t.arch == Arch::AArch64 && !native_arm) return "aarch64-linux-gnu-gcc -shared";
+  return "cc -shared";
+}
+
 bool parse_tune_flag(const std::vector<std::string> &args, size_t &i, TuneFlags &f) {
   const std::string &a = args[i];
   std::string flag = a, value;
@@ -40,7 +55,8 @@ bool parse_tune_flag(const std::vector<std::string> &args, size_t &i, TuneFlags 
     value = a.substr(eq + 1);
     inline_value = true;
   }
-  static const char *known[] = {"--budget", "--db", "--strategy", "--hybrid-switch", "--weight"};
+  static const char *known[] = {"--budget",        "--db",     "--strategy",    "--hybrid-switch",
+                                "--weight",        "--runner", "--runner-link", "--runner-dir"};
   bool ours = false;
   for (const char *k : known) ours = ours || flag == k;
   if (!ours) return false;
@@ -58,6 +74,9 @@ bool parse_tune_flag(const std::vector<std::string> &args, size_t &i, TuneFlags 
     if (!parse_strategy(value, f.strategy))
       throw std::invalid_argument(
           fmt::format("unknown --strategy '{}' (expected hybrid, evolutionary, droplet or random)", value));
+  } else if (flag == "--runner" || flag == "--runner-link" || flag == "--runner-dir") {
+    if (value.find_first_not_of(" \t") == std::string::npos) throw std::invalid_argument(flag + " needs a command or path");
+    (flag == "--runner" ? f.runner : flag == "--runner-link" ? f.runner_link : f.runner_dir) = value;
   } else if (flag == "--hybrid-switch") {
     f.hybrid_switch = parse_count(flag, value);
   } else {
@@ -77,8 +96,12 @@ bool parse_tune_flag(const std::vector<std::string> &args, size_t &i, TuneFlags 
 
 namespace {
 
-TuneOptions options_of(const TuneFlags &f, const std::string &version, std::ostream *progress, bool terminal) {
+TuneOptions options_of(const TuneFlags &f, const Target &t, const std::string &version, std::ostream *progress,
+                       bool terminal) {
   TuneOptions o;
+  o.runner_command = f.runner;
+  o.runner_link = f.runner_link.empty() ? default_runner_link(t) : f.runner_link;
+  o.runner_dir = f.runner_dir;
   o.strategy = f.strategy;
   o.budget = f.budget;
   o.search.hybrid_switch = f.hybrid_switch;
@@ -105,7 +128,7 @@ TuningSetup make_tuning_setup(const TuneFlags &f, const Module &m, const Target 
       if (progress) *progress << "kcc: warning: " << e.what() << "; compiling without tuning records\n";
     }
   }
-  s.provider = std::make_unique<TuningProvider>(s.db.get(), options_of(f, kcc_version, progress, progress_is_terminal),
+  s.provider = std::make_unique<TuningProvider>(s.db.get(), options_of(f, t, kcc_version, progress, progress_is_terminal),
                                                 registry);
   if (f.budget > 0) s.provider->prepare(m, t);
   return s;
@@ -114,7 +137,7 @@ TuningSetup make_tuning_setup(const TuneFlags &f, const Module &m, const Target 
 int run_tune(const TuneFlags &f, const Module &m, const Target &t, const std::string &kcc_version, std::ostream &out,
              std::ostream *progress, bool progress_is_terminal) {
   Database db(f.db.empty() ? Database::default_path() : f.db);
-  auto summaries = tune_module(m, t, &db, options_of(f, kcc_version, progress, progress_is_terminal), f.weights);
+  auto summaries = tune_module(m, t, &db, options_of(f, t, kcc_version, progress, progress_is_terminal), f.weights);
   out << fmt::format("{:<24} {:>12} {:>10} {:>8} {:>8} {:>8}\n", "kernel", "median", "GFLOP/s", "measured", "invalid",
                      "resumed");
   int64_t measured = 0, invalid = 0;

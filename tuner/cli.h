@@ -6,6 +6,10 @@
 //   --strategy S        hybrid (default), evolutionary, droplet, random
 //   --hybrid-switch N   hybrid: evolutionary measurements before Droplet Search (default 300)
 //   --weight K=W        kernel K runs W times per model invocation (task scheduler)
+//   --runner CMD        measure through kcc-runner started by CMD (docs/runner.md), not in-process
+//   --runner-link CMD   links a batch into a shared object for the runner (default: cc -shared, or
+//                       aarch64-linux-gnu-gcc -shared for AArch64 targets on another host)
+//   --runner-dir DIR    scratch folder the runner also sees (default: under the temp directory)
 #pragma once
 #include <iosfwd>
 #include <memory>
@@ -27,7 +31,11 @@ struct TuneFlags {
   Strategy strategy = Strategy::Hybrid;
   int64_t hybrid_switch = 300;
   std::vector<std::pair<std::string, double>> weights;
+  std::string runner, runner_link, runner_dir;  ///< "" = in-process measurement / defaults
 };
+
+/// The link command used for `t` when --runner-link is not given.
+std::string default_runner_link(const Target &t);
 
 /// The help lines of the flags above.
 const char *tune_flags_help();

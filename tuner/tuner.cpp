@@ -3,7 +3,10 @@
 
 #include <fmt/format.h>
 
+#include <unistd.h>
+
 #include <chrono>
+#include <filesystem>
 #include <map>
 #include <ostream>
 
@@ -11,6 +14,7 @@
 #include "passes/registry.h"
 #include "passes/schedule_error.h"
 #include "tuner/cost_model.h"
+#include "tuner/runner_evaluator.h"
 #include "tuner/space.h"
 #include "tuner/task_scheduler.h"
 
@@ -30,13 +34,10 @@ std::string format_eta(double s) {
   return fmt::format("{}s", v);
 }
 
-/// Measures points of a kernel's space and records every batch in the database.
-class KernelEvaluator : public Evaluator {
+/// Measures points of a kernel's space with the in-process forked Measurer.
+class LocalEvaluator : public Evaluator {
  public:
-  KernelEvaluator(KernelSpace &space, Measurer &m, Database *db, const TuneOptions &o, int64_t run_id)
-      : space_(space), measurer_(m), db_(db), opts_(o), run_id_(run_id) {}
-
-  std::string phase = "hybrid";
+  LocalEvaluator(KernelSpace &space, const MeasureOptions &o) : space_(space), measurer_(space.kernel(), space.target(), o) {}
 
   std::vector<Measurement> measure(const std::vector<Point> &points) override {
     std::vector<const LoweredFunc *> funcs;
@@ -44,6 +45,45 @@ class KernelEvaluator : public Evaluator {
     std::vector<Measurement> ms = measurer_.measure(funcs);
     for (size_t i = 0; i < points.size(); ++i)
       if (!funcs[i] && ms[i].error.rfind("build: no loop IR", 0) == 0) ms[i].error = "static: " + space_.static_error(points[i]);
+    return ms;
+  }
+
+ private:
+  KernelSpace &space_;
+  Measurer measurer_;
+};
+
+/// The evaluator of a tuning: kcc-runner when a runner command is given, else the Measurer.
+std::unique_ptr<Evaluator> make_measuring_evaluator(KernelSpace &space, const TuneOptions &o) {
+  if (o.runner_command.empty()) return std::make_unique<LocalEvaluator>(space, o.measure);
+  runner::RunnerOptions r;
+  r.command = o.runner_command;
+  r.link_command = o.runner_link;
+  const std::string dir = o.runner_dir.empty()
+                              ? (std::filesystem::temp_directory_path() / ("kcc-runner-" + std::to_string(getpid()))).string()
+                              : o.runner_dir;
+  r.work_dir = dir + "/" + space.kernel().name + "_" + space.signature().substr(0, 8);
+  r.samples = o.measure.samples;
+  r.min_seconds = o.measure.min_sample_seconds;
+  r.warmup = o.measure.warmup_runs;
+  r.tolerance = o.measure.tolerance;
+  r.timeout_seconds = o.measure.timeout_seconds;
+  r.threads = o.measure.run_threads;
+  r.seed = o.measure.seed;
+  return std::make_unique<RunnerEvaluator>(space, r, o.measure.loud);
+}
+
+/// Passes batches to the measuring evaluator and records every batch in the database.
+class KernelEvaluator : public Evaluator {
+ public:
+  KernelEvaluator(KernelSpace &space, Evaluator &inner, Database *db, const TuneOptions &o, int64_t run_id)
+      : space_(space), inner_(inner), db_(db), opts_(o), run_id_(run_id) {}
+
+  int64_t wrong_results = 0;
+
+  std::vector<Measurement> measure(const std::vector<Point> &points) override {
+    std::vector<Measurement> ms = inner_.measure(points);
+    for (auto &m : ms) wrong_results += !m.valid && m.error.rfind("wrong result", 0) == 0;
     if (db_) {
       std::vector<MeasureRecord> batch;
       const Kernel &k = space_.kernel();
@@ -69,7 +109,7 @@ class KernelEvaluator : public Evaluator {
 
  private:
   KernelSpace &space_;
-  Measurer &measurer_;
+  Evaluator &inner_;
   Database *db_;
   const TuneOptions &opts_;
   int64_t run_id_;
@@ -124,7 +164,7 @@ struct KernelTuner::Impl {
   TuneOptions opts;
   int64_t budget;
   KernelSpace space;
-  Measurer measurer;
+  std::unique_ptr<Evaluator> measuring;  // the Measurer or kcc-runner
   RunInfo run;
   std::unique_ptr<KernelEvaluator> eval;
   std::vector<Trial> history;  // everything known: earlier records, resumed run, this session
@@ -138,7 +178,7 @@ struct KernelTuner::Impl {
 
   Impl(const Kernel &kernel, const Target &target, Database *d, TuneOptions o, int64_t b)
       : k(kernel), t(target), db(d), opts(std::move(o)), budget(b), space(kernel, target),
-        measurer(kernel, target, opts.measure) {
+        measuring(make_measuring_evaluator(space, opts)) {
     if (db) {
       const std::string wk = workload_key(k), tk = t.key();
       run = db->begin_run(wk, tk, k.name, to_string(opts.strategy), budget);
@@ -157,7 +197,7 @@ struct KernelTuner::Impl {
       }
       summary.resumed = spent;
     }
-    eval = std::make_unique<KernelEvaluator>(space, measurer, db, opts, run.id);
+    eval = std::make_unique<KernelEvaluator>(space, *measuring, db, opts, run.id);
     summary.kernel = k.name;
   }
 
@@ -194,7 +234,7 @@ int64_t KernelTuner::step(int64_t n) {
   if (s.opts.cost_model) cost = std::make_unique<XgbCostModel>();
   if (s.opts.validity_model) validity = std::make_unique<XgbValidityModel>();
   Progress progress(s.opts, s.k, s.budget, s.spent, s.t0);
-  const int64_t wrong_before = s.measurer.stats().wrong;
+  const int64_t wrong_before = s.eval->wrong_results;
   SearchResult r = run_search(strategy, s.space, *s.eval, so, cost.get(), validity.get(), s.history, &progress);
   const double before = s.best();
   for (auto &tr : r.trials) {
@@ -209,7 +249,7 @@ int64_t KernelTuner::step(int64_t n) {
   s.summary.invalid += r.invalid;
   s.summary.static_rejected += r.static_rejected;
   s.summary.model_rejected += r.model_rejected;
-  s.summary.wrong_results += s.measurer.stats().wrong - wrong_before;
+  s.summary.wrong_results += s.eval->wrong_results - wrong_before;
   if (r.measured == 0 || (strategy == Strategy::Droplet && r.droplet_converged) ||
       (s.opts.strategy == Strategy::Hybrid && r.droplet_converged))
     s.done = true;

@@ -32,6 +32,12 @@ struct TuneOptions {
   int64_t budget = 0;        ///< measurements (per kernel in tune_kernel, total in tune_module)
   SearchOptions search;      ///< its budget is set by the tuner
   MeasureOptions measure;
+  /// Measure through kcc-runner (docs/runner.md) instead of the in-process Measurer when
+  /// runner_command is set: e.g. "qemu-aarch64 -L /usr/aarch64-linux-gnu -cpu max,sve512=on
+  /// build/aarch64/kcc-runner". runner_link links a batch's object into a shared object
+  /// ("aarch64-linux-gnu-gcc -shared"); runner_dir is a scratch folder the runner also sees
+  /// ("" = a folder under the system's temporary directory).
+  std::string runner_command, runner_link = "cc -shared", runner_dir;
   bool cost_model = true;    ///< XGBoost ranking (evolutionary)
   bool validity_model = true;
   bool reuse_database = true;  ///< earlier records of this workload seed the search (transfer)

@@ -11,6 +11,7 @@
 #include "ir/parser.h"
 #include "passes/pipeline.h"
 #include "tools/runner/runner_client.h"
+#include "tuner/runner_evaluator.h"
 #include "tuner/space.h"
 
 namespace kcc::test {
@@ -123,53 +124,18 @@ TEST(RunnerProtocol, MissingLibraryAndKernelAreErrorsNotCrashes) {
   EXPECT_EQ(r.error.rfind("load:", 0), 0u) << r.error;
 }
 
-/// The tuner's search, with every measurement made by kcc-runner (the hook of docs/runner.md).
-class RunnerEvaluator : public tuner::Evaluator {
- public:
-  RunnerEvaluator(tuner::KernelSpace &space, runner::RemoteRunner &r) : space_(space), r_(r) {}
-  std::vector<tuner::Measurement> measure(const std::vector<tuner::Point> &points) override {
-    std::vector<const LoweredFunc *> funcs;
-    std::vector<size_t> where;
-    std::vector<tuner::Measurement> out(points.size());
-    for (size_t i = 0; i < points.size(); ++i) {
-      if (const LoweredFunc *f = space_.lowered(points[i])) {
-        funcs.push_back(f);
-        where.push_back(i);
-      } else {
-        out[i].error = "static: " + space_.static_error(points[i]);
-      }
-    }
-    auto res = r_.measure(funcs);
-    for (size_t j = 0; j < res.size(); ++j) {
-      tuner::Measurement &m = out[where[j]];
-      m.valid = res[j].ok;
-      m.samples = res[j].samples;
-      m.median = res[j].median;
-      m.error = res[j].error;
-    }
-    measured += static_cast<int>(funcs.size());
-    return out;
-  }
-  int measured = 0;
-
- private:
-  tuner::KernelSpace &space_;
-  runner::RemoteRunner &r_;
-};
-
 TEST_P(Runner, TuningRunThroughTheRunner) {
   const Kernel &k = *model().find_kernel("matmul");
   Target t = target();
   tuner::KernelSpace space(k, t);
-  runner::RemoteRunner r(k, t, opts("tune"));
-  RunnerEvaluator eval(space, r);
+  tuner::RunnerEvaluator eval(space, opts("tune"));  // what `kcc tune --runner` uses
   tuner::SearchOptions so;
   so.budget = 8;
   so.batch = 4;
   so.seed = 3;
   tuner::SearchResult res = tuner::run_search(tuner::Strategy::Random, space, eval, so);
   ASSERT_TRUE(res.found) << "no valid candidate in " << res.measured << " measurements";
-  EXPECT_GT(eval.measured, 0);
+  EXPECT_GT(eval.measured(), 0);
   EXPECT_LE(res.measured, so.budget);
   EXPECT_TRUE(res.best_m.valid);
   // The chosen kernel, checked once more on other random data.

@@ -1,0 +1,43 @@
+// tuner/runner_evaluator.cpp - points -> lowered functions -> kcc-runner -> Measurements.
+#include "tuner/runner_evaluator.h"
+
+#include <iostream>
+
+namespace kcc::tuner {
+
+RunnerEvaluator::RunnerEvaluator(KernelSpace &space, runner::RunnerOptions opts, bool loud)
+    : space_(space), runner_(space.kernel(), space.target(), std::move(opts)), loud_(loud) {}
+
+std::vector<Measurement> RunnerEvaluator::measure(const std::vector<Point> &points) {
+  std::vector<Measurement> out(points.size());
+  std::vector<const LoweredFunc *> funcs;
+  std::vector<size_t> where;
+  for (size_t i = 0; i < points.size(); ++i) {
+    if (const LoweredFunc *f = space_.lowered(points[i])) {
+      funcs.push_back(f);
+      where.push_back(i);
+    } else {
+      out[i].error = "static: " + space_.static_error(points[i]);
+    }
+  }
+  if (funcs.empty()) return out;
+  std::vector<runner::RunnerResult> res = runner_.measure(funcs);
+  measured_ += static_cast<int64_t>(funcs.size());
+  for (size_t j = 0; j < res.size() && j < where.size(); ++j) {
+    Measurement &m = out[where[j]];
+    m.valid = res[j].ok;
+    m.samples = std::move(res[j].samples);
+    m.median = res[j].median;
+    m.error = res[j].error;
+    if (!m.valid && m.error.rfind("wrong result", 0) == 0) {
+      ++wrong_;
+      if (loud_)
+        std::cerr << "kcc: COMPILER BUG: a candidate schedule of kernel '" << space_.kernel().name
+                  << "' computes a wrong result on the runner (" << m.error << ")\n"
+                  << space_.schedule_text(points[where[j]]) << "\n";
+    }
+  }
+  return out;
+}
+
+}  // namespace kcc::tuner
