@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <functional>
 #include <set>
 #include <sstream>
 
@@ -22,7 +23,7 @@ namespace kcc::tuner {
 
 namespace {
 
-constexpr const char *kSpaceVersion = "space-1";
+constexpr const char *kSpaceVersion = "space-2";
 constexpr int64_t kMaxTile = 64;
 
 std::vector<int64_t> tile_candidates(int64_t extent, int64_t cap = kMaxTile) {
@@ -32,6 +33,54 @@ std::vector<int64_t> tile_candidates(int64_t extent, int64_t cap = kMaxTile) {
   for (int64_t p : {2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64})
     if (p <= std::min(extent, cap)) c.insert(p);  // and non-perfect ones (tails)
   return {c.begin(), c.end()};
+}
+
+/// Vector registers of a CPU target: the register tile's bound.
+int64_t vector_registers(const Target &t) { return t.arch == Arch::X86_64 && t.vector_bits < 512 ? 16 : 32; }
+
+/// f32 lanes the widest vector tile may use: on scalable (SVE) targets f32_lanes() is the
+/// minimum (128 bits) and the hardware may have 4 times as many.
+int64_t max_lanes(const Target &t) { return std::max(1, t.f32_lanes()) * (t.scalable_vectors ? 4 : 1); }
+
+/// The innermost (vectorized) tile: whole vectors of the target (1 and 2 times f32_lanes(), on
+/// scalable targets also 4 times), the extent itself when shorter than one vector, and 1 (scalar).
+std::vector<int64_t> vector_candidates(int64_t extent, const Target &t) {
+  const int64_t lanes = std::max(1, t.f32_lanes());
+  std::set<int64_t> c{1};
+  if (extent < lanes) c.insert(extent);
+  for (int64_t m : {1, 2, 4})
+    if ((m < 4 || t.scalable_vectors) && m * lanes <= extent) c.insert(m * lanes);
+  return {c.begin(), c.end()};
+}
+
+/// Bytes of the tensors stage `s` touches while each of its axis/reduction variables runs over
+/// `range[var]` consecutive values: an index spans 1 + sum of (range - 1) over the variables in
+/// it (coefficients taken as 1: an estimate, exact for matmul-like accesses); each tensor counted
+/// once, at its largest access, the output included.
+int64_t footprint_bytes(const Stage &s, const std::map<const Variable *, int64_t> &range) {
+  auto span = [&](const Expr &ix) {
+    int64_t n = 1;
+    for (auto &[v, r] : range) {
+      for (auto *axes : {&s.axes, &s.raxes})
+        for (auto &a : *axes)
+          if (a.var.get() == v && uses_var(ix, a.var)) n += r - 1;
+    }
+    return n;
+  };
+  std::map<const void *, int64_t> per_tensor;
+  for_each_expr(s.body, [&](const Expr &e) {
+    auto *a = e.as<Access>();
+    if (!a) return;
+    int64_t n = 1;
+    for (auto &ix : a->indices) n *= span(ix);
+    int64_t &slot = per_tensor[a->tensor.get()];
+    slot = std::max(slot, n);
+  });
+  int64_t out = 1;
+  for (auto &a : s.axes) out *= range.count(a.var.get()) ? range.at(a.var.get()) : 1;
+  int64_t total = out;
+  for (auto &[t, n] : per_tensor) total += n;
+  return total * 4;
 }
 
 // 512 (Ansor's largest auto_unroll_max_step) is left out: on 2 cores LLVM's O3 takes 10-40 s on
@@ -144,13 +193,14 @@ struct Analysis {
 /// Splits every spatial axis with extent > 1 into `levels` loops (level names a_0 .. a_{levels-1});
 /// axes of extent 1 stay whole at level 0. The innermost level of the last split axis draws its
 /// factor from the vector candidates.
+/// `factors` (optional) receives each split axis's inner factors (levels 1 .. levels-1).
 std::vector<std::vector<std::string>> split_spatial(Ctx &c, const Stage &s, int levels, const Target &t,
-                                                    std::string *vector_loop, int64_t *vector_factor) {
+                                                    std::string *vector_loop, int64_t *vector_factor,
+                                                    std::map<const Variable *, std::vector<int64_t>> *factors = nullptr) {
   std::vector<std::vector<std::string>> lv(static_cast<size_t>(levels));
   int last = -1;
   for (size_t a = 0; a < s.axes.size(); ++a)
     if (s.axes[a].extent > 1) last = static_cast<int>(a);
-  const int64_t lanes = std::max(1, t.f32_lanes());
   for (size_t a = 0; a < s.axes.size(); ++a) {
     const std::string &an = s.axes[a].var->name;
     const int64_t E = s.axes[a].extent;
@@ -163,11 +213,12 @@ std::vector<std::vector<std::string>> split_spatial(Ctx &c, const Stage &s, int 
     const int group = c.new_group();
     for (int l = 1; l < levels; ++l) {
       bool vec = static_cast<int>(a) == last && l == levels - 1;
-      f.push_back(c.decide(fmt::format("{}.{}.tile{}", s.name(), an, l), tile_candidates(E, vec ? 4 * lanes : kMaxTile),
-                           group, E));
+      f.push_back(c.decide(fmt::format("{}.{}.tile{}", s.name(), an, l),
+                           vec ? vector_candidates(E, t) : tile_candidates(E), group, E));
       prod *= f.back();
     }
     c.require(prod <= E, fmt::format("tiles of {}.{} exceed its extent {}", s.name(), an, E));
+    if (factors) (*factors)[s.axes[a].var.get()] = f;
     std::vector<std::string> names, fs;
     for (int l = 0; l < levels; ++l) names.push_back(fmt::format("{}_{}", an, l));
     for (auto x : f) fs.push_back(std::to_string(x));
@@ -181,7 +232,8 @@ std::vector<std::vector<std::string>> split_spatial(Ctx &c, const Stage &s, int 
   return lv;
 }
 
-std::vector<std::vector<std::string>> split_reduction(Ctx &c, const Stage &s) {
+std::vector<std::vector<std::string>> split_reduction(Ctx &c, const Stage &s,
+                                                      std::map<const Variable *, int64_t> *inner = nullptr) {
   std::vector<std::vector<std::string>> rl(2);
   for (auto &a : s.raxes) {
     const std::string &an = a.var->name;
@@ -190,6 +242,7 @@ std::vector<std::vector<std::string>> split_reduction(Ctx &c, const Stage &s) {
       continue;
     }
     int64_t f = c.decide(fmt::format("{}.{}.tile", s.name(), an), tile_candidates(a.extent));
+    if (inner) (*inner)[a.var.get()] = f;
     c.line(fmt::format("split {}.{} [{}] -> {}_0 {}_1", s.name(), an, f, an, an));
     rl[0].push_back(an + "_0");
     rl[1].push_back(an + "_1");
@@ -223,14 +276,47 @@ std::vector<std::string> concat(std::initializer_list<std::vector<std::string>> 
   return out;
 }
 
+/// Target-aware pruning of an SSRSRS tiling (factors per axis: S1 S2 S3; reduction: R1):
+///   register tile   the S3 tile's accumulators fit the vector registers
+///   L1              the S2 S3 x R1 tile (output tile, input slices, the packed panel's slice) fits L1
+///   L2              the S2 S3 x whole-reduction panel (the rows and columns one S1 step reads)
+///                   fits L2
+void require_cache_fit(Ctx &c, const Stage &s, const std::map<const Variable *, std::vector<int64_t>> &sf,
+                       const std::map<const Variable *, int64_t> &rf, const Target &t) {
+  if (t.is_gpu()) return;
+  const int64_t lanes = max_lanes(t);
+  int64_t vregs = 1;
+  std::map<const Variable *, int64_t> l1, l2;
+  const Variable *last = nullptr;
+  for (auto &a : s.axes)
+    if (sf.count(a.var.get())) last = a.var.get();
+  for (auto &[v, f] : sf) {
+    const int64_t s3 = f.back(), s23 = f[f.size() - 2] * f.back();
+    vregs *= v == last ? (s3 + lanes - 1) / lanes : s3;
+    l1[v] = l2[v] = s23;
+  }
+  for (auto &a : s.raxes) {
+    l2[a.var.get()] = a.extent;
+    l1[a.var.get()] = rf.count(a.var.get()) ? rf.at(a.var.get()) : 1;
+  }
+  c.require(vregs <= vector_registers(t),
+            fmt::format("register tile of {} needs {} vector registers (> {})", s.name(), vregs, vector_registers(t)));
+  const int64_t b1 = footprint_bytes(s, l1), b2 = footprint_bytes(s, l2);
+  c.require(b1 <= t.l1_bytes, fmt::format("inner tile of {} touches {} bytes (> L1 {})", s.name(), b1, t.l1_bytes));
+  c.require(b2 <= t.l2_bytes, fmt::format("panel of {} touches {} bytes (> L2 {})", s.name(), b2, t.l2_bytes));
+}
+
 /// SSRSRS multi-level tiling of a reduction.
 void tile_stage(Ctx &c, const Analysis &an, int si, const SketchRules &r, const Target &t) {
   const Stage &s = an.st(si);
   const std::string n = s.name();
   std::string vloop;
   int64_t vf = 1;
-  auto lv = split_spatial(c, s, 4, t, &vloop, &vf);
-  auto rl = split_reduction(c, s);
+  std::map<const Variable *, std::vector<int64_t>> sf;
+  std::map<const Variable *, int64_t> rf;
+  auto lv = split_spatial(c, s, 4, t, &vloop, &vf, &sf);
+  auto rl = split_reduction(c, s, &rf);
+  require_cache_fit(c, s, sf, rf, t);
   c.line(fmt::format("reorder {} {}", n, join(concat({lv[0], lv[1], rl[0], lv[2], rl[1], lv[3]}))));
   if (r.cache_read && !rl[0].empty())
     if (Tensor p = an.pack_candidate(si))
@@ -278,7 +364,7 @@ void simple_stage(Ctx &c, const Analysis &an, int si, const Target &t, const std
   int64_t v = 1;
   if (last.extent > 1) {
     std::vector<int64_t> vc{1};
-    for (int64_t x : {lanes / 2, lanes, 2 * lanes})
+    for (int64_t x : {lanes / 2, lanes, 2 * lanes, t.scalable_vectors ? 4 * lanes : 0})
       if (x > 1 && x <= last.extent && x != vc.back()) vc.push_back(x);
     v = c.decide(n + ".vector", vc);
   }
@@ -313,8 +399,147 @@ void simple_stage(Ctx &c, const Analysis &an, int si, const Target &t, const std
       }
 }
 
+// ---------------------------------------------------------------- GPU sketches (NVPTX)
+
+/// Threads along one tiled axis of a block.
+std::vector<int64_t> gpu_thread_candidates(int64_t extent) {
+  std::vector<int64_t> c;
+  for (int64_t x : {1, 2, 4, 8, 16, 32})
+    if (x == 1 || x <= extent) c.push_back(x);
+  return c;
+}
+
+/// Outputs per thread along one tiled axis (the register tile).
+std::vector<int64_t> gpu_register_candidates(int64_t extent) {
+  std::vector<int64_t> c;
+  for (int64_t x : {1, 2, 4, 8})
+    if (x == 1 || x <= extent) c.push_back(x);
+  return c;
+}
+
+/// Multi-level tiling of a reduction on a GPU, the structure of the tiled matmul in
+/// test/gpu/gpu_schedules.ir. Ansor's SSSRRSRS without its virtual-thread level (kcc has none)
+/// and with the innermost R S pair merged: the last two axes (Y, X) split into block / thread /
+/// register levels, each reduction axis into 2, the axes before Y fused into block.z:
+///   Z (block.z)  Y0 X0 (block.y block.x)  Y1 X1 (thread.y thread.x)  R0...  R1...  Y2 X2 (registers)
+/// The output accumulates in registers (cache_write local at X1); with `shared`, every input the
+/// stage reads is fetched into shared memory at the last R0 loop by all the block's threads: the
+/// cache stage's loops fused and split by the thread counts, bound to thread.y/thread.x.
+void gpu_tile_stage(Ctx &c, const Analysis &an, int si, bool shared, const Target &t) {
+  const Stage &s = an.st(si);
+  const std::string n = s.name();
+  // Axes before the last two: one block.z loop (fused when several). Fusing them into the tiled
+  // groups instead would give tiles of non-constant size (no register cache).
+  std::vector<std::string> outer;
+  for (size_t a = 0; a + 2 < s.axes.size(); ++a) outer.push_back(s.axes[a].var->name);
+  std::string z;
+  if (outer.size() == 1) z = outer[0];
+  if (outer.size() > 1) {
+    z = "zf";
+    c.line(fmt::format("fuse {} {} -> {}", n, join(outer), z));
+  }
+  const std::string y = s.axes[s.axes.size() - 2].var->name;
+  const int64_t ey = s.axes[s.axes.size() - 2].extent;
+  const std::string x = s.axes.back().var->name;
+  const int64_t ex = s.axes.back().extent;
+  int64_t tf[2], rf[2];
+  const std::string names[2] = {y, x};
+  const int64_t ext[2] = {ey, ex};
+  for (int g = 0; g < 2; ++g) {
+    const int group = c.new_group();
+    tf[g] = c.decide(fmt::format("{}.{}.threads", n, names[g]), gpu_thread_candidates(ext[g]), group, ext[g]);
+    rf[g] = c.decide(fmt::format("{}.{}.regs", n, names[g]), gpu_register_candidates(ext[g]), group, ext[g]);
+    c.require(tf[g] * rf[g] <= ext[g], fmt::format("tiles of {}.{} exceed its extent {}", n, names[g], ext[g]));
+    c.line(fmt::format("split {}.{} [{}, {}] -> {}_0 {}_1 {}_2", n, names[g], tf[g], rf[g], names[g], names[g],
+                       names[g]));
+  }
+  c.require(tf[0] * tf[1] <= t.max_threads_per_block,
+            fmt::format("{} threads per block (> {})", tf[0] * tf[1], t.max_threads_per_block));
+  auto rl = split_reduction(c, s);
+  c.line(fmt::format("reorder {} {}", n,
+                     join(concat({z.empty() ? std::vector<std::string>{} : std::vector<std::string>{z},
+                                  {y + "_0", x + "_0", y + "_1", x + "_1"}, rl[0], rl[1], {y + "_2", x + "_2"}}))));
+  if (!z.empty()) c.line(fmt::format("bind {}.{} block.z", n, z));
+  c.line(fmt::format("bind {}.{}_0 block.y", n, y));
+  c.line(fmt::format("bind {}.{}_0 block.x", n, x));
+  c.line(fmt::format("bind {}.{}_1 thread.y", n, y));
+  c.line(fmt::format("bind {}.{}_1 thread.x", n, x));
+  c.line(fmt::format("cache_write {} local at {}.{}_1", n, n, x));
+  for (int g = 0; g < 2; ++g)
+    if (rf[g] > 1) c.line(fmt::format("unroll {}.{}_2", n, names[g]));
+  unroll_limit(c, n);
+  if (!shared || rl[0].empty()) return;
+  std::set<std::string> cached;
+  std::function<void(const Expr &)> visit = [&](const Expr &e) {
+    auto *a = e.as<Access>();
+    if (!a) return;
+    for (int p = 0; p < si; ++p)  // an inlined producer: its inputs are read here
+      if (an.inlinable(p) && an.st(p).output == a->tensor) for_each_expr(an.st(p).body, visit);
+    if (a->tensor->role != TensorRole::Input || !cached.insert(a->tensor->name).second) return;
+    const std::string cs = a->tensor->name + "_shared";
+    c.line(fmt::format("cache_read {} shared at {}.{} -> {}", a->tensor->name, n, rl[0].back(), cs));
+    std::vector<std::string> ax;
+    for (size_t d = 0; d < a->indices.size(); ++d) ax.push_back(fmt::format("ax{}", d));
+    std::string f = ax[0];
+    if (ax.size() > 1) {
+      f = "f";
+      c.line(fmt::format("fuse {} {} -> f", cs, join(ax)));
+    }
+    c.line(fmt::format("split {}.{} [{}, {}] -> f_0 f_y f_x", cs, f, tf[0], tf[1]));
+    c.line(fmt::format("bind {}.f_y thread.y", cs));
+    c.line(fmt::format("bind {}.f_x thread.x", cs));
+  };
+  for_each_expr(s.body, visit);
+}
+
+/// Any other root stage on a GPU: its axes fused, split by a thread count, bound to
+/// block.x/thread.x (consecutive threads on consecutive elements); reductions stay per thread.
+void gpu_simple_stage(Ctx &c, const Analysis &an, int si, const Target &t) {
+  const Stage &s = an.st(si);
+  const std::string n = s.name();
+  if (s.axes.empty()) return;
+  int64_t total = 1;
+  std::vector<std::string> ax;
+  for (auto &a : s.axes) {
+    total *= a.extent;
+    ax.push_back(a.var->name);
+  }
+  std::string f = ax[0];
+  if (ax.size() > 1) {
+    f = "fused";
+    c.line(fmt::format("fuse {} {} -> fused", n, join(ax)));
+  }
+  std::vector<int64_t> tc;
+  for (int64_t x : {32, 64, 128, 256, 512})
+    if (x <= t.max_threads_per_block && (tc.empty() || x < total)) tc.push_back(x);
+  int64_t threads = c.decide(n + ".threads", tc);
+  c.line(fmt::format("split {}.{} [{}] -> bx tx", n, f, threads));
+  c.line(fmt::format("bind {}.bx block.x", n));
+  c.line(fmt::format("bind {}.tx thread.x", n));
+}
+
+/// A reduction the GPU tiling applies to: >= 2 axes, the last one longer than 1.
+bool gpu_tileable(const Analysis &an, int i) {
+  return an.tileable(i) && an.st(i).axes.size() >= 2 && an.st(i).axes.back().extent > 1;
+}
+
+/// The GPU sketch program: elementwise intermediates inlined, reductions tiled, the rest simple.
+void run_gpu_sketch(Ctx &c, const Analysis &an, const SketchRules &r, const Target &t) {
+  const int ns = static_cast<int>(an.k.stages.size());
+  for (int i = 0; i < ns; ++i)
+    if (an.inlinable(i)) c.line("compute_inline " + an.st(i).name());
+  for (int i = ns - 1; i >= 0; --i) {
+    if (an.inlinable(i)) continue;
+    if (gpu_tileable(an, i))
+      gpu_tile_stage(c, an, i, r.cache_read, t);
+    else
+      gpu_simple_stage(c, an, i, t);
+  }
+}
+
 /// The sketch program: the whole schedule of the kernel under `r`.
 void run_sketch(Ctx &c, const Analysis &an, const SketchRules &r, const Target &t) {
+  if (t.is_gpu()) return run_gpu_sketch(c, an, r, t);
   const int ns = static_cast<int>(an.k.stages.size());
   std::vector<bool> inlined(static_cast<size_t>(ns)), fused_producer(static_cast<size_t>(ns)),
       is_simple(static_cast<size_t>(ns));
@@ -347,6 +572,7 @@ void run_sketch(Ctx &c, const Analysis &an, const SketchRules &r, const Target &
 
 std::string sketch_name(const SketchRules &r) {
   std::string s = r.inline_elementwise ? "inline" : "no-inline";
+  if (r.gpu) return s + "+gpu_tile" + (r.cache_read ? "+shared" : "");
   if (r.fuse_consumer) s += "+fuse";
   if (r.cache_write) s += "+cache_write";
   if (r.cache_read) s += "+cache_read";
@@ -365,6 +591,10 @@ KernelSpace::KernelSpace(const Kernel &k, const Target &t) : k_(k), t_(t) {
   Analysis an(k);
   bool any_inline = false, any_tile = false, any_fuse = false, any_pack = false;
   for (int i = 0; i < static_cast<int>(k.stages.size()); ++i) {
+    if (t.is_gpu()) {  // GPU: inlined, accumulating in registers; shared-memory inputs or not
+      any_tile |= gpu_tileable(an, i);
+      continue;
+    }
     any_inline |= an.inlinable(i);
     any_tile |= an.tileable(i);
     any_fuse |= an.fusable_into(i) >= 0;
@@ -372,11 +602,12 @@ KernelSpace::KernelSpace(const Kernel &k, const Target &t) : k_(k), t_(t) {
   }
   std::set<std::string> seen;
   std::string sig = kSpaceVersion;
+  if (t.is_gpu()) any_pack = any_tile;
   for (bool inl : any_inline ? std::vector<bool>{true, false} : std::vector<bool>{true})
     for (bool fuse : any_fuse ? std::vector<bool>{false, true} : std::vector<bool>{false})
-      for (bool cw : any_tile ? std::vector<bool>{true, false} : std::vector<bool>{false})
+      for (bool cw : any_tile && !t.is_gpu() ? std::vector<bool>{true, false} : std::vector<bool>{!t.is_gpu()})
         for (bool cr : any_pack ? std::vector<bool>{false, true} : std::vector<bool>{false}) {
-          SketchRules r{inl, cw, cr, fuse};
+          SketchRules r{inl, cw, cr, fuse, t.is_gpu()};
           Sketch sk;
           sk.rules = r;
           sk.name = sketch_name(r);

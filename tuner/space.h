@@ -16,8 +16,20 @@
 //                 computed at that stage's outer loop (a compute-location decision)
 // Decisions: tile factors (divisors and non-divisors of the extent), parallel depth (how many
 // outer tile loops are fused into the parallel loop), vector length, unroll limit, compute
-// location. GPU sketches (SSSRRSRS, shared-memory cache_read, thread binding) get their own rules
-// when the NVPTX generator lands; a GPU target currently yields the simple sketch only.
+// location. Inner vector tiles come from the Target (whole vectors of f32_lanes(); 4x on scalable
+// SVE targets, whose f32_lanes() is a minimum); a tiling whose register tile needs more vector
+// registers than the target has, or whose inner tile / panel overflows L1 / L2, is statically
+// invalid (rejected before lowering).
+//
+// GPU sketch rules (NVPTX targets):
+//   inline        elementwise intermediates computed inline (always)
+//   gpu_tile      a reduction with >= 2 axes: block / thread / register tiles of two spatial groups
+//                 (all axes but the last fused, and the last), reduction split in 2, bound to
+//                 block.y/x and thread.y/x, accumulating in registers; unroll_limit decided
+//   shared        (variant) every input of the tiled stage fetched into shared memory at the last
+//                 reduction-outer loop by all threads (cooperative fetch)
+//   gpu_simple    other stages: axes fused, split by a thread count, bound to block.x/thread.x
+// GPU limits (threads, shared memory, registers) come from lowering's ScheduleErrors.
 #pragma once
 #include <map>
 #include <memory>
@@ -47,6 +59,7 @@ struct SketchRules {
   bool cache_write = true;
   bool cache_read = false;
   bool fuse_consumer = false;
+  bool gpu = false;  ///< NVPTX sketch rules (cache_read then means shared-memory inputs)
 };
 
 struct Sketch {

@@ -2,6 +2,7 @@
 // random candidates of every correctness-suite kernel compared with the interpreter.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 
 #include "../support/kernel_check.h"
@@ -102,6 +103,74 @@ TEST(KernelSpace, RandomCandidatesOfEveryCorrectnessKernelMatchTheInterpreter) {
     }
     EXPECT_GE(checked, 1) << k.name << ": no statically valid point in " << tries << " tries";
   }
+}
+
+// ------------------------------------------------------------------ target-aware CPU sketches
+
+const Decision *decision(const KernelSpace &s, int sketch, const std::string &name) {
+  for (auto &d : s.sketches()[static_cast<size_t>(sketch)].decisions)
+    if (d.name == name) return &d;
+  return nullptr;
+}
+
+TEST(TargetAwareSketches, InnerVectorTilesAreWholeVectorsOfTheTarget) {
+  Module m = parse_module("mm.ir", "kernel mm(A: f32[64, 96], B: f32[96, 128]) -> C: f32[64, 128] {\n"
+                                   "  C[i, j] = sum(k) A[i, k] * B[k, j]\n}\n");
+  const Kernel &k = m.kernels[0];
+  struct Want {
+    const char *target;
+    std::vector<int64_t> tiles;
+  };
+  for (const Want &w : {Want{"aarch64-a64fx", {1, 16, 32}}, Want{"aarch64-neon", {1, 4, 8}},
+                        Want{"aarch64-sve", {1, 4, 8, 16}}, Want{"x86_64-avx2", {1, 8, 16}},
+                        Want{"x86_64-avx512", {1, 16, 32}}}) {
+    KernelSpace s(k, make_target(w.target));
+    const Decision *d = decision(s, 0, "C.j.tile3");
+    ASSERT_NE(d, nullptr) << w.target;
+    EXPECT_EQ(d->candidates, w.tiles) << w.target;
+  }
+}
+
+TEST(TargetAwareSketches, RegisterTileBeyondTheVectorRegistersIsStaticallyInvalid) {
+  Module m = parse_module("mm.ir", "kernel mm(A: f32[64, 96], B: f32[96, 128]) -> C: f32[64, 128] {\n"
+                                   "  C[i, j] = sum(k) A[i, k] * B[k, j]\n}\n");
+  const Kernel &k = m.kernels[0];
+  auto point = [](const KernelSpace &s, int64_t i3, int64_t j3) {
+    Point p{0, std::vector<int>(s.dims(0).size(), 0)};
+    const auto &dec = s.sketches()[0].decisions;
+    for (size_t x = 0; x < dec.size(); ++x) {
+      int64_t want = dec[x].name == "C.i.tile3" ? i3 : dec[x].name == "C.j.tile3" ? j3 : 1;
+      auto it = std::find(dec[x].candidates.begin(), dec[x].candidates.end(), want);
+      if (it != dec[x].candidates.end()) p.x[x] = static_cast<int>(it - dec[x].candidates.begin());
+    }
+    return p;
+  };
+  KernelSpace avx2(k, make_target("x86_64-avx2"));  // 16 ymm registers
+  Point ok = point(avx2, 6, 16), big = point(avx2, 12, 16);
+  EXPECT_TRUE(avx2.statically_valid(ok)) << avx2.static_error(ok);
+  EXPECT_FALSE(avx2.statically_valid(big));
+  EXPECT_NE(avx2.static_error(big).find("register tile of C needs 24 vector registers (> 16)"), std::string::npos)
+      << avx2.static_error(big);
+  KernelSpace a64fx(k, make_target("aarch64-a64fx"));  // 32 z registers of 16 lanes
+  Point fx = point(a64fx, 12, 32);
+  EXPECT_TRUE(a64fx.statically_valid(fx)) << a64fx.static_error(fx);
+}
+
+TEST(TargetAwareSketches, PanelsThatOverflowL2AreStaticallyInvalid) {
+  Module m = parse_module("mm.ir", "kernel mm(A: f32[512, 4096], B: f32[4096, 512]) -> C: f32[512, 512] {\n"
+                                   "  C[i, j] = sum(k) A[i, k] * B[k, j]\n}\n");
+  Target t = make_target("x86_64-avx2");
+  t.l2_bytes = 256 << 10;
+  KernelSpace s(m.kernels[0], t);
+  Point p{0, std::vector<int>(s.dims(0).size(), 0)};
+  const auto &dec = s.sketches()[0].decisions;
+  for (size_t x = 0; x < dec.size(); ++x)
+    if (dec[x].name == "C.i.tile2" || dec[x].name == "C.j.tile2")
+      p.x[x] = static_cast<int>(std::find(dec[x].candidates.begin(), dec[x].candidates.end(), 16) -
+                                dec[x].candidates.begin());
+  // 16 x 16 outputs with a 4096-long reduction: 2 x 16 x 4096 x 4 bytes = 512 KiB > 256 KiB.
+  EXPECT_FALSE(s.statically_valid(p));
+  EXPECT_NE(s.static_error(p).find("> L2"), std::string::npos) << s.static_error(p);
 }
 
 }  // namespace

@@ -1,0 +1,152 @@
+// GPU search spaces (NVPTX targets) without a GPU: random candidates of matmul, conv3x3 and
+// softmax lower without internal errors, their PTX passes ptxas for sm_80 and sm_90 (skipped
+// when /usr/local/cuda/bin/ptxas is missing), and their sequential meaning (block/thread loops
+// run serially, shared buffers made local, as in test/gpu) matches the interpreter on the host.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <random>
+
+#include "../support/kernel_check.h"
+#include "../support/suite_files.h"
+#include "codegen/gpu_launch.h"
+#include "ir/visitor.h"
+#include "passes/schedule_error.h"
+#include "tuner/space.h"
+
+namespace kcc::tuner {
+namespace {
+
+const char *kPtxas = "/usr/local/cuda/bin/ptxas";
+
+/// GPU loops -> serial, shared buffers -> local ones (the sequential meaning of
+/// codegen/gpu_launch.h; the same mutator as test/gpu/test_gpu.cpp).
+class SerialMeaning : public IRMutator {
+ public:
+  using IRMutator::mutate;
+
+ protected:
+  Buffer remap(const Buffer &b) {
+    if (b->scope != MemScope::Shared) return b;
+    auto it = map_.find(b.get());
+    if (it != map_.end()) return it->second;
+    return map_[b.get()] = make_buffer(b->name, b->elem, {b->size}, MemScope::Local);
+  }
+  Expr mutate_node(const Load *op, const Expr &self) override {
+    return make_load(op->type, remap(op->buffer), mutate(op->index));
+  }
+  Stmt mutate_node(const Store *op, const Stmt &self) override {
+    return make_store(remap(op->buffer), mutate(op->index), mutate(op->value),
+                      op->predicate.defined() ? mutate(op->predicate) : Expr());
+  }
+  Stmt mutate_node(const Allocate *op, const Stmt &self) override {
+    return make_allocate(remap(op->buffer), mutate(op->body));
+  }
+  Stmt mutate_node(const For *op, const Stmt &self) override {
+    ForKind k = op->kind == ForKind::GpuBlock || op->kind == ForKind::GpuThread ? ForKind::Serial : op->kind;
+    return make_for(op->var, op->min, op->extent, k, mutate(op->body));
+  }
+
+ private:
+  std::map<const BufferNode *, Buffer> map_;
+};
+
+test::CheckResult run_serial(const Kernel &k, const LoweredFunc &gpu) {
+  LoweredFunc f = gpu;
+  f.body = SerialMeaning().mutate(f.body);
+  Target host = make_target("host");
+  CompiledModule cm = generate_code({f}, host, k.name);
+  cm.optimize();
+  auto jit = JitModule::create(std::move(cm));
+  auto inputs = test::random_inputs(k, 7);
+  auto ref = interpret(k, inputs);
+  std::vector<std::vector<float>> outs;
+  for (auto &o : k.outputs) outs.emplace_back(static_cast<size_t>(o->num_elements()), std::nanf(""));
+  std::vector<void *> args;
+  for (auto &v : inputs) args.push_back(v.data());
+  for (auto &v : outs) args.push_back(v.data());
+  if (int rc = call_kernel(jit->lookup(k.name), args)) return {false, fmt::format("status {}", rc)};
+  for (size_t o = 0; o < outs.size(); ++o)
+    for (size_t i = 0; i < outs[o].size(); ++i)
+      if (!(std::fabs(outs[o][i] - ref[o][i]) <= 2e-4 * (1 + std::fabs(ref[o][i]))))
+        return {false, fmt::format("element {}: {} vs {}", i, outs[o][i], ref[o][i])};
+  return {};
+}
+
+/// ptxas -arch=`arch` on the PTX of `f`; "" when it assembles, else the log.
+std::string ptxas_errors(const LoweredFunc &f, const Target &t, const std::string &arch, const std::string &base) {
+  CompiledModule cm = generate_code({f}, t, f.name);
+  cm.optimize();
+  std::ofstream(base + ".ptx") << cm.assembly();
+  const std::string cmd =
+      fmt::format("{} -arch={} {}.ptx -o {}.cubin > {}.log 2>&1", kPtxas, arch, base, base, base);
+  if (std::system(cmd.c_str()) == 0) return "";
+  std::string log = test::read_file(base + ".log");
+  return log.empty() ? "ptxas failed" : log;
+}
+
+TEST(GpuSpace, MatmulGetsTiledSketchesInTheFormOfTheHandSchedule) {
+  const Kernel &k = *test::correctness_suite().find_kernel("matmul");
+  KernelSpace s(k, make_target("nvptx-sm_90"));
+  ASSERT_EQ(s.num_sketches(), 2);
+  int shared = s.sketches()[0].rules.cache_read ? 0 : 1;
+  EXPECT_EQ(s.sketches()[static_cast<size_t>(shared)].name, "inline+gpu_tile+shared");
+  std::string text = s.schedule_text(Point{shared, std::vector<int>(s.dims(shared).size(), 0)});
+  for (const char *line : {"split C.i [1, 1] -> i_0 i_1 i_2", "reorder C i_0 j_0 i_1 j_1 k_0 k_1 i_2 j_2",
+                           "bind C.i_0 block.y", "bind C.j_1 thread.x", "cache_write C local at C.j_1",
+                           "cache_read A shared at C.k_0 -> A_shared", "fuse A_shared ax0 ax1 -> f",
+                           "split A_shared.f [1, 1] -> f_0 f_y f_x", "bind B_shared.f_x thread.x"})
+    EXPECT_NE(text.find(line), std::string::npos) << line << " missing in\n" << text;
+}
+
+class GpuCandidates : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(GpuCandidates, RandomCandidatesAssembleAndMeanWhatTheInterpreterComputes) {
+  const Kernel &k = *test::correctness_suite().find_kernel(GetParam());
+  const bool have_ptxas = std::filesystem::exists(kPtxas);
+  if (!have_ptxas) std::printf("[  SKIPPED ] ptxas not found at %s: PTX not assembled\n", kPtxas);
+  const Target sm90 = make_target("nvptx-sm_90"), sm80 = make_target("nvptx-sm_80");
+  KernelSpace s(k, sm90);
+  const std::string dir = std::string(KCC_BINARY_DIR) + "/test/tuner/gpu_space";
+  std::filesystem::create_directories(dir);
+  std::mt19937_64 rng(11);
+  std::map<int, int> per_sketch;
+  int checked = 0, tries = 0;
+  const int want = 3;  // per sketch
+  for (; tries < 400 && checked < want * s.num_sketches(); ++tries) {
+    Point p = s.random_point(rng);
+    if (per_sketch[p.sketch] >= want) continue;
+    const bool valid = s.statically_valid(p);
+    EXPECT_EQ(s.static_error(p).find("internal error"), std::string::npos) << s.static_error(p);
+    if (!valid) continue;
+    ++per_sketch[p.sketch];
+    ++checked;
+    SCOPED_TRACE(s.schedule_text(p));
+    const LoweredFunc &f = *s.lowered(p);
+    GpuLaunchPlan plan;
+    std::string err;
+    ASSERT_TRUE(plan_gpu_launches(f, plan, err)) << err;
+    if (have_ptxas) {
+      const std::string base = fmt::format("{}/{}_{}", dir, k.name, checked);
+      EXPECT_EQ(ptxas_errors(f, sm90, "sm_90", base + "_90"), "");
+      try {  // sm_80 has less shared memory: a limit error there is a valid answer, not a bug
+        LoweredFunc f80 = lower_kernel(k, s.schedule(p), sm80);
+        EXPECT_EQ(ptxas_errors(f80, sm80, "sm_80", base + "_80"), "");
+      } catch (const ScheduleError &e) {
+        EXPECT_EQ(e.kind(), ScheduleErrorKind::LimitExceeded) << e.what();
+      }
+    }
+    auto r = run_serial(k, f);
+    EXPECT_TRUE(r.ok) << r.message;
+  }
+  EXPECT_EQ(checked, want * s.num_sketches()) << "too few statically valid candidates in " << tries << " tries";
+}
+
+INSTANTIATE_TEST_SUITE_P(Kernels, GpuCandidates, ::testing::Values("matmul", "conv3x3", "softmax"),
+                         [](const auto &i) { return i.param; });
+
+}  // namespace
+}  // namespace kcc::tuner
