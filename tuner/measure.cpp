@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
+
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -103,6 +105,38 @@ Measurer::~Measurer() = default;
 
 namespace {
 
+/// "" when every output matches the reference within the tolerance, else a "wrong result: ..." line.
+std::string compare_outputs(const Kernel &k, const std::vector<std::vector<float>> &outs,
+                            const std::vector<std::vector<double>> &ref, double tol) {
+  for (size_t out = 0; out < outs.size(); ++out)
+    for (size_t i = 0; i < outs[out].size(); ++i) {
+      double want = ref[out][i], got = outs[out][i];
+      if (!(std::fabs(got - want) <= tol * (1 + std::fabs(want))))
+        return "wrong result: output '" + k.outputs[out]->name + "' element " + std::to_string(i) + ": got " +
+               std::to_string(got) + ", expected " + std::to_string(want);
+    }
+  return "";
+}
+
+/// Warm-up, then `samples` samples of `repeats` runs each; `run` runs the kernel once and
+/// returns once it has finished (a GPU run synchronizes).
+template <class Run>
+void time_samples(WorkerReply &r, const MeasureOptions &o, Run run) {
+  for (int w = 0; w < o.warmup_runs; ++w) run();
+  // Repeats per sample: enough for min_sample_seconds, from one timed run.
+  double t0 = now();
+  run();
+  double one = std::max(now() - t0, 1e-9);
+  int64_t repeats = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(o.min_sample_seconds / one)));
+  const int n = std::max(3, o.samples);
+  for (int s = 0; s < n; ++s) {
+    double a = now();
+    for (int64_t i = 0; i < repeats; ++i) run();
+    r.samples.push_back((now() - a) / static_cast<double>(repeats));
+  }
+  r.ok = 1;
+}
+
 /// Runs in the worker: check against the reference, then time.
 WorkerReply run_candidate(void *fn, const Kernel &k, const std::vector<std::vector<float>> &inputs,
                           const std::vector<std::vector<double>> &ref, const MeasureOptions &o) {
@@ -118,28 +152,75 @@ WorkerReply run_candidate(void *fn, const Kernel &k, const std::vector<std::vect
     r.error = "status " + std::to_string(rc) + ": " + kcc_error_string(rc);
     return r;
   }
-  for (size_t out = 0; out < outs.size(); ++out)
-    for (size_t i = 0; i < outs[out].size(); ++i) {
-      double want = ref[out][i], got = outs[out][i];
-      if (!(std::fabs(got - want) <= o.tolerance * (1 + std::fabs(want)))) {
-        r.error = "wrong result: output '" + k.outputs[out]->name + "' element " + std::to_string(i) + ": got " +
-                  std::to_string(got) + ", expected " + std::to_string(want);
-        return r;
-      }
-    }
-  for (int w = 0; w < o.warmup_runs; ++w) call_kernel(fn, args);
-  // Repeats per sample: enough for min_sample_seconds, from one timed run.
-  double t0 = now();
-  call_kernel(fn, args);
-  double one = std::max(now() - t0, 1e-9);
-  int64_t repeats = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(o.min_sample_seconds / one)));
-  const int n = std::max(3, o.samples);
-  for (int s = 0; s < n; ++s) {
-    double a = now();
-    for (int64_t i = 0; i < repeats; ++i) call_kernel(fn, args);
-    r.samples.push_back((now() - a) / static_cast<double>(repeats));
+  r.error = compare_outputs(k, outs, ref, o.tolerance);
+  if (!r.error.empty()) return r;
+  time_samples(r, o, [&] { call_kernel(fn, args); });
+  return r;
+}
+
+/// Device buffers of one GPU candidate, freed when it ends.
+struct DeviceBuffers {
+  std::vector<void *> ptrs;
+  ~DeviceBuffers() {
+    for (void *p : ptrs) kcc_cuda_free(p, nullptr);
+    kcc_cuda_synchronize();
   }
-  r.ok = 1;
+};
+
+/// Runs in the worker on an NVPTX target: inputs copied to device buffers, one run checked
+/// against the reference after copying the outputs back, then timed by the wall clock around
+/// `repeats` launches and one kcc_cuda_synchronize (launches queue on the default stream).
+/// Errors: "no CUDA driver (...)" (the caller stops measuring), "cuda error: ..." (the context
+/// may be unusable: the caller starts a new worker), "status N", "wrong result: ...".
+WorkerReply run_gpu_candidate(void *fn, const Kernel &k, const std::vector<std::vector<float>> &inputs,
+                              const std::vector<std::vector<double>> &ref, const MeasureOptions &o) {
+  WorkerReply r;
+  if (!kcc_cuda_available()) {
+    r.error = kcc_cuda_last_error();
+    if (r.error.rfind("no CUDA driver", 0) != 0) r.error = "no CUDA driver: " + r.error;
+    return r;
+  }
+  auto cuda_error = [&](const char *what, int rc) {
+    r.error = fmt::format("cuda error: {} failed (status {}: {})", what, rc, kcc_cuda_last_error());
+    return r;
+  };
+  DeviceBuffers dev;
+  std::vector<size_t> bytes;
+  for (auto &v : inputs) bytes.push_back(v.size() * sizeof(float));
+  for (auto &t : k.outputs) bytes.push_back(static_cast<size_t>(t->num_elements()) * sizeof(float));
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    void *p = nullptr;
+    if (int rc = kcc_cuda_alloc(&p, bytes[i], nullptr)) return cuda_error("kcc_cuda_alloc", rc);
+    dev.ptrs.push_back(p);
+    if (i < inputs.size())
+      if (int rc = kcc_cuda_copy(p, inputs[i].data(), bytes[i], 1)) return cuda_error("copy to the device", rc);
+  }
+  std::vector<void *> args = dev.ptrs;
+  args.push_back(nullptr);  // the default stream
+  if (int rc = call_kernel(fn, args)) {
+    r.error = fmt::format("status {}: {} ({})", rc, kcc_error_string(rc), kcc_cuda_last_error());
+    return r;
+  }
+  if (int rc = kcc_cuda_synchronize()) return cuda_error("the first run", rc);
+  std::vector<std::vector<float>> outs;
+  for (size_t o2 = 0; o2 < k.outputs.size(); ++o2) {
+    const size_t b = bytes[inputs.size() + o2];
+    outs.emplace_back(b / sizeof(float));
+    if (int rc = kcc_cuda_copy(outs.back().data(), dev.ptrs[inputs.size() + o2], b, 0))
+      return cuda_error("copy from the device", rc);
+  }
+  r.error = compare_outputs(k, outs, ref, o.tolerance);
+  if (!r.error.empty()) return r;
+  int failed = 0;
+  time_samples(r, o, [&] {
+    failed = failed ? failed : call_kernel(fn, args);
+    failed = failed ? failed : kcc_cuda_synchronize();
+  });
+  if (failed) {
+    r.ok = 0;
+    r.samples.clear();
+    return cuda_error("a timed run", failed);
+  }
   return r;
 }
 
@@ -149,7 +230,7 @@ WorkerReply run_candidate(void *fn, const Kernel &k, const std::vector<std::vect
 namespace {
 
 /// The worker's loop: read a candidate index, run it, reply; exit when the parent closes.
-[[noreturn]] void worker_main(int fd, const std::vector<Built> &built, const Kernel &k,
+[[noreturn]] void worker_main(int fd, const std::vector<Built> &built, const Kernel &k, bool gpu,
                               const std::vector<std::vector<float>> &inputs,
                               const std::vector<std::vector<double>> &ref, const MeasureOptions &o) {
   if (o.run_threads > 0) kcc_set_num_threads(o.run_threads);
@@ -158,7 +239,8 @@ namespace {
     if (read_all(fd, &idx, sizeof idx, 0) != 1) _exit(0);
     WorkerReply r;
     try {
-      r = run_candidate(built[static_cast<size_t>(idx)].fn, k, inputs, ref, o);
+      void *fn = built[static_cast<size_t>(idx)].fn;
+      r = gpu ? run_gpu_candidate(fn, k, inputs, ref, o) : run_candidate(fn, k, inputs, ref, o);
     } catch (const std::exception &e) {
       r.error = std::string("exception: ") + e.what();
     }
@@ -176,7 +258,8 @@ struct Worker {
   int fd = -1;
 };
 
-Worker start_worker(const std::vector<Built> &built, const Kernel &k, const std::vector<std::vector<float>> &inputs,
+Worker start_worker(const std::vector<Built> &built, const Kernel &k, bool gpu,
+                    const std::vector<std::vector<float>> &inputs,
                     const std::vector<std::vector<double>> &ref, const MeasureOptions &o) {
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) throw std::runtime_error("socketpair failed");
@@ -190,7 +273,7 @@ Worker start_worker(const std::vector<Built> &built, const Kernel &k, const std:
   }
   if (pid == 0) {
     close(sv[0]);
-    worker_main(sv[1], built, k, inputs, ref, o);
+    worker_main(sv[1], built, k, gpu, inputs, ref, o);
   }
   close(sv[1]);
   return {pid, sv[0]};
@@ -267,7 +350,7 @@ std::vector<Measurement> Measurer::measure(const std::vector<const LoweredFunc *
       continue;
     }
     ++stats_.built;
-    if (w.pid < 0) w = start_worker(built, k_, impl_->inputs, impl_->reference, opts_);
+    if (w.pid < 0) w = start_worker(built, k_, t_.is_gpu(), impl_->inputs, impl_->reference, opts_);
     int32_t idx = static_cast<int32_t>(i);
     const double deadline = now() + opts_.timeout_seconds;
     WorkerReply r;
@@ -294,6 +377,14 @@ std::vector<Measurement> Measurer::measure(const std::vector<const LoweredFunc *
         ++stats_.crashed;
       }
       continue;
+    }
+    if (!r.ok && r.error.rfind("no CUDA driver", 0) == 0) {
+      stop_worker(w, true);
+      throw std::runtime_error("cannot measure kernel '" + k_.name + "' on " + t_.name + ": " + r.error);
+    }
+    if (!r.ok && r.error.rfind("cuda error", 0) == 0) {  // the context may be broken: a fresh worker
+      stop_worker(w, true);
+      ++stats_.worker_restarts;
     }
     if (!r.ok) {
       m.error = r.error;

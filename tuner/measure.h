@@ -11,6 +11,13 @@
 // A candidate that crashes the worker or runs past `timeout_seconds` is recorded invalid with
 // the reason; the worker is killed and a new one forked for the rest of the batch.
 //
+// NVPTX targets: the worker (never this process: a CUDA context does not survive fork) loads the
+// driver, copies the inputs into device buffers (kcc_cuda_alloc/copy), checks one run's outputs
+// against the interpreter, then times `repeats` launches followed by one kcc_cuda_synchronize by
+// the wall clock. Without a driver measure() throws std::runtime_error("... no CUDA driver ...")
+// instead of recording every candidate as invalid; a CUDA error gives the next candidate a fresh
+// worker (a faulted context stays unusable).
+//
 // The process calling measure() must not have run generated parallel code itself (the runtime's
 // thread pool would be inherited without its threads); the tuner never does.
 #pragma once
@@ -52,7 +59,8 @@ class Measurer {
 
   /// Builds and runs lowered functions of `k` (each with `k`'s arguments); one result per func.
   /// Errors: "build: ...", "crashed: signal N (...)", "timeout: ...", "wrong result: ...",
-  /// "status N" (the kernel returned an error code).
+  /// "status N" (the kernel returned an error code), "cuda error: ..." (NVPTX).
+  /// Throws std::runtime_error when the target is NVPTX and no CUDA driver can be loaded.
   std::vector<Measurement> measure(const std::vector<const LoweredFunc *> &funcs);
 
   const MeasureStats &stats() const { return stats_; }

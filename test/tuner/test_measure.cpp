@@ -2,9 +2,14 @@
 // not stop the batch; good candidates get >= 3 samples and a median.
 // Nothing in this binary runs generated code in-process (the runner forks).
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
 
 #include "ir/parser.h"
 #include "passes/pipeline.h"
+#include "kcc_runtime.h"
 #include "tuner/measure.h"
 
 namespace kcc::tuner {
@@ -77,6 +82,55 @@ TEST(Measurer, CrashHangAndWrongResultAreRecordedAndTheBatchGoesOn) {
   EXPECT_EQ(m.stats().timed_out, 1);
   EXPECT_EQ(m.stats().wrong, 1);
   EXPECT_EQ(m.stats().worker_restarts, 2);
+}
+
+// ------------------------------------------------------------------ NVPTX targets
+
+/// Whether a CUDA driver loads, asked in a child process: this process must not hold a CUDA
+/// context when the Measurer forks its worker.
+bool cuda_driver_present() {
+  pid_t pid = fork();
+  if (pid == 0) _exit(kcc_cuda_available() ? 0 : 1);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+TEST(Measurer, GpuTargetWithoutADriverStopsWithNoCudaDriver) {
+  const Kernel &k = *suite().find_kernel("matmul");
+  const Target t = make_target("nvptx-sm_90");
+  LoweredFunc f = lower_kernel(k, default_schedule(k, t), t);
+  setenv("KCC_CUDA_DRIVER", "/nonexistent/libcuda.so.1", 1);  // read by the worker's runtime
+  MeasureOptions o;
+  o.samples = 3;
+  o.min_sample_seconds = 0.0001;
+  Measurer m(k, t, o);
+  try {
+    m.measure({&f});
+    ADD_FAILURE() << "measured without a driver";
+  } catch (const std::runtime_error &e) {
+    EXPECT_NE(std::string(e.what()).find("on nvptx-sm_90: no CUDA driver"), std::string::npos) << e.what();
+  }
+  unsetenv("KCC_CUDA_DRIVER");
+}
+
+TEST(Measurer, GpuCandidatesAreCheckedAndTimedOnTheDevice) {
+  if (!cuda_driver_present()) GTEST_SKIP() << "no CUDA driver (libcuda.so.1 not found or no device)";
+  const char *arch = std::getenv("KCC_TEST_GPU_ARCH");  // default sm_90 (H100)
+  const Target t = make_target(std::string("nvptx-") + (arch ? arch : "sm_90"));
+  const Kernel &k = *suite().find_kernel("matmul");
+  LoweredFunc f = lower_kernel(k, default_schedule(k, t), t);
+  MeasureOptions o;
+  o.samples = 3;
+  o.min_sample_seconds = 0.001;
+  Measurer m(k, t, o);
+  auto r = m.measure({&f, &f});  // twice: a second candidate in the same worker and context
+  ASSERT_EQ(r.size(), 2u);
+  for (auto &x : r) {
+    EXPECT_TRUE(x.valid) << x.error;
+    EXPECT_GE(x.samples.size(), 3u);
+    EXPECT_GT(x.median, 0);
+  }
 }
 
 }  // namespace
