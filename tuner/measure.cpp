@@ -24,6 +24,7 @@
 #include <thread>
 
 #include "codegen/codegen.h"
+#include "ir/diag.h"
 #include "ir/interp.h"
 #include "kcc_runtime.h"
 #include "tuner/stats.h"
@@ -94,6 +95,7 @@ struct WorkerReply {
 
 struct Measurer::Impl {
   bool have_reference = false;
+  bool gpu_checked = false;  // a CUDA driver was found (NVPTX targets)
   std::vector<std::vector<float>> inputs;
   std::vector<std::vector<double>> reference;
 };
@@ -279,6 +281,15 @@ Worker start_worker(const std::vector<Built> &built, const Kernel &k, bool gpu,
   return {pid, sv[0]};
 }
 
+/// How a child process ended, in words.
+std::string stop_status(int status) {
+  if (WIFSIGNALED(status)) {
+    int sig = WTERMSIG(status);
+    return "signal " + std::to_string(sig) + " (" + strsignal(sig) + ")";
+  }
+  return "exit status " + std::to_string(WEXITSTATUS(status));
+}
+
 /// Kills the worker (if alive) and reaps it; returns a description of how it ended.
 std::string stop_worker(Worker &w, bool kill_it) {
   if (w.pid < 0) return "";
@@ -287,11 +298,37 @@ std::string stop_worker(Worker &w, bool kill_it) {
   int status = 0;
   waitpid(w.pid, &status, 0);
   w = Worker{};
-  if (WIFSIGNALED(status)) {
-    int sig = WTERMSIG(status);
-    return "signal " + std::to_string(sig) + " (" + strsignal(sig) + ")";
+  return stop_status(status);
+}
+
+/// "" when a CUDA driver and device are usable, else the runtime's "no CUDA driver (...)" text.
+/// Asked in a child process: this process must not hold a CUDA context when it forks workers.
+std::string probe_cuda_driver() {
+  int fd[2];
+  if (pipe(fd) != 0) return "no CUDA driver: pipe failed";
+  std::cout.flush();
+  std::cerr.flush();
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(fd[0]);
+    const std::string e = kcc_cuda_available() ? "" : kcc_cuda_last_error();
+    (void)!write(fd[1], e.data(), e.size());
+    _exit(0);
   }
-  return "exit status " + std::to_string(WEXITSTATUS(status));
+  close(fd[1]);
+  std::string e;
+  char buf[512];
+  for (ssize_t n; (n = read(fd[0], buf, sizeof buf)) != 0;) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
+    e.append(buf, static_cast<size_t>(n));
+  }
+  close(fd[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return "no CUDA driver: the probe process " + stop_status(status);
+  if (!e.empty() && e.rfind("no CUDA driver", 0) != 0) e = "no CUDA driver: " + e;
+  return e;
 }
 
 }  // namespace
@@ -299,6 +336,12 @@ std::string stop_worker(Worker &w, bool kill_it) {
 std::vector<Measurement> Measurer::measure(const std::vector<const LoweredFunc *> &funcs) {
   std::vector<Measurement> out(funcs.size());
   if (funcs.empty()) return out;
+  if (t_.is_gpu() && !impl_->gpu_checked) {  // before building anything
+    const std::string e = probe_cuda_driver();
+    if (!e.empty())  // a user error (wrong machine), not a bug: kcc says "error:" and exits with 1
+      throw UserError(SourceLoc{}, "cannot measure kernel '" + k_.name + "' on " + t_.name + ": " + e);
+    impl_->gpu_checked = true;
+  }
   if (!impl_->have_reference) {
     std::mt19937 rng(opts_.seed);
     std::uniform_real_distribution<float> dist(-1.0f, 1.0f);

@@ -14,7 +14,8 @@
 // NVPTX targets: the worker (never this process: a CUDA context does not survive fork) loads the
 // driver, copies the inputs into device buffers (kcc_cuda_alloc/copy), checks one run's outputs
 // against the interpreter, then times `repeats` launches followed by one kcc_cuda_synchronize by
-// the wall clock. Without a driver measure() throws std::runtime_error("... no CUDA driver ...")
+// the wall clock. Without a driver measure() throws UserError("... no CUDA driver ...", checked
+// in a forked probe before anything is built)
 // instead of recording every candidate as invalid; a CUDA error gives the next candidate a fresh
 // worker (a faulted context stays unusable).
 //
@@ -60,7 +61,7 @@ class Measurer {
   /// Builds and runs lowered functions of `k` (each with `k`'s arguments); one result per func.
   /// Errors: "build: ...", "crashed: signal N (...)", "timeout: ...", "wrong result: ...",
   /// "status N" (the kernel returned an error code), "cuda error: ..." (NVPTX).
-  /// Throws std::runtime_error when the target is NVPTX and no CUDA driver can be loaded.
+  /// Throws UserError (a std::runtime_error) when the target is NVPTX and no CUDA driver loads.
   std::vector<Measurement> measure(const std::vector<const LoweredFunc *> &funcs);
 
   const MeasureStats &stats() const { return stats_; }

@@ -306,6 +306,47 @@ void require_cache_fit(Ctx &c, const Stage &s, const std::map<const Variable *, 
   c.require(b2 <= t.l2_bytes, fmt::format("panel of {} touches {} bytes (> L2 {})", s.name(), b2, t.l2_bytes));
 }
 
+/// rfactor (CPU): a reduction with a small spatial extent and a long reduction (softmax's max
+/// and sum, a dot product): its innermost reduction axis split by a whole number of vectors, the
+/// inner part made the innermost spatial axis of a new stage NAME_rf (rfactor) and vectorized;
+/// the stage itself then reduces the partial results.
+bool rfactorable(const Analysis &an, int i, const Target &t) {
+  const Stage &s = an.st(i);
+  if (t.is_gpu() || s.reduce == ReduceOp::None || s.raxes.empty() || an.tileable(i)) return false;
+  int64_t spatial = 1, reduction = 1;
+  for (auto &a : s.axes) spatial *= a.extent;
+  for (auto &a : s.raxes) reduction *= a.extent;
+  return s.raxes.back().extent >= 2 * std::max(1, t.f32_lanes()) && spatial < reduction;
+}
+
+void rfactor_stage(Ctx &c, const Analysis &an, int si, const Target &t) {
+  const Stage &s = an.st(si);
+  const std::string n = s.name(), rf = n + "_rf";
+  const Axis &r = s.raxes.back();
+  std::vector<int64_t> vc;
+  for (int64_t v : vector_candidates(r.extent, t))
+    if (v > 1) vc.push_back(v);
+  const int64_t v = c.decide(n + ".rfactor_vector", vc);
+  const std::string rn = r.var->name;
+  c.line(fmt::format("split {}.{} [{}] -> {}_0 {}_1", n, rn, v, rn, rn));
+  c.line(fmt::format("rfactor {}.{}_1 -> {}", n, rn, rf));
+  std::vector<std::string> order;
+  for (auto &a : s.axes) order.push_back(a.var->name);
+  for (size_t i = 0; i + 1 < s.raxes.size(); ++i) order.push_back(s.raxes[i].var->name);
+  order.push_back(rn + "_0");
+  order.push_back(rn + "_1");
+  c.line(fmt::format("reorder {} {}", rf, join(order)));
+  c.line(fmt::format("vectorize {}.{}_1", rf, rn));
+  for (auto &a : s.axes)
+    if (a.extent > 1) {
+      if (c.decide(n + ".parallel", {0, 1}) == 1) {
+        c.line(fmt::format("parallel {}.{}", rf, a.var->name));
+        c.line(fmt::format("parallel {}.{}", n, a.var->name));
+      }
+      break;
+    }
+}
+
 /// SSRSRS multi-level tiling of a reduction.
 void tile_stage(Ctx &c, const Analysis &an, int si, const SketchRules &r, const Target &t) {
   const Stage &s = an.st(si);
@@ -565,6 +606,8 @@ void run_sketch(Ctx &c, const Analysis &an, const SketchRules &r, const Target &
       fused_stage(c, an, i, fused_of[static_cast<size_t>(i)], t);
     else if (an.tileable(i))
       tile_stage(c, an, i, r, t);
+    else if (r.rfactor && rfactorable(an, i, t))
+      rfactor_stage(c, an, i, t);
     else
       simple_stage(c, an, i, t, is_simple);
   }
@@ -576,6 +619,7 @@ std::string sketch_name(const SketchRules &r) {
   if (r.fuse_consumer) s += "+fuse";
   if (r.cache_write) s += "+cache_write";
   if (r.cache_read) s += "+cache_read";
+  if (r.rfactor) s += "+rfactor";
   return s;
 }
 
@@ -589,13 +633,14 @@ std::string fnv_hex(const std::string &s) {
 
 KernelSpace::KernelSpace(const Kernel &k, const Target &t) : k_(k), t_(t) {
   Analysis an(k);
-  bool any_inline = false, any_tile = false, any_fuse = false, any_pack = false;
+  bool any_inline = false, any_tile = false, any_fuse = false, any_pack = false, any_rfactor = false;
   for (int i = 0; i < static_cast<int>(k.stages.size()); ++i) {
     if (t.is_gpu()) {  // GPU: inlined, accumulating in registers; shared-memory inputs or not
       any_tile |= gpu_tileable(an, i);
       continue;
     }
     any_inline |= an.inlinable(i);
+    any_rfactor |= rfactorable(an, i, t);
     any_tile |= an.tileable(i);
     any_fuse |= an.fusable_into(i) >= 0;
     any_pack |= an.tileable(i) && an.pack_candidate(i) != nullptr;
@@ -606,8 +651,9 @@ KernelSpace::KernelSpace(const Kernel &k, const Target &t) : k_(k), t_(t) {
   for (bool inl : any_inline ? std::vector<bool>{true, false} : std::vector<bool>{true})
     for (bool fuse : any_fuse ? std::vector<bool>{false, true} : std::vector<bool>{false})
       for (bool cw : any_tile && !t.is_gpu() ? std::vector<bool>{true, false} : std::vector<bool>{!t.is_gpu()})
-        for (bool cr : any_pack ? std::vector<bool>{false, true} : std::vector<bool>{false}) {
-          SketchRules r{inl, cw, cr, fuse, t.is_gpu()};
+        for (bool cr : any_pack ? std::vector<bool>{false, true} : std::vector<bool>{false})
+          for (bool rfa : any_rfactor ? std::vector<bool>{false, true} : std::vector<bool>{false}) {
+          SketchRules r{inl, cw, cr, fuse, t.is_gpu(), rfa};
           Sketch sk;
           sk.rules = r;
           sk.name = sketch_name(r);

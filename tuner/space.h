@@ -11,6 +11,9 @@
 //                 panel of a GEMM) is packed into contiguous memory at the last R0 loop
 //   fuse          (variant) an intermediate tiled reduction whose only consumer is elementwise is
 //                 computed at the consumer's tile loop (compute_at), tiled R S R S inside it
+//   rfactor       (variant) a reduction with a small spatial extent and a long last reduction axis
+//                 (softmax's max/sum, a dot product): that axis split by whole vectors, the inner
+//                 part rfactored into a new stage NAME_rf whose innermost loop is vectorized
 //   simple        other stages: innermost spatial axis split by the vector length and vectorized,
 //                 outer loop parallel; an intermediate stage read by one simple stage may be
 //                 computed at that stage's outer loop (a compute-location decision)
@@ -60,6 +63,7 @@ struct SketchRules {
   bool cache_read = false;
   bool fuse_consumer = false;
   bool gpu = false;  ///< NVPTX sketch rules (cache_read then means shared-memory inputs)
+  bool rfactor = false;  ///< CPU reductions with a small spatial extent: rfactor + vectorize
 };
 
 struct Sketch {

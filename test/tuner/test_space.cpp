@@ -173,5 +173,33 @@ TEST(TargetAwareSketches, PanelsThatOverflowL2AreStaticallyInvalid) {
   EXPECT_NE(s.static_error(p).find("> L2"), std::string::npos) << s.static_error(p);
 }
 
+// ------------------------------------------------------------------ rfactor
+
+TEST(RfactorSketch, SoftmaxAndDotProductsAreRfactoredVectorizedAndCorrect) {
+  Module m = parse_module("r.ir", "kernel dot(X: f32[1000], W: f32[1000]) -> Y: f32[1] {\n"
+                                  "  Y[o] = sum(k) X[k] * W[k]\n}\n");
+  for (const Kernel *k : std::vector<const Kernel *>{suite().find_kernel("softmax"), &m.kernels[0]}) {
+    KernelSpace s(*k, host());
+    int rf = -1;
+    for (int i = 0; i < s.num_sketches(); ++i)
+      if (s.sketches()[i].rules.rfactor && s.sketches()[i].rules.inline_elementwise) rf = i;
+    ASSERT_GE(rf, 0) << k->name;
+    std::mt19937_64 rng(3);
+    int checked = 0;
+    for (int tries = 0; tries < 200 && checked < 3; ++tries) {
+      Point p = s.random_point(rng);
+      if (p.sketch != rf || !s.statically_valid(p)) continue;
+      const std::string text = s.schedule_text(p);
+      EXPECT_NE(text.find("rfactor"), std::string::npos) << text;
+      const std::string vec = k->name == "dot" ? "vectorize Y_rf.k_1" : "vectorize s_rf.j_1";
+      EXPECT_NE(text.find(vec), std::string::npos) << text;
+      auto r = test::check_kernel(*k, s.schedule(p));
+      EXPECT_TRUE(r.ok) << text << r.message;
+      ++checked;
+    }
+    EXPECT_EQ(checked, 3) << k->name << ": " << s.static_error(Point{rf, std::vector<int>(s.dims(rf).size(), 0)});
+  }
+}
+
 }  // namespace
 }  // namespace kcc::tuner
