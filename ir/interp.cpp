@@ -20,6 +20,7 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <random>
 #include <utility>
 
 #include "ir/diag.h"
@@ -693,6 +694,18 @@ std::vector<std::vector<double>> interpret(const Kernel &k, const std::vector<st
     result.push_back(it->second);
   }
   return result;
+}
+
+std::vector<std::vector<float>> random_inputs(const Kernel &k, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<std::vector<float>> in;
+  for (auto &t : k.inputs) {
+    std::vector<float> v(static_cast<size_t>(t->num_elements()));
+    for (auto &x : v) x = dist(rng);
+    in.push_back(std::move(v));
+  }
+  return in;
 }
 
 }  // namespace kcc

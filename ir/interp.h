@@ -17,4 +17,8 @@ enum class InterpPrecision { F64, Declared };
 std::vector<std::vector<double>> interpret(const Kernel &k, const std::vector<std::vector<float>> &inputs,
                                            InterpPrecision p = InterpPrecision::F64);
 
+/// Random inputs for `k`, uniform in [-1, 1] (mt19937 seeded with `seed`), one row-major vector
+/// per kernel input: the data compiled kernels are checked against interpret() on.
+std::vector<std::vector<float>> random_inputs(const Kernel &k, unsigned seed);
+
 }  // namespace kcc

@@ -17,18 +17,8 @@
 
 namespace kcc::test {
 
-/// Random inputs in [-1, 1] (never all zeros), one vector per kernel input.
-inline std::vector<std::vector<float>> random_inputs(const Kernel &k, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  std::vector<std::vector<float>> in;
-  for (auto &t : k.inputs) {
-    std::vector<float> v(static_cast<size_t>(t->num_elements()));
-    for (auto &x : v) x = dist(rng);
-    in.push_back(std::move(v));
-  }
-  return in;
-}
+/// Random inputs in [-1, 1] (never all zeros), one vector per kernel input (ir/interp.h).
+using kcc::random_inputs;
 
 struct CheckResult {
   bool ok = true;

@@ -8,7 +8,6 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <random>
 #include <stdexcept>
 
 #include "codegen/codegen.h"
@@ -41,14 +40,7 @@ std::string sh_quote(const std::string &s) {
 }  // namespace
 
 void write_kccd(const Kernel &k, unsigned seed, const std::string &path) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  std::vector<std::vector<float>> in;
-  for (auto &t : k.inputs) {
-    std::vector<float> v(static_cast<size_t>(t->num_elements()));
-    for (auto &x : v) x = dist(rng);
-    in.push_back(std::move(v));
-  }
+  std::vector<std::vector<float>> in = random_inputs(k, seed);
   std::vector<std::vector<double>> ref = interpret(k, in);
   std::ofstream out(path, std::ios::binary);
   if (!out) throw std::runtime_error("cannot write " + path);
