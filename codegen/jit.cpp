@@ -48,6 +48,10 @@ llvm::Error define_runtime_symbols(llvm::orc::LLJIT &j) {
   add("kcc_parallel_for", &kcc_parallel_for);
   add("kcc_alloc", &kcc_alloc);
   add("kcc_free", &kcc_free);
+  // NVPTX host stubs (the device code itself is loaded by the CUDA driver at run time).
+  add("kcc_cuda_launch", &kcc_cuda_launch);
+  add("kcc_cuda_alloc", &kcc_cuda_alloc);
+  add("kcc_cuda_free", &kcc_cuda_free);
   add("tanhf", static_cast<float (*)(float)>(&::tanhf));
   add("erff", static_cast<float (*)(float)>(&::erff));
   add("tanh", static_cast<double (*)(double)>(&::tanh));
