@@ -1,6 +1,12 @@
 // bench/tuning/bench_tuning.cpp - tuning efficiency: strategies side by side on the same kernels.
 //
 //   bench_tuning [--kernels FILE.ir] [--only NAME[,NAME]] [--scale F] [--out DIR] [--target T]
+//                [--configs NAME=STRATEGY:BUDGET[:SWITCH],...] [--threads N] [--seed S]
+//
+// --configs replaces the three default configurations (budgets are still multiplied by --scale;
+// for hybrid BUDGET caps evolutionary + Droplet together and SWITCH is N); --threads sets the
+// kernel threads in the timing worker (0 = all cores, the default). The run ends with a
+// geometric-mean table per configuration over the kernels it tuned.
 //
 // For each kernel and each configuration (default: hybrid with N = 300 evolutionary then Droplet
 // until converged, evolutionary 3,000, random 300; budgets multiplied by --scale for quick runs),
@@ -12,6 +18,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <map>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -50,6 +58,9 @@ int main(int argc, char **argv) {
   std::string out_dir = "tuning-results", target_name = "host";
   std::vector<std::string> only;
   double scale = 1;
+  std::string configs_arg;
+  int threads = 0;
+  uint64_t seed = 1;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&]() -> std::string {
@@ -61,8 +72,12 @@ int main(int argc, char **argv) {
     else if (a == "--scale") scale = std::stod(value());
     else if (a == "--out") out_dir = value();
     else if (a == "--target") target_name = value();
+    else if (a == "--configs") configs_arg = value();
+    else if (a == "--threads") threads = std::stoi(value());
+    else if (a == "--seed") seed = std::stoull(value());
     else {
-      std::cerr << "usage: bench_tuning [--kernels FILE.ir] [--only K1,K2] [--scale F] [--out DIR] [--target T]\n";
+      std::cerr << "usage: bench_tuning [--kernels FILE.ir] [--only K1,K2] [--scale F] [--out DIR] [--target T]\n"
+                   "                    [--configs NAME=STRATEGY:BUDGET[:SWITCH],...] [--threads N] [--seed S]\n";
       return 2;
     }
   }
@@ -72,13 +87,38 @@ int main(int argc, char **argv) {
   auto scaled = [&](int64_t n) { return std::max<int64_t>(8, static_cast<int64_t>(static_cast<double>(n) * scale)); };
   // Hybrid: N evolutionary measurements, then Droplet until no neighbour improves (the budget
   // only caps it).
-  const std::vector<Config> configs{{"hybrid-300", Strategy::Hybrid, scaled(300) + scaled(2000), scaled(300)},
-                                    {"evolutionary-3000", Strategy::Evolutionary, scaled(3000), 0},
-                                    {"random-300", Strategy::Random, scaled(300), 0}};
+  std::vector<Config> configs{{"hybrid-300", Strategy::Hybrid, scaled(300) + scaled(2000), scaled(300)},
+                              {"evolutionary-3000", Strategy::Evolutionary, scaled(3000), 0},
+                              {"random-300", Strategy::Random, scaled(300), 0}};
+  if (!configs_arg.empty()) {
+    configs.clear();
+    for (const std::string &c : split(configs_arg)) {
+      auto eq = c.find('=');
+      std::vector<std::string> f;
+      std::stringstream ss(eq == std::string::npos ? "" : c.substr(eq + 1));
+      for (std::string x; std::getline(ss, x, ':');) f.push_back(x);
+      Strategy st;
+      if (eq == std::string::npos || f.size() < 2 || f.size() > 3 || !parse_strategy(f[0], st)) {
+        std::cerr << "bench_tuning: bad --configs entry '" << c << "' (NAME=STRATEGY:BUDGET[:SWITCH])\n";
+        return 2;
+      }
+      configs.push_back({c.substr(0, eq), st, scaled(std::stoll(f[1])), f.size() == 3 ? scaled(std::stoll(f[2])) : 0});
+    }
+  }
   const bool tty = isatty(2);
-  std::cout << fmt::format("# target {} ({}), {} configurations, budget scale {}\n", t.name, t.key(), configs.size(), scale);
+  std::cout << fmt::format("# target {} ({}), {} configurations, budget scale {}, worker threads {}\n", t.name,
+                           t.key(), configs.size(), scale, threads == 0 ? std::string("all") : std::to_string(threads));
+  for (const Config &c : configs)
+    std::cout << fmt::format("#   {} = {} budget {}{}\n", c.name, to_string(c.strategy), c.budget,
+                             c.hybrid_switch ? fmt::format(" (evolutionary first {})", c.hybrid_switch) : "");
   std::cout << fmt::format("{:<20} {:<18} {:>9} {:>9} {:>8} {:>9} {:>9}\n", "kernel", "strategy", "GFLOP/s", "measured",
                            "invalid", "to-95%", "wall-s");
+  struct Geo {
+    double log_gflops = 0, log_wall = 0;
+    int n = 0;
+    int64_t measured = 0;
+  };
+  std::map<std::string, Geo> per_config;
   std::vector<Kernel> used;
   Database report_db(out_dir + "/all.db");
   for (const Kernel &k : m.kernels) {
@@ -93,6 +133,8 @@ int main(int argc, char **argv) {
       o.budget = c.budget;
       o.search.hybrid_switch = c.hybrid_switch;
       o.reuse_database = false;
+      o.measure.run_threads = threads;
+      o.search.seed = seed;
       o.progress = &std::cerr;
       o.progress_is_terminal = tty;
       auto t0 = std::chrono::steady_clock::now();
@@ -108,12 +150,23 @@ int main(int argc, char **argv) {
       std::cout << fmt::format("{:<20} {:<18} {:>9.2f} {:>9} {:>8} {:>9} {:>9.1f}\n", k.name, c.name, s.gflops,
                                s.measured, s.invalid, to95, wall)
                 << std::flush;
+      if (s.found) {
+        auto &g = per_config[c.name];
+        g.log_gflops += std::log(s.gflops), g.log_wall += std::log(wall), g.n += 1, g.measured += s.measured;
+      }
       std::vector<MeasureRecord> all = db.records(workload_key(k), t.key());
       RunInfo run = report_db.begin_run(workload_key(k), t.key(), k.name, c.name, c.budget);
       for (auto &r : all) r.run_id = run.id, r.strategy = c.name;
       report_db.add(all);
       report_db.finish_run(run.id);
     }
+  }
+  std::cout << "# geometric means over the kernels each configuration found a valid schedule for\n";
+  for (const Config &c : configs) {
+    const Geo &g = per_config[c.name];
+    if (g.n == 0) continue;
+    std::cout << fmt::format("# {:<18} kernels {:>2}  GFLOP/s {:>8.2f}  wall-s {:>8.1f}  measurements {}\n", c.name,
+                             g.n, std::exp(g.log_gflops / g.n), std::exp(g.log_wall / g.n), g.measured);
   }
   std::ofstream(out_dir + "/report.html") << report_html(report_db, used, measure_machine_peak());
   std::cout << "# report: " << out_dir << "/report.html\n";

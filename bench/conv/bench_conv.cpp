@@ -1,0 +1,196 @@
+// bench/conv/bench_conv.cpp - kcc's tuned SGEMM 1024^3 and CNN convolution layers against
+// OpenBLAS (SGEMM) and oneDNN (SGEMM and convolution), one thread and all threads, in one run.
+//
+//   bench_conv [--one-thread] [--reps N] [LAYER ...]
+//
+// kcc's kernels are compiled at build time from conv.ir with the schedules locked in conv.kreg
+// (produced by the tuning study in bench/tuning; see README.md). Activations and results are
+// NCHW, weights OIHW (what kcc's kernels take). oneDNN is timed twice:
+//   onednn      format_tag::any for source, weights and destination: oneDNN picks its blocked
+//               layouts (nChw16c / nChw8c activations, blocked weights); the reorders from and
+//               to NCHW are done once outside the timed region (as a framework would keep the
+//               whole network in the blocked layout)
+//   onednn-nchw plain NCHW / OIHW forced on the primitive (the layout kcc computes in)
+// Each figure is GFLOP/s from the median of REPS samples, each sample >= 50 ms of repeated calls.
+// kcc's output is checked against oneDNN's (NCHW) and OpenBLAS's before timing.
+#include <cblas.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "dnnl.hpp"
+
+extern "C" {
+#include "conv_kernels.h"
+#include "example_util.h"
+#include "kcc_runtime.h"
+}
+
+using namespace dnnl;
+using tag = memory::format_tag;
+using dt = memory::data_type;
+
+namespace {
+
+int g_reps = 7;
+const double kMinSample = 0.05;
+
+using ConvFn = int (*)(const float *, const float *, float *);
+
+struct Layer {
+  const char *name;
+  ConvFn kcc;
+  int n, c, h, w, f, kh, kw, stride, pad;
+  bool depthwise;
+  int oh() const { return (h + 2 * pad - kh) / stride + 1; }
+  int ow() const { return (w + 2 * pad - kw) / stride + 1; }
+  double flops() const {
+    return 2.0 * n * f * oh() * ow() * (depthwise ? 1 : c) * kh * kw;
+  }
+};
+
+const Layer kLayers[] = {
+    {"resnet_conv3x3", resnet_conv3x3, 1, 64, 56, 56, 64, 3, 3, 1, 1, false},
+    {"resnet_conv1x1", resnet_conv1x1, 1, 256, 56, 56, 64, 1, 1, 1, 0, false},
+    {"resnet_conv3x3_s2", resnet_conv3x3_s2, 1, 128, 28, 28, 256, 3, 3, 2, 1, false},
+    {"resnet_conv7x7_s2", resnet_conv7x7_s2, 1, 3, 224, 224, 64, 7, 7, 2, 3, false},
+    {"vgg_conv3x3", vgg_conv3x3, 1, 512, 14, 14, 512, 3, 3, 1, 1, false},
+    {"mobilenet_dw3x3", mobilenet_dw3x3, 1, 144, 56, 56, 144, 3, 3, 1, 1, true},
+};
+
+template <class F>
+double median_seconds(F &&f) {
+  struct Ctx {
+    F *f;
+  } ctx{&f};
+  return ex_median_seconds([](void *p) { (*static_cast<Ctx *>(p)->f)(); }, &ctx, g_reps, kMinSample);
+}
+
+struct DnnlConv {
+  convolution_forward prim;
+  memory src, wei, dst;       // in the primitive's layouts
+  memory user_dst;            // NCHW
+  engine eng;
+  stream s;
+  DnnlConv(const Layer &L, bool any, const float *x, const float *wt, float *y)
+      : eng(engine::kind::cpu, 0), s(eng) {
+    memory::dims sd{L.n, L.c, L.h, L.w}, dd{L.n, L.f, L.oh(), L.ow()};
+    memory::dims wd = L.depthwise ? memory::dims{L.c, 1, 1, L.kh, L.kw} : memory::dims{L.f, L.c, L.kh, L.kw};
+    tag wtag = L.depthwise ? tag::goihw : tag::oihw;
+    memory::desc smd(sd, dt::f32, any ? tag::any : tag::nchw), wmd(wd, dt::f32, any ? tag::any : wtag),
+        dmd(dd, dt::f32, any ? tag::any : tag::nchw);
+    convolution_forward::desc d(prop_kind::forward_inference, algorithm::convolution_direct, smd, wmd, dmd,
+                                {L.stride, L.stride}, {L.pad, L.pad}, {L.pad, L.pad});
+    convolution_forward::primitive_desc pd(d, eng);
+    prim = convolution_forward(pd);
+    memory usrc({sd, dt::f32, tag::nchw}, eng, const_cast<float *>(x));
+    memory uwei({wd, dt::f32, wtag}, eng, const_cast<float *>(wt));
+    user_dst = memory({dd, dt::f32, tag::nchw}, eng, y);
+    src = memory(pd.src_desc(), eng);
+    wei = memory(pd.weights_desc(), eng);
+    dst = memory(pd.dst_desc(), eng);
+    reorder(usrc, src).execute(s, usrc, src);
+    reorder(uwei, wei).execute(s, uwei, wei);
+    s.wait();
+    impl = pd.impl_info_str();
+  }
+  std::string impl;
+  void run() {
+    prim.execute(s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst}});
+    s.wait();
+  }
+  void to_user() {
+    reorder(dst, user_dst).execute(s, dst, user_dst);
+    s.wait();
+  }
+};
+
+void set_threads(int t) {
+  kcc_set_num_threads(t);
+  openblas_set_num_threads(t);
+  omp_set_num_threads(t);
+}
+
+float *random_buffer(size_t n, uint64_t seed) {
+  float *p = ex_alloc(n);
+  ex_fill_random(p, n, seed);
+  return p;
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+  bool one_thread = false;
+  std::vector<std::string> only;
+  for (int i = 1; i < argc; ++i) {
+    if (!strcmp(argv[i], "--one-thread")) one_thread = true;
+    else if (!strcmp(argv[i], "--reps") && i + 1 < argc) g_reps = atoi(argv[++i]);
+    else only.push_back(argv[i]);
+  }
+  const int all = omp_get_num_procs();
+  std::vector<int> thread_counts{1};
+  if (!one_thread && all > 1) thread_counts.push_back(all);
+  auto wanted = [&](const char *name) {
+    return only.empty() || std::find(only.begin(), only.end(), std::string(name)) != only.end();
+  };
+  printf("# GFLOP/s, median of %d samples (each >= %.0f ms); oneDNN %d.%d.%d, OpenBLAS %s\n", g_reps,
+         kMinSample * 1e3, dnnl_version()->major, dnnl_version()->minor, dnnl_version()->patch, openblas_get_config());
+  int failures = 0;
+
+  // SGEMM 1024^3: kcc (tuned) vs OpenBLAS vs oneDNN's dnnl_sgemm.
+  if (wanted("sgemm1024")) {
+    const int n = 1024;
+    float *a = random_buffer((size_t)n * n, 1), *b = random_buffer((size_t)n * n, 2);
+    float *c = ex_alloc((size_t)n * n), *ref = ex_alloc((size_t)n * n);
+    const double fl = 2.0 * n * n * n;
+    set_threads(1);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, ref, n);
+    if (sgemm1024(a, b, c) != 0 || !ex_check("kcc sgemm1024", c, ref, (size_t)n * n, 1e-4)) ++failures;
+    printf("\n%-18s %7s %9s %9s %9s %10s %10s\n", "sgemm", "threads", "kcc", "OpenBLAS", "oneDNN", "kcc/OBLAS",
+           "kcc/oneDNN");
+    for (int t : thread_counts) {
+      set_threads(t);
+      double tk = median_seconds([&] { sgemm1024(a, b, c); });
+      double to = median_seconds(
+          [&] { cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n); });
+      double td = median_seconds([&] { dnnl_sgemm('N', 'N', n, n, n, 1.0f, a, n, b, n, 0.0f, c, n); });
+      printf("%-18s %7d %9.1f %9.1f %9.1f %9.0f%% %9.0f%%\n", "sgemm1024", t, fl / tk * 1e-9, fl / to * 1e-9,
+             fl / td * 1e-9, 100 * to / tk, 100 * td / tk);
+      fflush(stdout);
+    }
+    free(a), free(b), free(c), free(ref);
+  }
+
+  printf("\n%-18s %7s %9s %9s %11s %10s %12s  %s\n", "layer", "threads", "kcc", "oneDNN", "oneDNN-nchw", "kcc/oneDNN",
+         "kcc/dnn-nchw", "oneDNN implementation (any / nchw)");
+  for (const Layer &L : kLayers) {
+    if (!wanted(L.name)) continue;
+    size_t xs = (size_t)L.n * L.c * L.h * L.w, ys = (size_t)L.n * L.f * L.oh() * L.ow();
+    size_t ws = L.depthwise ? (size_t)L.c * L.kh * L.kw : (size_t)L.f * L.c * L.kh * L.kw;
+    float *x = random_buffer(xs, 3), *w = random_buffer(ws, 4), *y = ex_alloc(ys), *ref = ex_alloc(ys);
+    for (int t : thread_counts) {
+      set_threads(t);
+      DnnlConv blocked(L, true, x, w, ref), plain(L, false, x, w, ref);
+      if (t == thread_counts.front()) {
+        blocked.run();
+        blocked.to_user();
+        if (L.kcc(x, w, y) != 0 || !ex_check(L.name, y, ref, ys, 1e-4)) ++failures;
+      }
+      double tk = median_seconds([&] { L.kcc(x, w, y); });
+      double tb = median_seconds([&] { blocked.run(); });
+      double tp = median_seconds([&] { plain.run(); });
+      const double fl = L.flops();
+      printf("%-18s %7d %9.1f %9.1f %11.1f %9.0f%% %11.0f%%  %s / %s\n", L.name, t, fl / tk * 1e-9, fl / tb * 1e-9,
+             fl / tp * 1e-9, 100 * tb / tk, 100 * tp / tk, blocked.impl.c_str(), plain.impl.c_str());
+      fflush(stdout);
+    }
+    free(x), free(w), free(y), free(ref);
+  }
+  if (failures) fprintf(stderr, "bench_conv: %d kernel(s) gave wrong results\n", failures);
+  return failures ? 1 : 0;
+}
