@@ -25,16 +25,16 @@ struct CheckResult {
   std::string message;
 };
 
-/// Compiles `k` with `s` for the host, runs it once on random inputs with NaN-poisoned outputs
-/// and compares every output element with the interpreter (float64):
-/// |out - ref| <= tol * (1 + |ref|).
-inline CheckResult check_kernel(const Kernel &k, const Schedule &s, double tol = 2e-4, unsigned seed = 1) {
+/// Compiles the lowered `f` (a kernel of `k`) for the host, runs it once on random inputs with
+/// NaN-poisoned outputs and compares every output element with the interpreter (float64):
+/// |out - ref| <= tol * (1 + |ref|). `context` is appended to a failure message.
+inline CheckResult check_lowered(const Kernel &k, const LoweredFunc &f, double tol = 2e-4, unsigned seed = 1,
+                                 const std::string &context = "") {
   Target t = make_target("host");
-  LoweredFunc f = lower_kernel(k, s, t);
   CompiledModule cm = generate_code({f}, t, k.name);
   cm.optimize();
   auto jit = JitModule::create(std::move(cm));
-  void *fn = jit->lookup(k.name);
+  void *fn = jit->lookup(f.name);
   auto inputs = random_inputs(k, seed);
   auto ref = interpret(k, inputs);
   std::vector<std::vector<float>> outs;
@@ -50,12 +50,17 @@ inline CheckResult check_kernel(const Kernel &k, const Schedule &s, double tol =
       double r = ref[o][i], x = outs[o][i];
       if (!(std::fabs(x - r) <= tol * (1 + std::fabs(r)))) {
         return {false, "output '" + k.outputs[o]->name + "' element " + std::to_string(i) + ": got " +
-                           std::to_string(x) + ", expected " + std::to_string(r) + "\nschedule:\n" + to_string(s) +
-                           "\nlowered:\n" + to_string(f)};
+                           std::to_string(x) + ", expected " + std::to_string(r) + context + "\nlowered:\n" +
+                           to_string(f)};
       }
     }
   }
   return {};
+}
+
+/// Lowers `k` with `s` for the host and checks it with check_lowered.
+inline CheckResult check_kernel(const Kernel &k, const Schedule &s, double tol = 2e-4, unsigned seed = 1) {
+  return check_lowered(k, lower_kernel(k, s, make_target("host")), tol, seed, "\nschedule:\n" + to_string(s));
 }
 
 /// Parses `text` as a model and returns the kernel named `name` (kept alive by the module).

@@ -11,6 +11,7 @@
 #include <random>
 
 #include "../support/kernel_check.h"
+#include "../support/gpu_serial.h"
 #include "../support/suite_files.h"
 #include "codegen/gpu_launch.h"
 #include "ir/visitor.h"
@@ -22,58 +23,8 @@ namespace {
 
 const char *kPtxas = "/usr/local/cuda/bin/ptxas";
 
-/// GPU loops -> serial, shared buffers -> local ones (the sequential meaning of
-/// codegen/gpu_launch.h; the same mutator as test/gpu/test_gpu.cpp).
-class SerialMeaning : public IRMutator {
- public:
-  using IRMutator::mutate;
-
- protected:
-  Buffer remap(const Buffer &b) {
-    if (b->scope != MemScope::Shared) return b;
-    auto it = map_.find(b.get());
-    if (it != map_.end()) return it->second;
-    return map_[b.get()] = make_buffer(b->name, b->elem, {b->size}, MemScope::Local);
-  }
-  Expr mutate_node(const Load *op, const Expr &self) override {
-    return make_load(op->type, remap(op->buffer), mutate(op->index));
-  }
-  Stmt mutate_node(const Store *op, const Stmt &self) override {
-    return make_store(remap(op->buffer), mutate(op->index), mutate(op->value),
-                      op->predicate.defined() ? mutate(op->predicate) : Expr());
-  }
-  Stmt mutate_node(const Allocate *op, const Stmt &self) override {
-    return make_allocate(remap(op->buffer), mutate(op->body));
-  }
-  Stmt mutate_node(const For *op, const Stmt &self) override {
-    ForKind k = op->kind == ForKind::GpuBlock || op->kind == ForKind::GpuThread ? ForKind::Serial : op->kind;
-    return make_for(op->var, op->min, op->extent, k, mutate(op->body));
-  }
-
- private:
-  std::map<const BufferNode *, Buffer> map_;
-};
-
 test::CheckResult run_serial(const Kernel &k, const LoweredFunc &gpu) {
-  LoweredFunc f = gpu;
-  f.body = SerialMeaning().mutate(f.body);
-  Target host = make_target("host");
-  CompiledModule cm = generate_code({f}, host, k.name);
-  cm.optimize();
-  auto jit = JitModule::create(std::move(cm));
-  auto inputs = test::random_inputs(k, 7);
-  auto ref = interpret(k, inputs);
-  std::vector<std::vector<float>> outs;
-  for (auto &o : k.outputs) outs.emplace_back(static_cast<size_t>(o->num_elements()), std::nanf(""));
-  std::vector<void *> args;
-  for (auto &v : inputs) args.push_back(v.data());
-  for (auto &v : outs) args.push_back(v.data());
-  if (int rc = call_kernel(jit->lookup(k.name), args)) return {false, fmt::format("status {}", rc)};
-  for (size_t o = 0; o < outs.size(); ++o)
-    for (size_t i = 0; i < outs[o].size(); ++i)
-      if (!(std::fabs(outs[o][i] - ref[o][i]) <= 2e-4 * (1 + std::fabs(ref[o][i]))))
-        return {false, fmt::format("element {}: {} vs {}", i, outs[o][i], ref[o][i])};
-  return {};
+  return test::check_lowered(k, test::serial_meaning(gpu), 2e-4, 7);
 }
 
 /// ptxas -arch=`arch` on the PTX of `f`; "" when it assembles, else the log.
