@@ -6,6 +6,7 @@
 
 
 #include "ir/check.h"
+#include "ir/layers.h"
 #include "ir/lexer.h"
 #include "ir/parser.h"
 
@@ -208,9 +209,14 @@ class Parser {
     }
     skip_newlines_before(Tok::LBrace);
     expect(Tok::LBrace, fmt::format("'{{' to open the body of kernel '{}'", k.name));
+    ast::LayerScope scope = layer_scope(k);
     for (skip_newlines(); !is(Tok::RBrace); skip_newlines()) {
       if (is(Tok::End)) fail(cur().loc, fmt::format("expected '}}' to close kernel '{}', found end of file", k.name));
-      k.stages.push_back(stage());
+      if (is(Tok::Ident) && at(1).kind == Tok::Assign && at(2).kind == Tok::Ident && at(3).kind == Tok::LParen) {
+        for (auto &s : layer(k, scope)) add_stage(k, scope, std::move(s));
+      } else {
+        add_stage(k, scope, stage());
+      }
     }
     k.end_loc = cur().loc;
     next();  // }
@@ -225,7 +231,8 @@ class Parser {
     s.loc = cur().loc;
     s.name = next().text;
     if (!is(Tok::LBracket))
-      fail(cur().loc, fmt::format("expected '[' after '{0}', found {1}; a stage is written '{0}[i, ...] = ...'",
+      fail(cur().loc, fmt::format("expected '[' after '{0}', found {1}; a stage is written '{0}[i, ...] = ...', "
+                                  "a layer '{0} = conv2d(X, W, ...)'",
                                   s.name, describe(cur())));
     next();
     do {
@@ -243,6 +250,88 @@ class Parser {
     if (accept(Tok::Colon)) s.ann = type_ann(s.name);
     end_of_statement("the stage");
     return s;
+  }
+
+  // ---------------------------------------------------------------- layer shorthands
+
+  /// The tensors of kernel `k` as far as its signature and a scan of its body tell: the shapes
+  /// a layer may read, and every tensor name (generated index variables avoid them).
+  ast::LayerScope layer_scope(const ast::Kernel &k) const {
+    ast::LayerScope scope;
+    for (auto *ps : {&k.inputs, &k.outputs})
+      for (auto &p : *ps) {
+        scope.known[p.name] = ast::TensorShape{p.type.elem, p.type.dims};
+        scope.tensor_names.insert(p.name);
+      }
+    // Stage names: `NAME[` or `NAME =` at the start of a statement of this body.
+    for (size_t i = p_; i + 1 < toks_.size() && toks_[i].kind != Tok::RBrace && toks_[i].kind != Tok::End; ++i) {
+      bool starts = i == p_ || toks_[i - 1].kind == Tok::Newline;
+      Tok after = toks_[i + 1].kind;
+      if (starts && toks_[i].kind == Tok::Ident && (after == Tok::LBracket || after == Tok::Assign))
+        scope.tensor_names.insert(toks_[i].text);
+    }
+    return scope;
+  }
+
+  /// Appends a stage and notes its shape when known before checking (annotated, or an output).
+  void add_stage(ast::Kernel &k, ast::LayerScope &scope, ast::Stage s) {
+    bool is_output = false;
+    for (auto &o : k.outputs) is_output = is_output || o.name == s.name;
+    if (s.ann && !is_output) scope.known[s.name] = ast::TensorShape{s.ann->elem, s.ann->dims};
+    else if (!is_output) scope.unknown.insert(s.name);
+    scope.tensor_names.insert(s.name);
+    k.stages.push_back(std::move(s));
+  }
+
+  /// `NAME = LAYER(TENSOR, ..., key=value, ...)`: the stages it stands for (ir/layers.h).
+  std::vector<ast::Stage> layer(const ast::Kernel &k, const ast::LayerScope &scope) {
+    ast::LayerCall c;
+    c.result = ident("a name", &c.result_loc);
+    next();  // =
+    c.layer = ident("a layer name", &c.layer_loc);
+    if (!ast::is_layer(c.layer))
+      fail(c.layer_loc, fmt::format("unknown layer '{}'; layers: {}", c.layer, ast::layer_names()));
+    next();  // (
+    std::string in = fmt::format("the arguments of '{}'", c.layer);
+    if (!is(Tok::RParen)) {
+      do {
+        if (is(Tok::Ident) && at(1).kind == Tok::Assign) {
+          ast::LayerKey key;
+          key.key = ident("a keyword", &key.loc);
+          next();  // =
+          key.value_loc = cur().loc;
+          bool neg = accept(Tok::Minus);
+          if (is(Tok::Int)) {
+            key.int_value = neg ? -cur().int_value : cur().int_value;
+            key.float_value = static_cast<double>(key.int_value);
+          } else if (is(Tok::Float) || is(Tok::KwInf) || is(Tok::KwNan)) {
+            key.is_int = false;
+            key.float_value = neg ? -cur().float_value : cur().float_value;
+          } else {
+            fail(cur().loc, fmt::format("expected a number after '{}=', found {}", key.key, describe(cur())));
+          }
+          key.text = (neg ? "-" : "") + next().text;
+          c.keys.push_back(std::move(key));
+        } else if (is(Tok::Ident)) {
+          if (!c.keys.empty())
+            fail(cur().loc, fmt::format("tensor '{}' follows keywords in {}; write the tensors first", cur().text, in));
+          if (at(1).kind == Tok::LBracket || at(1).kind == Tok::LParen)
+            fail(at(1).loc, fmt::format("layer arguments are whole tensors: write '{}', not '{}{}...'", cur().text,
+                                        cur().text, at(1).text));
+          ast::LayerArg a;
+          a.name = ident("a tensor name", &a.loc);
+          c.args.push_back(std::move(a));
+        } else {
+          fail(cur().loc, fmt::format("expected a tensor name or 'key=value' in {}, found {}", in, describe(cur())));
+        }
+      } while (accept(Tok::Comma));
+    }
+    expect(Tok::RParen, fmt::format("',' or ')' in {}", in));
+    end_of_statement(fmt::format("the '{}' layer", c.layer));
+    ast::LayerScope here = scope;
+    for (auto &o : k.outputs)
+      if (o.name == c.result) here.output = &o;
+    return ast::expand_layer(c, here);
   }
 
   void rhs(ast::Stage &s) {
