@@ -249,10 +249,11 @@ class Call {
     auto &X = dims(t);
     std::string name = helper("pad");
     auto vs = vars(4);
-    auto in_range = [&](const std::string &x, int64_t extent) {
-      return bin(BinOp::And, bin(BinOp::GE, v(x), num(pad)), bin(BinOp::LE, v(x), num(extent + pad - 1)));
-    };
-    NodeP cond = bin(BinOp::And, in_range(vs[2], X[2]), in_range(vs[3], X[3]));
+    // Left-associated, as `h >= 1 and h <= 56 and w >= 1 and w <= 56` parses.
+    NodeP cond = bin(BinOp::GE, v(vs[2]), num(pad));
+    cond = bin(BinOp::And, std::move(cond), bin(BinOp::LE, v(vs[2]), num(X[2] + pad - 1)));
+    cond = bin(BinOp::And, std::move(cond), bin(BinOp::GE, v(vs[3]), num(pad)));
+    cond = bin(BinOp::And, std::move(cond), bin(BinOp::LE, v(vs[3]), num(X[3] + pad - 1)));
     NodeP src = read(arg(t), nodes(v(vs[0]), v(vs[1]), bin(BinOp::Sub, v(vs[2]), num(pad)),
                                    bin(BinOp::Sub, v(vs[3]), num(pad))));
     define(name, vs, {X[0], X[1], X[2] + 2 * pad, X[3] + 2 * pad},

@@ -295,9 +295,11 @@ class Parser {
     std::string in = fmt::format("the arguments of '{}'", c.layer);
     if (!is(Tok::RParen)) {
       do {
-        if (is(Tok::Ident) && at(1).kind == Tok::Assign) {
+        // `kernel` is reserved, but also the pooling window's keyword.
+        if ((is(Tok::Ident) || is(Tok::KwKernel)) && at(1).kind == Tok::Assign) {
           ast::LayerKey key;
-          key.key = ident("a keyword", &key.loc);
+          key.loc = cur().loc;
+          key.key = next().text;
           next();  // =
           key.value_loc = cur().loc;
           bool neg = accept(Tok::Minus);
