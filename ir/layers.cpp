@@ -37,6 +37,8 @@ std::vector<NodeP> nodes(A &&...a) {
 
 class Call;
 
+constexpr int64_t kMaxKey = int64_t(1) << 30;
+
 /// A tensor a layer takes.
 struct TensorParam {
   const char *role;    ///< how docs/language.md names it: "X", "W"
@@ -311,6 +313,9 @@ class Call {
         if (c_.keys[j].key == k.key)
           error(k.loc, fmt::format("keyword '{}' is given twice; first at {}", k.key, where(c_.keys[j].loc)));
       if (!p->is_float && !k.is_int) error(k.value_loc, fmt::format("{} takes an integer, found '{}'", k.key, k.text));
+      // Keeps the shape arithmetic (pad * 2, dilation * (KH - 1), ...) far from overflow.
+      if (k.is_int && (k.int_value > kMaxKey || k.int_value < -kMaxKey))
+        error(k.value_loc, fmt::format("{}={} is too large (at most {} in magnitude)", k.key, k.text, kMaxKey));
     }
   }
 
