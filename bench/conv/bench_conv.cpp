@@ -12,6 +12,7 @@
 //               whole network in the blocked layout)
 //   onednn-nchw plain NCHW / OIHW forced on the primitive (the layout kcc computes in)
 // Each figure is GFLOP/s from the median of REPS samples, each sample >= 50 ms of repeated calls.
+// kcc-hand is bench/sgemm.ir's hand-written SGEMM schedule (the one bench_sgemm times).
 // kcc's output is checked against oneDNN's (NCHW) and OpenBLAS's before timing.
 #include <cblas.h>
 #include <omp.h>
@@ -27,6 +28,7 @@
 
 extern "C" {
 #include "conv_kernels.h"
+#include "sgemm_kernels.h"  // bench/sgemm.ir: the hand-written SGEMM schedule, for reference
 #include "example_util.h"
 #include "kcc_runtime.h"
 }
@@ -151,16 +153,18 @@ int main(int argc, char **argv) {
     set_threads(1);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, ref, n);
     if (sgemm1024(a, b, c) != 0 || !ex_check("kcc sgemm1024", c, ref, (size_t)n * n, 1e-4)) ++failures;
-    printf("\n%-18s %7s %9s %9s %9s %10s %10s\n", "sgemm", "threads", "kcc", "OpenBLAS", "oneDNN", "kcc/OBLAS",
-           "kcc/oneDNN");
+    if (sgemm_1024(a, b, c) != 0 || !ex_check("kcc sgemm_1024 (hand)", c, ref, (size_t)n * n, 1e-4)) ++failures;
+    printf("\n%-18s %7s %9s %9s %9s %9s %10s %10s %10s\n", "sgemm", "threads", "kcc", "kcc-hand", "OpenBLAS", "oneDNN",
+           "kcc/OBLAS", "kcc/oneDNN", "hand/OBLAS");
     for (int t : thread_counts) {
       set_threads(t);
       double tk = median_seconds([&] { sgemm1024(a, b, c); });
+      double th = median_seconds([&] { sgemm_1024(a, b, c); });
       double to = median_seconds(
           [&] { cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n); });
       double td = median_seconds([&] { dnnl_sgemm('N', 'N', n, n, n, 1.0f, a, n, b, n, 0.0f, c, n); });
-      printf("%-18s %7d %9.1f %9.1f %9.1f %9.0f%% %9.0f%%\n", "sgemm1024", t, fl / tk * 1e-9, fl / to * 1e-9,
-             fl / td * 1e-9, 100 * to / tk, 100 * td / tk);
+      printf("%-18s %7d %9.1f %9.1f %9.1f %9.1f %9.0f%% %9.0f%% %9.0f%%\n", "sgemm1024", t, fl / tk * 1e-9,
+             fl / th * 1e-9, fl / to * 1e-9, fl / td * 1e-9, 100 * to / tk, 100 * td / tk, 100 * to / th);
       fflush(stdout);
     }
     free(a), free(b), free(c), free(ref);
