@@ -17,6 +17,8 @@
 #include <cblas.h>
 #include <omp.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -127,6 +129,14 @@ float *random_buffer(size_t n, uint64_t seed) {
 }  // namespace
 
 int main(int argc, char **argv) {
+  // Three thread pools share this process (kcc's, OpenBLAS's, oneDNN's OpenMP). libgomp's
+  // default active wait kept an OpenMP thread spinning on the second core while kcc's pool ran,
+  // and oneDNN's 2-thread runs fell to 1-30 GFLOP/s. Passive waiting for every library; libgomp
+  // reads the variable when it loads, so set it and start again.
+  if (!getenv("OMP_WAIT_POLICY")) {
+    setenv("OMP_WAIT_POLICY", "passive", 1);
+    execv("/proc/self/exe", argv);
+  }
   bool one_thread = false;
   std::vector<std::string> only;
   for (int i = 1; i < argc; ++i) {
@@ -140,8 +150,9 @@ int main(int argc, char **argv) {
   auto wanted = [&](const char *name) {
     return only.empty() || std::find(only.begin(), only.end(), std::string(name)) != only.end();
   };
-  printf("# GFLOP/s, median of %d samples (each >= %.0f ms); oneDNN %d.%d.%d, OpenBLAS %s\n", g_reps,
-         kMinSample * 1e3, dnnl_version()->major, dnnl_version()->minor, dnnl_version()->patch, openblas_get_config());
+  printf("# GFLOP/s, median of %d samples (each >= %.0f ms); oneDNN %d.%d.%d, OpenBLAS %s; OMP_WAIT_POLICY=%s\n",
+         g_reps, kMinSample * 1e3, dnnl_version()->major, dnnl_version()->minor, dnnl_version()->patch,
+         openblas_get_config(), getenv("OMP_WAIT_POLICY"));
   int failures = 0;
 
   // SGEMM 1024^3: kcc (tuned) vs OpenBLAS vs oneDNN's dnnl_sgemm.
