@@ -51,6 +51,9 @@ CompiledModule generate_code(const std::vector<LoweredFunc> &funcs, const Target
 class JitModule {
  public:
   static std::unique_ptr<JitModule> create(CompiledModule m);
+  /// Loads an object file already emitted by CompiledModule::object() for the host (lets a caller
+  /// run the back end outside any lock it holds around loading).
+  static std::unique_ptr<JitModule> create_from_object(const std::string &object, const std::string &name);
   virtual ~JitModule() = default;
   /// Address of the kernel `name`; InternalError if missing.
   virtual void *lookup(const std::string &name) = 0;

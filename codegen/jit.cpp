@@ -64,8 +64,11 @@ llvm::Error define_runtime_symbols(llvm::orc::LLJIT &j) {
 std::unique_ptr<JitModule> JitModule::create(CompiledModule m) {
   init_llvm_targets();
   m.optimize();
-  std::string obj = m.object();
+  return create_from_object(m.object(), m.module().getModuleIdentifier());
+}
 
+std::unique_ptr<JitModule> JitModule::create_from_object(const std::string &obj, const std::string &name) {
+  init_llvm_targets();
   auto jtmb = llvm::orc::JITTargetMachineBuilder::detectHost();
   if (!jtmb) throw InternalError("JIT: cannot detect the host: " + error_text(jtmb.takeError()));
   auto jit = llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(std::move(*jtmb)).create();
@@ -76,7 +79,7 @@ std::unique_ptr<JitModule> JitModule::create(CompiledModule m) {
   auto gen = llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(j.getDataLayout().getGlobalPrefix());
   if (!gen) throw InternalError("JIT: " + error_text(gen.takeError()));
   j.getMainJITDylib().addGenerator(std::move(*gen));
-  if (auto e = j.addObjectFile(llvm::MemoryBuffer::getMemBufferCopy(obj, m.module().getModuleIdentifier())))
+  if (auto e = j.addObjectFile(llvm::MemoryBuffer::getMemBufferCopy(obj, name)))
     throw InternalError("JIT: cannot add the object file: " + error_text(std::move(e)));
   return std::make_unique<OrcJit>(std::move(*jit));
 }

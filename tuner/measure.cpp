@@ -367,8 +367,9 @@ std::vector<Measurement> Measurer::measure(const std::vector<const LoweredFunc *
         if (!funcs[i]) throw std::runtime_error("no loop IR");
         CompiledModule cm = generate_code({*funcs[i]}, t_, k_.name);
         cm.optimize();
+        const std::string object = cm.object();  // the back end runs in parallel, outside the lock
         std::lock_guard<std::mutex> lock(jit_mutex);
-        built[i].jit = JitModule::create(std::move(cm));
+        built[i].jit = JitModule::create_from_object(object, k_.name);
         built[i].fn = built[i].jit->lookup(funcs[i]->name);
       } catch (const std::exception &e) {
         built[i].error = std::string("build: ") + e.what();
