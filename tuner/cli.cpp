@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <ostream>
 #include <stdexcept>
@@ -15,6 +16,9 @@ const char *tune_flags_help() {
          "  --strategy S          hybrid (default), evolutionary, droplet or random\n"
          "  --hybrid-switch N     hybrid: evolutionary measurements before Droplet Search (default 300)\n"
          "  --weight KERNEL=W     KERNEL runs W times per model invocation (budget spread)\n"
+         "  --timeout S           seconds one candidate may run before it is killed (default 10)\n"
+         "  --threads N           threads candidates are timed on; tune with the count the app uses\n"
+         "                        (default: all cores)\n"
          "  --runner CMD          measure through kcc-runner started by CMD (docs/runner.md), e.g.\n"
          "                        'qemu-aarch64 -L /usr/aarch64-linux-gnu -cpu max,sve512=on build/aarch64/kcc-runner'\n"
          "  --runner-link CMD     links candidates into a shared object for the runner\n"
@@ -55,8 +59,8 @@ bool parse_tune_flag(const std::vector<std::string> &args, size_t &i, TuneFlags 
     value = a.substr(eq + 1);
     inline_value = true;
   }
-  static const char *known[] = {"--budget",        "--db",     "--strategy",    "--hybrid-switch",
-                                "--weight",        "--runner", "--runner-link", "--runner-dir"};
+  static const char *known[] = {"--budget", "--db",          "--strategy",   "--hybrid-switch", "--weight",
+                                "--runner", "--runner-link", "--runner-dir", "--timeout",       "--threads"};
   bool ours = false;
   for (const char *k : known) ours = ours || flag == k;
   if (!ours) return false;
@@ -79,6 +83,19 @@ bool parse_tune_flag(const std::vector<std::string> &args, size_t &i, TuneFlags 
     (flag == "--runner" ? f.runner : flag == "--runner-link" ? f.runner_link : f.runner_dir) = value;
   } else if (flag == "--hybrid-switch") {
     f.hybrid_switch = parse_count(flag, value);
+  } else if (flag == "--threads") {
+    f.threads = static_cast<int>(std::min<int64_t>(parse_count(flag, value), 256));
+  } else if (flag == "--timeout") {
+    double t = 0;
+    try {
+      size_t used = 0;
+      t = std::stod(value, &used);
+      if (used != value.size()) t = 0;
+    } catch (const std::exception &) {
+      t = 0;
+    }
+    if (!(t > 0)) throw std::invalid_argument(fmt::format("--timeout needs a positive number of seconds, not '{}'", value));
+    f.timeout_seconds = t;
   } else {
     auto eq = value.find('=');
     double w = 0;
@@ -105,6 +122,8 @@ TuneOptions options_of(const TuneFlags &f, const Target &t, const std::string &v
   o.strategy = f.strategy;
   o.budget = f.budget;
   o.search.hybrid_switch = f.hybrid_switch;
+  o.measure.timeout_seconds = f.timeout_seconds;
+  o.measure.run_threads = f.threads;
   o.kcc_version = version;
   o.progress = progress;
   o.progress_is_terminal = terminal;

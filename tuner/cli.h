@@ -6,6 +6,8 @@
 //   --strategy S        hybrid (default), evolutionary, droplet, random
 //   --hybrid-switch N   hybrid: evolutionary measurements before Droplet Search (default 300)
 //   --weight K=W        kernel K runs W times per model invocation (task scheduler)
+//   --timeout S         seconds one candidate may run (check + warm-up + samples; default 10)
+//   --threads N         threads candidates run on, as the app will run them (default all cores)
 //   --runner CMD        measure through kcc-runner started by CMD (docs/runner.md), not in-process
 //   --runner-link CMD   links a batch into a shared object for the runner (default: cc -shared, or
 //                       aarch64-linux-gnu-gcc -shared for AArch64 targets on another host)
@@ -32,6 +34,8 @@ struct TuneFlags {
   int64_t hybrid_switch = 300;
   std::vector<std::pair<std::string, double>> weights;
   std::string runner, runner_link, runner_dir;  ///< "" = in-process measurement / defaults
+  double timeout_seconds = 10;  ///< per candidate (--timeout)
+  int threads = 0;              ///< threads a candidate runs on (--threads; 0 = all cores)
 };
 
 /// The link command used for `t` when --runner-link is not given.

@@ -45,6 +45,18 @@ TEST(TuneFlags, BadValuesSayWhatWasExpected) {
   fails({"--strategy", "annealing"}, "expected hybrid, evolutionary, droplet or random");
   fails({"--weight", "conv"}, "KERNEL=W");
   fails({"--db"}, "needs a value");
+  fails({"--timeout", "0"}, "positive number of seconds");
+  fails({"--threads", "two"}, "non-negative number");
+}
+
+TEST(TuneFlags, ParsesTimeoutAndThreads) {
+  std::vector<std::string> args{"--timeout=2.5", "--threads", "1"};
+  TuneFlags f;
+  size_t i = 0;
+  while (i < args.size() && parse_tune_flag(args, i, f)) {
+  }
+  EXPECT_DOUBLE_EQ(f.timeout_seconds, 2.5);
+  EXPECT_EQ(f.threads, 1);
 }
 
 TEST(Report, HtmlHasACurvePerRunAndARoofline) {
