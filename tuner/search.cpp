@@ -30,11 +30,15 @@ int SearchSpace::feature_count() const {
   return static_cast<int>(n + 1);
 }
 
-Point SearchSpace::random_point(std::mt19937_64 &rng) const {
+Point SearchSpace::random_point_of(int sketch, std::mt19937_64 &rng) const {
   Point p;
-  p.sketch = static_cast<int>(std::uniform_int_distribution<int>(0, num_sketches() - 1)(rng));
+  p.sketch = sketch;
   for (int d : dims(p.sketch)) p.x.push_back(std::uniform_int_distribution<int>(0, d - 1)(rng));
   return p;
+}
+
+Point SearchSpace::random_point(std::mt19937_64 &rng) const {
+  return random_point_of(std::uniform_int_distribution<int>(0, num_sketches() - 1)(rng), rng);
 }
 
 const char *to_string(Strategy s) {
@@ -230,10 +234,9 @@ std::vector<Point> initial_population(Tracker &t, const SearchOptions &opts,
   std::vector<Point> candidates;
   const int ns = t.space().num_sketches();
   for (int tries = 0; static_cast<int>(candidates.size()) < opts.population * 2 && tries < opts.population * 20; ++tries) {
-    Point p = t.space().random_point(t.rng());
-    p.sketch = tries % ns;  // every sketch gets its share
-    p.x.clear();
-    for (int d : t.space().dims(p.sketch)) p.x.push_back(std::uniform_int_distribution<int>(0, d - 1)(t.rng()));
+    // Every sketch gets its share; the space's sampler (not uniform indices: those overflow the
+    // tile products of short axes almost always) draws the decisions.
+    Point p = t.space().random_point_of(tries % ns, t.rng());
     if (seen.count(p) || !t.statically_ok(p)) continue;
     seen.insert(p);
     candidates.push_back(p);

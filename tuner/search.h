@@ -45,9 +45,11 @@ class SearchSpace {
   /// feature_count() values. The default is the raw coordinates (one row).
   virtual std::vector<std::vector<float>> features(const Point &p);
   virtual int feature_count() const;
-  /// A random point of a random sketch (uniform by default; spaces may bias it toward the
-  /// region their static checks accept).
-  virtual Point random_point(std::mt19937_64 &rng) const;
+  /// A random point of sketch `sketch` (uniform decisions by default; spaces may bias it toward
+  /// the region their static checks accept).
+  virtual Point random_point_of(int sketch, std::mt19937_64 &rng) const;
+  /// A random point of a uniformly drawn sketch.
+  Point random_point(std::mt19937_64 &rng) const;
 };
 
 /// The outcome of measuring one point.

@@ -92,7 +92,7 @@ class KernelSpace : public SearchSpace {
   std::vector<std::vector<float>> features(const Point &p) override;
   int feature_count() const override;
   /// Uniform decisions, then tile groups shrunk until their products fit their extents.
-  Point random_point(std::mt19937_64 &rng) const override;
+  Point random_point_of(int sketch, std::mt19937_64 &rng) const override;
 
   /// The schedule text of a point: a `# kcc-point SIGNATURE s:[...]` comment line, then
   /// `schedule KERNEL { ... }`.
