@@ -23,7 +23,7 @@ namespace kcc::tuner {
 
 namespace {
 
-constexpr const char *kSpaceVersion = "space-3";
+constexpr const char *kSpaceVersion = "space-4";
 constexpr int64_t kMaxTile = 64;
 
 std::vector<int64_t> tile_candidates(int64_t extent, int64_t cap = kMaxTile) {
@@ -259,8 +259,15 @@ std::vector<std::vector<std::string>> split_reduction(Ctx &c, const Stage &s,
   return rl;
 }
 
-/// Fuses the first d of `outer` (d decided) into one parallel loop.
-void parallel_outer(Ctx &c, const std::string &stage, const std::vector<std::string> &outer) {
+/// Fuses the first d of `outer` (d decided) into one parallel loop. Leading loops of axes with
+/// extent 1 (the batch axis of a batch-1 conv) are skipped: parallel on them alone runs on one
+/// core (the 2026-11-22 tuned conv schedules did exactly that).
+void parallel_outer(Ctx &c, const Stage &s, std::vector<std::string> outer) {
+  const std::string &stage = s.name();
+  for (auto &a : s.axes) {
+    if (outer.empty() || a.extent > 1 || outer.front() != a.var->name) break;
+    outer.erase(outer.begin());
+  }
   if (outer.empty()) return;
   std::vector<int64_t> depths;
   for (size_t d = 1; d <= outer.size(); ++d) depths.push_back(static_cast<int64_t>(d));
@@ -376,7 +383,7 @@ void tile_stage(Ctx &c, const Analysis &an, int si, const SketchRules &r, const 
     c.line(fmt::format("cache_write {} local at {}.{}", n, n, at.back()));
   }
   if (vf > 1) c.line(fmt::format("vectorize {}.{}", n, vloop));
-  parallel_outer(c, n, lv[0]);
+  parallel_outer(c, s, lv[0]);
   unroll_limit(c, n);
 }
 
@@ -391,7 +398,7 @@ void fused_stage(Ctx &c, const Analysis &an, int ci, int pi, const Target &t) {
   if (vf > 1) c.line(fmt::format("vectorize {}.{}", cn, vloop));
   const auto &at = lv[1].empty() ? lv[0] : lv[1];
   c.line(fmt::format("compute_at {} {}.{}", pn, cn, at.back()));
-  parallel_outer(c, cn, lv[0]);
+  parallel_outer(c, cs, lv[0]);
   // Inside the tile: R S R S.
   std::string pv;
   int64_t pvf = 1;

@@ -186,7 +186,14 @@ TEST(KernelSpace, EvolutionarySearchOnAChannelBlockedConvFindsValidCandidates) {
   o.generations = 1;
   SearchResult r = run_search(Strategy::Evolutionary, s, eval, o);
   EXPECT_EQ(r.measured, 24);
-  for (auto &t : r.trials) EXPECT_TRUE(s.statically_valid(t.point)) << s.schedule_text(t.point);
+  for (auto &t : r.trials) {
+    EXPECT_TRUE(s.statically_valid(t.point)) << s.schedule_text(t.point);
+    // The batch axis has extent 1: parallel on it (alone or first in a fused loop) is never offered.
+    const std::string text = s.schedule_text(t.point);
+    EXPECT_EQ(text.find("parallel Y.n\n"), std::string::npos) << text;
+    EXPECT_EQ(text.find("fuse Y n "), std::string::npos) << text;
+    EXPECT_NE(text.find("parallel Y."), std::string::npos) << text;
+  }
 }
 
 TEST(TargetAwareSketches, RegisterTileBeyondTheVectorRegistersIsStaticallyInvalid) {
