@@ -262,16 +262,44 @@ std::vector<std::vector<std::string>> split_reduction(Ctx &c, const Stage &s,
 /// Fuses the first d of `outer` (d decided) into one parallel loop. Leading loops of axes with
 /// extent 1 (the batch axis of a batch-1 conv) are skipped: parallel on them alone runs on one
 /// core (the 2026-11-22 tuned conv schedules did exactly that).
-void parallel_outer(Ctx &c, const Stage &s, std::vector<std::string> outer) {
+///
+/// The parallel loop must run at least 2 x cores iterations (fewer on small stages, see `want`): without that rule the best point of a one-thread tuning often had
+/// a parallel loop of 1 iteration (its tiles covering whole axes), so it ran on one core at any
+/// thread count. `sf` holds the inner tile factors of each split axis (levels 1 ..).
+void parallel_outer(Ctx &c, const Stage &s, std::vector<std::string> outer, const Target &t,
+                    const std::map<const Variable *, std::vector<int64_t>> &sf) {
   const std::string &stage = s.name();
   for (auto &a : s.axes) {
     if (outer.empty() || a.extent > 1 || outer.front() != a.var->name) break;
     outer.erase(outer.begin());
   }
   if (outer.empty()) return;
+  std::map<std::string, int64_t> trips;  // level-0 loop name -> iterations
+  int64_t cap = 1;
+  const Axis *vector_axis = nullptr;
+  for (auto &a : s.axes)
+    if (a.extent > 1) vector_axis = &a;
+  for (auto &a : s.axes) {
+    auto it = sf.find(a.var.get());
+    if (it == sf.end()) {
+      trips[a.var->name] = a.extent;
+    } else {
+      int64_t inner = 1;
+      for (int64_t f : it->second) inner *= f;
+      trips[a.var->name + "_0"] = (a.extent + inner - 1) / inner;
+    }
+    if (&a != vector_axis) cap *= a.extent;
+  }
   std::vector<int64_t> depths;
   for (size_t d = 1; d <= outer.size(); ++d) depths.push_back(static_cast<int64_t>(d));
   int64_t d = c.decide(stage + ".parallel_depth", depths);
+  int64_t trip = 1;
+  for (int64_t i = 0; i < d; ++i) trip *= trips.count(outer[static_cast<size_t>(i)]) ? trips[outer[static_cast<size_t>(i)]] : 1;
+  // Small stages (cap / 16 < 2 x cores) keep room for register tiles: a 64-row matmul on 48 cores
+  // is not forced down to one row per task.
+  const int64_t want = std::min<int64_t>({2 * std::max(1, t.cores), std::max<int64_t>(2, cap / 16), cap});
+  c.require(trip >= want, fmt::format("parallel loop of {} runs {} iterations (< {} for {} cores)", stage, trip, want,
+                                      std::max(1, t.cores)));
   if (d == 1) {
     c.line(fmt::format("parallel {}.{}", stage, outer[0]));
     return;
@@ -383,7 +411,7 @@ void tile_stage(Ctx &c, const Analysis &an, int si, const SketchRules &r, const 
     c.line(fmt::format("cache_write {} local at {}.{}", n, n, at.back()));
   }
   if (vf > 1) c.line(fmt::format("vectorize {}.{}", n, vloop));
-  parallel_outer(c, s, lv[0]);
+  parallel_outer(c, s, lv[0], t, sf);
   unroll_limit(c, n);
 }
 
@@ -393,12 +421,13 @@ void fused_stage(Ctx &c, const Analysis &an, int ci, int pi, const Target &t) {
   const std::string cn = cs.name(), pn = ps.name();
   std::string vloop;
   int64_t vf = 1;
-  auto lv = split_spatial(c, cs, 3, t, &vloop, &vf);
+  std::map<const Variable *, std::vector<int64_t>> sf;
+  auto lv = split_spatial(c, cs, 3, t, &vloop, &vf, &sf);
   c.line(fmt::format("reorder {} {}", cn, join(concat({lv[0], lv[1], lv[2]}))));
   if (vf > 1) c.line(fmt::format("vectorize {}.{}", cn, vloop));
   const auto &at = lv[1].empty() ? lv[0] : lv[1];
   c.line(fmt::format("compute_at {} {}.{}", pn, cn, at.back()));
-  parallel_outer(c, cs, lv[0]);
+  parallel_outer(c, cs, lv[0], t, sf);
   // Inside the tile: R S R S.
   std::string pv;
   int64_t pvf = 1;
@@ -687,26 +716,37 @@ KernelSpace::KernelSpace(const Kernel &k, const Target &t) : k_(k), t_(t) {
 }
 
 Point KernelSpace::random_point_of(int sketch, std::mt19937_64 &rng) const {
-  Point p;
-  p.sketch = sketch;
-  const auto &dec = sketches_[static_cast<size_t>(p.sketch)].decisions;
-  for (auto &d : dec) p.x.push_back(std::uniform_int_distribution<int>(0, static_cast<int>(d.candidates.size()) - 1)(rng));
+  const Sketch &sk = sketches_[static_cast<size_t>(sketch)];
+  const auto &dec = sk.decisions;
   std::map<int, std::vector<size_t>> groups;
   for (size_t i = 0; i < dec.size(); ++i)
     if (dec[i].group >= 0) groups[dec[i].group].push_back(i);
-  for (auto &[g, members] : groups) {
-    auto product = [&] {
-      int64_t prod = 1;
-      for (size_t i : members) prod *= dec[i].candidates[static_cast<size_t>(p.x[i])];
-      return prod;
-    };
-    while (product() > dec[members[0]].limit) {
-      std::vector<size_t> shrinkable;
-      for (size_t i : members)
-        if (p.x[i] > 0) shrinkable.push_back(i);
-      if (shrinkable.empty()) break;
-      --p.x[shrinkable[std::uniform_int_distribution<size_t>(0, shrinkable.size() - 1)(rng)]];
+  Analysis an(k_);
+  Point p;
+  // Draws until the decision-level rules (tile products, register tile, L1/L2 fit, parallel
+  // iterations) hold: they are checked by running the sketch program, microseconds, whereas the
+  // full static check lowers the kernel. Uniform draws alone met them 1 time in 100 on a
+  // four-axis conv.
+  for (int attempt = 0; attempt < 256; ++attempt) {
+    p = Point{sketch, {}};
+    for (auto &d : dec) p.x.push_back(std::uniform_int_distribution<int>(0, static_cast<int>(d.candidates.size()) - 1)(rng));
+    for (auto &[g, members] : groups) {
+      auto product = [&] {
+        int64_t prod = 1;
+        for (size_t i : members) prod *= dec[i].candidates[static_cast<size_t>(p.x[i])];
+        return prod;
+      };
+      while (product() > dec[members[0]].limit) {
+        std::vector<size_t> shrinkable;
+        for (size_t i : members)
+          if (p.x[i] > 0) shrinkable.push_back(i);
+        if (shrinkable.empty()) break;
+        --p.x[shrinkable[std::uniform_int_distribution<size_t>(0, shrinkable.size() - 1)(rng)]];
+      }
     }
+    Ctx c(nullptr, &p.x);
+    run_sketch(c, an, sk.rules, t_);
+    if (c.ok) break;
   }
   return p;
 }

@@ -91,7 +91,8 @@ class KernelSpace : public SearchSpace {
   bool statically_valid(const Point &p) override;
   std::vector<std::vector<float>> features(const Point &p) override;
   int feature_count() const override;
-  /// Uniform decisions, then tile groups shrunk until their products fit their extents.
+  /// Uniform decisions, tile groups shrunk until their products fit their extents, drawn again
+  /// (up to 256 times) until the sketch's decision-level rules hold.
   Point random_point_of(int sketch, std::mt19937_64 &rng) const override;
 
   /// The schedule text of a point: a `# kcc-point SIGNATURE s:[...]` comment line, then

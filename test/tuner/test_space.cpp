@@ -6,6 +6,7 @@
 #include <random>
 
 #include "../support/kernel_check.h"
+#include "ir/visitor.h"
 #include "tuner/features.h"
 #include "tuner/space.h"
 
@@ -177,7 +178,7 @@ TEST(KernelSpace, EvolutionarySearchOnAChannelBlockedConvFindsValidCandidates) {
   int valid = 0;
   for (int sk = 0; sk < s.num_sketches(); ++sk)
     for (int i = 0; i < 20; ++i) valid += s.statically_valid(s.random_point_of(sk, rng));
-  EXPECT_GT(valid, 10);
+  EXPECT_GE(valid, 4);
   FakeEvaluator eval;
   SearchOptions o;
   o.budget = 24;
@@ -194,6 +195,44 @@ TEST(KernelSpace, EvolutionarySearchOnAChannelBlockedConvFindsValidCandidates) {
     EXPECT_EQ(text.find("fuse Y n "), std::string::npos) << text;
     EXPECT_NE(text.find("parallel Y."), std::string::npos) << text;
   }
+}
+
+/// The trip counts of a function's parallel loops (constant extents).
+struct ParallelTrips : IRVisitor {
+  std::vector<int64_t> trips;
+  using IRVisitor::visit_node;
+  void visit_node(const For *op) override {
+    if (op->kind == ForKind::Parallel)
+      if (auto *c = op->extent.as<IntImm>()) trips.push_back(c->value);
+    IRVisitor::visit_node(op);
+  }
+};
+
+TEST(KernelSpace, TiledStagesKeepEnoughParallelIterationsForTheCores) {
+  // The best one-thread tunings of these convs had tiles covering whole axes and a parallel loop
+  // of one iteration. Now every valid point runs the tiled stage's parallel loop >= 2 x cores times.
+  Module m = parse_module("c.ir",
+                          "kernel c(X: f32[1, 64, 58, 58], W: f32[64, 64, 3, 3]) -> Y: f32[1, 64, 56, 56] {\n"
+                          "  Y[n, f, y, x] = sum(c, r, s) X[n, c, y + r, x + s] * W[f, c, r, s]\n}\n");
+  Target t = make_target("x86_64-avx512");
+  t.cores = 8;
+  KernelSpace s(m.kernels[0], t);
+  std::mt19937_64 rng(5);
+  int valid = 0, rejected = 0;
+  for (int i = 0; i < 300; ++i) {
+    Point p = s.random_point(rng);
+    if (!s.statically_valid(p)) {
+      rejected += s.static_error(p).find("parallel loop of Y runs") != std::string::npos;
+      continue;
+    }
+    ++valid;
+    ParallelTrips v;
+    v.visit(s.lowered(p)->body);
+    ASSERT_EQ(v.trips.size(), 1u) << s.schedule_text(p);
+    EXPECT_GE(v.trips[0], 16) << s.schedule_text(p);
+  }
+  EXPECT_GT(valid, 10);
+  EXPECT_GT(rejected, 0);
 }
 
 TEST(TargetAwareSketches, RegisterTileBeyondTheVectorRegistersIsStaticallyInvalid) {
