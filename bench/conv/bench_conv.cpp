@@ -13,13 +13,19 @@
 //   onednn-nchw plain NCHW / OIHW forced on the primitive (the layout kcc computes in)
 // Each figure is GFLOP/s from the median of REPS samples, each sample >= 50 ms of repeated calls.
 // kcc-hand is bench/sgemm.ir's hand-written SGEMM schedule (the one bench_sgemm times).
-// kcc's output is checked against oneDNN's (NCHW) and OpenBLAS's before timing.
+// kcc-16c are the same layers written in oneDNN's blocked layout (conv16c.ir: nChw16c
+// activations, OIhw16i16o weights; tuned schedules locked in conv16c.kreg), kcc-16c-hand the
+// hand-written schedules of conv16c_hand.ir; their inputs are reordered to the blocked layout
+// outside the timed region, as oneDNN's are. The ratios that compare like with like are
+// kcc-16c / oneDNN (both blocked) and kcc / oneDNN-nchw (both NCHW).
+// Every kcc output is checked against oneDNN's (NCHW) and OpenBLAS's before timing.
 #include <cblas.h>
 #include <omp.h>
 
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -29,6 +35,8 @@
 #include "dnnl.hpp"
 
 extern "C" {
+#include "conv16c_hand_kernels.h"
+#include "conv16c_kernels.h"
 #include "conv_kernels.h"
 #include "sgemm_kernels.h"  // bench/sgemm.ir: the hand-written SGEMM schedule, for reference
 #include "example_util.h"
@@ -48,9 +56,10 @@ using ConvFn = int (*)(const float *, const float *, float *);
 
 struct Layer {
   const char *name;
-  ConvFn kcc;
+  ConvFn kcc, kcc16c, kcc16c_hand;
   int n, c, h, w, f, kh, kw, stride, pad;
   bool depthwise;
+  bool blocked_input() const { return c % 16 == 0; }  // the stem (3 channels) reads NCHW
   int oh() const { return (h + 2 * pad - kh) / stride + 1; }
   int ow() const { return (w + 2 * pad - kw) / stride + 1; }
   double flops() const {
@@ -58,14 +67,56 @@ struct Layer {
   }
 };
 
+#define KCC_LAYER(name) name, name##_16c, name##_16c_hand
 const Layer kLayers[] = {
-    {"resnet_conv3x3", resnet_conv3x3, 1, 64, 56, 56, 64, 3, 3, 1, 1, false},
-    {"resnet_conv1x1", resnet_conv1x1, 1, 256, 56, 56, 64, 1, 1, 1, 0, false},
-    {"resnet_conv3x3_s2", resnet_conv3x3_s2, 1, 128, 28, 28, 256, 3, 3, 2, 1, false},
-    {"resnet_conv7x7_s2", resnet_conv7x7_s2, 1, 3, 224, 224, 64, 7, 7, 2, 3, false},
-    {"vgg_conv3x3", vgg_conv3x3, 1, 512, 14, 14, 512, 3, 3, 1, 1, false},
-    {"mobilenet_dw3x3", mobilenet_dw3x3, 1, 144, 56, 56, 144, 3, 3, 1, 1, true},
+    {"resnet_conv3x3", KCC_LAYER(resnet_conv3x3), 1, 64, 56, 56, 64, 3, 3, 1, 1, false},
+    {"resnet_conv1x1", KCC_LAYER(resnet_conv1x1), 1, 256, 56, 56, 64, 1, 1, 1, 0, false},
+    {"resnet_conv3x3_s2", KCC_LAYER(resnet_conv3x3_s2), 1, 128, 28, 28, 256, 3, 3, 2, 1, false},
+    {"resnet_conv7x7_s2", KCC_LAYER(resnet_conv7x7_s2), 1, 3, 224, 224, 64, 7, 7, 2, 3, false},
+    {"vgg_conv3x3", KCC_LAYER(vgg_conv3x3), 1, 512, 14, 14, 512, 3, 3, 1, 1, false},
+    {"mobilenet_dw3x3", KCC_LAYER(mobilenet_dw3x3), 1, 144, 56, 56, 144, 3, 3, 1, 1, true},
 };
+#undef KCC_LAYER
+
+/// NCHW -> nChw16c ([N][C/16][H][W][16]); C a multiple of 16.
+void to_nchw16c(const float *x, float *out, int n, int c, int h, int w) {
+  for (int i = 0; i < n; ++i)
+    for (int ch = 0; ch < c; ++ch)
+      for (int y = 0; y < h; ++y)
+        for (int xx = 0; xx < w; ++xx)
+          out[((((size_t)i * (c / 16) + ch / 16) * h + y) * w + xx) * 16 + ch % 16] =
+              x[(((size_t)i * c + ch) * h + y) * w + xx];
+}
+
+/// nChw16c -> NCHW.
+void from_nchw16c(const float *x, float *out, int n, int c, int h, int w) {
+  for (int i = 0; i < n; ++i)
+    for (int ch = 0; ch < c; ++ch)
+      for (int y = 0; y < h; ++y)
+        for (int xx = 0; xx < w; ++xx)
+          out[(((size_t)i * c + ch) * h + y) * w + xx] =
+              x[((((size_t)i * (c / 16) + ch / 16) * h + y) * w + xx) * 16 + ch % 16];
+}
+
+/// The weights of conv16c.ir's kernels from OIHW (depthwise: CHW): [F/16][C/16][KH][KW][16i][16o];
+/// the stem (input not blocked) [F/16][C][KH][KW][16o]; depthwise [C/16][KH][KW][16].
+void block_weights(const Layer &L, const float *w, float *out) {
+  const int kk = L.kh * L.kw;
+  if (L.depthwise) {
+    for (int ch = 0; ch < L.c; ++ch)
+      for (int k = 0; k < kk; ++k) out[((size_t)(ch / 16) * kk + k) * 16 + ch % 16] = w[(size_t)ch * kk + k];
+    return;
+  }
+  for (int f = 0; f < L.f; ++f)
+    for (int ch = 0; ch < L.c; ++ch)
+      for (int k = 0; k < kk; ++k) {
+        const float v = w[((size_t)f * L.c + ch) * kk + k];
+        if (L.blocked_input())
+          out[((((size_t)(f / 16) * (L.c / 16) + ch / 16) * kk + k) * 16 + ch % 16) * 16 + f % 16] = v;
+        else
+          out[(((size_t)(f / 16) * L.c + ch) * kk + k) * 16 + f % 16] = v;
+      }
+}
 
 template <class F>
 double median_seconds(F &&f) {
@@ -181,13 +232,17 @@ int main(int argc, char **argv) {
     free(a), free(b), free(c), free(ref);
   }
 
-  printf("\n%-18s %7s %9s %9s %11s %10s %12s  %s\n", "layer", "threads", "kcc", "oneDNN", "oneDNN-nchw", "kcc/oneDNN",
-         "kcc/dnn-nchw", "oneDNN implementation (any / nchw)");
+  printf("\n%-18s %7s %9s %9s %9s %9s %11s %10s %10s %12s  %s\n", "layer", "threads", "kcc", "kcc-16c", "16c-hand",
+         "oneDNN", "oneDNN-nchw", "16c/oneDNN", "hand/oneDNN", "kcc/dnn-nchw", "oneDNN implementation (any / nchw)");
   for (const Layer &L : kLayers) {
     if (!wanted(L.name)) continue;
     size_t xs = (size_t)L.n * L.c * L.h * L.w, ys = (size_t)L.n * L.f * L.oh() * L.ow();
     size_t ws = L.depthwise ? (size_t)L.c * L.kh * L.kw : (size_t)L.f * L.c * L.kh * L.kw;
     float *x = random_buffer(xs, 3), *w = random_buffer(ws, 4), *y = ex_alloc(ys), *ref = ex_alloc(ys);
+    // The blocked layouts for kcc-16c (reordered once, like oneDNN's inputs).
+    float *xb = L.blocked_input() ? ex_alloc(xs) : x, *wb = ex_alloc(ws), *yb = ex_alloc(ys);
+    if (L.blocked_input()) to_nchw16c(x, xb, L.n, L.c, L.h, L.w);
+    block_weights(L, w, wb);
     for (int t : thread_counts) {
       set_threads(t);
       DnnlConv blocked(L, true, x, w, ref), plain(L, false, x, w, ref);
@@ -195,16 +250,26 @@ int main(int argc, char **argv) {
         blocked.run();
         blocked.to_user();
         if (L.kcc(x, w, y) != 0 || !ex_check(L.name, y, ref, ys, 1e-4)) ++failures;
+        for (ConvFn fn : {L.kcc16c, L.kcc16c_hand}) {
+          std::fill(yb, yb + ys, NAN);
+          if (fn(xb, wb, yb) != 0) ++failures;
+          from_nchw16c(yb, y, L.n, L.f, L.oh(), L.ow());
+          if (!ex_check(fn == L.kcc16c ? "kcc-16c" : "kcc-16c-hand", y, ref, ys, 1e-4)) ++failures;
+        }
       }
       double tk = median_seconds([&] { L.kcc(x, w, y); });
+      double t16 = median_seconds([&] { L.kcc16c(xb, wb, yb); });
+      double th = median_seconds([&] { L.kcc16c_hand(xb, wb, yb); });
       double tb = median_seconds([&] { blocked.run(); });
       double tp = median_seconds([&] { plain.run(); });
       const double fl = L.flops();
-      printf("%-18s %7d %9.1f %9.1f %11.1f %9.0f%% %11.0f%%  %s / %s\n", L.name, t, fl / tk * 1e-9, fl / tb * 1e-9,
-             fl / tp * 1e-9, 100 * tb / tk, 100 * tp / tk, blocked.impl.c_str(), plain.impl.c_str());
+      printf("%-18s %7d %9.1f %9.1f %9.1f %9.1f %11.1f %9.0f%% %10.0f%% %11.0f%%  %s / %s\n", L.name, t, fl / tk * 1e-9,
+             fl / t16 * 1e-9, fl / th * 1e-9, fl / tb * 1e-9, fl / tp * 1e-9, 100 * tb / t16, 100 * tb / th,
+             100 * tp / tk, blocked.impl.c_str(), plain.impl.c_str());
       fflush(stdout);
     }
-    free(x), free(w), free(y), free(ref);
+    if (L.blocked_input()) free(xb);
+    free(x), free(w), free(y), free(ref), free(wb), free(yb);
   }
   if (failures) fprintf(stderr, "bench_conv: %d kernel(s) gave wrong results\n", failures);
   return failures ? 1 : 0;

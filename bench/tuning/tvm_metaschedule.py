@@ -52,6 +52,44 @@ def conv2d(n, c, h, w, f, kh, kw, stride, pad):
     return [X, W, Y], 2.0 * n * f * oh * ow * c * kh * kw
 
 
+def conv2d_16c(n, c, h, w, f, kh, kw, stride, pad, depthwise=False):
+    """kernels.ir's *_16c layers: activations [N, C/16, H, W, 16], weights [F/16, C/16, KH, KW,
+    16 (in), 16 (out)]; the stem (C = 3) reads NCHW with weights [F/16, C, KH, KW, 16];
+    depthwise weights [C/16, KH, KW, 16]."""
+    blocked = c % 16 == 0
+    X = te.placeholder((n, c // 16, h, w, 16) if blocked else (n, c, h, w), name="X")
+    hp, wp = h + 2 * pad, w + 2 * pad
+    inside = lambda y, x: tvm.tirx.all(y >= pad, y < h + pad, x >= pad, x < w + pad)  # noqa: E731
+    if blocked:
+        P = te.compute((n, c // 16, hp, wp, 16),
+                       lambda a, b, y, x, i: tvm.tirx.if_then_else(inside(y, x), X[a, b, y - pad, x - pad, i], 0.0),
+                       name="P")
+    else:
+        P = te.compute((n, c, hp, wp),
+                       lambda a, b, y, x: tvm.tirx.if_then_else(inside(y, x), X[a, b, y - pad, x - pad], 0.0), name="P")
+    oh, ow = (hp - kh) // stride + 1, (wp - kw) // stride + 1
+    rr, rs = te.reduce_axis((0, kh)), te.reduce_axis((0, kw))
+    if depthwise:
+        W = te.placeholder((c // 16, kh, kw, 16), name="W")
+        Y = te.compute((n, c // 16, oh, ow, 16),
+                       lambda a, b, y, x, i: te.sum(P[a, b, y * stride + rr, x * stride + rs, i] * W[b, rr, rs, i],
+                                                    axis=[rr, rs]), name="Y")
+        return [X, W, Y], 2.0 * n * c * oh * ow * kh * kw
+    if blocked:
+        W = te.placeholder((f // 16, c // 16, kh, kw, 16, 16), name="W")
+        rc, ri = te.reduce_axis((0, c // 16)), te.reduce_axis((0, 16))
+        Y = te.compute((n, f // 16, oh, ow, 16),
+                       lambda a, g, y, x, o: te.sum(P[a, rc, y * stride + rr, x * stride + rs, ri] * W[g, rc, rr, rs, ri, o],
+                                                    axis=[rc, rr, rs, ri]), name="Y")
+    else:
+        W = te.placeholder((f // 16, c, kh, kw, 16), name="W")
+        rc = te.reduce_axis((0, c))
+        Y = te.compute((n, f // 16, oh, ow, 16),
+                       lambda a, g, y, x, o: te.sum(P[a, rc, y * stride + rr, x * stride + rs] * W[g, rc, rr, rs, o],
+                                                    axis=[rc, rr, rs]), name="Y")
+    return [X, W, Y], 2.0 * n * f * oh * ow * c * kh * kw
+
+
 def conv1x1(n, c, h, w, f):
     X = te.placeholder((n, c, h, w), name="X")
     W = te.placeholder((f, c), name="W")
@@ -85,6 +123,12 @@ WORKLOADS = {
     "bert_qk": lambda: batch_qk(12, 128, 128, 64),
     "sgemm512": lambda: gemm(512, 512, 512),
     "sgemm1024": lambda: gemm(1024, 1024, 1024),
+    "resnet_conv3x3_16c": lambda: conv2d_16c(1, 64, 56, 56, 64, 3, 3, 1, 1),
+    "resnet_conv1x1_16c": lambda: conv2d_16c(1, 256, 56, 56, 64, 1, 1, 1, 0),
+    "resnet_conv3x3_s2_16c": lambda: conv2d_16c(1, 128, 28, 28, 256, 3, 3, 2, 1),
+    "mobilenet_dw3x3_16c": lambda: conv2d_16c(1, 144, 56, 56, 144, 3, 3, 1, 1, depthwise=True),
+    "resnet_conv7x7_s2_16c": lambda: conv2d_16c(1, 3, 224, 224, 64, 7, 7, 2, 3),
+    "vgg_conv3x3_16c": lambda: conv2d_16c(1, 512, 14, 14, 512, 3, 3, 1, 1),
 }
 
 
