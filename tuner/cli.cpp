@@ -165,6 +165,9 @@ int run_tune(const TuneFlags &f, const Module &m, const Target &t, const std::st
     invalid += s.invalid;
     out << fmt::format("{:<24} {:>10.3f}us {:>10.2f} {:>8} {:>8} {:>8}\n", s.kernel, s.median_seconds * 1e6, s.gflops,
                        s.measured, s.invalid, s.resumed);
+    if (s.given_gflops > 0)
+      out << fmt::format("  {}: hand schedule from the .ir {:.2f} GFLOP/s; {}\n", s.kernel, s.given_gflops,
+                         s.from_given ? "no candidate beat it, kept" : "tuned schedule is faster");
     if (s.wrong_results > 0)
       out << fmt::format("kcc: COMPILER BUG: {} candidate(s) of kernel '{}' computed wrong results (see above)\n",
                          s.wrong_results, s.kernel);

@@ -48,6 +48,9 @@ class LocalEvaluator : public Evaluator {
     return ms;
   }
 
+  /// Measures a schedule from outside the space (the kernel's hand schedule).
+  Measurement measure_func(const LoweredFunc &f) { return measurer_.measure({&f})[0]; }
+
  private:
   KernelSpace &space_;
   Measurer measurer_;
@@ -144,6 +147,9 @@ class Progress : public SearchObserver {
   double t0_;
 };
 
+/// The strategy name of a hand schedule's baseline measurement in the database.
+constexpr const char *kGivenStrategy = "given";
+
 Measurement measurement_of(const MeasureRecord &r) {
   Measurement m;
   m.valid = r.valid();
@@ -165,6 +171,8 @@ struct KernelTuner::Impl {
   int64_t budget;
   KernelSpace space;
   std::unique_ptr<Evaluator> measuring;  // the Measurer or kcc-runner
+  std::optional<Schedule> given;        // the kernel's hand schedule: measured first, as a baseline
+  std::optional<Measurement> given_m;
   RunInfo run;
   std::unique_ptr<KernelEvaluator> eval;
   std::vector<Trial> history;  // everything known: earlier records, resumed run, this session
@@ -176,14 +184,20 @@ struct KernelTuner::Impl {
   TuneSummary summary;
   double t0 = wall_now();
 
-  Impl(const Kernel &kernel, const Target &target, Database *d, TuneOptions o, int64_t b)
+  Impl(const Kernel &kernel, const Target &target, Database *d, TuneOptions o, int64_t b, const Schedule *g)
       : k(kernel), t(target), db(d), opts(std::move(o)), budget(b), space(kernel, target),
         measuring(make_measuring_evaluator(space, opts)) {
+    if (g) given = *g;
     if (db) {
       const std::string wk = workload_key(k), tk = t.key();
       run = db->begin_run(wk, tk, k.name, to_string(opts.strategy), budget);
       for (const MeasureRecord &r : db->records(wk, tk)) {
         const bool ours = run.resumed && r.run_id == run.id;
+        if (ours && r.strategy == kGivenStrategy && given) {  // the baseline of the interrupted run
+          given_m = measurement_of(r);
+          ++spent;
+          continue;
+        }
         if (!ours && !opts.reuse_database) continue;
         auto p = space.point_of(r.schedule);
         if (!p) continue;
@@ -202,24 +216,69 @@ struct KernelTuner::Impl {
   }
 
   double best() const {
-    double b = 0;
+    double b = given_m && given_m->valid ? given_m->median : 0;
     for (auto &h : history)
       if (h.m.valid && (b == 0 || h.m.median < b)) b = h.m.median;
     return b;
   }
+
+  /// Measures the hand schedule once, before any search, and records it (strategy "given"):
+  /// the tuning then never returns something slower than what the .ir says. Not with kcc-runner
+  /// (it measures points of the space only).
+  void measure_given() {
+    if (!given || given_m || spent >= budget) return;
+    auto *local = dynamic_cast<LocalEvaluator *>(measuring.get());
+    if (!local) return;
+    Measurement m;
+    try {
+      LoweredFunc f = lower_kernel(k, *given, t);
+      m = local->measure_func(f);
+    } catch (const UserError &e) {  // the hand schedule does not apply (the pipeline reports it)
+      m.valid = false;
+      m.error = std::string("schedule error: ") + e.what();
+    }
+    given_m = m;
+    ++spent;
+    ++summary.measured;
+    summary.invalid += !m.valid;
+    if (db) {
+      MeasureRecord r;
+      r.workload_key = workload_key(k);
+      r.target_key = t.key();
+      r.kernel = k.name;
+      r.schedule = to_string(*given);
+      r.samples = m.samples;
+      r.median_seconds = m.valid ? m.median : 0;
+      r.error = m.valid ? "" : (m.error.empty() ? "invalid" : m.error);
+      r.strategy = kGivenStrategy;
+      r.kcc_version = opts.kcc_version;
+      r.run_id = run.id;
+      r.flops = k.flops();
+      db->add({r});
+    }
+    const double b = best();
+    summary.best_gflops_curve.push_back(b > 0 ? k.flops() / b * 1e-9 : 0);
+  }
 };
 
-KernelTuner::KernelTuner(const Kernel &k, const Target &t, Database *db, TuneOptions opts, int64_t budget)
-    : impl_(std::make_unique<Impl>(k, t, db, std::move(opts), budget)) {}
+KernelTuner::KernelTuner(const Kernel &k, const Target &t, Database *db, TuneOptions opts, int64_t budget,
+                         const Schedule *given)
+    : impl_(std::make_unique<Impl>(k, t, db, std::move(opts), budget, given)) {}
 
 KernelTuner::~KernelTuner() = default;
 
 int64_t KernelTuner::step(int64_t n) {
   Impl &s = *impl_;
+  int64_t baseline = 0;
+  if (s.given && !s.given_m && n > 0) {
+    s.measure_given();
+    baseline = s.given_m ? 1 : 0;
+    n -= baseline;
+  }
   n = std::min(n, s.budget - s.spent);
   if (s.done || n <= 0) {
-    s.done = true;
-    return 0;
+    s.done = s.spent >= s.budget || s.done;
+    return baseline;
   }
   SearchOptions so = s.opts.search;
   so.budget = n;
@@ -254,7 +313,7 @@ int64_t KernelTuner::step(int64_t n) {
       (s.opts.strategy == Strategy::Hybrid && r.droplet_converged))
     s.done = true;
   if (s.spent >= s.budget) s.done = true;
-  return r.measured;
+  return r.measured + baseline;
 }
 
 bool KernelTuner::done() const { return impl_->done; }
@@ -277,11 +336,23 @@ TuneSummary KernelTuner::finish() {
     out.median_seconds = best->m.median;
     out.gflops = s.k.flops() / best->m.median * 1e-9;
   }
+  if (s.given_m && s.given_m->valid) {
+    out.given_gflops = s.k.flops() / s.given_m->median * 1e-9;
+    if (!best || s.given_m->median < best->m.median) {
+      out.found = true;
+      out.from_given = true;
+      out.schedule = *s.given;
+      out.schedule_text = to_string(out.schedule);
+      out.median_seconds = s.given_m->median;
+      out.gflops = out.given_gflops;
+    }
+  }
   return out;
 }
 
-TuneSummary tune_kernel(const Kernel &k, const Target &t, Database *db, const TuneOptions &opts) {
-  KernelTuner kt(k, t, db, opts, opts.budget);
+TuneSummary tune_kernel(const Kernel &k, const Target &t, Database *db, const TuneOptions &opts,
+                        const Schedule *given) {
+  KernelTuner kt(k, t, db, opts, opts.budget, given);
   while (!kt.done())
     if (kt.step(opts.budget) == 0) break;
   return kt.finish();
@@ -292,7 +363,7 @@ std::vector<TuneSummary> tune_module(const Module &m, const Target &t, Database 
   std::vector<std::unique_ptr<KernelTuner>> tuners;
   std::vector<SchedulerTask> tasks;
   for (const Kernel &k : m.kernels) {
-    tuners.push_back(std::make_unique<KernelTuner>(k, t, db, opts, opts.budget));
+    tuners.push_back(std::make_unique<KernelTuner>(k, t, db, opts, opts.budget, m.find_schedule(k.name)));
     KernelTuner *kt = tuners.back().get();
     SchedulerTask task;
     for (auto &[name, w] : weights)
@@ -338,6 +409,7 @@ void TuningProvider::prepare(const Module &m, const Target &t) {
   if (opts_.budget <= 0) return;
   Module todo;
   todo.file = m.file;
+  todo.schedules = m.schedules;  // hand schedules are measured as baselines
   for (const Kernel &k : m.kernels) {
     ChosenSchedule dummy;
     if (registry_ && registry_->provide(k, t, dummy)) continue;

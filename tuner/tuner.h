@@ -63,12 +63,18 @@ struct TuneSummary {
   int64_t history = 0;           ///< earlier records reused
   int64_t wrong_results = 0;     ///< compiler bugs caught by the output check
   std::vector<double> best_gflops_curve;  ///< best GFLOP/s after each new measurement
+  double given_gflops = 0;       ///< the .ir's hand schedule, measured first (0: none or invalid)
+  bool from_given = false;       ///< the hand schedule beat every candidate: `schedule` is it
 };
 
 /// Tunes one kernel in steps. `k` and `db` must outlive it; `db` may be null (nothing recorded).
+/// `given` (may be null): the kernel's hand schedule from the .ir, measured first as a baseline
+/// (one measurement of the budget; in-process measurer only); the tuning returns it when no
+/// candidate beats it.
 class KernelTuner {
  public:
-  KernelTuner(const Kernel &k, const Target &t, Database *db, TuneOptions opts, int64_t budget);
+  KernelTuner(const Kernel &k, const Target &t, Database *db, TuneOptions opts, int64_t budget,
+              const Schedule *given = nullptr);
   ~KernelTuner();
   /// Measures up to `n` more candidates; returns how many were measured (0: converged or exhausted).
   int64_t step(int64_t n);
@@ -85,11 +91,13 @@ class KernelTuner {
   std::unique_ptr<Impl> impl_;
 };
 
-/// Tunes `k` with opts.budget measurements.
-TuneSummary tune_kernel(const Kernel &k, const Target &t, Database *db, const TuneOptions &opts);
+/// Tunes `k` with opts.budget measurements (`given`: see KernelTuner).
+TuneSummary tune_kernel(const Kernel &k, const Target &t, Database *db, const TuneOptions &opts,
+                        const Schedule *given = nullptr);
 
 /// Tunes every kernel of `m` with a total of opts.budget measurements, spread by the task
-/// scheduler; `weights` (by kernel name, default 1) say how often a kernel runs.
+/// scheduler; `weights` (by kernel name, default 1) say how often a kernel runs. Hand schedules
+/// in m.schedules are measured first as baselines.
 std::vector<TuneSummary> tune_module(const Module &m, const Target &t, Database *db, const TuneOptions &opts,
                                      const std::vector<std::pair<std::string, double>> &weights = {});
 

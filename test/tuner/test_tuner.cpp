@@ -73,6 +73,35 @@ TEST(Tuner, TuneKernelRecordsEveryMeasurementAndReturnsTheBest) {
 
 // Run only as the child of the resume test (a fresh process: libgomp, used by XGBoost, does not
 // survive fork, so the child is exec'd rather than forked from this test process).
+TEST(Tuner, TheHandScheduleIsMeasuredFirstAndNeverBeatenBySlowerCandidates) {
+  Database db(temp_db("given"));
+  const Kernel &k = *suite().find_kernel("matmul");
+  Schedule hand = parse_schedules("hand.ir",
+                                  "schedule matmul {\n  split C.j [16] -> j0 j1\n  reorder C i j0 k j1\n"
+                                  "  vectorize C.j1\n}\n")[0];
+  TuneSummary s = tune_kernel(k, host(), &db, quick(Strategy::Random, 4), &hand);
+  ASSERT_TRUE(s.found);
+  EXPECT_EQ(s.measured, 4);  // the baseline is one of the budget's measurements
+  EXPECT_GT(s.given_gflops, 0);
+  EXPECT_GE(s.gflops, s.given_gflops);
+  if (s.from_given) EXPECT_EQ(s.schedule_text, to_string(hand));
+  int given = 0;
+  for (auto &r : db.records(workload_key(k), host().key()))
+    if (r.strategy == "given") {
+      ++given;
+      EXPECT_TRUE(r.valid());
+      EXPECT_NE(r.schedule.find("split C.j [16] -> j0 j1"), std::string::npos) << r.schedule;
+    }
+  EXPECT_EQ(given, 1);
+  // A hand schedule naming a loop the kernel lacks is recorded invalid; tuning goes on.
+  Schedule bad = parse_schedules("bad.ir", "schedule matmul {\n  vectorize C.q\n}\n")[0];
+  TuneSummary b = tune_kernel(k, host(), &db, quick(Strategy::Random, 3), &bad);
+  EXPECT_TRUE(b.found);
+  EXPECT_FALSE(b.from_given);
+  EXPECT_EQ(b.invalid, 1);
+  EXPECT_EQ(b.given_gflops, 0);
+}
+
 TEST(Tuner, DISABLED_LongHybridRunForTheKillTest) {
   const char *path = std::getenv("KCC_TUNER_KILL_TEST_DB");
   ASSERT_NE(path, nullptr);
