@@ -371,6 +371,8 @@ void droplet_search(Tracker &t, const SearchOptions &opts, Point start) {
           if (!t.is_known(q) && !t.statically_ok(q)) continue;  // invalid neighbours are skipped
           neighbours.push_back(q);
         }
+      for (Point &q : t.space().coupled_neighbours(cur, r))
+        if (t.is_known(q) || t.statically_ok(q)) neighbours.push_back(std::move(q));
       std::vector<Point> unknown;
       for (auto &q : neighbours)
         if (!t.is_known(q)) unknown.push_back(q);

@@ -10,7 +10,8 @@
 //   evolutionary  Ansor-style: a population from every sketch, mutation of decisions, ranking by
 //                 the cost model, epsilon-greedy batches (default 64) measured per round
 //   droplet       coordinate descent over decision indices from a start point: neighbours at
-//                 radius 1, 2, ... on one coordinate at a time, measured together; a move is taken
+//                 radius 1, 2, ... on one coordinate at a time (plus the space's coupled moves),
+//                 measured together; a move is taken
 //                 when the neighbour's mean time is lower and Welch's t-test gives p <= pvalue;
 //                 invalid neighbours are skipped; stops when no neighbour within max_radius improves
 //   hybrid        evolutionary for the first `hybrid_switch` measurements, then droplet from the best
@@ -50,6 +51,10 @@ class SearchSpace {
   virtual Point random_point_of(int sketch, std::mt19937_64 &rng) const;
   /// A random point of a uniformly drawn sketch.
   Point random_point(std::mt19937_64 &rng) const;
+  /// Droplet's neighbours of `p` at radius `r` beyond the single-coordinate moves (none by
+  /// default). Spaces with coupled decisions offer moves that keep the coupling, e.g. one tile
+  /// factor up and another of the same loop down, where a single move would leave the space.
+  virtual std::vector<Point> coupled_neighbours(const Point &p, int r) const { return {}; }
 };
 
 /// The outcome of measuring one point.

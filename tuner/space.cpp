@@ -23,7 +23,7 @@ namespace kcc::tuner {
 
 namespace {
 
-constexpr const char *kSpaceVersion = "space-4";
+constexpr const char *kSpaceVersion = "space-5";
 constexpr int64_t kMaxTile = 64;
 
 std::vector<int64_t> tile_candidates(int64_t extent, int64_t cap = kMaxTile) {
@@ -407,7 +407,11 @@ void tile_stage(Ctx &c, const Analysis &an, int si, const SketchRules &r, const 
     if (Tensor p = an.pack_candidate(si))
       c.line(fmt::format("cache_read {} local at {}.{} -> {}_pack", p->name, n, rl[0].back(), p->name));
   if (r.cache_write) {
-    const auto &at = lv[1].empty() ? lv[0] : lv[1];
+    // Where the local tile lives: at the last S1 loop (the S2 x S3 tile, Ansor's choice) or at the
+    // last S2 loop (the S3 register tile alone, accumulating over R1 in registers; with a packed
+    // panel from cache_read at R0 this is BLIS's order: the panel swept by every S2 register tile).
+    const int64_t level = lv[2].empty() ? 1 : c.decide(n + ".cache_write_level", {1, 2});
+    const auto &at = level == 2 ? lv[2] : lv[1].empty() ? lv[0] : lv[1];
     c.line(fmt::format("cache_write {} local at {}.{}", n, n, at.back()));
   }
   if (vf > 1) c.line(fmt::format("vectorize {}.{}", n, vloop));
@@ -749,6 +753,29 @@ Point KernelSpace::random_point_of(int sketch, std::mt19937_64 &rng) const {
     if (c.ok) break;
   }
   return p;
+}
+
+std::vector<Point> KernelSpace::coupled_neighbours(const Point &p, int r) const {
+  std::vector<Point> out;
+  if (p.sketch < 0 || p.sketch >= num_sketches()) return out;
+  const auto &dec = sketches_[static_cast<size_t>(p.sketch)].decisions;
+  if (p.x.size() != dec.size()) return out;
+  std::map<int, std::vector<size_t>> groups;
+  for (size_t i = 0; i < dec.size(); ++i)
+    if (dec[i].group >= 0) groups[dec[i].group].push_back(i);
+  for (auto &[g, members] : groups)
+    for (size_t a : members)
+      for (size_t b : members) {
+        if (a == b) continue;
+        Point q = p;
+        q.x[a] += r;
+        q.x[b] -= r;
+        if (q.x[a] >= static_cast<int>(dec[a].candidates.size()) || q.x[b] < 0) continue;
+        int64_t prod = 1;
+        for (size_t i : members) prod *= dec[i].candidates[static_cast<size_t>(q.x[i])];
+        if (prod <= dec[members[0]].limit) out.push_back(std::move(q));
+      }
+  return out;
 }
 
 std::vector<int> KernelSpace::dims(int sketch) const {

@@ -6,7 +6,8 @@
 //   tile          a reduction with >= 2 spatial axes gets SSRSRS multi-level tiling: each
 //                 spatial axis split into 4 levels, each reduction axis into 2, ordered
 //                 S0 S1 R0 S2 R1 S3, the innermost spatial loop of the last axis vectorized
-//   cache_write   (variant) the tiled stage accumulates its S2 S3 tile locally at the last S1 loop
+//   cache_write   (variant) the tiled stage accumulates its S2 S3 tile locally at the last S1 loop,
+//                 or (a decision) its S3 register tile at the last S2 loop
 //   cache_read    (variant) an input whose reads do not depend on the first tiled axis (the B
 //                 panel of a GEMM) is packed into contiguous memory at the last R0 loop
 //   fuse          (variant) an intermediate tiled reduction whose only consumer is elementwise is
@@ -94,6 +95,9 @@ class KernelSpace : public SearchSpace {
   /// Uniform decisions, tile groups shrunk until their products fit their extents, drawn again
   /// (up to 256 times) until the sketch's decision-level rules hold.
   Point random_point_of(int sketch, std::mt19937_64 &rng) const override;
+  /// Pairs of tile factors of one loop moved in opposite directions by `r` (a finer inner tile
+  /// with a coarser outer one, or the reverse), keeping their product within the extent.
+  std::vector<Point> coupled_neighbours(const Point &p, int r) const override;
 
   /// The schedule text of a point: a `# kcc-point SIGNATURE s:[...]` comment line, then
   /// `schedule KERNEL { ... }`.

@@ -59,6 +59,17 @@ class Synthetic : public SearchSpace, public Evaluator {
   int num_sketches() const override { return 1; }
   std::vector<int> dims(int) const override { return dims_; }
   bool statically_valid(const Point &p) override { return !static_invalid || !static_invalid(p.x); }
+  std::vector<Point> coupled_neighbours(const Point &p, int r) const override {
+    if (!coupled) return {};
+    Point up = p, down = p;  // coordinates 0 and 1 moved in opposite directions
+    up.x[0] += r, up.x[1] -= r;
+    down.x[0] -= r, down.x[1] += r;
+    std::vector<Point> out;
+    for (const Point &q : {up, down})
+      if (q.x[0] >= 0 && q.x[1] >= 0 && q.x[0] < dims_[0] && q.x[1] < dims_[1]) out.push_back(q);
+    return out;
+  }
+  bool coupled = false;
   std::vector<Measurement> measure(const std::vector<Point> &pts) override {
     std::vector<Measurement> out;
     for (auto &p : pts) {
@@ -147,6 +158,31 @@ TEST(Droplet, SkipsInvalidNeighboursWithoutCountingThemAsSlow) {
   EXPECT_EQ(r.best.x, (std::vector<int>{7, 3, 11, 5}));  // radius 2 jumps over the bands
   EXPECT_GT(r.static_rejected, 0);
   EXPECT_GT(r.invalid, 0);
+}
+
+TEST(Droplet, CoupledMovesLeaveACornerThatSingleMovesCannot) {
+  // Points with x0 + x1 > 15 are invalid (like tile factors whose product exceeds the extent),
+  // and leaving the boundary costs more than any single move gains: from (3, 12) every valid
+  // single-coordinate neighbour is worse, so plain coordinate descent stops there; the space's
+  // coupled moves (one coordinate up, the other down) walk along the boundary to (12, 3).
+  auto f = [](const std::vector<int> &x) {
+    return 1e-3 * (1 + (x[0] - 12) * (x[0] - 12) + (x[1] - 3) * (x[1] - 3) + 40.0 * (15 - x[0] - x[1]));
+  };
+  for (bool coupled : {false, true}) {
+    Synthetic s({16, 16}, f);
+    s.static_invalid = [](const std::vector<int> &x) { return x[0] + x[1] > 15; };
+    s.coupled = coupled;
+    SearchOptions o;
+    o.budget = 500;
+    o.start = Point{0, {3, 12}};
+    SearchResult r = run_search(Strategy::Droplet, s, s, o);
+    ASSERT_TRUE(r.found);
+    EXPECT_TRUE(r.droplet_converged);
+    if (coupled)
+      EXPECT_EQ(r.best.x, (std::vector<int>{12, 3}));
+    else
+      EXPECT_EQ(r.best.x, (std::vector<int>{3, 12}));
+  }
 }
 
 TEST(Random, StaysWithinBudgetAndNeverRepeatsAPoint) {
