@@ -117,10 +117,14 @@ std::string roofline_svg(const MachinePeak &peak, double intensity, double gflop
 MachinePeak measure_machine_peak() {
   MachinePeak p;
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f"))
-    p.gflops = fma_gflops_avx512();
-  else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-    p.gflops = fma_gflops_avx2();
+  // The best of 9 trials (~70 ms each): one trial on a shared machine drew 58-76 GFLOP/s where
+  // the core does 100-108, and the roofline sat below kernels the tuner had measured.
+  for (int trial = 0; trial < 9; ++trial) {
+    if (__builtin_cpu_supports("avx512f"))
+      p.gflops = std::max(p.gflops, fma_gflops_avx512());
+    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+      p.gflops = std::max(p.gflops, fma_gflops_avx2());
+  }
   p.gbps = read_gbps();
   return p;
 }
