@@ -124,6 +124,7 @@ TuneOptions options_of(const TuneFlags &f, const Target &t, const std::string &v
   o.search.hybrid_switch = f.hybrid_switch;
   o.measure.timeout_seconds = f.timeout_seconds;
   o.measure.run_threads = f.threads;
+  o.verify_top = 3;
   o.kcc_version = version;
   o.progress = progress;
   o.progress_is_terminal = terminal;
@@ -159,9 +160,10 @@ int run_tune(const TuneFlags &f, const Module &m, const Target &t, const std::st
   auto summaries = tune_module(m, t, &db, options_of(f, t, kcc_version, progress, progress_is_terminal), f.weights);
   out << fmt::format("{:<24} {:>12} {:>10} {:>8} {:>8} {:>8}\n", "kernel", "median", "GFLOP/s", "measured", "invalid",
                      "resumed");
-  int64_t measured = 0, invalid = 0;
+  int64_t measured = 0, invalid = 0, verified = 0;
   for (auto &s : summaries) {
     measured += s.measured;
+    verified += s.verified;
     invalid += s.invalid;
     out << fmt::format("{:<24} {:>10.3f}us {:>10.2f} {:>8} {:>8} {:>8}\n", s.kernel, s.median_seconds * 1e6, s.gflops,
                        s.measured, s.invalid, s.resumed);
@@ -172,8 +174,10 @@ int run_tune(const TuneFlags &f, const Module &m, const Target &t, const std::st
       out << fmt::format("kcc: COMPILER BUG: {} candidate(s) of kernel '{}' computed wrong results (see above)\n",
                          s.wrong_results, s.kernel);
   }
-  out << fmt::format("{} measurements, {} on invalid candidates ({:.1f}%); database {}\n", measured, invalid,
-                     measured ? 100.0 * static_cast<double>(invalid) / static_cast<double>(measured) : 0.0, db.path());
+  out << fmt::format("{} measurements, {} on invalid candidates ({:.1f}%), {} re-measurements of the best; database {}\n",
+                     measured, invalid,
+                     measured ? 100.0 * static_cast<double>(invalid) / static_cast<double>(measured) : 0.0, verified,
+                     db.path());
   return 0;
 }
 

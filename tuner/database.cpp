@@ -261,10 +261,15 @@ std::vector<MeasureRecord> Database::query(const std::string &sql, const std::ve
 }
 
 std::optional<MeasureRecord> Database::best(const std::string &workload_key, const std::string &target_key) {
+  // A schedule measured several times (the tuner re-measures its best points) counts with its
+  // worst median: the best single measurement of many is biased toward luck on a shared machine.
+  // Among a schedule's records the slowest is returned, so median_seconds is that worst median.
   auto r = query(std::string("SELECT ") + kRecordColumns +
-                     " FROM measurements WHERE workload_key = ? AND target_key = ? AND error = '' AND median > 0 "
-                     "ORDER BY median ASC LIMIT 1",
-                 {workload_key, target_key});
+                     " FROM measurements JOIN (SELECT schedule AS best_schedule, MAX(median) AS worst FROM measurements"
+                     " WHERE workload_key = ? AND target_key = ? AND error = '' AND median > 0 GROUP BY schedule"
+                     " ORDER BY worst ASC LIMIT 1) ON schedule = best_schedule AND median = worst"
+                     " WHERE workload_key = ? AND target_key = ? LIMIT 1",
+                 {workload_key, target_key, workload_key, target_key});
   if (r.empty()) return std::nullopt;
   return r.front();
 }

@@ -80,7 +80,8 @@ class Database {
 
   /// Records a batch in one transaction (all or nothing).
   void add(const std::vector<MeasureRecord> &batch);
-  /// The valid record with the smallest median for this workload and target.
+  /// The best valid record for this workload and target: schedules ranked by their worst median
+  /// (a schedule measured several times counts with its slowest record, which is returned).
   std::optional<MeasureRecord> best(const std::string &workload_key, const std::string &target_key);
   /// All records for this workload and target (valid and invalid), oldest first; `limit` 0 = all.
   std::vector<MeasureRecord> records(const std::string &workload_key, const std::string &target_key,

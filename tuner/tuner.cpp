@@ -8,6 +8,7 @@
 #include <chrono>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <ostream>
 
 #include "ir/parser.h"
@@ -83,6 +84,7 @@ class KernelEvaluator : public Evaluator {
       : space_(space), inner_(inner), db_(db), opts_(o), run_id_(run_id) {}
 
   int64_t wrong_results = 0;
+  std::string strategy;  ///< recorded with each measurement ("" = the tuning's strategy)
 
   std::vector<Measurement> measure(const std::vector<Point> &points) override {
     std::vector<Measurement> ms = inner_.measure(points);
@@ -99,7 +101,7 @@ class KernelEvaluator : public Evaluator {
         r.samples = ms[i].samples;
         r.median_seconds = ms[i].valid ? ms[i].median : 0;
         r.error = ms[i].valid ? "" : (ms[i].error.empty() ? "invalid" : ms[i].error);
-        r.strategy = to_string(opts_.strategy);
+        r.strategy = strategy.empty() ? to_string(opts_.strategy) : strategy;
         r.kcc_version = opts_.kcc_version;
         r.run_id = run_id_;
         r.flops = k.flops();
@@ -149,6 +151,8 @@ class Progress : public SearchObserver {
 
 /// The strategy name of a hand schedule's baseline measurement in the database.
 constexpr const char *kGivenStrategy = "given";
+/// ... and of the re-measurements of the best points at the end of a run.
+constexpr const char *kVerifyStrategy = "verify";
 
 Measurement measurement_of(const MeasureRecord &r) {
   Measurement m;
@@ -202,6 +206,7 @@ struct KernelTuner::Impl {
         auto p = space.point_of(r.schedule);
         if (!p) continue;
         history.push_back({*p, measurement_of(r), r.strategy});
+        if (r.strategy == kVerifyStrategy) continue;  // a re-measurement: not a budget item
         if (ours) {
           ++spent;
           if (r.strategy != "droplet" && opts.strategy == Strategy::Hybrid) ++evolutionary;
@@ -215,11 +220,51 @@ struct KernelTuner::Impl {
     summary.kernel = k.name;
   }
 
+  /// Each measured point's worst median (a point measured invalid once is out).
+  std::map<Point, double> worst_medians() const {
+    std::map<Point, double> w;
+    std::set<Point> bad;
+    for (auto &h : history) {
+      if (!h.m.valid) {
+        bad.insert(h.point);
+        continue;
+      }
+      double &v = w[h.point];
+      v = std::max(v, h.m.median);
+    }
+    for (auto &p : bad) w.erase(p);
+    return w;
+  }
+
+  /// The best point by its worst measurement (nullopt if none is valid).
+  std::optional<std::pair<Point, double>> best_point() const {
+    std::optional<std::pair<Point, double>> b;
+    for (auto &[p, m] : worst_medians())
+      if (!b || m < b->second) b = {p, m};
+    return b;
+  }
+
   double best() const {
     double b = given_m && given_m->valid ? given_m->median : 0;
-    for (auto &h : history)
-      if (h.m.valid && (b == 0 || h.m.median < b)) b = h.m.median;
+    if (auto p = best_point(); p && (b == 0 || p->second < b)) b = p->second;
     return b;
+  }
+
+  /// Measures the best opts.verify_top points once more (outside the budget).
+  void verify() {
+    if (opts.verify_top <= 0) return;
+    std::vector<std::pair<double, Point>> ranked;
+    for (auto &[p, m] : worst_medians()) ranked.push_back({m, p});
+    std::sort(ranked.begin(), ranked.end());
+    std::vector<Point> top;
+    for (size_t i = 0; i < ranked.size() && static_cast<int>(top.size()) < opts.verify_top; ++i)
+      top.push_back(ranked[i].second);
+    if (top.size() < 2) return;  // nothing to choose between
+    eval->strategy = kVerifyStrategy;
+    std::vector<Measurement> ms = eval->measure(top);
+    eval->strategy.clear();
+    for (size_t i = 0; i < top.size(); ++i) history.push_back({top[i], ms[i], kVerifyStrategy});
+    summary.verified += static_cast<int64_t>(top.size());
   }
 
   /// Measures the hand schedule once, before any search, and records it (strategy "given"):
@@ -323,22 +368,21 @@ const Kernel &KernelTuner::kernel() const { return impl_->k; }
 
 TuneSummary KernelTuner::finish() {
   Impl &s = *impl_;
+  if (s.summary.measured > 0) s.verify();
   if (s.db && s.run.id) s.db->finish_run(s.run.id);
   if (s.opts.progress && s.opts.progress_is_terminal && s.summary.measured > 0) *s.opts.progress << "\n";
   TuneSummary out = s.summary;
-  const Trial *best = nullptr;
-  for (auto &h : s.history)
-    if (h.m.valid && (!best || h.m.median < best->m.median)) best = &h;
+  const auto best = s.best_point();
   if (best) {
     out.found = true;
-    out.schedule = s.space.schedule(best->point);
+    out.schedule = s.space.schedule(best->first);
     out.schedule_text = to_string(out.schedule);
-    out.median_seconds = best->m.median;
-    out.gflops = s.k.flops() / best->m.median * 1e-9;
+    out.median_seconds = best->second;
+    out.gflops = s.k.flops() / best->second * 1e-9;
   }
   if (s.given_m && s.given_m->valid) {
     out.given_gflops = s.k.flops() / s.given_m->median * 1e-9;
-    if (!best || s.given_m->median < best->m.median) {
+    if (!best || s.given_m->median < best->second) {
       out.found = true;
       out.from_given = true;
       out.schedule = *s.given;

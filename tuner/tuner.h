@@ -41,6 +41,10 @@ struct TuneOptions {
   bool cost_model = true;    ///< XGBoost ranking (evolutionary)
   bool validity_model = true;
   bool reuse_database = true;  ///< earlier records of this workload seed the search (transfer)
+  /// At the end, the best `verify_top` points are measured once more (recorded with strategy
+  /// "verify", outside the budget) and every point is ranked by its worst measurement: on a
+  /// shared machine the best of hundreds of single measurements is biased toward luck.
+  int verify_top = 0;
   std::string kcc_version = "0.1.0";
   /// Progress output: a live line on a terminal, plain lines otherwise; null = silent.
   std::ostream *progress = nullptr;
@@ -62,6 +66,7 @@ struct TuneSummary {
   int64_t resumed = 0;           ///< measurements of an interrupted run taken over
   int64_t history = 0;           ///< earlier records reused
   int64_t wrong_results = 0;     ///< compiler bugs caught by the output check
+  int64_t verified = 0;          ///< re-measurements of the best points (not in `measured`)
   std::vector<double> best_gflops_curve;  ///< best GFLOP/s after each new measurement
   double given_gflops = 0;       ///< the .ir's hand schedule, measured first (0: none or invalid)
   bool from_given = false;       ///< the hand schedule beat every candidate: `schedule` is it

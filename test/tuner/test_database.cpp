@@ -41,7 +41,9 @@ MeasureRecord record(const std::string &wk, double median, const std::string &er
 
 TEST(Database, RecordsRoundTripAndBestIsSmallestValidMedian) {
   Database db(temp_db("roundtrip"));
-  db.add({record("w1", 3e-3), record("w1", 1e-3), record("w1", 0, "build: bad factor"), record("w2", 1e-4)});
+  MeasureRecord slow = record("w1", 3e-3);
+  slow.schedule = "schedule matmul {\n  vectorize C.j\n}\n";  // another schedule
+  db.add({slow, record("w1", 1e-3), record("w1", 0, "build: bad factor"), record("w2", 1e-4)});
   auto best = db.best("w1", "x86_64|znver4|+avx2");
   ASSERT_TRUE(best.has_value());
   EXPECT_DOUBLE_EQ(best->median_seconds, 1e-3);
@@ -55,6 +57,23 @@ TEST(Database, RecordsRoundTripAndBestIsSmallestValidMedian) {
   EXPECT_EQ(all[2].error, "build: bad factor");
   EXPECT_FALSE(all[2].valid());
   EXPECT_FALSE(db.best("w1", "other-target").has_value());
+}
+
+TEST(Database, AScheduleMeasuredSeveralTimesCountsWithItsWorstMedian) {
+  // A (1 ms, then 3 ms when measured again) against B (2 ms once): B is the best, and A's
+  // lucky first measurement no longer wins.
+  Database db(temp_db("worst"));
+  MeasureRecord b = record("w1", 2e-3);
+  b.schedule = "schedule matmul {\n  vectorize C.j\n}\n";
+  db.add({record("w1", 1e-3), b, record("w1", 3e-3)});
+  auto best = db.best("w1", "x86_64|znver4|+avx2");
+  ASSERT_TRUE(best.has_value());
+  EXPECT_EQ(best->schedule, b.schedule);
+  EXPECT_DOUBLE_EQ(best->median_seconds, 2e-3);
+  // Without B, A is returned with its worst median.
+  Database db2(temp_db("worst2"));
+  db2.add({record("w1", 1e-3), record("w1", 3e-3)});
+  EXPECT_DOUBLE_EQ(db2.best("w1", "x86_64|znver4|+avx2")->median_seconds, 3e-3);
 }
 
 TEST(Database, NewerSchemaIsRefused) {

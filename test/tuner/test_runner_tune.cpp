@@ -52,8 +52,9 @@ void tune_through_runner(const std::string &target, const std::string &runner, c
   EXPECT_NE(out.str().find("6 measurements"), std::string::npos) << out.str();
 
   Database db(f.db);
-  auto records = db.records(workload_key(k), t.key());
-  EXPECT_EQ(records.size(), 6u);
+  int measured = 0;  // besides the re-measurements of the best points (strategy "verify")
+  for (auto &r : db.records(workload_key(k), t.key())) measured += r.strategy != "verify";
+  EXPECT_EQ(measured, 6);
   auto best = db.best(workload_key(k), t.key());
   ASSERT_TRUE(best) << "no valid candidate:\n" << out.str();
   auto s = schedule_from_record(k, t, *best);

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <thread>
 
 #include "ir/parser.h"
@@ -73,6 +74,29 @@ TEST(Tuner, TuneKernelRecordsEveryMeasurementAndReturnsTheBest) {
 
 // Run only as the child of the resume test (a fresh process: libgomp, used by XGBoost, does not
 // survive fork, so the child is exec'd rather than forked from this test process).
+TEST(Tuner, TheBestPointsAreMeasuredAgainAndRankedByTheirWorstMeasurement) {
+  Database db(temp_db("verify"));
+  const Kernel &k = *suite().find_kernel("matmul");
+  TuneOptions o = quick(Strategy::Random, 6);
+  o.verify_top = 3;
+  TuneSummary s = tune_kernel(k, host(), &db, o);
+  ASSERT_TRUE(s.found);
+  EXPECT_EQ(s.measured, 6);  // re-measurements are outside the budget
+  EXPECT_EQ(s.verified, 3);
+  std::map<std::string, double> worst;
+  int verify = 0;
+  for (auto &r : db.records(workload_key(k), host().key())) {
+    verify += r.strategy == "verify";
+    if (r.valid()) worst[r.schedule] = std::max(worst[r.schedule], r.median_seconds);
+  }
+  EXPECT_EQ(verify, 3);
+  double best = 0;
+  for (auto &[sched, w] : worst)
+    if (best == 0 || w < best) best = w;
+  EXPECT_DOUBLE_EQ(s.median_seconds, best);  // the summary and the database agree
+  EXPECT_DOUBLE_EQ(db.best(workload_key(k), host().key())->median_seconds, best);
+}
+
 TEST(Tuner, TheHandScheduleIsMeasuredFirstAndNeverBeatenBySlowerCandidates) {
   Database db(temp_db("given"));
   const Kernel &k = *suite().find_kernel("matmul");
