@@ -82,17 +82,20 @@ TEST(Tuner, TheBestPointsAreMeasuredAgainAndRankedByTheirWorstMeasurement) {
   TuneSummary s = tune_kernel(k, host(), &db, o);
   ASSERT_TRUE(s.found);
   EXPECT_EQ(s.measured, 6);  // re-measurements are outside the budget
-  EXPECT_EQ(s.verified, 3);
+  EXPECT_GE(s.verified, 3);  // 3 per round, until the best has been measured twice
   std::map<std::string, double> worst;
+  std::map<std::string, int> times;
   int verify = 0;
   for (auto &r : db.records(workload_key(k), host().key())) {
     verify += r.strategy == "verify";
-    if (r.valid()) worst[r.schedule] = std::max(worst[r.schedule], r.median_seconds);
+    if (r.valid()) worst[r.schedule] = std::max(worst[r.schedule], r.median_seconds), ++times[r.schedule];
   }
-  EXPECT_EQ(verify, 3);
+  EXPECT_EQ(verify, s.verified);
   double best = 0;
+  std::string best_schedule;
   for (auto &[sched, w] : worst)
-    if (best == 0 || w < best) best = w;
+    if (best == 0 || w < best) best = w, best_schedule = sched;
+  EXPECT_EQ(times[best_schedule], 2);  // the winner is a verified schedule
   EXPECT_DOUBLE_EQ(s.median_seconds, best);  // the summary and the database agree
   EXPECT_DOUBLE_EQ(db.best(workload_key(k), host().key())->median_seconds, best);
 }
