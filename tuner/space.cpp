@@ -672,6 +672,21 @@ std::string sketch_name(const SketchRules &r) {
   return s;
 }
 
+/// The decisions of each tile group (the factors of one loop), by group.
+std::map<int, std::vector<size_t>> tile_groups(const std::vector<Decision> &dec) {
+  std::map<int, std::vector<size_t>> groups;
+  for (size_t i = 0; i < dec.size(); ++i)
+    if (dec[i].group >= 0) groups[dec[i].group].push_back(i);
+  return groups;
+}
+
+/// The product of a tile group's factors at point `p`.
+int64_t group_product(const std::vector<Decision> &dec, const std::vector<size_t> &members, const Point &p) {
+  int64_t prod = 1;
+  for (size_t i : members) prod *= dec[i].candidates[static_cast<size_t>(p.x[i])];
+  return prod;
+}
+
 std::string fnv_hex(const std::string &s) {
   uint64_t h = 1469598103934665603ull;
   for (unsigned char ch : s) h = (h ^ ch) * 1099511628211ull;
@@ -722,9 +737,7 @@ KernelSpace::KernelSpace(const Kernel &k, const Target &t) : k_(k), t_(t) {
 Point KernelSpace::random_point_of(int sketch, std::mt19937_64 &rng) const {
   const Sketch &sk = sketches_[static_cast<size_t>(sketch)];
   const auto &dec = sk.decisions;
-  std::map<int, std::vector<size_t>> groups;
-  for (size_t i = 0; i < dec.size(); ++i)
-    if (dec[i].group >= 0) groups[dec[i].group].push_back(i);
+  const auto groups = tile_groups(dec);
   Analysis an(k_);
   Point p;
   // Draws until the decision-level rules (tile products, register tile, L1/L2 fit, parallel
@@ -735,12 +748,7 @@ Point KernelSpace::random_point_of(int sketch, std::mt19937_64 &rng) const {
     p = Point{sketch, {}};
     for (auto &d : dec) p.x.push_back(std::uniform_int_distribution<int>(0, static_cast<int>(d.candidates.size()) - 1)(rng));
     for (auto &[g, members] : groups) {
-      auto product = [&] {
-        int64_t prod = 1;
-        for (size_t i : members) prod *= dec[i].candidates[static_cast<size_t>(p.x[i])];
-        return prod;
-      };
-      while (product() > dec[members[0]].limit) {
+      while (group_product(dec, members, p) > dec[members[0]].limit) {
         std::vector<size_t> shrinkable;
         for (size_t i : members)
           if (p.x[i] > 0) shrinkable.push_back(i);
@@ -760,10 +768,7 @@ std::vector<Point> KernelSpace::coupled_neighbours(const Point &p, int r) const 
   if (p.sketch < 0 || p.sketch >= num_sketches()) return out;
   const auto &dec = sketches_[static_cast<size_t>(p.sketch)].decisions;
   if (p.x.size() != dec.size()) return out;
-  std::map<int, std::vector<size_t>> groups;
-  for (size_t i = 0; i < dec.size(); ++i)
-    if (dec[i].group >= 0) groups[dec[i].group].push_back(i);
-  for (auto &[g, members] : groups)
+  for (auto &[g, members] : tile_groups(dec))
     for (size_t a : members)
       for (size_t b : members) {
         if (a == b) continue;
@@ -771,9 +776,7 @@ std::vector<Point> KernelSpace::coupled_neighbours(const Point &p, int r) const 
         q.x[a] += r;
         q.x[b] -= r;
         if (q.x[a] >= static_cast<int>(dec[a].candidates.size()) || q.x[b] < 0) continue;
-        int64_t prod = 1;
-        for (size_t i : members) prod *= dec[i].candidates[static_cast<size_t>(q.x[i])];
-        if (prod <= dec[members[0]].limit) out.push_back(std::move(q));
+        if (group_product(dec, members, q) <= dec[members[0]].limit) out.push_back(std::move(q));
       }
   return out;
 }

@@ -77,6 +77,24 @@ std::unique_ptr<Evaluator> make_measuring_evaluator(KernelSpace &space, const Tu
   return std::make_unique<RunnerEvaluator>(space, r, o.measure.loud);
 }
 
+/// The database record of one measurement of `schedule` (a schedule's text) for kernel `k`.
+MeasureRecord record_of(const Kernel &k, const Target &t, std::string schedule, const Measurement &m,
+                        std::string strategy, const std::string &kcc_version, int64_t run_id) {
+  MeasureRecord r;
+  r.workload_key = workload_key(k);
+  r.target_key = t.key();
+  r.kernel = k.name;
+  r.schedule = std::move(schedule);
+  r.samples = m.samples;
+  r.median_seconds = m.valid ? m.median : 0;
+  r.error = m.valid ? "" : (m.error.empty() ? "invalid" : m.error);
+  r.strategy = std::move(strategy);
+  r.kcc_version = kcc_version;
+  r.run_id = run_id;
+  r.flops = k.flops();
+  return r;
+}
+
 /// Passes batches to the measuring evaluator and records every batch in the database.
 class KernelEvaluator : public Evaluator {
  public:
@@ -93,19 +111,8 @@ class KernelEvaluator : public Evaluator {
       std::vector<MeasureRecord> batch;
       const Kernel &k = space_.kernel();
       for (size_t i = 0; i < points.size(); ++i) {
-        MeasureRecord r;
-        r.workload_key = workload_key(k);
-        r.target_key = space_.target().key();
-        r.kernel = k.name;
-        r.schedule = space_.schedule_text(points[i]);
-        r.samples = ms[i].samples;
-        r.median_seconds = ms[i].valid ? ms[i].median : 0;
-        r.error = ms[i].valid ? "" : (ms[i].error.empty() ? "invalid" : ms[i].error);
-        r.strategy = strategy.empty() ? to_string(opts_.strategy) : strategy;
-        r.kcc_version = opts_.kcc_version;
-        r.run_id = run_id_;
-        r.flops = k.flops();
-        batch.push_back(std::move(r));
+        batch.push_back(record_of(k, space_.target(), space_.schedule_text(points[i]), ms[i],
+                                  strategy.empty() ? to_string(opts_.strategy) : strategy, opts_.kcc_version, run_id_));
       }
       db_->add(batch);  // one transaction: a kill loses at most this batch
     }
@@ -295,19 +302,7 @@ struct KernelTuner::Impl {
     ++summary.measured;
     summary.invalid += !m.valid;
     if (db) {
-      MeasureRecord r;
-      r.workload_key = workload_key(k);
-      r.target_key = t.key();
-      r.kernel = k.name;
-      r.schedule = to_string(*given);
-      r.samples = m.samples;
-      r.median_seconds = m.valid ? m.median : 0;
-      r.error = m.valid ? "" : (m.error.empty() ? "invalid" : m.error);
-      r.strategy = kGivenStrategy;
-      r.kcc_version = opts.kcc_version;
-      r.run_id = run.id;
-      r.flops = k.flops();
-      db->add({r});
+      db->add({record_of(k, t, to_string(*given), m, kGivenStrategy, opts.kcc_version, run.id)});
     }
     const double b = best();
     summary.best_gflops_curve.push_back(b > 0 ? k.flops() / b * 1e-9 : 0);
