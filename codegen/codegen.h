@@ -5,6 +5,7 @@
 // the same interface.
 #pragma once
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,11 @@ class Module;
 
 namespace kcc {
 
+/// CompiledModule::optimize() ran past its time limit.
+struct CompileTimeLimit : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 /// An LLVM module holding one C-ABI function per lowered kernel:
 ///   int NAME(const float *in0, ..., float *out0, ...)   returning 0 or a kcc_status.
 /// Parallel loops call kcc_parallel_for; scratch buffers use kcc_alloc/kcc_free.
@@ -25,8 +31,9 @@ class CompiledModule {
  public:
   ~CompiledModule();
   CompiledModule(CompiledModule &&) noexcept;
-  /// Runs the O3 pipeline for the target (idempotent).
-  void optimize();
+  /// Runs the O3 pipeline for the target (idempotent). With `time_limit_seconds` > 0 (the tuner's
+  /// builds), throws CompileTimeLimit when the pipeline runs past it; the module is then unusable.
+  void optimize(double time_limit_seconds = 0);
   std::string llvm_ir() const;   ///< textual LLVM IR
   std::string assembly();        ///< target assembly
   std::string object();          ///< ELF object file bytes

@@ -1,5 +1,9 @@
 // codegen/compiled_module.cpp - generate_code() and what can be done with its result:
 // O3, textual IR, assembly, object bytes.
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cstdlib>
 #include <string>
 
 #include "codegen/codegen.h"
@@ -9,6 +13,7 @@
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
+#include "llvm/IR/PassInstrumentation.h"
 #include "llvm/Passes/OptimizationLevel.h"
 #include "llvm/Passes/PassBuilder.h"
 #include "llvm/Support/raw_ostream.h"
@@ -40,7 +45,7 @@ CompiledModule::CompiledModule(CompiledModule &&) noexcept = default;
 llvm::Module &CompiledModule::module() { return *impl_->mod; }
 const Target &CompiledModule::target() const { return impl_->target; }
 
-void CompiledModule::optimize() {
+void CompiledModule::optimize(double time_limit_seconds) {
   if (impl_->optimized) return;
   llvm::LoopAnalysisManager lam;
   llvm::FunctionAnalysisManager fam;
@@ -49,7 +54,23 @@ void CompiledModule::optimize() {
   llvm::PipelineTuningOptions pto;
   pto.LoopVectorization = true;
   pto.SLPVectorization = true;
-  llvm::PassBuilder pb(impl_->tm.get(), pto);
+  // KCC_LLVM_UNROLL=0 turns LLVM's own loop unrolling off (A/B measurements only: kcc's register
+  // tiles rely on it when the schedule does not unroll them; docs/decisions.md 9).
+  const char *llvm_unroll = std::getenv("KCC_LLVM_UNROLL");
+  pto.LoopUnrolling = !(llvm_unroll && std::string(llvm_unroll) == "0");
+  // With a time limit, every optional pass after the deadline is skipped (so the pipeline ends
+  // within about one pass of it) and the module is given up.
+  using clock = std::chrono::steady_clock;
+  const auto deadline = clock::now() + std::chrono::duration_cast<clock::duration>(
+                                           std::chrono::duration<double>(time_limit_seconds));
+  bool over = false;
+  llvm::PassInstrumentationCallbacks pic;
+  if (time_limit_seconds > 0)
+    pic.registerShouldRunOptionalPassCallback([&](llvm::StringRef, llvm::Any) {
+      if (!over && clock::now() > deadline) over = true;
+      return !over;
+    });
+  llvm::PassBuilder pb(impl_->tm.get(), pto, std::nullopt, time_limit_seconds > 0 ? &pic : nullptr);
   pb.registerModuleAnalyses(mam);
   pb.registerCGSCCAnalyses(cgam);
   pb.registerFunctionAnalyses(fam);
@@ -57,6 +78,9 @@ void CompiledModule::optimize() {
   pb.crossRegisterProxies(lam, fam, cgam, mam);
   llvm::ModulePassManager mpm = pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3);
   mpm.run(*impl_->mod, mam);
+  if (over)
+    throw CompileTimeLimit(fmt::format("optimization ran past its {:g} s limit (the code is too large)",
+                                       time_limit_seconds));
   verify_module(*impl_->mod, "after O3");
   impl_->optimized = true;
 }

@@ -366,7 +366,7 @@ std::vector<Measurement> Measurer::measure(const std::vector<const LoweredFunc *
       try {
         if (!funcs[i]) throw std::runtime_error("no loop IR");
         CompiledModule cm = generate_code({*funcs[i]}, t_, k_.name);
-        cm.optimize();
+        cm.optimize(opts_.compile_time_limit);
         const std::string object = cm.object();  // the back end runs in parallel, outside the lock
         std::lock_guard<std::mutex> lock(jit_mutex);
         built[i].jit = JitModule::create_from_object(object, k_.name);

@@ -60,6 +60,27 @@ TEST(Measurer, GoodCandidateGetsSamplesAndAMedian) {
   EXPECT_GT(r[0].median, 0);
 }
 
+TEST(Measurer, ABuildPastTheCompileTimeLimitIsGivenUpAndRecordedInvalid) {
+  const Kernel &k = *suite().find_kernel("matmul");
+  Crafted c = craft(k);
+  MeasureOptions o;
+  o.min_sample_seconds = 0.001;
+  o.samples = 3;
+  o.compile_time_limit = 1e-9;  // no O3 pipeline finishes in a nanosecond
+  Measurer limited(k, host(), o);
+  auto r = limited.measure({&c.good, &c.good});
+  ASSERT_EQ(r.size(), 2u);
+  for (const Measurement &x : r) {
+    EXPECT_FALSE(x.valid);
+    EXPECT_NE(x.error.find("build: optimization ran past its 1e-09 s limit"), std::string::npos) << x.error;
+  }
+  EXPECT_EQ(limited.stats().build_failed, 2);
+  o.compile_time_limit = 0;  // no limit: the same candidate builds and runs
+  Measurer unlimited(k, host(), o);
+  auto ok = unlimited.measure({&c.good});
+  EXPECT_TRUE(ok[0].valid) << ok[0].error;
+}
+
 TEST(Measurer, CrashHangAndWrongResultAreRecordedAndTheBatchGoesOn) {
   const Kernel &k = *suite().find_kernel("matmul");
   Crafted c = craft(k);
