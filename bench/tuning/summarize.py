@@ -1,44 +1,47 @@
 #!/usr/bin/env python3
 """bench/tuning/summarize.py - one markdown table from bench_tuning outputs (and the TVM script's).
 
-  summarize.py OUT.txt [MORE.txt ...]     rows 'kernel strategy GFLOP/s ... wall-s' of each file
+  summarize.py OUT.txt [MORE.txt ...]
 
-Prints the per-kernel table (one column group per configuration) and the geometric means over
-the kernels every listed configuration tuned."""
+Columns are found by the header line of each file ('kernel strategy GFLOP/s ...'), so the
+bench_tuning rows (kernel strategy GFLOP/s retimed measured invalid to-95% wall-s; files before
+2026-11-22 09:00 lack 'retimed') and the TVM script's (kernel strategy GFLOP/s retimed measured
+to-95% wall-s) both work. Where a file has a 'retimed' column (each configuration's best timed
+again side by side at the end), the table shows it: the number to compare. Prints the per-kernel
+table (one column per configuration) and the geometric means per configuration."""
 import math
 import sys
 from collections import OrderedDict
 
-rows = OrderedDict()  # kernel -> config -> (gflops, measured, to95, wall)
+rows = OrderedDict()  # kernel -> config -> (gflops, measured, wall)
 configs = []
 for path in sys.argv[1:]:
+    cols = None
     for line in open(path):
         f = line.split()
-        if not f or f[0].startswith("#") or f[0] in ("kernel", "rc"):
+        if not f or f[0].startswith("#"):
+            continue
+        if f[0] == "kernel":
+            cols = {name: i for i, name in enumerate(f)}
+            continue
+        if cols is None or len(f) != len(cols):
             continue
         try:
-            if len(f) == 7:  # bench_tuning: kernel strategy GFLOP/s measured invalid to-95% wall-s
-                k, c, g, m, to, w = f[0], f[1], float(f[2]), int(f[3]), int(f[5]), float(f[6])
-            elif len(f) == 7 + 0 or len(f) == 8:  # tvm: kernel strategy GFLOP/s retimed measured to-95% wall-s
-                k, c, g, m, to, w = f[0], f[1], float(f[2]), int(f[4]), int(f[5]), float(f[6])
-            else:
-                continue
-        except ValueError:
+            g = float(f[cols["GFLOP/s"]])
+            if "retimed" in cols and float(f[cols["retimed"]]) > 0:
+                g = float(f[cols["retimed"]])
+            m, w = int(f[cols["measured"]]), float(f[cols["wall-s"]])
+        except (ValueError, KeyError):
             continue
-        rows.setdefault(k, OrderedDict())[c] = (g, m, to, w)
+        k, c = f[cols["kernel"]], f[cols["strategy"]]
+        rows.setdefault(k, OrderedDict())[c] = (g, m, w)
         if c not in configs:
             configs.append(c)
 
 print("| kernel | " + " | ".join(f"{c} GFLOP/s (meas., s)" for c in configs) + " |")
 print("|---|" + "---:|" * len(configs))
 for k, cs in rows.items():
-    cells = []
-    for c in configs:
-        if c in cs:
-            g, m, to, w = cs[c]
-            cells.append(f"{g:.1f} ({m}, {w:.0f})")
-        else:
-            cells.append("–")
+    cells = [f"{cs[c][0]:.1f} ({cs[c][1]}, {cs[c][2]:.0f})" if c in cs else "–" for c in configs]
     print(f"| {k} | " + " | ".join(cells) + " |")
 print()
 for c in configs:
@@ -46,6 +49,6 @@ for c in configs:
     if not ks:
         continue
     gm = math.exp(sum(math.log(rows[k][c][0]) for k in ks) / len(ks))
-    wm = math.exp(sum(math.log(rows[k][c][3]) for k in ks) / len(ks))
+    wm = math.exp(sum(math.log(rows[k][c][2]) for k in ks) / len(ks))
     print(f"- {c}: {len(ks)} kernels, geometric mean {gm:.1f} GFLOP/s, tuning wall time {wm:.0f} s, "
           f"{sum(rows[k][c][1] for k in ks)} measurements")
