@@ -21,7 +21,7 @@ constexpr int kMaxDepth = 256;
 
 const char *const kPrimitives =
     "split, tile, reorder, fuse, parallel, vectorize, unroll, unroll_limit, bind, compute_at, "
-    "compute_inline, compute_root, cache_read, cache_write, rfactor, storage_align";
+    "compute_inline, compute_root, cache_read, cache_write, rfactor, storage_align, reorder_storage";
 
 ReduceOp reduce_op(const std::string &s) {
   if (s == "sum") return ReduceOp::Sum;
@@ -742,6 +742,16 @@ class Parser {
       RfactorStep s;
       s.loop = loop_name(true, p);
       s.result = results(p, 1, st.loc)[0];
+      st.kind = std::move(s);
+    } else if (p == "reorder_storage") {
+      ReorderStorageStep s;
+      s.stage = name_after(p, "a stage name");
+      while (is(Tok::Ident)) {
+        s.axes.push_back(loop_name(false, p));
+        check_stage_of(s.axes.back(), s.stage);
+      }
+      if (s.axes.empty())
+        fail(cur().loc, fmt::format("expected axis names after 'reorder_storage {}', found {}", s.stage, describe(cur())));
       st.kind = std::move(s);
     } else if (p == "storage_align") {
       StorageAlignStep s;

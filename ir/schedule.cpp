@@ -71,6 +71,9 @@ struct Printer {
     return fmt::format("cache_write {} {} at {}", s.stage, scope(s.scope), loop(s.at));
   }
   std::string operator()(const RfactorStep &s) const { return fmt::format("rfactor {} -> {}", loop(s.loop), s.result); }
+  std::string operator()(const ReorderStorageStep &s) const {
+    return fmt::format("reorder_storage {} {}", s.stage, loops(s.axes));
+  }
   std::string operator()(const StorageAlignStep &s) const {
     return fmt::format("storage_align {} {} {}", loop(s.axis), s.factor, s.offset);
   }
@@ -89,6 +92,7 @@ struct Namer {
   std::string operator()(const CacheWriteStep &) const { return "cache_write"; }
   std::string operator()(const RfactorStep &) const { return "rfactor"; }
   std::string operator()(const StorageAlignStep &) const { return "storage_align"; }
+  std::string operator()(const ReorderStorageStep &) const { return "reorder_storage"; }
 };
 
 }  // namespace

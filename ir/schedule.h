@@ -22,6 +22,10 @@
 //   rfactor        S.l -> name                         reduction loop l becomes a spatial axis of a
 //                                                      new stage `name`; S reduces over it
 //   storage_align  S.axis factor offset                pad the stride of S's buffer at axis
+//   reorder_storage S a1 a2 ...                        lay S's buffer out with axes in this order
+//                                                      (outermost first; S must be an intermediate,
+//                                                      e.g. a cache_read pack transposed so that the
+//                                                      vectorized axis is contiguous)
 // Loops are named by the step that created them (an axis name from the kernel, or a result of
 // split/tile/fuse). Application resolves each name to a loop handle once; lowering never
 // searches loops by name.
@@ -102,10 +106,14 @@ struct StorageAlignStep {
   LoopName axis;  ///< stage.axis (an axis of the stage's output tensor)
   int64_t factor = 0, offset = 0;
 };
+struct ReorderStorageStep {
+  std::string stage;
+  std::vector<LoopName> axes;  ///< every axis of the stage's tensor, outermost first
+};
 
 using StepKind = std::variant<SplitStep, TileStep, ReorderStep, FuseStep, AnnotateStep,
                               UnrollLimitStep, BindStep, ComputeStep, CacheReadStep,
-                              CacheWriteStep, RfactorStep, StorageAlignStep>;
+                              CacheWriteStep, RfactorStep, StorageAlignStep, ReorderStorageStep>;
 
 struct Step {
   StepKind kind;

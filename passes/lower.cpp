@@ -108,10 +108,12 @@ Expr combine(ReduceOp op, Expr acc, Expr v) {
 }
 
 std::vector<int64_t> dense_strides(const std::vector<int64_t> &width,
-                                   const std::vector<std::pair<int64_t, int64_t>> &align) {
+                                   const std::vector<std::pair<int64_t, int64_t>> &align,
+                                   const std::vector<int> &order) {
   std::vector<int64_t> stride(width.size());
   int64_t s = 1;
-  for (size_t d = width.size(); d-- > 0;) {
+  for (size_t i = width.size(); i-- > 0;) {
+    const size_t d = order.empty() ? i : static_cast<size_t>(order[i]);
     if (d < align.size() && align[d].first > 0) {
       int64_t f = align[d].first, o = align[d].second;
       while (s % f != o) ++s;
@@ -122,9 +124,12 @@ std::vector<int64_t> dense_strides(const std::vector<int64_t> &width,
   return stride;
 }
 
+/// Elements a buffer of these widths and strides spans: its outermost storage dimension's stride
+/// times width (the largest such product; with reorder_storage that need not be dimension 0).
 int64_t alloc_size(const std::vector<int64_t> &width, const std::vector<int64_t> &stride) {
-  if (width.empty()) return 1;
-  return stride[0] * width[0];
+  int64_t size = 1;
+  for (size_t d = 0; d < width.size(); ++d) size = std::max(size, stride[d] * width[d]);
+  return size;
 }
 
 /// What the lowering of one stage leaves for the lowering of its producers.
@@ -169,7 +174,7 @@ class Lowerer {
     r.buffer = make_buffer(t->name, Type{t->elem, 1}, t->shape, MemScope::Global, index);
     r.width = t->shape;
     for (size_t d = 0; d < t->shape.size(); ++d) r.min.push_back(make_int(0));
-    r.stride = dense_strides(r.width, {});
+    r.stride = dense_strides(r.width, {}, {});
     real_[t.get()] = r;
   }
 
@@ -291,7 +296,7 @@ class Lowerer {
     Realization r;
     r.min = rmin;
     r.width = width;
-    r.stride = dense_strides(width, st.storage_align);
+    r.stride = dense_strides(width, st.storage_align, st.storage_order);
     int64_t size = alloc_size(width, r.stride);
     Type elem{t->elem, 1};
     bool local = st.where == ComputeLoc::At && size * elem.bytes() <= kMaxLocalBytes;
@@ -438,7 +443,7 @@ class Lowerer {
         local.min.push_back(b.min);
         local.width.push_back(w);
       }
-      local.stride = dense_strides(local.width, {});
+      local.stride = dense_strides(local.width, {}, {});
       int64_t size = alloc_size(local.width, local.stride);
       MemScope scope = st.cache_write_scope == CacheScope::Shared ? MemScope::Shared : MemScope::Local;
       if (scope == MemScope::Local && size * elem.bytes() > kMaxLocalBytes) scope = MemScope::Global;

@@ -428,6 +428,10 @@ class ScheduleRenamer {
   }
   void apply(RfactorStep &x) { loop(x.loop, ""); }
   void apply(StorageAlignStep &x) { loop(x.axis, ""); }
+  void apply(ReorderStorageStep &x) {
+    for (auto &l : x.axes) loop(l, x.stage);
+    x.stage = tensor(x.stage);
+  }
 
   std::map<std::string, std::string> tensors_;
   std::map<std::string, std::map<std::string, std::string>> axes_;  // old stage -> old axis -> new

@@ -613,6 +613,32 @@ class Applier {
            fmt::format("cannot change the layout of output '{}' (it is dense row-major)", st.name()));
     st.storage_align[dim] = {s.factor, s.offset};
   }
+
+  void apply(const ReorderStorageStep &s) {
+    auto &st = stage(s.stage);
+    const size_t rank = st.def.axes.size();
+    std::vector<int> order;
+    for (const LoopName &a : s.axes) {
+      int dim = -1;
+      for (size_t d = 0; d < rank; ++d)
+        if (st.def.axes[d].var->name == a.loop) dim = static_cast<int>(d);
+      if (dim < 0)
+        fail(ScheduleErrorKind::UnknownLoop, a.loop,
+             fmt::format("stage '{}' has no axis '{}' (reorder_storage names the axes of the stage's tensor)",
+                         st.name(), a.loop));
+      if (std::find(order.begin(), order.end(), dim) != order.end())
+        fail(ScheduleErrorKind::IllegalReorder, a.loop, fmt::format("axis '{}' is named twice", a.loop));
+      order.push_back(dim);
+    }
+    if (order.size() != rank)
+      fail(ScheduleErrorKind::IllegalReorder, "",
+           fmt::format("reorder_storage of '{}' must name all {} axes of its tensor, got {}", st.name(), rank,
+                       order.size()));
+    if (is_output(st.name()))
+      fail(ScheduleErrorKind::IllegalCache, "",
+           fmt::format("cannot change the layout of output '{}' (it is dense row-major)", st.name()));
+    st.storage_order = std::move(order);
+  }
 };
 
 }  // namespace

@@ -52,6 +52,7 @@ struct StageState {
   int cache_write_loop = -1;
   StepRef cache_write_step;
   std::vector<std::pair<int64_t, int64_t>> storage_align;  ///< per dimension (factor, offset); 0 = none
+  std::vector<int> storage_order;  ///< dimensions outermost first (reorder_storage); empty = row-major
   bool shared_cache = false;      ///< made by `cache_read ... shared`: its buffer is GPU shared memory
 
   const std::string &name() const { return def.name(); }

@@ -39,7 +39,7 @@ struct MeasureOptions {
   int warmup_runs = 1;
   double timeout_seconds = 10;       ///< per candidate (check + warm-up + samples)
   int build_threads = 2;
-  /// A candidate whose O3 pipeline runs longer is given up ("build: optimization ran past ...",
+  /// A candidate whose O3 pipeline takes more CPU seconds is given up ("build: optimization ran past ...",
   /// invalid; 0 = no limit). Such code is huge (register tiles with tails unrolled again by LLVM:
   /// 10-17 s for one candidate, 8-20x slower than the kernel's best) and would stall the batch.
   double compile_time_limit = 2;

@@ -23,7 +23,7 @@ namespace kcc::tuner {
 
 namespace {
 
-constexpr const char *kSpaceVersion = "space-5";
+constexpr const char *kSpaceVersion = "space-6";
 constexpr int64_t kMaxTile = 64;
 
 std::vector<int64_t> tile_candidates(int64_t extent, int64_t cap = kMaxTile) {
@@ -177,6 +177,43 @@ struct Analysis {
     if (cs.axes.size() != st(i).axes.size()) return -1;
     return c;
   }
+  /// The storage order (pack axes ax0 ax1 ..., outermost first) that makes `t`'s reads in stage i
+  /// contiguous along the stage's vectorized axis (its last axis longer than 1): the dimension
+  /// indexed by that axis moved last. Empty when the reads are contiguous already (or `t` is not
+  /// indexed by the axis at all).
+  std::vector<std::string> transposed_order(int i, const Tensor &t) const {
+    const Stage &s = st(i);
+    Var v;
+    for (auto &a : s.axes)
+      if (a.extent > 1) v = a.var;
+    if (!v) return {};
+    int dim = -1;
+    bool last_uses = false;
+    for_each_expr(s.body, [&](const Expr &e) {
+      auto *a = e.as<Access>();
+      if (!a || a->tensor != t || a->indices.empty()) return;
+      for (size_t d = 0; d + 1 < a->indices.size(); ++d)
+        if (uses_var(a->indices[d], v)) dim = static_cast<int>(d);
+      last_uses = last_uses || uses_var(a->indices.back(), v);
+    });
+    if (dim < 0 || last_uses) return {};
+    std::vector<std::string> order;
+    for (size_t d = 0; d < t->shape.size(); ++d)
+      if (static_cast<int>(d) != dim) order.push_back(fmt::format("ax{}", d));
+    order.push_back(fmt::format("ax{}", dim));
+    return order;
+  }
+  /// An input of tileable stage i read across its vectorized axis (K in S = Q K^T, W[j, k] of a
+  /// dense layer): packing it transposed makes the vector loads contiguous.
+  Tensor transpose_candidate(int i) const {
+    Tensor found;
+    for_each_expr(st(i).body, [&](const Expr &e) {
+      auto *a = e.as<Access>();
+      if (!a || found || a->tensor->role != TensorRole::Input) return;
+      if (!transposed_order(i, a->tensor).empty()) found = a->tensor;
+    });
+    return found;
+  }
   /// A tensor read by a tileable stage whose reads do not depend on its first tiled axis
   /// (the B panel of C = A B): packing it pays.
   Tensor pack_candidate(int i) const {
@@ -266,14 +303,17 @@ std::vector<std::vector<std::string>> split_reduction(Ctx &c, const Stage &s,
 /// The parallel loop must run at least 2 x cores iterations (fewer on small stages, see `want`): without that rule the best point of a one-thread tuning often had
 /// a parallel loop of 1 iteration (its tiles covering whole axes), so it ran on one core at any
 /// thread count. `sf` holds the inner tile factors of each split axis (levels 1 ..).
-void parallel_outer(Ctx &c, const Stage &s, std::vector<std::string> outer, const Target &t,
-                    const std::map<const Variable *, std::vector<int64_t>> &sf) {
+/// Returns the innermost of the level-0 loops as it is named afterwards ("par" when it was fused;
+/// empty when there are none).
+std::string parallel_outer(Ctx &c, const Stage &s, std::vector<std::string> outer, const Target &t,
+                           const std::map<const Variable *, std::vector<int64_t>> &sf) {
   const std::string &stage = s.name();
+  const std::string innermost = outer.empty() ? "" : outer.back();
   for (auto &a : s.axes) {
     if (outer.empty() || a.extent > 1 || outer.front() != a.var->name) break;
     outer.erase(outer.begin());
   }
-  if (outer.empty()) return;
+  if (outer.empty()) return innermost;
   std::map<std::string, int64_t> trips;  // level-0 loop name -> iterations
   int64_t cap = 1;
   const Axis *vector_axis = nullptr;
@@ -302,11 +342,12 @@ void parallel_outer(Ctx &c, const Stage &s, std::vector<std::string> outer, cons
                                       std::max(1, t.cores)));
   if (d == 1) {
     c.line(fmt::format("parallel {}.{}", stage, outer[0]));
-    return;
+    return innermost;
   }
   std::vector<std::string> fused(outer.begin(), outer.begin() + d);
   c.line(fmt::format("fuse {} {} -> par", stage, join(fused)));
   c.line(fmt::format("parallel {}.par", stage));
+  return static_cast<size_t>(d) == outer.size() ? "par" : innermost;
 }
 
 void unroll_limit(Ctx &c, const std::string &stage) {
@@ -403,9 +444,14 @@ void tile_stage(Ctx &c, const Analysis &an, int si, const SketchRules &r, const 
   auto rl = split_reduction(c, s, &rf);
   require_cache_fit(c, s, sf, rf, t);
   c.line(fmt::format("reorder {} {}", n, join(concat({lv[0], lv[1], rl[0], lv[2], rl[1], lv[3]}))));
-  if (r.cache_read && !rl[0].empty())
-    if (Tensor p = an.pack_candidate(si))
-      c.line(fmt::format("cache_read {} local at {}.{} -> {}_pack", p->name, n, rl[0].back(), p->name));
+  // Packs (cache_read): the panel that does not depend on the first axis (GEMM's B) at the last R0
+  // loop; an input read across the vectorized axis once per level-0 tile (below), transposed.
+  Tensor panel = r.cache_read && !rl[0].empty() ? an.pack_candidate(si) : Tensor();
+  if (panel) {
+    c.line(fmt::format("cache_read {} local at {}.{} -> {}_pack", panel->name, n, rl[0].back(), panel->name));
+    std::vector<std::string> order = an.transposed_order(si, panel);
+    if (!order.empty()) c.line(fmt::format("reorder_storage {}_pack {}", panel->name, join(order)));
+  }
   if (r.cache_write) {
     // Where the local tile lives: at the last S1 loop (the S2 x S3 tile, Ansor's choice) or at the
     // last S2 loop (the S3 register tile alone, accumulating over R1 in registers; with a packed
@@ -415,7 +461,12 @@ void tile_stage(Ctx &c, const Analysis &an, int si, const SketchRules &r, const 
     c.line(fmt::format("cache_write {} local at {}.{}", n, n, at.back()));
   }
   if (vf > 1) c.line(fmt::format("vectorize {}.{}", n, vloop));
-  parallel_outer(c, s, lv[0], t, sf);
+  const std::string tile_loop = parallel_outer(c, s, lv[0], t, sf);
+  Tensor tp = r.cache_read && !panel && !tile_loop.empty() ? an.transpose_candidate(si) : Tensor();
+  if (tp) {
+    c.line(fmt::format("cache_read {} local at {}.{} -> {}_t", tp->name, n, tile_loop, tp->name));
+    c.line(fmt::format("reorder_storage {}_t {}", tp->name, join(an.transposed_order(si, tp))));
+  }
   unroll_limit(c, n);
 }
 
@@ -707,7 +758,7 @@ KernelSpace::KernelSpace(const Kernel &k, const Target &t) : k_(k), t_(t) {
     any_rfactor |= rfactorable(an, i, t);
     any_tile |= an.tileable(i);
     any_fuse |= an.fusable_into(i) >= 0;
-    any_pack |= an.tileable(i) && an.pack_candidate(i) != nullptr;
+    any_pack |= an.tileable(i) && (an.pack_candidate(i) != nullptr || an.transpose_candidate(i) != nullptr);
   }
   std::set<std::string> seen;
   std::string sig = kSpaceVersion;

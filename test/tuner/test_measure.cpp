@@ -72,7 +72,7 @@ TEST(Measurer, ABuildPastTheCompileTimeLimitIsGivenUpAndRecordedInvalid) {
   ASSERT_EQ(r.size(), 2u);
   for (const Measurement &x : r) {
     EXPECT_FALSE(x.valid);
-    EXPECT_NE(x.error.find("build: optimization ran past its 1e-09 s limit"), std::string::npos) << x.error;
+    EXPECT_NE(x.error.find("build: optimization ran past its 1e-09 s CPU-time limit"), std::string::npos) << x.error;
   }
   EXPECT_EQ(limited.stats().build_failed, 2);
   o.compile_time_limit = 0;  // no limit: the same candidate builds and runs

@@ -48,6 +48,28 @@ TEST(KernelSpace, MatmulGetsMultiLevelTilingWithCacheWriteAndPacking) {
   EXPECT_NE(std::find(dec[0].candidates.begin(), dec[0].candidates.end(), 4), dec[0].candidates.end());
 }
 
+TEST(KernelSpace, ReadsAcrossTheVectorAxisArePackedTransposed) {
+  // dense_relu reads W[j, k] with j vectorized: its packs put j innermost. matmul's B[k, j] is
+  // contiguous along j already: packed as it is.
+  std::mt19937_64 rng(3);
+  for (const char *name : {"dense_relu", "matmul"}) {
+    KernelSpace s(*suite().find_kernel(name), host());
+    int packs = 0;
+    for (int sk = 0; sk < s.num_sketches(); ++sk) {
+      if (s.sketches()[sk].name.find("cache_read") == std::string::npos) continue;
+      for (int i = 0; i < 10; ++i) {
+        const std::string text = s.schedule_text(s.random_point_of(sk, rng));
+        ++packs;
+        if (std::string(name) == "dense_relu")
+          EXPECT_NE(text.find("reorder_storage W_pack ax1 ax0"), std::string::npos) << text;
+        else
+          EXPECT_EQ(text.find("reorder_storage"), std::string::npos) << text;
+      }
+    }
+    EXPECT_GT(packs, 0) << name;
+  }
+}
+
 TEST(KernelSpace, DenseReluFusesTheEpilogueAndInlinesNothingElse) {
   KernelSpace s(*suite().find_kernel("dense_relu"), host());
   int fused = -1;

@@ -69,6 +69,17 @@ TEST(Lowering, UnrollReplicatesTheBody) {
   EXPECT_EQ(ir.find("(j1,"), std::string::npos) << ir;
 }
 
+TEST(Lowering, ReorderStorageTransposesAPackAndSizesItsBuffer) {
+  // B's tile packed transposed: k (dimension 0) made the innermost storage dimension.
+  std::string ir = lowered("mm",
+                           "schedule mm {\n split C.j [8] -> j0 j1\n reorder C j0 i k j1\n"
+                           " cache_read B local at C.j0 -> Bt\n reorder_storage Bt ax1 ax0\n}\n");
+  // The tile is 7 (k) x 8 (j) with j outermost in storage: 56 elements (not 8 x 1 or 7 x 1),
+  // element (k, j) at k + 7 j.
+  EXPECT_NE(ir.find("allocate Bt: f32[56] local"), std::string::npos) << ir;
+  EXPECT_NE(ir.find("Bt[ax0 + ax1 * 7]"), std::string::npos) << ir;
+}
+
 TEST(Lowering, ComputeAtComputesOneTileInsideTheLoop) {
   std::string ir = lowered("two", "schedule two {\n compute_at T Y.i\n}\n");
   // One row of T, computed inside the loop over i just before Y reads it; the buffer itself is

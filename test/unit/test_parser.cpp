@@ -370,6 +370,7 @@ const char *kScheduleText =
     "  cache_write acc local at acc.j1\n"
     "  rfactor acc.k -> acc_rf\n"
     "  storage_align acc.i 16 1\n"
+    "  reorder_storage W_sh k j\n"
     "}\n";
 
 TEST(Schedule, ExactRoundTrip) {
@@ -430,7 +431,7 @@ TEST(Schedule, ModuleAttachesSchedules) {
   std::string text = std::string(kDenseRelu) + kScheduleText;
   Module m = parse_module("m.ir", text);
   ASSERT_TRUE(m.find_schedule("dense_relu"));
-  EXPECT_EQ(m.find_schedule("dense_relu")->steps.size(), 18u);
+  EXPECT_EQ(m.find_schedule("dense_relu")->steps.size(), 19u);
   Module again = parse_module("m2.ir", to_string(m));
   EXPECT_EQ(to_string(again), to_string(m));
 }
