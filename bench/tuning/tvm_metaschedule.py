@@ -106,6 +106,23 @@ def batch_qk(b, m, n, d):
     return [Q, K, S], 2.0 * b * m * n * d
 
 
+def dense_gelu(m, n, k):
+    """BERT dense layer with the weights stored [out, in] and the tanh GELU fused (kernels.ir)."""
+    X = te.placeholder((m, k), name="X")
+    W = te.placeholder((n, k), name="W")
+    b = te.placeholder((n,), name="b")
+    rk = te.reduce_axis((0, k))
+    acc = te.compute((m, n), lambda i, j: te.sum(X[i, rk] * W[j, rk], axis=rk), name="acc")
+    tanh = getattr(te, "tanh", None) or tvm.tirx.tanh
+
+    def gelu(i, j):
+        v = acc[i, j] + b[j]
+        return 0.5 * v * (1.0 + tanh(0.7978845608 * (v + 0.044715 * v * v * v)))
+
+    Y = te.compute((m, n), gelu, name="Y")
+    return [X, W, b, Y], 2.0 * m * n * k
+
+
 def gemm(m, n, k):
     A = te.placeholder((m, k), name="A")
     B = te.placeholder((k, n), name="B")
@@ -121,6 +138,7 @@ WORKLOADS = {
     "resnet_conv7x7_s2": lambda: conv2d(1, 3, 224, 224, 64, 7, 7, 2, 3),
     "vgg_conv3x3": lambda: conv2d(1, 512, 14, 14, 512, 3, 3, 1, 1),
     "bert_qk": lambda: batch_qk(12, 128, 128, 64),
+    "bert_dense_gelu": lambda: dense_gelu(128, 768, 768),
     "sgemm512": lambda: gemm(512, 512, 512),
     "sgemm1024": lambda: gemm(1024, 1024, 1024),
     "resnet_conv3x3_16c": lambda: conv2d_16c(1, 64, 56, 56, 64, 3, 3, 1, 1),
