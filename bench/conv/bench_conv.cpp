@@ -18,6 +18,10 @@
 // hand-written schedules of conv16c_hand.ir; their inputs are reordered to the blocked layout
 // outside the timed region, as oneDNN's are. The ratios that compare like with like are
 // kcc-16c / oneDNN (both blocked) and kcc / oneDNN-nchw (both NCHW).
+// The BERT kernels of bert.ir (schedules locked in bert.kreg) are timed against OpenBLAS and
+// oneDNN: Q K^T as 12 SGEMMs with K transposed (cblas_sgemm / dnnl_sgemm 'N','T'), the dense
+// layer + bias + tanh GELU as oneDNN's matmul with the bias and a gelu_tanh post-op (fused, as
+// kcc's), and as OpenBLAS's SGEMM alone (the GEMM part only: a lower bound of its time).
 // Every kcc output is checked against oneDNN's (NCHW) and OpenBLAS's before timing.
 #include <cblas.h>
 #include <omp.h>
@@ -38,6 +42,7 @@ extern "C" {
 #include "conv16c_hand_kernels.h"
 #include "conv16c_kernels.h"
 #include "conv_kernels.h"
+#include "bert_kernels.h"
 #include "sgemm_kernels.h"  // bench/sgemm.ir: the hand-written SGEMM schedule, for reference
 #include "example_util.h"
 #include "kcc_runtime.h"
@@ -165,6 +170,35 @@ struct DnnlConv {
   }
 };
 
+/// oneDNN matmul Y = gelu_tanh(X W^T + b), W stored [N, K].
+struct DnnlDenseGelu {
+  engine eng;
+  stream s;
+  matmul prim;
+  memory x, w, b, y;
+  std::string impl;
+  DnnlDenseGelu(int m, int n, int k, const float *xp, const float *wp, const float *bp, float *yp)
+      : eng(engine::kind::cpu, 0), s(eng) {
+    memory::desc xd({m, k}, dt::f32, tag::ab), wd({k, n}, dt::f32, tag::ba), bd({1, n}, dt::f32, tag::ab),
+        yd({m, n}, dt::f32, tag::ab);
+    post_ops po;
+    po.append_eltwise(1.0f, algorithm::eltwise_gelu_tanh, 0.0f, 0.0f);
+    primitive_attr attr;
+    attr.set_post_ops(po);
+    matmul::primitive_desc pd(matmul::desc(xd, wd, bd, yd), attr, eng);
+    prim = matmul(pd);
+    x = memory(xd, eng, const_cast<float *>(xp));
+    w = memory(wd, eng, const_cast<float *>(wp));
+    b = memory(bd, eng, const_cast<float *>(bp));
+    y = memory(yd, eng, yp);
+    impl = pd.impl_info_str();
+  }
+  void run() {
+    prim.execute(s, {{DNNL_ARG_SRC, x}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_BIAS, b}, {DNNL_ARG_DST, y}});
+    s.wait();
+  }
+};
+
 void set_threads(int t) {
   kcc_set_num_threads(t);
   openblas_set_num_threads(t);
@@ -230,6 +264,67 @@ int main(int argc, char **argv) {
       fflush(stdout);
     }
     free(a), free(b), free(c), free(ref);
+  }
+
+  // BERT: attention scores and the dense + GELU layer.
+  if (wanted("bert_qk") || wanted("bert_dense_gelu")) {
+    const int H = 12, T = 128, D = 64, M = 128, N = 768, K = 768;
+    float *q = random_buffer((size_t)H * T * D, 11), *kk = random_buffer((size_t)H * T * D, 12);
+    float *sc = ex_alloc((size_t)H * T * T), *sref = ex_alloc((size_t)H * T * T);
+    float *x = random_buffer((size_t)M * K, 13), *w = random_buffer((size_t)N * K, 14), *b = random_buffer(N, 15);
+    float *y = ex_alloc((size_t)M * N), *yref = ex_alloc((size_t)M * N);
+    auto blas_qk = [&](float *out) {
+      for (int h = 0; h < H; ++h)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, 1.0f, q + (size_t)h * T * D, D,
+                    kk + (size_t)h * T * D, D, 0.0f, out + (size_t)h * T * T, T);
+    };
+    auto dnnl_qk = [&](float *out) {
+      for (int h = 0; h < H; ++h)
+        dnnl_sgemm('N', 'T', T, T, D, 1.0f, q + (size_t)h * T * D, D, kk + (size_t)h * T * D, D, 0.0f,
+                   out + (size_t)h * T * T, T);
+    };
+    // The reference of the dense layer: OpenBLAS's GEMM, then bias and GELU in double.
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, x, K, w, K, 0.0f, yref, N);
+    for (int i = 0; i < M; ++i)
+      for (int j = 0; j < N; ++j) {
+        double v = (double)yref[(size_t)i * N + j] + b[j];
+        yref[(size_t)i * N + j] = (float)(0.5 * v * (1.0 + std::tanh(0.7978845608 * (v + 0.044715 * v * v * v))));
+      }
+    blas_qk(sref);
+    printf("\n%-18s %7s %9s %9s %9s %9s %10s %10s  %s\n", "transformer", "threads", "kcc", "OpenBLAS", "oneDNN",
+           "BLAS-gemm", "kcc/BLAS", "kcc/oneDNN", "oneDNN implementation");
+    for (int t : thread_counts) {
+      set_threads(t);
+      DnnlDenseGelu dg(M, N, K, x, w, b, y);
+      if (t == thread_counts.front()) {
+        if (bert_qk(q, kk, sc) != 0 || !ex_check("kcc bert_qk", sc, sref, (size_t)H * T * T, 1e-4)) ++failures;
+        dnnl_qk(sc);
+        if (!ex_check("oneDNN Q K^T", sc, sref, (size_t)H * T * T, 1e-4)) ++failures;
+        if (bert_dense_gelu(x, w, b, y) != 0 || !ex_check("kcc bert_dense_gelu", y, yref, (size_t)M * N, 1e-4))
+          ++failures;
+        dg.run();
+        if (!ex_check("oneDNN matmul + gelu_tanh", y, yref, (size_t)M * N, 1e-3)) ++failures;
+      }
+      if (wanted("bert_qk")) {
+        const double fl = 2.0 * H * T * T * D;
+        double tk = median_seconds([&] { bert_qk(q, kk, sc); });
+        double to = median_seconds([&] { blas_qk(sc); });
+        double td = median_seconds([&] { dnnl_qk(sc); });
+        printf("%-18s %7d %9.1f %9.1f %9.1f %9s %9.0f%% %9.0f%%  dnnl_sgemm x 12\n", "bert_qk", t, fl / tk * 1e-9,
+               fl / to * 1e-9, fl / td * 1e-9, "-", 100 * to / tk, 100 * td / tk);
+      }
+      if (wanted("bert_dense_gelu")) {
+        const double fl = 2.0 * M * N * K;
+        double tk = median_seconds([&] { bert_dense_gelu(x, w, b, y); });
+        double td = median_seconds([&] { dg.run(); });
+        double tg = median_seconds(
+            [&] { cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, x, K, w, K, 0.0f, y, N); });
+        printf("%-18s %7d %9.1f %9s %9.1f %9.1f %9.0f%% %9.0f%%  %s\n", "bert_dense_gelu", t, fl / tk * 1e-9, "-",
+               fl / td * 1e-9, fl / tg * 1e-9, 100 * tg / tk, 100 * td / tk, dg.impl.c_str());
+      }
+      fflush(stdout);
+    }
+    free(q), free(kk), free(sc), free(sref), free(x), free(w), free(b), free(y), free(yref);
   }
 
   printf("\n%-18s %7s %9s %9s %9s %9s %11s %10s %10s %12s  %s\n", "layer", "threads", "kcc", "kcc-16c", "16c-hand",
