@@ -85,6 +85,7 @@ class Tracker {
 
   int64_t left() const { return opts_.budget - result_.measured; }
   bool is_known(const Point &p) const { return known_.count(p) != 0; }
+  const std::map<Point, Measurement> &measured() const { return known_; }
   const Measurement *known(const Point &p) const {
     auto it = known_.find(p);
     return it == known_.end() ? nullptr : &it->second;
@@ -404,6 +405,21 @@ void droplet_search(Tracker &t, const SearchOptions &opts, Point start) {
 
 }  // namespace
 
+std::vector<Point> best_per_sketch(const std::map<Point, Measurement> &measured, int k) {
+  std::map<int, std::pair<double, Point>> best;
+  for (auto &[p, m] : measured) {
+    if (!m.valid) continue;
+    auto it = best.find(p.sketch);
+    if (it == best.end() || m.median < it->second.first) best[p.sketch] = {m.median, p};
+  }
+  std::vector<std::pair<double, Point>> v;
+  for (auto &[sketch, b] : best) v.push_back(b);
+  std::sort(v.begin(), v.end(), [](auto &a, auto &b) { return a.first < b.first; });
+  std::vector<Point> out;
+  for (size_t i = 0; i < v.size() && static_cast<int>(i) < std::max(1, k); ++i) out.push_back(v[i].second);
+  return out;
+}
+
 SearchResult run_search(Strategy strategy, SearchSpace &space, Evaluator &eval, const SearchOptions &opts,
                         CostModel *cost, ValidityModel *validity, const std::vector<Trial> &history,
                         SearchObserver *observer) {
@@ -422,9 +438,16 @@ SearchResult run_search(Strategy strategy, SearchSpace &space, Evaluator &eval, 
     case Strategy::Evolutionary: evolutionary_search(t, opts, opts.budget); break;
     case Strategy::Droplet: droplet_search(t, opts, default_start()); break;
     case Strategy::Hybrid:
+    {
       evolutionary_search(t, opts, std::min(opts.budget, opts.hybrid_switch));
-      if (t.result().found) droplet_search(t, opts, t.result().best);
+      // Droplet from the best point of each of the best sketches, best first (the starts are
+      // taken before the first descent adds points).
+      for (const Point &s : best_per_sketch(t.measured(), opts.hybrid_sketches)) {
+        if (t.left() <= 0) break;
+        droplet_search(t, opts, s);
+      }
       break;
+    }
   }
   return t.result();
 }

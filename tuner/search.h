@@ -17,6 +17,7 @@
 //   hybrid        evolutionary for the first `hybrid_switch` measurements, then droplet from the best
 #pragma once
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <random>
 #include <string>
@@ -92,6 +93,10 @@ class ValidityModel {
 
 enum class Strategy { Random, Evolutionary, Droplet, Hybrid };
 const char *to_string(Strategy s);
+/// The best valid point (lowest median) of each sketch among `measured`, best first, at most `k`:
+/// hybrid's droplet starts.
+std::vector<Point> best_per_sketch(const std::map<Point, Measurement> &measured, int k);
+
 /// "random", "evolutionary", "droplet", "hybrid"; false if unknown.
 bool parse_strategy(const std::string &s, Strategy &out);
 
@@ -103,6 +108,12 @@ struct SearchOptions {
   int generations = 4;
   double mutation_local = 0.5;  ///< probability that a mutation steps +-1 instead of jumping
   int64_t hybrid_switch = 300;  ///< hybrid: evolutionary measurements before droplet
+  /// hybrid: droplet runs from the best point of each of this many sketches (best first).
+  /// Coordinate descent never leaves its start's sketch. 2 was tried on the depthwise conv, where
+  /// the evolutionary phase had settled in the wrong sketch: the other sketch's best after 300
+  /// measurements (38 of them) was too poor a start, and the second descent found nothing (54 vs
+  /// 55 GFLOP/s retimed; evolutionary-3000: 88). Default 1: one descent from the best point.
+  int hybrid_sketches = 1;
   double pvalue = 0.05;
   int max_radius = 3;
   uint64_t seed = 1;

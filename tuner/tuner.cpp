@@ -189,6 +189,8 @@ struct KernelTuner::Impl {
   std::vector<Trial> history;  // everything known: earlier records, resumed run, this session
   int64_t spent = 0;           // toward the budget (resumed measurements included)
   int64_t evolutionary = 0;    // hybrid: evolutionary measurements so far
+  std::vector<Point> droplet_starts;  // hybrid: where each descent starts (best of each sketch)
+  size_t next_start = 0;              // hybrid: the descent in progress
   int64_t steps = 0;
   bool done = false;
   bool droplet_converged = false;
@@ -333,7 +335,15 @@ int64_t KernelTuner::step(int64_t n) {
   so.seed = s.opts.search.seed + static_cast<uint64_t>(s.steps++) * 7919;
   Strategy strategy = s.opts.strategy;
   if (strategy == Strategy::Hybrid) {
-    if (s.evolutionary >= s.opts.search.hybrid_switch) strategy = Strategy::Droplet;
+    if (s.evolutionary >= s.opts.search.hybrid_switch) {
+      strategy = Strategy::Droplet;
+      if (s.droplet_starts.empty()) {
+        std::map<Point, Measurement> measured;
+        for (auto &tr : s.history) measured[tr.point] = tr.m;
+        s.droplet_starts = best_per_sketch(measured, s.opts.search.hybrid_sketches);
+      }
+      if (s.next_start < s.droplet_starts.size()) so.start = s.droplet_starts[s.next_start];
+    }
     so.hybrid_switch = s.opts.search.hybrid_switch - s.evolutionary;
   }
   std::unique_ptr<XgbCostModel> cost;
@@ -357,9 +367,14 @@ int64_t KernelTuner::step(int64_t n) {
   s.summary.static_rejected += r.static_rejected;
   s.summary.model_rejected += r.model_rejected;
   s.summary.wrong_results += s.eval->wrong_results - wrong_before;
-  if (r.measured == 0 || (strategy == Strategy::Droplet && r.droplet_converged) ||
-      (s.opts.strategy == Strategy::Hybrid && r.droplet_converged))
+  if (s.opts.strategy == Strategy::Hybrid && strategy == Strategy::Droplet) {
+    // One descent per start; the next step takes the next start.
+    if (r.droplet_converged || r.measured == 0)
+      if (++s.next_start >= s.droplet_starts.size()) s.done = true;
+  } else if (r.measured == 0 || (strategy == Strategy::Droplet && r.droplet_converged) ||
+             (s.opts.strategy == Strategy::Hybrid && r.droplet_converged)) {
     s.done = true;
+  }
   if (s.spent >= s.budget) s.done = true;
   return r.measured + baseline;
 }

@@ -56,7 +56,9 @@ class Synthetic : public SearchSpace, public Evaluator {
   Synthetic(std::vector<int> dims, std::function<double(const std::vector<int> &)> f, double noise = 0.01,
             uint64_t seed = 3)
       : dims_(std::move(dims)), f_(std::move(f)), noise_(noise), rng_(seed) {}
-  int num_sketches() const override { return 1; }
+  int num_sketches() const override { return sketches; }
+  int sketches = 1;
+  std::function<double(const Point &)> per_sketch;  ///< replaces f when set
   std::vector<int> dims(int) const override { return dims_; }
   bool statically_valid(const Point &p) override { return !static_invalid || !static_invalid(p.x); }
   std::vector<Point> coupled_neighbours(const Point &p, int r) const override {
@@ -82,7 +84,7 @@ class Synthetic : public SearchSpace, public Evaluator {
       }
       m.valid = true;
       std::normal_distribution<double> n(1.0, noise_);
-      for (int i = 0; i < 5; ++i) m.samples.push_back(f_(p.x) * n(rng_));
+      for (int i = 0; i < 5; ++i) m.samples.push_back((per_sketch ? per_sketch(p) : f_(p.x)) * n(rng_));
       out.push_back(m);
     }
     return out;
@@ -244,6 +246,46 @@ TEST(Hybrid, SwitchesToDropletAfterNMeasurementsAndConverges) {
   EXPECT_EQ(evo, 64);
   EXPECT_TRUE(r.droplet_converged);
   EXPECT_EQ(r.best.x, (std::vector<int>{7, 3, 11, 5}));
+}
+
+TEST(Hybrid, DescendsFromTheBestOfEachOfTheBestSketches) {
+  // Sketch 0's known point is the best measured, but sketch 1 holds the optimum: coordinate
+  // descent from sketch 0 alone cannot reach it.
+  Synthetic s({16, 16}, bowl);
+  s.sketches = 2;
+  s.per_sketch = [](const Point &p) {
+    const double d0 = p.x[0] - 12, d1 = p.x[1] - 12, e0 = p.x[0] - 3, e1 = p.x[1] - 3;
+    return p.sketch == 0 ? 1e-3 * (1 + 0.01 * (e0 * e0 + e1 * e1)) : 0.2e-3 * (1 + 0.1 * (d0 * d0 + d1 * d1));
+  };
+  auto known = [](int sketch, std::vector<int> x, double secs) {
+    Trial t{Point{sketch, std::move(x)}, {}, "evolutionary"};
+    t.m.valid = true;
+    t.m.samples = {secs, secs, secs};
+    t.m.median = secs;
+    return t;
+  };
+  // Sketch 0 at (3, 3): its optimum, 1.0 ms; sketch 1 at (0, 0): 5.96 ms.
+  const std::vector<Trial> history{known(0, {3, 3}, 1e-3), known(1, {0, 0}, 0.2e-3 * (1 + 0.1 * 288))};
+  SearchOptions o;
+  o.budget = 500;
+  o.hybrid_switch = 0;
+  for (int sketches : {1, 2}) {
+    o.hybrid_sketches = sketches;
+    SearchResult r = run_search(Strategy::Hybrid, s, s, o, nullptr, nullptr, history);
+    ASSERT_TRUE(r.found);
+    if (sketches == 1) {
+      EXPECT_EQ(r.best.sketch, 0);  // the descent from the best point stays in its sketch
+    } else {
+      EXPECT_EQ(r.best.sketch, 1);
+      EXPECT_EQ(r.best.x, (std::vector<int>{12, 12}));
+    }
+  }
+  std::map<Point, Measurement> measured;
+  for (auto &t : history) measured[t.point] = t.m;
+  auto starts = best_per_sketch(measured, 5);
+  ASSERT_EQ(starts.size(), 2u);
+  EXPECT_EQ(starts[0].sketch, 0);
+  EXPECT_EQ(best_per_sketch(measured, 1).size(), 1u);
 }
 
 TEST(Search, HistoryIsNeverMeasuredAgainAndCountsTowardTheBest) {
