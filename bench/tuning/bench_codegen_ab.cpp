@@ -19,19 +19,10 @@
 #include "passes/pipeline.h"
 #include "passes/registry.h"
 #include "tuner/measure.h"
+#include "tuner/stats.h"
 
 using namespace kcc;
 using namespace kcc::tuner;
-
-namespace {
-
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
-}
-
-}  // namespace
 
 int main(int argc, char **argv) {
   std::string ir_path, registry_path, env = "KCC_LLVM_UNROLL=1,0";

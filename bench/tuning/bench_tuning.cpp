@@ -34,6 +34,7 @@
 #include "passes/pipeline.h"
 #include "passes/registry.h"
 #include "tuner/measure.h"
+#include "tuner/stats.h"
 #include "tuner/report.h"
 #include "tuner/tuner.h"
 
@@ -56,12 +57,6 @@ std::vector<std::string> split(const std::string &s) {
   while (std::getline(ss, x, ','))
     if (!x.empty()) out.push_back(x);
   return out;
-}
-
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
 }
 
 /// Times `schedules` of `k` again in one worker, `rounds` times each, interleaved (round r starts
