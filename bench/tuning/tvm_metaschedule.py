@@ -14,6 +14,7 @@ Needs: pip install apache-tvm xgboost-cpu (tested with apache-tvm 0.27.0.post1 o
 where MetaSchedule lives in tvm.s_tir.meta_schedule).
 """
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -160,6 +161,19 @@ def _skip_tensor_intrin():
     sys.modules.setdefault("tvm.s_tir.tensor_intrin", types.ModuleType("tvm.s_tir.tensor_intrin"))
 
 
+def measuring_order_times(work_dir):
+    """Median run time of every record, in the order they were measured. The JSON database
+    appends one line per measurement to database_tuning_record.json; get_all_tuning_records()
+    returns them sorted by run time instead, which made the best-so-far curve (and the
+    measurements-to-95% column) useless. A failed build or run has run_secs 1e10: infinite."""
+    times = []
+    with open(os.path.join(work_dir, "database_tuning_record.json")) as f:
+        for line in f:
+            secs = [float(x) for x in (json.loads(line)[1][1] or [])]
+            times.append(float(np.median(secs)) if secs and min(secs) < 1e9 else float("inf"))
+    return times
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--trials", type=int, default=300)
@@ -182,13 +196,9 @@ def main():
         db = ms.tune_tir(mod=mod, target=target, work_dir=work_dir, max_trials_global=args.trials,
                          num_trials_per_iter=min(64, args.trials), builder=builder, num_tuning_cores=2, seed=1)
         wall = time.time() - t0
-        recs = db.get_all_tuning_records()
-        times = []
-        for r in recs:
-            secs = [float(x) for x in (r.run_secs or [])]
-            times.append(float(np.median(secs)) if secs and min(secs) < 1e9 else float("inf"))
+        times = measuring_order_times(work_dir)
         best_curve, best = [], float("inf")
-        for t in times:  # records come back in insertion order for the JSON database
+        for t in times:
             best = min(best, t)
             best_curve.append(flops / best / 1e9 if best < float("inf") else 0.0)
         gflops = max(best_curve) if best_curve else 0.0
@@ -205,7 +215,7 @@ def main():
             retimed = flops / float(np.median(ev(*bufs).results)) / 1e9
         except Exception as e:  # report, keep going
             print(f"# {name}: re-timing failed: {type(e).__name__}: {e}", file=sys.stderr, flush=True)
-        print(f"{name:<20} {'tvm-ms-' + str(args.trials):<18} {gflops:>9.2f} {retimed:>9.2f} {len(recs):>9} {to95:>7} "
+        print(f"{name:<20} {'tvm-ms-' + str(args.trials):<18} {gflops:>9.2f} {retimed:>9.2f} {len(times):>9} {to95:>7} "
               f"{wall:>8.1f}", flush=True)
         with open(os.path.join(work_dir, "curve.txt"), "w") as f:
             f.write("\n".join(f"{g:.3f}" for g in best_curve) + "\n")
