@@ -312,6 +312,21 @@ int precedence(const Expr &e) {
 
 void print(std::ostream &os, const Expr &e);
 
+/// Arithmetic on number literals only: the text a checker types from its context.
+bool literal_only(const Expr &e) {
+  switch (e.kind()) {
+    case ExprKind::IntImm: return !e.type().is_bool();
+    case ExprKind::FloatImm: return true;
+    case ExprKind::Unary: return e.as<Unary>()->op == UnOp::Neg && literal_only(e.as<Unary>()->a);
+    case ExprKind::Binary: {
+      auto *b = e.as<Binary>();
+      return !e.type().is_bool() && literal_only(b->a) && literal_only(b->b);
+    }
+    case ExprKind::Select: return literal_only(e.as<Select>()->t) && literal_only(e.as<Select>()->f);
+    default: return false;
+  }
+}
+
 void print_operand(std::ostream &os, const Expr &e, int min_prec) {
   if (precedence(e) < min_prec) {
     os << "(";
@@ -343,11 +358,18 @@ void print(std::ostream &os, const Expr &e) {
     }
     case ExprKind::FloatImm: os << format_float(e.as<FloatImm>()->value); return;
     case ExprKind::Variable: os << e.as<Variable>()->name; return;
-    case ExprKind::Cast:
+    case ExprKind::Cast: {
+      // Read back, literal-only arithmetic takes the conversion's type (`f32(3 + 4)` adds
+      // floats): name the operand's own type when it differs, or `f32(i64(16777217) + 1)` would
+      // come back as a float sum, and `i32(f32(2.5))` would not parse.
+      const Expr &v = e.as<Cast>()->value;
+      const bool retype = literal_only(v) && v.type().element() != e.type().element();
       os << to_string(e.type().element()) << "(";
-      print(os, e.as<Cast>()->value);
-      os << ")";
+      if (retype) os << to_string(v.type().element()) << "(";
+      print(os, v);
+      os << (retype ? "))" : ")");
       return;
+    }
     case ExprKind::Unary: {
       auto *u = e.as<Unary>();
       os << (u->op == UnOp::Neg ? "-" : "not ");

@@ -189,9 +189,43 @@ static void *worker_main(void *arg) {
   return NULL;
 }
 
+/* fork() copies the pool's state but only the calling thread: the child would count workers that
+ * do not exist and run every job on the caller alone (silently single-threaded), or block forever
+ * on a lock some other thread held at the fork. The handlers hold both locks across the fork, so
+ * no job is in flight, and the child starts with no workers and fresh condition variables (the
+ * parent's have waiters that do not exist in the child); it creates workers on its first job. */
+static void pool_before_fork(void) {
+  pthread_mutex_lock(&g_pool.job_mutex);
+  pthread_mutex_lock(&g_pool.lock);
+}
+
+static void pool_after_fork_parent(void) {
+  pthread_mutex_unlock(&g_pool.lock);
+  pthread_mutex_unlock(&g_pool.job_mutex);
+}
+
+static void pool_after_fork_child(void) {
+  struct pool *p = &g_pool;
+  p->nworkers = 0;
+  p->slots = 0;
+  p->caller_sleeping = 0;
+  atomic_store(&p->active, 0);
+  pthread_cond_init(&p->wake, NULL);
+  pthread_cond_init(&p->done, NULL);
+  pthread_mutex_unlock(&p->lock);
+  pthread_mutex_unlock(&p->job_mutex);
+}
+
+static pthread_once_t g_atfork_once = PTHREAD_ONCE_INIT;
+
+static void register_fork_handlers(void) {
+  pthread_atfork(pool_before_fork, pool_after_fork_parent, pool_after_fork_child);
+}
+
 /* Creates workers up to `want` (ids 1..want). Called with job_mutex held. Returns how many exist. */
 static int ensure_workers(int want) {
   struct pool *p = &g_pool;
+  if (p->nworkers < want) pthread_once(&g_atfork_once, register_fork_handlers);
   while (p->nworkers < want) {
     pthread_attr_t attr;
     pthread_attr_init(&attr);

@@ -10,11 +10,13 @@ RunnerEvaluator::RunnerEvaluator(KernelSpace &space, runner::RunnerOptions opts,
 
 std::vector<Measurement> RunnerEvaluator::measure(const std::vector<Point> &points) {
   std::vector<Measurement> out(points.size());
+  std::vector<std::shared_ptr<const LoweredFunc>> held;  // alive while the runner measures
   std::vector<const LoweredFunc *> funcs;
   std::vector<size_t> where;
   for (size_t i = 0; i < points.size(); ++i) {
-    if (const LoweredFunc *f = space_.lowered(points[i])) {
-      funcs.push_back(f);
+    if (auto f = space_.lowered(points[i])) {
+      held.push_back(f);
+      funcs.push_back(f.get());
       where.push_back(i);
     } else {
       out[i].error = "static: " + space_.static_error(points[i]);

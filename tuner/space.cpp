@@ -892,14 +892,14 @@ KernelSpace::Entry &KernelSpace::check(const Point &p) {
       e.error = c.error;
     } else {
       try {
-        e.func = std::make_shared<LoweredFunc>(lower_kernel(k_, schedule(p), t_));
+        auto f = std::make_shared<const LoweredFunc>(lower_kernel(k_, schedule(p), t_));
         int64_t nodes = 0;
-        for_each_expr(e.func->body, [&](const Expr &) { ++nodes; });
+        for_each_expr(f->body, [&](const Expr &) { ++nodes; });
         if (nodes > kMaxExprNodes) {
           e.error = "code too large: " + std::to_string(nodes) + " expression nodes after unrolling";
-          e.func.reset();
         } else {
           e.valid = true;
+          e.func = std::move(f);
         }
       } catch (const ScheduleError &err) {
         e.error = std::string("schedule error (") + to_string(err.kind()) + "): " + err.message();
@@ -910,14 +910,34 @@ KernelSpace::Entry &KernelSpace::check(const Point &p) {
       }
     }
   }
-  return cache_.emplace(p, std::move(e)).first->second;
+  Entry &stored = cache_.emplace(p, std::move(e)).first->second;
+  if (stored.func) hold(p, stored);
+  return stored;
+}
+
+void KernelSpace::hold(const Point &p, Entry &e) {
+  if (e.held) {
+    held_.splice(held_.end(), held_, e.held_at);
+  } else {
+    e.held_at = held_.insert(held_.end(), p);
+    e.held = true;
+  }
+  while (held_.size() > kKeepLowered) {
+    Entry &old = cache_.at(held_.front());
+    old.func.reset();
+    old.held = false;
+    held_.pop_front();
+  }
 }
 
 bool KernelSpace::statically_valid(const Point &p) { return check(p).valid; }
 
-const LoweredFunc *KernelSpace::lowered(const Point &p) {
+std::shared_ptr<const LoweredFunc> KernelSpace::lowered(const Point &p) {
   Entry &e = check(p);
-  return e.valid ? e.func.get() : nullptr;
+  if (!e.valid) return nullptr;
+  if (!e.func) e.func = std::make_shared<const LoweredFunc>(lower_kernel(k_, schedule(p), t_));  // dropped: again
+  hold(p, e);
+  return e.func;
 }
 
 std::string KernelSpace::static_error(const Point &p) const {
@@ -928,7 +948,7 @@ std::string KernelSpace::static_error(const Point &p) const {
 std::vector<std::vector<float>> KernelSpace::features(const Point &p) {
   Entry &e = check(p);
   if (!e.features.empty()) return e.features;
-  if (e.valid) e.features = extract_features(*e.func, t_);
+  if (e.valid) e.features = extract_features(*lowered(p), t_);
   if (e.features.empty()) e.features.push_back(std::vector<float>(static_cast<size_t>(kFeatureCount), 0.f));
   return e.features;
 }

@@ -35,6 +35,7 @@
 //   gpu_simple    other stages: axes fused, split by a thread count, bound to block.x/thread.x
 // GPU limits (threads, shared memory, registers) come from lowering's ScheduleErrors.
 #pragma once
+#include <list>
 #include <map>
 #include <memory>
 #include <optional>
@@ -104,8 +105,15 @@ class KernelSpace : public SearchSpace {
   std::string schedule_text(const Point &p) const;
   /// schedule_text parsed with parse_schedules.
   Schedule schedule(const Point &p) const;
-  /// The lowered function of a statically valid point (null otherwise); cached.
-  const LoweredFunc *lowered(const Point &p);
+  /// The lowered function of a statically valid point (null otherwise). The space keeps the
+  /// last kKeepLowered of them and lowers an older point again when asked: the evolutionary
+  /// search checks hundreds of thousands of points, and keeping every lowered function (up to
+  /// megabytes each, unrolled) ran a 3,000-measurement tuning out of 24 GiB. Validity, errors
+  /// and features stay for every point.
+  std::shared_ptr<const LoweredFunc> lowered(const Point &p);
+  static constexpr size_t kKeepLowered = 512;
+  /// How many lowered functions the space holds now (at most kKeepLowered).
+  size_t lowered_held() const { return held_.size(); }
   /// Why a point is statically invalid ("" when valid or not checked yet).
   std::string static_error(const Point &p) const;
   /// The point recorded in a schedule text's `# kcc-point` comment when its signature is this
@@ -116,16 +124,21 @@ class KernelSpace : public SearchSpace {
   struct Entry {
     bool valid = false;
     std::string error;
-    std::shared_ptr<LoweredFunc> func;
+    std::shared_ptr<const LoweredFunc> func;  ///< null when not held (see lowered())
+    bool held = false;                        ///< func is set and in held_ at held_at
+    std::list<Point>::iterator held_at;
     std::vector<std::vector<float>> features;
   };
   Entry &check(const Point &p);
+  /// Marks `e`'s function as the most recently used one; drops the least recent beyond the limit.
+  void hold(const Point &p, Entry &e);
 
   const Kernel &k_;
   Target t_;
   std::vector<Sketch> sketches_;
   std::string signature_;
   std::map<Point, Entry> cache_;
+  std::list<Point> held_;  ///< points whose lowered function is kept, least recently used first
 };
 
 }  // namespace kcc::tuner

@@ -41,8 +41,12 @@ class LocalEvaluator : public Evaluator {
   LocalEvaluator(KernelSpace &space, const MeasureOptions &o) : space_(space), measurer_(space.kernel(), space.target(), o) {}
 
   std::vector<Measurement> measure(const std::vector<Point> &points) override {
+    std::vector<std::shared_ptr<const LoweredFunc>> held;  // alive while the batch is measured
     std::vector<const LoweredFunc *> funcs;
-    for (auto &p : points) funcs.push_back(space_.lowered(p));
+    for (auto &p : points) {
+      held.push_back(space_.lowered(p));
+      funcs.push_back(held.back().get());
+    }
     std::vector<Measurement> ms = measurer_.measure(funcs);
     for (size_t i = 0; i < points.size(); ++i)
       if (!funcs[i] && ms[i].error.rfind("build: no loop IR", 0) == 0) ms[i].error = "static: " + space_.static_error(points[i]);

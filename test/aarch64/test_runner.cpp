@@ -142,7 +142,7 @@ TEST_P(Runner, TuningRunThroughTheRunner) {
   runner::RunnerOptions o = opts("tune_check");
   o.seed = 99;
   runner::RemoteRunner check(k, t, o);
-  auto again = check.measure({space.lowered(res.best)});
+  auto again = check.measure({space.lowered(res.best).get()});
   ASSERT_EQ(again.size(), 1u);
   EXPECT_TRUE(again[0].ok) << again[0].error << "\n" << space.schedule_text(res.best);
 }

@@ -76,7 +76,8 @@ TEST_P(GpuCandidates, RandomCandidatesAssembleAndMeanWhatTheInterpreterComputes)
     ++per_sketch[p.sketch];
     ++checked;
     SCOPED_TRACE(s.schedule_text(p));
-    const LoweredFunc &f = *s.lowered(p);
+    std::shared_ptr<const LoweredFunc> fp = s.lowered(p);
+    const LoweredFunc &f = *fp;
     GpuLaunchPlan plan;
     std::string err;
     ASSERT_TRUE(plan_gpu_launches(f, plan, err)) << err;

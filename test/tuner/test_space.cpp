@@ -111,6 +111,29 @@ TEST(KernelSpace, TilesLargerThanTheExtentAreStaticallyInvalid) {
   EXPECT_EQ(rows[0].size(), static_cast<size_t>(kFeatureCount));
 }
 
+// An evolutionary search checks far more points than it measures; the space must not keep the
+// lowered function of each (a 3,000-measurement tuning ran out of 24 GiB that way).
+TEST(KernelSpace, KeepsABoundedNumberOfLoweredFunctions) {
+  KernelSpace s(*suite().find_kernel("matmul"), host());
+  std::mt19937_64 rng(5);
+  std::vector<Point> valid;
+  for (int i = 0; i < 8000 && valid.size() < KernelSpace::kKeepLowered + 200; ++i) {
+    Point p = s.random_point_of(i % s.num_sketches(), rng);
+    if (s.statically_valid(p) && std::find(valid.begin(), valid.end(), p) == valid.end()) valid.push_back(p);
+  }
+  ASSERT_GT(valid.size(), KernelSpace::kKeepLowered) << "too few distinct valid points to test the bound";
+  EXPECT_LE(s.lowered_held(), KernelSpace::kKeepLowered);
+  // The first point's function was dropped; asked again, it is lowered again, the same code.
+  std::shared_ptr<const LoweredFunc> again = s.lowered(valid.front());
+  ASSERT_NE(again, nullptr);
+  EXPECT_EQ(to_string(*again), to_string(lower_kernel(s.kernel(), s.schedule(valid.front()), host())));
+  EXPECT_FALSE(s.features(valid.front()).empty());
+  // A function handed out stays valid while the space drops it.
+  for (size_t i = 1; i < valid.size(); ++i) s.lowered(valid[i]);
+  EXPECT_LE(s.lowered_held(), KernelSpace::kKeepLowered);
+  EXPECT_EQ(to_string(*again), to_string(lower_kernel(s.kernel(), s.schedule(valid.front()), host())));
+}
+
 TEST(KernelSpace, RandomCandidatesOfEveryCorrectnessKernelMatchTheInterpreter) {
   std::mt19937_64 rng(17);
   for (const Kernel &k : suite().kernels) {

@@ -212,6 +212,21 @@ kernel k(A: i32[8], H: f16[8]) -> (Y: f32[8], Z: i32[8], W: f16[8]) {
   expect_round_trip(text);
 }
 
+// A conversion of literal-only arithmetic names the operand's type when printed: read back,
+// `f32(16777217 + 1)` would add floats (16777216.0) and `i32(2.5)` is an error.
+TEST(ParserRoundTrip, ConversionOfLiteralArithmeticKeepsItsType) {
+  const char *text = R"(
+kernel k(A: f32[8], B: i32[8]) -> (Y: f32[8], Z: i32[8]) {
+  Y[i] = A[i] + f32(i64(16777217) + 1)
+  Z[i] = B[i] + i32(f32(2.5) * 2)
+}
+)";
+  expect_round_trip(text);
+  std::string printed = to_string(parse_module("test.ir", text));
+  EXPECT_NE(printed.find("f32(i64(16777217 + 1))"), std::string::npos) << printed;
+  EXPECT_NE(printed.find("i32(f32(2.5 * 2.0))"), std::string::npos) << printed;
+}
+
 // ---------------------------------------------------------------- parsing and typing
 
 TEST(Parser, ReductionMaxVersusBinaryMax) {

@@ -10,6 +10,9 @@
 #include <thread>
 #include <vector>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "kcc_runtime.h"
 
 namespace {
@@ -187,8 +190,11 @@ TEST_F(RuntimeTest, ThreadCountSetAndRestore) {
   EXPECT_GE(kcc_get_num_threads(), 1);
 }
 
-TEST_F(RuntimeTest, UsesSeveralThreadsWhenAsked) {
-  kcc_set_num_threads(4);
+namespace {
+
+// How many distinct threads ran the chunks of one 64-iteration job (each chunk sleeps, so the
+// workers join in even on a loaded machine).
+size_t threads_taking_part() {
   struct Seen {
     std::mutex m;
     std::set<std::thread::id> ids;
@@ -199,13 +205,39 @@ TEST_F(RuntimeTest, UsesSeveralThreadsWhenAsked) {
       std::lock_guard<std::mutex> g(s->m);
       s->ids.insert(std::this_thread::get_id());
     }
-    // Keep each chunk busy long enough for the workers to join in, even on a loaded machine.
     std::this_thread::sleep_for(std::chrono::milliseconds(2 * (e - b)));
     return 0;
   };
-  ASSERT_EQ(kcc_parallel_for(64, task, &seen), 0);
-  EXPECT_GE(seen.ids.size(), 2u);
-  EXPECT_LE(seen.ids.size(), 4u);
+  if (kcc_parallel_for(64, task, &seen) != 0) return 0;
+  return seen.ids.size();
+}
+
+}  // namespace
+
+TEST_F(RuntimeTest, UsesSeveralThreadsWhenAsked) {
+  kcc_set_num_threads(4);
+  size_t n = threads_taking_part();
+  EXPECT_GE(n, 2u);
+  EXPECT_LE(n, 4u);
+}
+
+// The tuner's runner forks a worker process; a process that ran parallel kernels before must
+// still run them on several threads in the child (and not block on the pool's locks).
+TEST_F(RuntimeTest, ForkedChildGetsItsOwnWorkers) {
+  kcc_set_num_threads(2);
+  ASSERT_EQ(threads_taking_part(), 2u);  // the parent's worker exists now
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    std::vector<int64_t> v = random_data(10000, 7);
+    bool sum_ok = parallel_sum(v) == serial_sum(v);
+    _exit(sum_ok && threads_taking_part() == 2 ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "the child ran its jobs on fewer than 2 threads";
+  EXPECT_EQ(threads_taking_part(), 2u);  // and the parent's pool still works
 }
 
 TEST_F(RuntimeTest, OneThreadRunsOnCaller) {
