@@ -72,7 +72,7 @@ TEST_P(Runner, ChecksAndTimesCorrectKernels) {
   const Kernel &k = *model().find_kernel("matmul");
   Target t = target();
   LoweredFunc a = lower_kernel(k, default_schedule(k, t), t);
-  LoweredFunc b = lower_kernel(k, Schedule{k.name, {}}, t);  // the naive loop nest
+  LoweredFunc b = lower_kernel(k, Schedule{k.name, {}, {}}, t);  // the naive loop nest
   runner::RemoteRunner r(k, t, opts("ok"));
   auto res = r.measure({&a, &b});
   ASSERT_EQ(res.size(), 2u);
