@@ -253,6 +253,25 @@ std::vector<Point> initial_population(Tracker &t, const SearchOptions &opts,
   return pop;
 }
 
+/// The sketches worth measuring more: those with fewer than 8 valid measurements, and those whose
+/// best time is at most twice the best sketch's.
+std::vector<int> sketches_in_contention(Tracker &t) {
+  const int ns = t.space().num_sketches();
+  std::vector<double> best(static_cast<size_t>(ns), std::numeric_limits<double>::infinity());
+  std::vector<int> valid(static_cast<size_t>(ns), 0);
+  double overall = std::numeric_limits<double>::infinity();
+  for (auto &[p, m] : t.measured()) {
+    if (!m.valid || p.sketch < 0 || p.sketch >= ns) continue;
+    ++valid[static_cast<size_t>(p.sketch)];
+    best[static_cast<size_t>(p.sketch)] = std::min(best[static_cast<size_t>(p.sketch)], m.median);
+    overall = std::min(overall, m.median);
+  }
+  std::vector<int> out;
+  for (int s = 0; s < ns; ++s)
+    if (valid[static_cast<size_t>(s)] < 8 || best[static_cast<size_t>(s)] <= 2 * overall) out.push_back(s);
+  return out;
+}
+
 void evolutionary_search(Tracker &t, const SearchOptions &opts, int64_t budget_end) {
   auto &rng = t.rng();
   while (t.result().measured < budget_end && t.left() > 0) {
@@ -272,19 +291,47 @@ void evolutionary_search(Tracker &t, const SearchOptions &opts, int64_t budget_e
       for (size_t i = 0; i < need.size(); ++i) scored[need[i]] = s[i];
     };
     score_all(pop);
+    const std::vector<int> contenders = sketches_in_contention(t);  // sorted
     for (int g = 0; g < opts.generations; ++g) {
       // Rank-based selection: parents drawn with probability decreasing with rank.
       std::sort(pop.begin(), pop.end(), [&](const Point &a, const Point &b) { return scored[a] > scored[b]; });
       std::vector<Point> next(pop.begin(), pop.begin() + std::max<size_t>(1, pop.size() / 8));  // elites
       std::set<Point> in_next(next.begin(), next.end());
-      std::vector<double> weights(pop.size());
-      for (size_t i = 0; i < pop.size(); ++i) weights[i] = 1.0 / (1.0 + static_cast<double>(i));
-      std::discrete_distribution<size_t> pick(weights.begin(), weights.end());
+      // ... and with a sketch share, the best two of every sketch in contention, so that no line
+      // dies out.
+      std::map<int, std::vector<size_t>> by_sketch;  // ranks of each contender's members
+      for (size_t i = 0; i < pop.size() && opts.sketch_share > 0; ++i)
+        if (std::binary_search(contenders.begin(), contenders.end(), pop[i].sketch)) {
+          auto &ranks = by_sketch[pop[i].sketch];
+          if (ranks.size() < 2 && in_next.insert(pop[i]).second) next.push_back(pop[i]);
+          ranks.push_back(i);
+        }
+      // Rank weights: over the whole population, and within each contender sketch (the sketch
+      // share of the parents is drawn there, so that every sketch's line keeps evolving).
+      auto rank_weights = [](size_t n) {
+        std::vector<double> w(n);
+        for (size_t i = 0; i < n; ++i) w[i] = 1.0 / (1.0 + static_cast<double>(i));
+        return std::discrete_distribution<size_t>(w.begin(), w.end());
+      };
+      std::discrete_distribution<size_t> pick = rank_weights(pop.size());
+      std::map<int, std::discrete_distribution<size_t>> pick_in;
+      for (auto &[sketch, ranks] : by_sketch) pick_in.emplace(sketch, rank_weights(ranks.size()));
+      const bool share = by_sketch.size() > 1;
+      auto parent = [&](int sketch) -> const Point & {
+        if (sketch >= 0 && pick_in.count(sketch)) return pop[by_sketch[sketch][pick_in[sketch](rng)]];
+        return pop[pick(rng)];
+      };
       for (int tries = 0; next.size() < pop.size() && tries < opts.population * 8; ++tries) {
-        const Point &a = pop[pick(rng)];
+        int sketch = -1;
+        if (share && std::uniform_real_distribution<double>(0, 1)(rng) < opts.sketch_share) {
+          auto it = by_sketch.begin();
+          std::advance(it, std::uniform_int_distribution<size_t>(0, by_sketch.size() - 1)(rng));
+          sketch = it->first;
+        }
+        const Point &a = parent(sketch);
         Point child;
         if (std::uniform_real_distribution<double>(0, 1)(rng) < 0.2) {
-          const Point &b = pop[pick(rng)];
+          const Point &b = parent(a.sketch);
           child = b.sketch == a.sketch ? crossover(t, a, b) : a;
           child = mutate(t, child, opts);
         } else {
@@ -309,7 +356,22 @@ void evolutionary_search(Tracker &t, const SearchOptions &opts, int64_t budget_e
     const int64_t n_random = std::max<int64_t>(0, static_cast<int64_t>(std::floor(opts.epsilon * static_cast<double>(want))));
     std::vector<Point> batch;
     std::set<Point> chosen;
+    // The sketch share first: each sketch in contention takes its own best-ranked candidates.
+    if (contenders.size() > 1 && opts.sketch_share > 0) {
+      const int64_t quota = std::max<int64_t>(
+          1, static_cast<int64_t>(opts.sketch_share * static_cast<double>(want)) / static_cast<int64_t>(contenders.size()));
+      for (int sketch : contenders) {
+        int64_t taken = 0;
+        for (size_t i = 0; i < rank_pts.size() && taken < quota && static_cast<int64_t>(batch.size()) < want - n_random; ++i) {
+          if (rank_pts[i].sketch != sketch || valid_p[i] < 0.5) continue;
+          chosen.insert(rank_pts[i]);
+          batch.push_back(rank_pts[i]);
+          ++taken;
+        }
+      }
+    }
     for (size_t i = 0; i < rank_pts.size() && static_cast<int64_t>(batch.size()) < want - n_random; ++i) {
+      if (chosen.count(rank_pts[i])) continue;
       if (valid_p[i] < 0.5) {
         ++t.result().model_rejected;
         continue;
@@ -405,7 +467,7 @@ void droplet_search(Tracker &t, const SearchOptions &opts, Point start) {
 
 }  // namespace
 
-std::vector<Point> best_per_sketch(const std::map<Point, Measurement> &measured, int k) {
+std::vector<Point> best_per_sketch(const std::map<Point, Measurement> &measured, int k, double margin) {
   std::map<int, std::pair<double, Point>> best;
   for (auto &[p, m] : measured) {
     if (!m.valid) continue;
@@ -416,7 +478,10 @@ std::vector<Point> best_per_sketch(const std::map<Point, Measurement> &measured,
   for (auto &[sketch, b] : best) v.push_back(b);
   std::sort(v.begin(), v.end(), [](auto &a, auto &b) { return a.first < b.first; });
   std::vector<Point> out;
-  for (size_t i = 0; i < v.size() && static_cast<int>(i) < std::max(1, k); ++i) out.push_back(v[i].second);
+  for (size_t i = 0; i < v.size() && static_cast<int>(i) < std::max(1, k); ++i) {
+    if (i > 0 && v[i].first > v[0].first * (1 + margin)) break;
+    out.push_back(v[i].second);
+  }
   return out;
 }
 
@@ -442,7 +507,7 @@ SearchResult run_search(Strategy strategy, SearchSpace &space, Evaluator &eval, 
       evolutionary_search(t, opts, std::min(opts.budget, opts.hybrid_switch));
       // Droplet from the best point of each of the best sketches, best first (the starts are
       // taken before the first descent adds points).
-      for (const Point &s : best_per_sketch(t.measured(), opts.hybrid_sketches)) {
+      for (const Point &s : best_per_sketch(t.measured(), opts.hybrid_sketches, opts.hybrid_margin)) {
         if (t.left() <= 0) break;
         droplet_search(t, opts, s);
       }

@@ -17,6 +17,7 @@
 //   hybrid        evolutionary for the first `hybrid_switch` measurements, then droplet from the best
 #pragma once
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <optional>
 #include <random>
@@ -93,9 +94,10 @@ class ValidityModel {
 
 enum class Strategy { Random, Evolutionary, Droplet, Hybrid };
 const char *to_string(Strategy s);
-/// The best valid point (lowest median) of each sketch among `measured`, best first, at most `k`:
-/// hybrid's droplet starts.
-std::vector<Point> best_per_sketch(const std::map<Point, Measurement> &measured, int k);
+/// The best valid point (lowest median) of each sketch among `measured`, best first, at most `k`,
+/// each with a median at most (1 + margin) times the best one's: hybrid's droplet starts.
+std::vector<Point> best_per_sketch(const std::map<Point, Measurement> &measured, int k,
+                                   double margin = std::numeric_limits<double>::infinity());
 
 /// "random", "evolutionary", "droplet", "hybrid"; false if unknown.
 bool parse_strategy(const std::string &s, Strategy &out);
@@ -108,12 +110,20 @@ struct SearchOptions {
   int generations = 4;
   double mutation_local = 0.5;  ///< probability that a mutation steps +-1 instead of jumping
   int64_t hybrid_switch = 300;  ///< hybrid: evolutionary measurements before droplet
-  /// hybrid: droplet runs from the best point of each of this many sketches (best first).
-  /// Coordinate descent never leaves its start's sketch. 2 was tried on the depthwise conv, where
-  /// the evolutionary phase had settled in the wrong sketch: the other sketch's best after 300
-  /// measurements (38 of them) was too poor a start, and the second descent found nothing (54 vs
-  /// 55 GFLOP/s retimed; evolutionary-3000: 88). Default 1: one descent from the best point.
-  int hybrid_sketches = 1;
+  /// hybrid: droplet runs from the best point of each of at most this many sketches (best
+  /// first), a sketch's only when its best median is within `hybrid_margin` of the overall best.
+  /// Coordinate descent never leaves its start's sketch. A second sketch without the margin was
+  /// tried on the depthwise conv, where the evolutionary phase had settled in the wrong sketch:
+  /// the other sketch's best after 300 measurements (38 of them, 24% slower) was too poor a start
+  /// and its descent found nothing (54 vs 55 GFLOP/s retimed; evolutionary-3000: 88). With the
+  /// margin, a second descent runs only when two sketches are close (stride-2 conv: 107 vs 101).
+  int hybrid_sketches = 2;
+  double hybrid_margin = 0.15;
+  /// evolutionary: this share of each batch is split among the sketches still in contention (best
+  /// throughput at least half the best sketch's, or fewer than 8 valid measurements), each taking
+  /// its own best-ranked candidates, so that a cost model that ranks one sketch above the others
+  /// early cannot starve a sketch of measurements (0 = rank all sketches together).
+  double sketch_share = 0.25;
   double pvalue = 0.05;
   int max_radius = 3;
   uint64_t seed = 1;

@@ -344,7 +344,7 @@ int64_t KernelTuner::step(int64_t n) {
       if (s.droplet_starts.empty()) {
         std::map<Point, Measurement> measured;
         for (auto &tr : s.history) measured[tr.point] = tr.m;
-        s.droplet_starts = best_per_sketch(measured, s.opts.search.hybrid_sketches);
+        s.droplet_starts = best_per_sketch(measured, s.opts.search.hybrid_sketches, s.opts.search.hybrid_margin);
       }
       if (s.next_start < s.droplet_starts.size()) so.start = s.droplet_starts[s.next_start];
     }

@@ -1,10 +1,13 @@
 // bench/tuning/bench_tuning.cpp - tuning efficiency: strategies side by side on the same kernels.
 //
 //   bench_tuning [--kernels FILE.ir] [--only NAME[,NAME]] [--scale F] [--out DIR] [--target T]
-//                [--configs NAME=STRATEGY:BUDGET[:SWITCH],...] [--threads N] [--seed S] [--retime R]
+//                [--configs NAME=STRATEGY:BUDGET[:SWITCH][:share=F][:starts=K],...] [--threads N]
+//                [--seed S] [--retime R]
 //
 // --configs replaces the three default configurations (budgets are still multiplied by --scale;
-// for hybrid BUDGET caps evolutionary + Droplet together and SWITCH is N); --threads sets the
+// for hybrid BUDGET caps evolutionary + Droplet together and SWITCH is N; share= sets the
+// evolutionary batch's sketch share, starts= hybrid's droplet starts; both to compare variants
+// of the search side by side); --threads sets the
 // kernel threads in the timing worker (0 = all cores, the default). The run ends with a
 // geometric-mean table per configuration over the kernels it tuned.
 //
@@ -48,6 +51,7 @@ struct Config {
   Strategy strategy;
   int64_t budget;
   int64_t hybrid_switch;
+  SearchOptions search;  ///< sketch_share, hybrid_sketches from share=F / starts=K
 };
 
 std::vector<std::string> split(const std::string &s) {
@@ -111,7 +115,8 @@ int main(int argc, char **argv) {
     else if (a == "--retime") retime_rounds = std::stoi(value());
     else {
       std::cerr << "usage: bench_tuning [--kernels FILE.ir] [--only K1,K2] [--scale F] [--out DIR] [--target T]\n"
-                   "                    [--configs NAME=STRATEGY:BUDGET[:SWITCH],...] [--threads N] [--seed S] [--retime R]\n";
+                   "                    [--configs NAME=STRATEGY:BUDGET[:SWITCH][:share=F][:starts=K],...] [--threads N]\n"
+                   "                    [--seed S] [--retime R]\n";
       return 2;
     }
   }
@@ -121,9 +126,9 @@ int main(int argc, char **argv) {
   auto scaled = [&](int64_t n) { return std::max<int64_t>(8, static_cast<int64_t>(static_cast<double>(n) * scale)); };
   // Hybrid: N evolutionary measurements, then Droplet until no neighbour improves (the budget
   // only caps it).
-  std::vector<Config> configs{{"hybrid-300", Strategy::Hybrid, scaled(300) + scaled(2000), scaled(300)},
-                              {"evolutionary-3000", Strategy::Evolutionary, scaled(3000), 0},
-                              {"random-300", Strategy::Random, scaled(300), 0}};
+  std::vector<Config> configs{{"hybrid-300", Strategy::Hybrid, scaled(300) + scaled(2000), scaled(300), {}},
+                              {"evolutionary-3000", Strategy::Evolutionary, scaled(3000), 0, {}},
+                              {"random-300", Strategy::Random, scaled(300), 0, {}}};
   if (!configs_arg.empty()) {
     configs.clear();
     for (const std::string &c : split(configs_arg)) {
@@ -132,19 +137,35 @@ int main(int argc, char **argv) {
       std::stringstream ss(eq == std::string::npos ? "" : c.substr(eq + 1));
       for (std::string x; std::getline(ss, x, ':');) f.push_back(x);
       Strategy st;
-      if (eq == std::string::npos || f.size() < 2 || f.size() > 3 || !parse_strategy(f[0], st)) {
-        std::cerr << "bench_tuning: bad --configs entry '" << c << "' (NAME=STRATEGY:BUDGET[:SWITCH])\n";
+      Config cfg{c.substr(0, eq), Strategy::Random, 0, 0, {}};
+      bool ok = eq != std::string::npos && f.size() >= 2 && parse_strategy(f[0], st);
+      try {
+        if (ok) cfg.strategy = st, cfg.budget = scaled(std::stoll(f[1]));
+        for (size_t i = 2; ok && i < f.size(); ++i) {
+          if (f[i].rfind("share=", 0) == 0) cfg.search.sketch_share = std::stod(f[i].substr(6));
+          else if (f[i].rfind("starts=", 0) == 0) cfg.search.hybrid_sketches = std::stoi(f[i].substr(7));
+          else if (i == 2) cfg.hybrid_switch = scaled(std::stoll(f[i]));
+          else ok = false;
+        }
+      } catch (const std::exception &) {
+        ok = false;
+      }
+      if (!ok) {
+        std::cerr << "bench_tuning: bad --configs entry '" << c
+                  << "' (NAME=STRATEGY:BUDGET[:SWITCH][:share=F][:starts=K])\n";
         return 2;
       }
-      configs.push_back({c.substr(0, eq), st, scaled(std::stoll(f[1])), f.size() == 3 ? scaled(std::stoll(f[2])) : 0});
+      configs.push_back(cfg);
     }
   }
   const bool tty = isatty(2);
   std::cout << fmt::format("# target {} ({}), {} configurations, budget scale {}, worker threads {}\n", t.name,
                            t.key(), configs.size(), scale, threads == 0 ? std::string("all") : std::to_string(threads));
   for (const Config &c : configs)
-    std::cout << fmt::format("#   {} = {} budget {}{}\n", c.name, to_string(c.strategy), c.budget,
-                             c.hybrid_switch ? fmt::format(" (evolutionary first {})", c.hybrid_switch) : "");
+    std::cout << fmt::format("#   {} = {} budget {}{}, sketch share {}, descents from up to {} sketches\n", c.name,
+                             to_string(c.strategy), c.budget,
+                             c.hybrid_switch ? fmt::format(" (evolutionary first {})", c.hybrid_switch) : "",
+                             c.search.sketch_share, c.search.hybrid_sketches);
   std::cout << fmt::format("{:<22} {:<18} {:>9} {:>9} {:>9} {:>8} {:>9} {:>9}\n", "kernel", "strategy", "GFLOP/s",
                            "retimed", "measured", "invalid", "to-95%", "wall-s");
   struct Geo {
@@ -181,6 +202,8 @@ int main(int argc, char **argv) {
       o.strategy = c.strategy;
       o.budget = c.budget;
       o.search.hybrid_switch = c.hybrid_switch;
+      o.search.sketch_share = c.search.sketch_share;
+      o.search.hybrid_sketches = c.search.hybrid_sketches;
       o.reuse_database = false;
       o.verify_top = 3;  // as kcc tune / kcc compile
       o.measure.run_threads = threads;

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <map>
 #include <random>
 
@@ -269,6 +270,7 @@ TEST(Hybrid, DescendsFromTheBestOfEachOfTheBestSketches) {
   SearchOptions o;
   o.budget = 500;
   o.hybrid_switch = 0;
+  o.hybrid_margin = std::numeric_limits<double>::infinity();
   for (int sketches : {1, 2}) {
     o.hybrid_sketches = sketches;
     SearchResult r = run_search(Strategy::Hybrid, s, s, o, nullptr, nullptr, history);
@@ -286,6 +288,59 @@ TEST(Hybrid, DescendsFromTheBestOfEachOfTheBestSketches) {
   ASSERT_EQ(starts.size(), 2u);
   EXPECT_EQ(starts[0].sketch, 0);
   EXPECT_EQ(best_per_sketch(measured, 1).size(), 1u);
+  // Within the default margin (15%) only: sketch 1's best is 6 times slower.
+  EXPECT_EQ(best_per_sketch(measured, 5, SearchOptions{}.hybrid_margin).size(), 1u);
+  measured[Point{1, {11, 12}}] = known(1, {11, 12}, 1.1e-3).m;
+  auto close = best_per_sketch(measured, 5, 0.15);
+  ASSERT_EQ(close.size(), 2u);
+  EXPECT_EQ(close[1], (Point{1, {11, 12}}));
+}
+
+/// An oracle within each sketch that ranks every point of sketch 0 above every point of sketch 1
+/// (a cost model that learned the wrong sketch early).
+class SketchBiasedOracle : public CostModel {
+ public:
+  explicit SketchBiasedOracle(std::function<double(const Point &)> f) : f_(std::move(f)) {}
+  void update(SearchSpace &, const std::vector<Point> &, const std::vector<Measurement> &) override {}
+  std::vector<double> predict(SearchSpace &, const std::vector<Point> &pts) override {
+    std::vector<double> s;
+    for (auto &p : pts) s.push_back((p.sketch == 0 ? 1e6 : 0) + 1.0 / f_(p));
+    return s;
+  }
+  bool trained() const override { return true; }
+
+ private:
+  std::function<double(const Point &)> f_;
+};
+
+TEST(Evolutionary, ASketchTheModelRanksLastStillGetsItsShareAndItsOptimumIsFound) {
+  // Sketch 0: 1 ms at best. Sketch 1: 0.5 ms at (20, 20, 20), rising steeply (under 1 ms in a
+  // ball of radius 3 only: random points almost never land there).
+  Synthetic s({32, 32, 32}, bowl);
+  s.sketches = 2;
+  s.per_sketch = [](const Point &p) {
+    double d = 0;
+    for (int v : p.x) d += p.sketch == 0 ? 0.001 * (v - 8) * (v - 8) : 0.1 * (v - 20) * (v - 20);
+    return (p.sketch == 0 ? 1e-3 : 0.5e-3) * (1 + d);
+  };
+  for (double share : {0.25, 0.0}) {
+    SketchBiasedOracle model(s.per_sketch);
+    SearchOptions o;
+    o.budget = 320;
+    o.sketch_share = share;
+    SearchResult r = run_search(Strategy::Evolutionary, s, s, o, &model);
+    ASSERT_TRUE(r.found);
+    int sketch1 = 0;
+    for (size_t i = 0; i < 64; ++i) sketch1 += r.trials[i].point.sketch == 1;
+    if (share > 0) {
+      EXPECT_GE(sketch1, 8);  // 25% of 64, split between the two sketches
+      EXPECT_EQ(r.best.sketch, 1);
+      EXPECT_EQ(r.best.x, (std::vector<int>{20, 20, 20}));
+    } else {
+      EXPECT_LE(sketch1, 6);  // the random share only
+      EXPECT_NE(r.best.x, (std::vector<int>{20, 20, 20}));
+    }
+  }
 }
 
 TEST(Search, HistoryIsNeverMeasuredAgainAndCountsTowardTheBest) {

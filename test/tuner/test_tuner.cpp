@@ -111,7 +111,9 @@ TEST(Tuner, TheHandScheduleIsMeasuredFirstAndNeverBeatenBySlowerCandidates) {
   EXPECT_EQ(s.measured, 4);  // the baseline is one of the budget's measurements
   EXPECT_GT(s.given_gflops, 0);
   EXPECT_GE(s.gflops, s.given_gflops);
-  if (s.from_given) EXPECT_EQ(s.schedule_text, to_string(hand));
+  if (s.from_given) {
+    EXPECT_EQ(s.schedule_text, to_string(hand));
+  }
   int given = 0;
   for (auto &r : db.records(workload_key(k), host().key()))
     if (r.strategy == "given") {
