@@ -6,7 +6,11 @@
 #                                      aarch64-sve | aarch64-a64fx | ... (default host; a
 #                                      project cross-compiling for AArch64 must name one)
 #     [MCPU cpu] [MATTR attrs]         overrides, as in llc
-#     [REGISTRY file.kreg]             a locked registry: exactly these schedules, no tuning
+#     [REGISTRY file.kreg]             a locked registry: exactly these schedules, no tuning;
+#                                      entries recorded on another cpu of the same instruction
+#                                      set are used with a note (retune for best speed)
+#     [LOCKED]                         with REGISTRY: demand entries recorded for this exact
+#                                      target (cpu, features, options): --registry-strict
 #     [SCHEDULES extra.ir ...]         more schedule files, applied after those in SOURCES
 #     [TUNE_BUDGET n]                  measurements kcc may spend tuning at build time
 #     [OPTIONS flag ...])              any other `kcc compile` flags
@@ -19,7 +23,7 @@
 include_guard(GLOBAL)
 
 function(kcc_add_kernels name)
-  cmake_parse_arguments(PARSE_ARGV 1 K "" "TARGET;MCPU;MATTR;REGISTRY;TUNE_BUDGET"
+  cmake_parse_arguments(PARSE_ARGV 1 K "LOCKED" "TARGET;MCPU;MATTR;REGISTRY;TUNE_BUDGET"
                         "SOURCES;SCHEDULES;OPTIONS")
   if(K_UNPARSED_ARGUMENTS)
     message(FATAL_ERROR "kcc_add_kernels(${name}): unknown arguments: ${K_UNPARSED_ARGUMENTS}")
@@ -54,6 +58,11 @@ function(kcc_add_kernels name)
   if(K_REGISTRY)
     get_filename_component(registry "${K_REGISTRY}" ABSOLUTE BASE_DIR "${CMAKE_CURRENT_SOURCE_DIR}")
     list(APPEND args --registry ${registry})
+    if(K_LOCKED)
+      list(APPEND args --registry-strict)
+    endif()
+  elseif(K_LOCKED)
+    message(FATAL_ERROR "kcc_add_kernels(${name}): LOCKED needs a REGISTRY")
   endif()
   if(K_TUNE_BUDGET)
     list(APPEND args --budget ${K_TUNE_BUDGET})

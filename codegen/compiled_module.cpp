@@ -4,7 +4,6 @@
 
 #include <time.h>
 
-#include <cstdlib>
 #include <string>
 
 #include "codegen/codegen.h"
@@ -55,10 +54,8 @@ void CompiledModule::optimize(double time_limit_seconds) {
   llvm::PipelineTuningOptions pto;
   pto.LoopVectorization = true;
   pto.SLPVectorization = true;
-  // KCC_LLVM_UNROLL=0 turns LLVM's own loop unrolling off (A/B measurements only: kcc's register
-  // tiles rely on it when the schedule does not unroll them; docs/decisions.md 9).
-  const char *llvm_unroll = std::getenv("KCC_LLVM_UNROLL");
-  pto.LoopUnrolling = !(llvm_unroll && std::string(llvm_unroll) == "0");
+  // A target option, so that it is part of the key of every record it produced.
+  pto.LoopUnrolling = impl_->target.options.llvm_unroll;
   // With a time limit, every optional pass after the deadline is skipped (so the pipeline ends
   // within about one pass of it) and the module is given up. The time is this thread's CPU time:
   // the tuner builds on several threads of a shared machine, and load must not fail a build.

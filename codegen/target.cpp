@@ -11,6 +11,8 @@
 #include <thread>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "codegen/llvm_support.h"
 #include "codegen/target.h"
 #include "ir/diag.h"
@@ -124,6 +126,74 @@ void read_host_caches(Target &t) {
   }
 }
 
+/// The features that change the code kcc generates, per architecture: the vector ISA levels and
+/// the arithmetic extensions LLVM may select. The rest of LLVM's feature list (cache-control
+/// and system instructions, ...) does not reach kernels and stays out of the key.
+struct CodeFeature {
+  const char *name;
+  /// A base feature defines the vector ISA a schedule was tuned for (its widths and FMA): an
+  /// entry recorded with it serves only targets that have it. Extensions (bf16, VNNI, AMX, ...)
+  /// are selected by LLVM when the target being compiled for has them, so a schedule never
+  /// depends on them.
+  bool base;
+};
+
+const std::vector<CodeFeature> &code_features(Arch a) {
+  static const std::vector<CodeFeature> x86 = {
+      {"sse4.2", true},      {"avx", true},          {"avx2", true},        {"fma", true},
+      {"f16c", false},       {"avx512f", true},      {"avx512cd", true},    {"avx512bw", true},
+      {"avx512dq", true},    {"avx512vl", true},     {"evex512", true},     {"avx512vnni", false},
+      {"avx512bf16", false}, {"avx512fp16", false},  {"avx512ifma", false}, {"avx512vbmi", false},
+      {"avx512vbmi2", false}, {"avxvnni", false},    {"amx-tile", false},   {"amx-int8", false},
+      {"amx-bf16", false}};
+  static const std::vector<CodeFeature> aarch64 = {{"neon", true},  {"sve", true},   {"fullfp16", false},
+                                                   {"dotprod", false}, {"bf16", false}, {"i8mm", false},
+                                                   {"sve2", false}};
+  static const std::vector<CodeFeature> none;
+  switch (a) {
+    case Arch::X86_64: return x86;
+    case Arch::AArch64: return aarch64;
+    case Arch::NVPTX: return none;  // the cpu (sm_XX) and the PTX version say it all
+  }
+  return none;
+}
+
+const CodeFeature *find_code_feature(Arch a, const std::string &name) {
+  for (const CodeFeature &f : code_features(a))
+    if (name == f.name) return &f;
+  return nullptr;
+}
+
+/// Target::isa: the code features the cpu + features enable; for NVPTX the explicit "+ptxNN".
+std::set<std::string> enabled_code_features(const Target &t, const llvm::MCSubtargetInfo &sti) {
+  std::set<std::string> out;
+  for (const CodeFeature &f : code_features(t.arch))
+    if (sti.checkFeatures(std::string("+") + f.name)) out.insert(f.name);
+  if (t.arch == Arch::NVPTX) {
+    std::stringstream ss(t.features);
+    for (std::string f; std::getline(ss, f, ',');)
+      if (f.size() > 1 && f[0] == '+') out.insert(f.substr(1));
+  }
+  return out;
+}
+
+std::vector<std::string> split(const std::string &s, char sep) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  for (std::string f; std::getline(ss, f, sep);) out.push_back(f);
+  if (!s.empty() && s.back() == sep) out.emplace_back();
+  return out;
+}
+
+std::string join(const std::set<std::string> &xs, const char *sep) {
+  std::string s;
+  for (const std::string &x : xs) s += (s.empty() ? "" : sep) + x;
+  return s;
+}
+
+/// The key's options field: default options are left out, so keys stay as before them.
+std::string options_field(const CodegenOptions &o) { return o.llvm_unroll ? "" : "no-llvm-unroll"; }
+
 /// Widest vectors the cpu+features support for f32 on x86.
 int x86_max_vector_bits(const llvm::MCSubtargetInfo &sti) {
   if (sti.checkFeatures("+avx512f")) return 512;
@@ -152,9 +222,94 @@ void set_gpu_limits(Target &t) {
 }  // namespace
 
 std::string Target::key() const {
-  std::ostringstream os;
-  os << triple << ";" << cpu << ";" << features << ";v" << vector_bits;
-  return os.str();
+  std::string k = triple + ";" + cpu + ";" + join(isa, ",") + ";v" + std::to_string(vector_bits);
+  if (std::string o = options_field(options); !o.empty()) k += ";" + o;
+  return k;
+}
+
+std::string Target::description() const {
+  std::string isa_name;
+  switch (arch) {
+    case Arch::X86_64:
+      isa_name = isa.count("avx512f") ? "AVX-512" : isa.count("avx2") ? "AVX2" : isa.count("avx") ? "AVX" : "SSE";
+      break;
+    case Arch::AArch64:
+      isa_name = isa.count("sve") ? (scalable_vectors ? "SVE" : "SVE " + std::to_string(vector_bits)) : "NEON";
+      break;
+    case Arch::NVPTX: isa_name = "PTX"; break;
+  }
+  std::string arch_name = triple.substr(0, triple.find('-'));
+  std::string d = fmt::format("{} ({}, {}, {}", name, cpu, arch_name, isa_name);
+  if (std::string o = options_field(options); !o.empty()) d += ", " + o;
+  return d + ")";
+}
+
+std::optional<TargetKey> TargetKey::parse(const std::string &key) {
+  std::vector<std::string> f = split(key, ';');
+  if (f.size() < 4 || f.size() > 5 || f[0].empty() || f[1].empty() || f[3].size() < 2 || f[3][0] != 'v')
+    return std::nullopt;
+  TargetKey k;
+  k.triple = f[0];
+  k.cpu = f[1];
+  try {
+    size_t used = 0;
+    k.vector_bits = std::stoi(f[3].substr(1), &used);
+    if (used != f[3].size() - 1 || k.vector_bits <= 0) return std::nullopt;
+  } catch (const std::exception &) {
+    return std::nullopt;
+  }
+  // The whole feature string of older keys ("+avx2,-amx-tile,..."): its enabled code features.
+  llvm::Triple tr(k.triple);
+  Arch arch = arch_of_triple(tr);
+  for (const std::string &x : split(f[2], ',')) {
+    if (x.empty() || x[0] == '-') continue;
+    std::string name = x[0] == '+' ? x.substr(1) : x;
+    if (arch == Arch::NVPTX || find_code_feature(arch, name)) k.isa.insert(name);
+  }
+  if (f.size() == 5) k.options = f[4];
+  return k;
+}
+
+KeyMatch match_target_key(const std::string &recorded, const Target &t, std::string *why) {
+  auto say = [&](std::string s) {
+    if (why) *why = std::move(s);
+  };
+  if (recorded == t.key()) {
+    say("");
+    return KeyMatch::Exact;
+  }
+  std::optional<TargetKey> k = TargetKey::parse(recorded);
+  if (!k) {
+    say(fmt::format("'{}' is not a target key", recorded));
+    return KeyMatch::Foreign;
+  }
+  if (k->triple != t.triple) {
+    say(fmt::format("recorded for {}, not {}", k->triple, t.triple));
+    return KeyMatch::Foreign;
+  }
+  if (t.arch == Arch::NVPTX && k->cpu != t.cpu) {  // block sizes and shared memory are per-SM limits
+    say(fmt::format("tuned for {}, whose limits differ from {}'s", k->cpu, t.cpu));
+    return KeyMatch::Foreign;
+  }
+  // NVPTX: the PTX version features gate; elsewhere the base vector ISA does.
+  std::set<std::string> lacking;
+  for (const std::string &f : k->isa) {
+    const CodeFeature *cf = find_code_feature(t.arch, f);
+    bool gates = t.arch == Arch::NVPTX || (cf && cf->base);
+    if (gates && !t.isa.count(f)) lacking.insert(f);
+  }
+  if (!lacking.empty() || k->vector_bits > t.vector_bits) {
+    if (lacking.empty()) lacking.insert(fmt::format("{}-bit vectors", k->vector_bits));
+    say(fmt::format("tuned on {} with {}, which {} lacks", k->cpu, join(lacking, ", "), t.description()));
+    return KeyMatch::Foreign;
+  }
+  // Same ISA on another cpu, or other code options: correct, perhaps not the fastest.
+  if (k->cpu != t.cpu) say(fmt::format("tuned on {}, used on {}", k->cpu, t.cpu));
+  else if (k->options != options_field(t.options))
+    say(fmt::format("tuned with options '{}', used with '{}'", k->options.empty() ? "default" : k->options,
+                    options_field(t.options).empty() ? "default" : options_field(t.options)));
+  else say(fmt::format("tuned for {}", recorded));
+  return KeyMatch::Compatible;
 }
 
 Target make_target(const std::string &name, const std::string &mcpu, const std::string &mattr) {
@@ -210,6 +365,7 @@ Target make_target(const std::string &name, const std::string &mcpu, const std::
   if (row->l2 > 0) t.l2_bytes = row->l2;
   if (row->l3 != 0) t.l3_bytes = std::max<int64_t>(0, row->l3);
   if (host) read_host_caches(t);
+  t.isa = enabled_code_features(t, *sti);
   return t;
 }
 

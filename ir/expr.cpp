@@ -86,6 +86,12 @@ Expr make_bool(bool v) { return make_int(v ? 1 : 0, Type::boolean()); }
 
 Expr make_const(Type t, double v) {
   if (t.is_float()) return make_float(v, t);
+  // Saturating, as a double outside the type's range has no integer value (casting it would be
+  // undefined behaviour). 2^63 is the first double above INT64_MAX.
+  const ScalarKind k = t.kind;
+  if (std::isnan(v)) return make_int(0, t);
+  if (v >= 9223372036854775808.0 || v >= static_cast<double>(int_max(k))) return make_int(int_max(k), t);
+  if (v <= static_cast<double>(int_min(k))) return make_int(int_min(k), t);
   return make_int(static_cast<int64_t>(v), t);
 }
 

@@ -570,6 +570,17 @@ bool advance(std::vector<int64_t> &idx, size_t first, const std::vector<int64_t>
   return false;
 }
 
+/// reduce_identity() as the interpreter's double: exact for every i8/i32 value and INT64_MIN;
+/// INT64_MAX becomes 2^63, which to_int() saturates back to INT64_MAX.
+double identity_value(ReduceOp op, ScalarKind k) {
+  Expr e = reduce_identity(op, Type{k, 1});
+  int64_t i = 0;
+  double f = 0;
+  if (is_const_int(e, &i)) return static_cast<double>(i);
+  KCC_INTERNAL(is_const_float(e, &f), "reduce_identity is not a constant");
+  return f;
+}
+
 double combine(ReduceOp op, double acc, double x) {
   switch (op) {
     case ReduceOp::Sum: return acc + x;
@@ -626,7 +637,7 @@ void run_stage(const Stage &st, std::map<const TensorDecl *, std::vector<double>
   if (dst.empty()) return;
   for (int64_t e : r_ext)
     if (e <= 0) {  // empty reduction: every point is the identity
-      dst.assign(dst.size(), store(reduce_identity(st.reduce)));
+      dst.assign(dst.size(), store(identity_value(st.reduce, k)));
       return;
     }
 
@@ -638,11 +649,14 @@ void run_stage(const Stage &st, std::map<const TensorDecl *, std::vector<double>
       dst[n++] = store(value(idx.data()));
       continue;
     }
-    double acc = reduce_identity(st.reduce);
-    do {
+    // Folded from the first term: the reference never depends on the identity the compiler
+    // starts its accumulators from (only an empty reduction, above, is its identity).
+    double acc = value(idx.data());
+    if (round_acc) acc = round_to(k, acc);
+    while (advance(idx, first_r, r_ext)) {
       acc = combine(st.reduce, acc, value(idx.data()));
       if (round_acc) acc = round_to(k, acc);
-    } while (advance(idx, first_r, r_ext));
+    }
     dst[n++] = store(acc);
   } while (advance(idx, 0, sp_ext));
 }
@@ -657,6 +671,13 @@ std::string shape_text(const std::vector<int64_t> &s) {
 
 std::vector<std::vector<double>> interpret(const Kernel &k, const std::vector<std::vector<float>> &inputs,
                                            InterpPrecision p) {
+  std::vector<std::vector<double>> wide;
+  for (auto &v : inputs) wide.emplace_back(v.begin(), v.end());
+  return interpret_doubles(k, wide, p);
+}
+
+std::vector<std::vector<double>> interpret_doubles(const Kernel &k, const std::vector<std::vector<double>> &inputs,
+                                                   InterpPrecision p) {
   if (inputs.size() != k.inputs.size())
     throw UserError(SourceLoc{}, fmt::format("kernel '{}' takes {} inputs but {} were given", k.name,
                                              k.inputs.size(), inputs.size()));
@@ -670,8 +691,7 @@ std::vector<std::vector<double>> interpret(const Kernel &k, const std::vector<st
                                                t.num_elements()));
     std::vector<double> &d = storage[&t];
     d.reserve(inputs[i].size());
-    for (float x : inputs[i]) {
-      double v = x;
+    for (double v : inputs[i]) {
       if (!is_float_kind(t.elem)) v = static_cast<double>(to_int(t.elem, v));
       else if (declared) v = round_to(t.elem, v);
       d.push_back(v);

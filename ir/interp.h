@@ -16,6 +16,10 @@ enum class InterpPrecision { F64, Declared };
 /// InternalError if the kernel reads outside a tensor (the checker should have caught it).
 std::vector<std::vector<double>> interpret(const Kernel &k, const std::vector<std::vector<float>> &inputs,
                                            InterpPrecision p = InterpPrecision::F64);
+/// interpret() with inputs as doubles, so that integer inputs beyond float's 24-bit mantissa (i32,
+/// i64 up to 2^53) arrive exactly; integer values are wrapped to their type as stored.
+std::vector<std::vector<double>> interpret_doubles(const Kernel &k, const std::vector<std::vector<double>> &inputs,
+                                                   InterpPrecision p = InterpPrecision::F64);
 
 /// Random inputs for `k`, uniform in [-1, 1] (mt19937 seeded with `seed`), one row-major vector
 /// per kernel input: the data compiled kernels are checked against interpret() on.

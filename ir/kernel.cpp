@@ -27,15 +27,17 @@ const char *to_string(ReduceOp op) {
   return "?";
 }
 
-double reduce_identity(ReduceOp op) {
+Expr reduce_identity(ReduceOp op, Type t) {
+  t = t.element();
+  const double inf = std::numeric_limits<double>::infinity();
   switch (op) {
-    case ReduceOp::None: return 0;
-    case ReduceOp::Sum: return 0;
-    case ReduceOp::Max: return -std::numeric_limits<double>::infinity();
-    case ReduceOp::Min: return std::numeric_limits<double>::infinity();
-    case ReduceOp::Prod: return 1;
+    case ReduceOp::None:
+    case ReduceOp::Sum: return make_const(t, 0);
+    case ReduceOp::Prod: return make_const(t, 1);
+    case ReduceOp::Max: return t.is_float() ? make_float(-inf, t) : make_int(int_min(t.kind), t);
+    case ReduceOp::Min: return t.is_float() ? make_float(inf, t) : make_int(int_max(t.kind), t);
   }
-  return 0;
+  return make_const(t, 0);
 }
 
 int64_t TensorDecl::num_elements() const {

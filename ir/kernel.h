@@ -25,8 +25,11 @@ struct TensorDecl {
 
 enum class ReduceOp : uint8_t { None, Sum, Max, Min, Prod };
 const char *to_string(ReduceOp op);  ///< "sum", "max", ...; "" for None
-/// The identity of the reduction (0, -inf, +inf, 1) in type `t`.
-double reduce_identity(ReduceOp op);
+/// The identity of the reduction in the scalar type of `t`: 0 for sum, 1 for prod (and None);
+/// for max the lowest and for min the highest value of the type: -inf/+inf for floats,
+/// INT32_MIN/INT32_MAX, INT64_MIN/INT64_MAX, ... for integers (exactly, never through a double),
+/// false/true for bool.
+Expr reduce_identity(ReduceOp op, Type t);
 
 /// An index variable of a stage with its range [0, extent).
 struct Axis {

@@ -1,5 +1,7 @@
 #include "ir/type.h"
 
+#include "ir/diag.h"
+
 namespace kcc {
 
 int Type::bits() const {
@@ -28,6 +30,36 @@ int64_t wrap_int(ScalarKind k, int64_t v) {
     case ScalarKind::F64: return v;
   }
   return v;
+}
+
+int64_t int_min(ScalarKind k) {
+  switch (k) {
+    case ScalarKind::I8: return INT8_MIN;
+    case ScalarKind::I32: return INT32_MIN;
+    case ScalarKind::I64: return INT64_MIN;
+    case ScalarKind::Bool: return 0;
+    case ScalarKind::F32:
+    case ScalarKind::F16:
+    case ScalarKind::BF16:
+    case ScalarKind::F64: break;
+  }
+  KCC_INTERNAL(false, "int_min of a float kind");
+  return 0;
+}
+
+int64_t int_max(ScalarKind k) {
+  switch (k) {
+    case ScalarKind::I8: return INT8_MAX;
+    case ScalarKind::I32: return INT32_MAX;
+    case ScalarKind::I64: return INT64_MAX;
+    case ScalarKind::Bool: return 1;
+    case ScalarKind::F32:
+    case ScalarKind::F16:
+    case ScalarKind::BF16:
+    case ScalarKind::F64: break;
+  }
+  KCC_INTERNAL(false, "int_max of a float kind");
+  return 0;
 }
 
 std::string to_string(ScalarKind k) {

@@ -40,6 +40,10 @@ struct Type {
 /// return v unchanged.
 int64_t wrap_int(ScalarKind k, int64_t v);
 
+/// The range of the integer kind `k` (bool: 0 and 1); internal error for float kinds.
+int64_t int_min(ScalarKind k);
+int64_t int_max(ScalarKind k);
+
 /// "f32", "i32", ... ; vectors print as "f32x8".
 std::string to_string(Type t);
 std::string to_string(ScalarKind k);

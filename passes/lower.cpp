@@ -410,7 +410,7 @@ class Lowerer {
     for (size_t d = 0; d < st.def.axes.size(); ++d) axis_subst.push_back({st.def.axes[d].var, in.axis_value[d]});
     for (size_t q = 0; q < st.def.raxes.size(); ++q) axis_subst.push_back({st.def.raxes[q].var, in.raxis_value[q]});
     Expr value = substitute(st.def.body, axis_subst);
-    const double ident = reduce_identity(st.def.reduce);
+    const Expr ident = reduce_identity(st.def.reduce, elem);
 
     // Positions: first reduction leaf, cache_write loop.
     int first_reduce = -1;
@@ -466,7 +466,7 @@ class Lowerer {
         if (st.is_reduction()) {
           fill = spatial_copy(si, static_cast<size_t>(cw) + 1, [&](const auto &rename) {
             Expr li_idx = store_index(si, local, rename);
-            if (!reduce_outside_cache) return make_store(local.buffer, li_idx, make_const(elem, ident));
+            if (!reduce_outside_cache) return make_store(local.buffer, li_idx, ident);
             return guarded(guard_of(si, rename, true),
                            make_store(local.buffer, li_idx, make_load(elem, r.buffer, store_index(si, r, rename))));
           });
@@ -483,7 +483,7 @@ class Lowerer {
         // Reduction init: the spatial loops inside the first reduction loop, before it.
         Stmt init = spatial_copy(si, static_cast<size_t>(p) + 1, [&](const auto &rename) {
           return guarded(guard_of(si, rename, true),
-                         make_store(r.buffer, store_index(si, r, rename), make_const(elem, ident)));
+                         make_store(r.buffer, store_index(si, r, rename), ident));
         });
         s = make_seq({init, loop});
       } else {

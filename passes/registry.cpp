@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -537,15 +538,28 @@ Registry read_registry_file(const std::string &path) {
 
 // ---------------------------------------------------------------- provider
 
-RegistryProvider::RegistryProvider(Registry reg) : reg_(std::move(reg)) {}
+RegistryProvider::RegistryProvider(Registry reg, bool strict) : reg_(std::move(reg)), strict_(strict) {}
+
+const RegistryEntry *RegistryProvider::find(const Kernel &k, const Target &t, KeyMatch *match) const {
+  std::string wk = workload_key(k);
+  const RegistryEntry *best = nullptr;
+  KeyMatch best_match = KeyMatch::Foreign;
+  for (const RegistryEntry &e : reg_.kernels) {
+    if (e.workload_key != wk) continue;
+    KeyMatch m = match_target_key(e.target_key, t);
+    if (m == KeyMatch::Foreign || (strict_ && m != KeyMatch::Exact)) continue;
+    // An exact entry beats a compatible one; then the kernel's own name wins.
+    bool better = !best || (m == KeyMatch::Exact && best_match != KeyMatch::Exact) ||
+                  (m == best_match && e.name == k.name && best->name != k.name);
+    if (better) best = &e, best_match = m;
+  }
+  if (match) *match = best_match;
+  return best;
+}
 
 bool RegistryProvider::provide(const Kernel &k, const Target &t, ChosenSchedule &out) {
-  std::string wk = workload_key(k), tk = t.key();
-  const RegistryEntry *best = nullptr;
-  for (const RegistryEntry &e : reg_.kernels) {
-    if (e.workload_key != wk || e.target_key != tk) continue;
-    if (!best || (e.name == k.name && best->name != k.name)) best = &e;
-  }
+  KeyMatch match = KeyMatch::Foreign;
+  const RegistryEntry *best = find(k, t, &match);
   if (!best) return false;
   std::string path = reg_.file ? reg_.file->path : "<registry>";
   std::vector<Schedule> parsed = parse_schedules(path, best->schedule);
@@ -561,18 +575,53 @@ bool RegistryProvider::provide(const Kernel &k, const Target &t, ChosenSchedule 
   s.kernel = k.name;
   out.schedule = std::move(s);
   out.source = ScheduleSource::Registry;
-  out.median_seconds = best->median_seconds;
+  // A time measured on another cpu says nothing of this one.
+  out.median_seconds = match == KeyMatch::Exact ? best->median_seconds : 0;
+  if (match == KeyMatch::Compatible) {
+    std::string why;
+    match_target_key(best->target_key, t, &why);
+    bool seen = false;
+    for (auto &[name, w] : borrowed_) seen = seen || name == k.name;
+    if (!seen) borrowed_.emplace_back(k.name, why);
+  }
   return true;
+}
+
+std::string RegistryProvider::borrowed_note(const Target &t) const {
+  if (borrowed_.empty()) return "";
+  std::string path = reg_.file ? reg_.file->path : "the registry";
+  // One line: kernels grouped by the reason ("tuned on znver4, used on sapphirerapids").
+  std::vector<std::pair<std::string, std::vector<std::string>>> groups;
+  for (auto &[kernel, why] : borrowed_) {
+    auto it = std::find_if(groups.begin(), groups.end(), [&](auto &g) { return g.first == why; });
+    if (it == groups.end()) groups.push_back({why, {kernel}});
+    else it->second.push_back(kernel);
+  }
+  std::string parts;
+  for (auto &[why, kernels] : groups)
+    parts += fmt::format("{}{} ({} kernel{})", parts.empty() ? "" : "; ", why, kernels.size(),
+                         kernels.size() == 1 ? "" : "s");
+  return fmt::format("kcc: note: registry '{}': {}: retune for best speed on {} (--registry-strict demands the exact "
+                     "target)",
+                     path, parts, t.name);
 }
 
 std::string RegistryProvider::missing_message(const Kernel &k, const Target &t) const {
   std::string wk = workload_key(k), tk = t.key();
   std::string path = reg_.file ? reg_.file->path : "the registry";
-  for (const RegistryEntry &e : reg_.kernels)
-    if (e.workload_key == wk && e.target_key != tk)
-      return fmt::format("registry '{}' has no schedule for kernel '{}' on target '{}' ({}); it has one for target "
-                         "'{}' (recompile without --registry to schedule it for this target)",
-                         path, k.name, t.name, tk, e.target_key);
+  for (const RegistryEntry &e : reg_.kernels) {
+    if (e.workload_key != wk) continue;
+    std::string why;
+    KeyMatch m = match_target_key(e.target_key, t, &why);
+    if (m == KeyMatch::Compatible && strict_)
+      return fmt::format("registry '{}' has no schedule for kernel '{}' on target '{}' ({}) under --registry-strict: "
+                         "its entry was {} (drop --registry-strict to use it, or retune on this machine)",
+                         path, k.name, t.name, tk, why);
+    if (m == KeyMatch::Foreign)
+      return fmt::format("registry '{}' has no schedule for kernel '{}' on target '{}' ({}): its entry cannot be used: "
+                         "{} (recompile without --registry to schedule it for this target)",
+                         path, k.name, t.name, tk, why);
+  }
   for (const RegistryEntry &e : reg_.kernels)
     if (e.name == k.name)
       return fmt::format("registry '{}' has no schedule for kernel '{}': its entry '{}' was recorded for another "

@@ -77,24 +77,34 @@ Registry parse_registry(const std::string &path, const std::string &text);
 /// Reads `path` (UserError if unreadable) and parses it.
 Registry read_registry_file(const std::string &path);
 
-/// Serves schedules from a registry. A kernel gets the entry with its workload key and the
-/// target's key; among several such entries the one with the kernel's name wins. The kernel
-/// name alone never matches: a kernel whose computation changed since the registry was written
-/// must not silently get a schedule recorded for another computation (with require_provider the
-/// compile fails instead, see missing_message). When the entry was recorded under other tensor
-/// or index names, the schedule is renamed through the entry's `names`.
+/// Serves schedules from a registry. A kernel gets an entry with its workload key recorded for
+/// the target (Target::key()) or, unless `strict`, for a compatible target (another cpu of the
+/// same instruction set, match_target_key): a schedule is correct on every such cpu, only its
+/// speed differs. An exact entry beats a compatible one; among equals the kernel's own name wins.
+/// An entry that needs features the target lacks is never used. The kernel name alone never
+/// matches: a kernel whose computation changed since the registry was written must not silently
+/// get a schedule recorded for another computation (with require_provider the compile fails
+/// instead, see missing_message). When the entry was recorded under other tensor or index names,
+/// the schedule is renamed through the entry's `names`.
 class RegistryProvider : public ScheduleProvider {
  public:
-  explicit RegistryProvider(Registry reg);
+  explicit RegistryProvider(Registry reg, bool strict = false);
   bool provide(const Kernel &k, const Target &t, ChosenSchedule &out) override;
   /// Why the registry has no schedule for `k` on `t`, naming the kernel and what the registry
-  /// holds instead (an entry for another target, or an entry of that name with another
-  /// workload key), for a "registry lacks kernel" error.
+  /// holds instead (an entry for an incompatible target, or — strict — another cpu, or an entry
+  /// of that name with another workload key), for a "registry lacks kernel" error.
   std::string missing_message(const Kernel &k, const Target &t) const;
+  /// One line for the user when provide() served entries recorded for another cpu or other
+  /// options ("kcc: note: registry 'x.kreg': tuned on znver4, used on sapphirerapids (3
+  /// kernels): retune for best speed ..."); "" when every entry was exact.
+  std::string borrowed_note(const Target &t) const;
   const Registry &registry() const { return reg_; }
 
  private:
+  const RegistryEntry *find(const Kernel &k, const Target &t, KeyMatch *match) const;
   Registry reg_;
+  bool strict_ = false;
+  std::vector<std::pair<std::string, std::string>> borrowed_;  ///< (kernel, why) served from another cpu
 };
 
 }  // namespace kcc

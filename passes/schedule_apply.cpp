@@ -571,7 +571,7 @@ class Applier {
     fresh.push_back({def.raxes[raxis].var, value});
     Expr body = substitute(def.body, fresh);
     if (ext % f != 0) {
-      Expr ident = make_const(body.type(), reduce_identity(def.reduce));
+      Expr ident = reduce_identity(def.reduce, body.type());
       body = make_select(value < make_int(ext), body, ident);
     }
     rf.body = body;

@@ -66,7 +66,11 @@ compile options:
   --mattr ATTRS         override the target's features (as in llc -mattr, e.g. +avx2,+fma)
   -o OUTDIR/NAME        outputs OUTDIR/NAME.o, NAME.h and NAME.kreg (default: ./MODEL);
                         with --emit other than obj, the file to write instead of stdout
-  --registry FILE.kreg  take every kernel's schedule from this registry; fail if one is missing
+  --registry FILE.kreg  take every kernel's schedule from this registry; fail if one is missing.
+                        Entries recorded on another cpu of the same instruction set are used
+                        (with a note); entries needing features the target lacks never are
+  --registry-strict     with --registry: demand entries recorded for this exact target
+  --llvm-unroll=on|off  LLVM's own loop unrolling (default on; part of the target key)
   --emit=KIND           obj (default), or print: ast, ir, scheduled, lowered, llvm, asm
   --print-after=STEP[,STEP]  dump the IR after these pipeline steps to stderr
   --time-passes         print the time of each pipeline step to stderr
@@ -85,6 +89,8 @@ struct Options {
   std::string mcpu, mattr;
   std::string output;  // -o
   std::string registry;
+  bool registry_strict = false;  // --registry-strict: entries recorded for this exact target only
+  bool llvm_unroll = true;       // --llvm-unroll=on|off
   Emit emit = Emit::Obj;
   std::vector<std::string> print_after;
   bool time_passes = false;
@@ -146,6 +152,10 @@ Options parse_compile_args(const std::vector<std::string> &args) {
     else if (auto v = value("-o")) o.output = *v;
     else if (auto v = value("--registry")) o.registry = *v;
     else if (auto v = value("--emit")) o.emit = parse_emit(*v);
+    else if (auto v = value("--llvm-unroll")) {
+      if (*v != "on" && *v != "off") throw UsageError(fmt::format("--llvm-unroll takes on or off, not '{}'", *v));
+      o.llvm_unroll = *v == "on";
+    } else if (a == "--registry-strict") o.registry_strict = true;
     else if (auto v = value("--print-after")) {
       for (auto &s : split_commas(*v)) o.print_after.push_back(s);
     } else if (a == "--time-passes") o.time_passes = true;
@@ -156,6 +166,7 @@ Options parse_compile_args(const std::vector<std::string> &args) {
     else o.inputs.push_back(a);
   }
   if (o.inputs.empty()) throw UsageError("no input file");
+  if (o.registry_strict && o.registry.empty()) throw UsageError("--registry-strict needs --registry FILE.kreg");
   if (o.emit == Emit::Obj && !o.output.empty() && std::filesystem::path(o.output).filename().empty())
     throw UsageError(fmt::format("-o '{}' names a directory; give OUTDIR/NAME", o.output));
   return o;
@@ -291,7 +302,9 @@ void print_timings(const std::vector<PassTiming> &timings) {
 /// error in the model.
 Target target_of(const Options &o) {
   try {
-    return make_target(o.target, o.mcpu, o.mattr);
+    Target t = make_target(o.target, o.mcpu, o.mattr);
+    t.options.llvm_unroll = o.llvm_unroll;
+    return t;
   } catch (const UserError &e) {
     throw UsageError(e.message());
   }
@@ -353,13 +366,14 @@ int run_compile(const Options &o) {
 
   std::unique_ptr<RegistryProvider> registry;
   if (!o.registry.empty()) {
-    registry = std::make_unique<RegistryProvider>(read_registry_file(o.registry));
+    registry = std::make_unique<RegistryProvider>(read_registry_file(o.registry), o.registry_strict);
     // Checked here rather than left to the pipeline, so the error says what the registry
     // holds instead, and points at the kernel's definition.
     for (const Kernel &k : m.kernels) {
       ChosenSchedule probe;
       if (!registry->provide(k, target, probe)) throw UserError(k.loc, registry->missing_message(k, target));
     }
+    if (std::string note = registry->borrowed_note(target); !note.empty()) std::cerr << note << "\n";
   }
 
   CompileOptions opts;
@@ -387,7 +401,7 @@ int run_compile(const Options &o) {
   CompileResult r = compile_module(m, opts, dump);
 
   if (o.verbose) {
-    std::cerr << fmt::format("kcc: target {} ({})\n", target.name, target.key());
+    std::cerr << fmt::format("kcc: target {}, key {}\n", target.description(), target.key());
     for (const CompiledKernel &ck : r.kernels)
       std::cerr << fmt::format("kcc: kernel {}: schedule from {}, workload key {}\n", ck.kernel->name,
                                to_string(ck.chosen.source), workload_key(*ck.kernel));

@@ -281,6 +281,14 @@ std::vector<MeasureRecord> Database::records(const std::string &workload_key, co
                {workload_key, target_key}, limit > 0 ? limit : INT64_MAX);
 }
 
+std::vector<MeasureRecord> Database::records_elsewhere(const std::string &workload_key,
+                                                       const std::string &target_key, int64_t limit) {
+  return query(std::string("SELECT ") + kRecordColumns +
+                   " FROM measurements WHERE workload_key = ? AND target_key != ? AND error = '' AND median > 0"
+                   " ORDER BY id DESC LIMIT ?",
+               {workload_key, target_key}, limit > 0 ? limit : INT64_MAX);
+}
+
 std::vector<MeasureRecord> Database::records_for_target(const std::string &target_key, int64_t limit) {
   return query(std::string("SELECT ") + kRecordColumns +
                    " FROM measurements WHERE target_key = ? ORDER BY id DESC LIMIT ?",

@@ -86,6 +86,10 @@ class Database {
   /// All records for this workload and target (valid and invalid), oldest first; `limit` 0 = all.
   std::vector<MeasureRecord> records(const std::string &workload_key, const std::string &target_key,
                                      int64_t limit = 0);
+  /// Valid records of this workload measured on any *other* target, newest first, at most
+  /// `limit`: they may seed a cost model (transfer) but are never an answer for this target.
+  std::vector<MeasureRecord> records_elsewhere(const std::string &workload_key, const std::string &target_key,
+                                               int64_t limit);
   /// All records of one target (any workload), newest first, at most `limit` (for transfer).
   std::vector<MeasureRecord> records_for_target(const std::string &target_key, int64_t limit);
   /// Records of one run, oldest first.

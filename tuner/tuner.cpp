@@ -191,6 +191,9 @@ struct KernelTuner::Impl {
   RunInfo run;
   std::unique_ptr<KernelEvaluator> eval;
   std::vector<Trial> history;  // everything known: earlier records, resumed run, this session
+  // Valid records of this workload from other cpus of the same triple (the database): they seed
+  // the cost model only, never the best or the answer; grouped by the target they came from.
+  std::map<std::string, std::vector<std::pair<Point, double>>> prior;
   int64_t spent = 0;           // toward the budget (resumed measurements included)
   int64_t evolutionary = 0;    // hybrid: evolutionary measurements so far
   std::vector<Point> droplet_starts;  // hybrid: where each descent starts (best of each sketch)
@@ -228,9 +231,43 @@ struct KernelTuner::Impl {
         }
       }
       summary.resumed = spent;
+      if (opts.reuse_database) load_prior(wk, tk);
     }
     eval = std::make_unique<KernelEvaluator>(space, *measuring, db, opts, run.id);
     summary.kernel = k.name;
+  }
+
+  /// Records of this workload measured on other cpus of this triple, for the cost model.
+  void load_prior(const std::string &wk, const std::string &tk) {
+    for (const MeasureRecord &r : db->records_elsewhere(wk, tk, 2000)) {
+      std::optional<TargetKey> key = TargetKey::parse(r.target_key);
+      if (!key || key->triple != t.triple) continue;
+      if (auto p = space.point_of(r.schedule)) prior[r.target_key].push_back({*p, r.median_seconds});
+    }
+    for (auto &[key, rows] : prior) summary.prior += static_cast<int64_t>(rows.size());
+  }
+
+  /// Seeds a fresh cost model with the prior records. Another cpu's times are scaled so that its
+  /// best equals the best known here: the model learns the ranking, which carries over between
+  /// cpus of one instruction set, and not the other machine's absolute speed.
+  void seed_cost_model(CostModel &cost) {
+    if (prior.empty()) return;
+    const double here = best();
+    std::vector<Point> pts;
+    std::vector<Measurement> ms;
+    for (auto &[key, rows] : prior) {
+      double theirs = 0;
+      for (auto &[p, median] : rows) theirs = theirs == 0 ? median : std::min(theirs, median);
+      for (auto &[p, median] : rows) {
+        Measurement m;
+        m.valid = true;
+        m.median = here > 0 ? median * here / theirs : median;
+        m.samples = {m.median};
+        pts.push_back(p);
+        ms.push_back(m);
+      }
+    }
+    cost.update(space, pts, ms);
   }
 
   /// Each measured point's worst median (a point measured invalid once is out).
@@ -352,7 +389,10 @@ int64_t KernelTuner::step(int64_t n) {
   }
   std::unique_ptr<XgbCostModel> cost;
   std::unique_ptr<XgbValidityModel> validity;
-  if (s.opts.cost_model) cost = std::make_unique<XgbCostModel>();
+  if (s.opts.cost_model) {
+    cost = std::make_unique<XgbCostModel>();
+    s.seed_cost_model(*cost);
+  }
   if (s.opts.validity_model) validity = std::make_unique<XgbValidityModel>();
   Progress progress(s.opts, s.k, s.budget, s.spent, s.t0);
   const int64_t wrong_before = s.eval->wrong_results;

@@ -65,6 +65,7 @@ struct TuneSummary {
   int64_t model_rejected = 0;    ///< candidates the validity model filtered out
   int64_t resumed = 0;           ///< measurements of an interrupted run taken over
   int64_t history = 0;           ///< earlier records reused
+  int64_t prior = 0;             ///< records from other cpus of this triple seeding the cost model
   int64_t wrong_results = 0;     ///< compiler bugs caught by the output check
   int64_t verified = 0;          ///< re-measurements of the best points (not in `measured`)
   std::vector<double> best_gflops_curve;  ///< best GFLOP/s after each new measurement

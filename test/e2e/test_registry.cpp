@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <set>
 #include <string>
 
 #include "ir/parser.h"
@@ -40,13 +41,20 @@ Kernel parse_kernel(const std::string &text) {
   return m.kernels.at(0);
 }
 
-Target test_target(const std::string &cpu = "znver4") {
+Target test_target(const std::string &cpu = "znver4", std::set<std::string> isa = {"avx", "avx2", "fma"},
+                   int vector_bits = 256) {
   Target t;
   t.name = "host";
   t.triple = "x86_64-unknown-linux-gnu";
   t.cpu = cpu;
   t.features = "+avx2,+fma";
+  t.isa = std::move(isa);
+  t.vector_bits = vector_bits;
   return t;
+}
+
+Target avx512_target(const std::string &cpu) {
+  return test_target(cpu, {"avx", "avx2", "fma", "avx512f", "avx512bw", "avx512dq", "avx512vl", "avx512bf16"}, 512);
 }
 
 std::string replace(std::string s, const std::string &from, const std::string &to) {
@@ -183,14 +191,110 @@ TEST(RegistryProvider, ServesTheEntryForWorkloadAndTarget) {
   EXPECT_EQ(to_string(out.schedule), kSchedule);
 }
 
-TEST(RegistryProvider, RefusesAnotherTarget) {
+TEST(RegistryProvider, ServesAnotherCpuOfTheSameIsaWithANote) {
   Kernel k = parse_kernel(kModel);
-  RegistryProvider p(registry_for(k, test_target()));
+  RegistryProvider p(registry_for(k, test_target("znver4")));
   ChosenSchedule out;
-  EXPECT_FALSE(p.provide(k, test_target("skylake-avx512"), out));
-  std::string msg = p.missing_message(k, test_target("skylake-avx512"));
+  ASSERT_TRUE(p.provide(k, test_target("sapphirerapids"), out));
+  EXPECT_EQ(to_string(out.schedule), kSchedule);
+  EXPECT_EQ(out.median_seconds, 0) << "a time measured on another cpu says nothing of this one";
+  std::string note = p.borrowed_note(test_target("sapphirerapids"));
+  EXPECT_NE(note.find("tuned on znver4, used on sapphirerapids (1 kernel)"), std::string::npos) << note;
+  EXPECT_NE(note.find("retune for best speed"), std::string::npos) << note;
+}
+
+TEST(RegistryProvider, ServesAnAvx2EntryOnAnAvx512Cpu) {
+  Kernel k = parse_kernel(kModel);
+  RegistryProvider p(registry_for(k, test_target("x86-64-v3")));
+  ChosenSchedule out;
+  EXPECT_TRUE(p.provide(k, avx512_target("sapphirerapids"), out));
+}
+
+TEST(RegistryProvider, NeverServesAnEntryNeedingFeaturesTheTargetLacks) {
+  Kernel k = parse_kernel(kModel);
+  RegistryProvider p(registry_for(k, avx512_target("znver4")));
+  ChosenSchedule out;
+  EXPECT_FALSE(p.provide(k, test_target("x86-64-v3"), out));
+  std::string msg = p.missing_message(k, test_target("x86-64-v3"));
   EXPECT_NE(msg.find("kernel 'mm_relu'"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("for target"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("avx512f"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find("avx512bf16"), std::string::npos) << "extensions never gate: " << msg;
+}
+
+TEST(RegistryProvider, ExtensionsTheTargetLacksDoNotGate) {
+  Kernel k = parse_kernel(kModel);
+  RegistryProvider p(registry_for(k, avx512_target("sapphirerapids")));
+  Target skx = avx512_target("skylake-avx512");
+  skx.isa.erase("avx512bf16");
+  ChosenSchedule out;
+  EXPECT_TRUE(p.provide(k, skx, out));
+}
+
+TEST(RegistryProvider, StrictDemandsTheExactTarget) {
+  Kernel k = parse_kernel(kModel);
+  RegistryProvider p(registry_for(k, test_target("znver4")), /*strict=*/true);
+  ChosenSchedule out;
+  EXPECT_FALSE(p.provide(k, test_target("sapphirerapids"), out));
+  std::string msg = p.missing_message(k, test_target("sapphirerapids"));
+  EXPECT_NE(msg.find("--registry-strict"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("tuned on znver4"), std::string::npos) << msg;
+  EXPECT_TRUE(p.provide(k, test_target("znver4"), out));
+}
+
+TEST(RegistryProvider, PrefersTheExactEntryToACompatibleOne) {
+  Kernel k = parse_kernel(kModel);
+  Registry reg = registry_for(k, test_target("znver4"));
+  RegistryEntry other = reg.kernels.at(0);
+  other.target_key = test_target("sapphirerapids").key();
+  other.schedule = "schedule mm_relu {\n  parallel Y.i\n}\n";
+  reg.kernels.insert(reg.kernels.begin(), other);
+  RegistryProvider p(std::move(reg));
+  ChosenSchedule out;
+  ASSERT_TRUE(p.provide(k, test_target("sapphirerapids"), out));
+  EXPECT_EQ(to_string(out.schedule), "schedule mm_relu {\n  parallel Y.i\n}\n");
+  EXPECT_EQ(p.borrowed_note(test_target("sapphirerapids")), "");
+}
+
+TEST(RegistryProvider, ReadsTheLongKeysOfEarlierVersions) {
+  Kernel k = parse_kernel(kModel);
+  Registry reg = registry_for(k, test_target("znver4"));
+  reg.kernels.at(0).target_key = "x86_64-unknown-linux-gnu;znver4;+64bit,+adx,-amx-tile,+avx,+avx2,+fma,-xop;v256";
+  RegistryProvider p(std::move(reg));
+  ChosenSchedule out;
+  EXPECT_TRUE(p.provide(k, test_target("sapphirerapids"), out));
+  EXPECT_FALSE(p.provide(k, test_target("x86-64-v2", {"sse4.2"}, 128), out));
+}
+
+TEST(TargetKey, HoldsCodeFeaturesNotTheFeatureDump) {
+  Target t = avx512_target("znver4");
+  EXPECT_EQ(t.key(), "x86_64-unknown-linux-gnu;znver4;avx,avx2,avx512bf16,avx512bw,avx512dq,avx512f,avx512vl,fma;v512");
+  t.options.llvm_unroll = false;
+  EXPECT_EQ(t.key(), "x86_64-unknown-linux-gnu;znver4;avx,avx2,avx512bf16,avx512bw,avx512dq,avx512f,avx512vl,fma;v512;"
+                     "no-llvm-unroll");
+  std::optional<TargetKey> back = TargetKey::parse(t.key());
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->cpu, "znver4");
+  EXPECT_EQ(back->isa, t.isa);
+  EXPECT_EQ(back->vector_bits, 512);
+  EXPECT_EQ(back->options, "no-llvm-unroll");
+  EXPECT_FALSE(TargetKey::parse("not a key"));
+}
+
+TEST(TargetKey, OptionsChangeTheKeyButNotCompatibility) {
+  Target on = test_target("znver4"), off = on;
+  off.options.llvm_unroll = false;
+  EXPECT_NE(on.key(), off.key());
+  std::string why;
+  EXPECT_EQ(match_target_key(on.key(), off, &why), KeyMatch::Compatible);
+  EXPECT_NE(why.find("options"), std::string::npos) << why;
+}
+
+TEST(TargetKey, HostKeyIsShortAndNamesTheCpu) {
+  Target t = make_target("host");
+  EXPECT_LT(t.key().size(), 320u) << t.key();
+  EXPECT_NE(t.key().find(";" + t.cpu + ";"), std::string::npos) << t.key();
+  EXPECT_EQ(t.key().find('+'), std::string::npos) << "no LLVM feature string: " << t.key();
+  EXPECT_EQ(match_target_key(t.key(), t), KeyMatch::Exact);
 }
 
 TEST(RegistryProvider, RefusesAChangedKernelOfTheSameName) {

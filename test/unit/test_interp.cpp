@@ -7,6 +7,7 @@
 
 #include "ir/interp.h"
 #include "ir/kernel.h"
+#include "ir/parser.h"
 
 namespace kcc {
 namespace {
@@ -270,6 +271,49 @@ TEST(Interp, LargeConvSumsEveryTap) {
   auto out = interpret(k, {xs, ws});
   EXPECT_EQ(out[0][0], C * R * R * 0.5);
   EXPECT_EQ(out[0][F * H * H - 1], C * R * R * 0.5);
+}
+
+}  // namespace
+}  // namespace kcc
+
+namespace kcc {
+namespace {
+
+TEST(ReduceIdentity, IsTheExtremeOfTheIntegerType) {
+  int64_t v = 0;
+  ASSERT_TRUE(is_const_int(reduce_identity(ReduceOp::Max, Type{ScalarKind::I8, 1}), &v));
+  EXPECT_EQ(v, INT8_MIN);
+  ASSERT_TRUE(is_const_int(reduce_identity(ReduceOp::Max, Type::i32()), &v));
+  EXPECT_EQ(v, INT32_MIN);
+  ASSERT_TRUE(is_const_int(reduce_identity(ReduceOp::Min, Type::i32()), &v));
+  EXPECT_EQ(v, INT32_MAX);
+  ASSERT_TRUE(is_const_int(reduce_identity(ReduceOp::Max, Type::i64()), &v));
+  EXPECT_EQ(v, INT64_MIN);
+  ASSERT_TRUE(is_const_int(reduce_identity(ReduceOp::Min, Type::i64()), &v));
+  EXPECT_EQ(v, INT64_MAX);
+  ASSERT_TRUE(is_const_int(reduce_identity(ReduceOp::Prod, Type::i64()), &v));
+  EXPECT_EQ(v, 1);
+  double f = 0;
+  ASSERT_TRUE(is_const_float(reduce_identity(ReduceOp::Max, Type::f32()), &f));
+  EXPECT_EQ(f, -std::numeric_limits<double>::infinity());
+}
+
+TEST(MakeConst, SaturatesDoublesOutsideTheIntegerType) {
+  int64_t v = 0;
+  ASSERT_TRUE(is_const_int(make_const(Type::i32(), 1e300), &v));
+  EXPECT_EQ(v, INT32_MAX);
+  ASSERT_TRUE(is_const_int(make_const(Type::i64(), -std::numeric_limits<double>::infinity()), &v));
+  EXPECT_EQ(v, INT64_MIN);
+  ASSERT_TRUE(is_const_int(make_const(Type::i64(), 9223372036854775808.0), &v));
+  EXPECT_EQ(v, INT64_MAX);
+  ASSERT_TRUE(is_const_int(make_const(Type{ScalarKind::I8, 1}, -300), &v));
+  EXPECT_EQ(v, INT8_MIN);
+}
+
+TEST(Interp, IntegerMaxOverNegativeValuesIsNotZero) {
+  Module m = parse_module("t.ir", "kernel k(X: i32[2, 3]) -> Y: i32[2] {\n  Y[i] = max(j) X[i, j]\n}\n");
+  auto out = interpret_doubles(m.kernels[0], {{-5, -7, -3, -2147483648.0, -9, -8}});
+  EXPECT_EQ(out[0], (std::vector<double>{-3, -8}));
 }
 
 }  // namespace
