@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 
@@ -51,8 +52,8 @@ struct Output {
   bool placed = false;
 };
 
-/// `path` with symbolic links in its last component followed (a dangling link gives the file
-/// it would create, as open(2) does).
+/// A missing `path` with symbolic links in its last component followed: a dangling link names
+/// the file to create, as for open(2).
 std::string follow_links(const std::string &path) {
   std::string p = path;
   for (int hops = 0; hops < 40; ++hops) {
@@ -67,19 +68,36 @@ std::string follow_links(const std::string &path) {
   fail(path, std::strerror(ELOOP));
 }
 
-/// Fills in target and kind; throws for what must not be written.
+/// Fills in target and kind; throws for what must not be written. What the path names is
+/// asked of stat(2), which follows links the way open(2) does (including /proc/self/fd/N, whose
+/// link text may be no path at all, e.g. "pipe:[1234]").
 void classify(Output &o) {
-  o.target = follow_links(o.path);
   struct stat st;
-  if (lstat(o.target.c_str(), &st) != 0) {
+  if (::stat(o.path.c_str(), &st) != 0) {
     if (errno != ENOENT) fail(o.path, std::strerror(errno));
+    o.target = follow_links(o.path);
     o.kind = Output::Create;
     return;
   }
-  if (S_ISREG(st.st_mode)) o.kind = Output::Replace;
-  else if (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode)) o.kind = Output::Stream;
-  else if (S_ISDIR(st.st_mode)) fail(o.path, "it is a directory");
-  else fail(o.path, "it is not a regular file, a character device or a FIFO");
+  if (S_ISREG(st.st_mode)) {
+    // Through a link, the file itself is renamed over; realpath names it.
+    struct stat lst;
+    o.target = o.path;
+    if (lstat(o.path.c_str(), &lst) == 0 && S_ISLNK(lst.st_mode)) {
+      char *real = realpath(o.path.c_str(), nullptr);
+      if (!real) fail(o.path, std::strerror(errno));
+      o.target = real;
+      std::free(real);
+    }
+    o.kind = Output::Replace;
+  } else if (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode)) {
+    o.target = o.path;
+    o.kind = Output::Stream;
+  } else if (S_ISDIR(st.st_mode)) {
+    fail(o.path, "it is a directory");
+  } else {
+    fail(o.path, "it is not a regular file, a character device or a FIFO");
+  }
 }
 
 /// Creates an empty temporary beside `target` (its directory created if missing); returns its

@@ -231,6 +231,11 @@ if run emit_fifo 0 timeout 60 "$KCC" compile model.ir --target host --emit=lower
   [ -p fifo_out ] && cmp -s fifo_got ref_lowered.out && pass "-o a FIFO writes into it" || fail "-o a FIFO writes into it"
 fi
 kill "$cat_pid" 2>/dev/null
+# A link to /proc/self/fd/1 (as /dev/stdout is) on a pipe: its link text is no path.
+ln -s /proc/self/fd/1 stdout_link
+"$KCC" compile model.ir --target host --emit=lowered -o stdout_link 2>stdout_link.err | cat >stdout_piped.out
+[ -L stdout_link ] && cmp -s stdout_piped.out ref_lowered.out && pass "-o a link to stdout on a pipe writes the pipe" ||
+  fail "-o a link to stdout on a pipe writes the pipe"
 # A character device (a /dev/null made here, where the container allows it) stays a device.
 if mknod null_dev c 1 3 2>/dev/null; then
   if run emit_dev 0 "$KCC" compile model.ir --target host --emit=asm -o null_dev; then
