@@ -140,6 +140,7 @@ struct StageInfo {
   std::vector<Expr> raxis_value;
   std::vector<Expr> guards;     ///< conditions for a point of the nest to be inside the domain
   std::vector<ForKind> kind;    ///< per loop handle: the schedule's kind, plus unroll_limit
+  int64_t outer_copies = 1;     ///< copies of the whole nest made by unrolled consumer loops around it
 };
 
 class Lowerer {
@@ -513,6 +514,36 @@ class Lowerer {
     }
   }
 
+  /// Refuses unrolling into more than kMaxUnrolledCopies copies of a body, counting the unrolled
+  /// loops of the consumers around a computed-at stage. Blames the step that unrolled the loop
+  /// crossing the limit (`unroll`, else the stage's `unroll_limit`).
+  void check_unroll_copies(int si) {
+    const StageState &st = sk_.stages[si];
+    StageInfo &in = info_[si];
+    in.outer_copies = 1;
+    if (st.where == ComputeLoc::At) {
+      const StageState &c = sk_.stages[st.at_stage];
+      const StageInfo &ci = info_[st.at_stage];
+      in.outer_copies = ci.outer_copies;
+      for (int l : c.leaves) {
+        if (ci.kind[l] == ForKind::Unrolled) in.outer_copies *= ci.ext[l];
+        if (l == st.at_loop) break;
+      }
+    }
+    int64_t copies = in.outer_copies;
+    for (int l : st.leaves) {
+      if (in.kind[l] != ForKind::Unrolled) continue;
+      bool overflow = __builtin_mul_overflow(copies, in.ext[l], &copies);
+      if (!overflow && copies <= kMaxUnrolledCopies) continue;
+      const LoopInfo &li = st.loops[l];
+      auto step = st.unroll_steps.find(l);
+      fail(step != st.unroll_steps.end() ? step->second : st.unroll_limit_step, ScheduleErrorKind::LimitExceeded, li.name,
+           fmt::format("unrolling loop '{}' of stage '{}' would make {} copies of its body{}; kcc unrolls at most {}",
+                       li.name, st.name(), overflow ? std::string("too many") : std::to_string(copies),
+                       in.outer_copies > 1 ? " (with the unrolled loops around it)" : "", kMaxUnrolledCopies));
+    }
+  }
+
   void lower_stage(int si) {
     const StageState &st = sk_.stages[si];
     std::vector<Expr> rmin;
@@ -528,6 +559,7 @@ class Lowerer {
     Realization r = realize_stage(si, rmin, width);
     resolve_loops(si, r.min, r.width);
     auto_unroll(si);
+    check_unroll_copies(si);
     Stmt nest = build_nest(si, r);
     // A block-wide fetch into shared memory: every thread waits until the block has finished
     // reading the previous tile, and until the whole new tile is written.

@@ -370,7 +370,11 @@ class Applier {
                            st.name()));
         li.kind = ForKind::Vectorized;
         return;
-      case LoopAnnotation::Unroll: li.kind = ForKind::Unrolled; return;
+      case LoopAnnotation::Unroll:
+        // How many copies this makes is known once lowering has the extents (compute_at).
+        li.kind = ForKind::Unrolled;
+        st.unroll_steps[l] = {index_, "unroll", step_->loc};
+        return;
     }
   }
 
@@ -378,7 +382,12 @@ class Applier {
     auto &st = stage(s.stage);
     if (s.limit < 0)
       fail(ScheduleErrorKind::BadFactor, "", fmt::format("unroll limit {} must not be negative", s.limit));
+    if (s.limit > kMaxUnrolledCopies)
+      fail(ScheduleErrorKind::LimitExceeded, "",
+           fmt::format("unroll limit {} is more than {}, the most copies of a loop body kcc makes", s.limit,
+                       kMaxUnrolledCopies));
     st.unroll_limit = s.limit;
+    st.unroll_limit_step = {index_, "unroll_limit", step_->loc};
   }
 
   void apply(const BindStep &s) {

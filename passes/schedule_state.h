@@ -2,6 +2,7 @@
 // the relations between them, the order of the leaf loops and where the stage is computed.
 // Produced by apply_schedule(), consumed by lower_scheduled(). Internal to passes/.
 #pragma once
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,6 +13,20 @@
 #include "ir/stmt.h"
 
 namespace kcc {
+
+/// The step that asked for something checked only during lowering (for its error messages).
+struct StepRef {
+  int index = 0;
+  std::string primitive;
+  SourceLoc loc;
+};
+
+/// The most copies of a loop body that unrolling may make: the product of the extents of the
+/// unrolled loops around a statement, counting those of the consumers a stage is computed in.
+/// Every copy is simplified and optimized by LLVM, superlinearly: 16K copies of one store take
+/// seconds, 10^5 minutes, 10^8 run out of memory. Checked by lowering, and against
+/// `unroll_limit` when the schedule is applied; documented in docs/language.md.
+constexpr int64_t kMaxUnrolledCopies = 4096;
 
 /// One loop of a stage. Loops are referred to by their index in StageState::loops (a handle);
 /// `var` is the loop variable the lowering emits for it.
@@ -30,13 +45,6 @@ struct LoopRelation {
   int64_t factor = 0;
 };
 
-/// The step that asked for something checked only during lowering (for its error messages).
-struct StepRef {
-  int index = 0;
-  std::string primitive;
-  SourceLoc loc;
-};
-
 struct StageState {
   Stage def;                      ///< the definition (bodies rewritten by inline and cache_read)
   std::vector<LoopInfo> loops;    ///< every loop ever created for this stage
@@ -47,6 +55,8 @@ struct StageState {
   int at_stage = -1, at_loop = -1;  ///< for ComputeLoc::At: consumer stage index and its loop handle
   StepRef where_step;
   int64_t unroll_limit = 0;
+  StepRef unroll_limit_step;
+  std::map<int, StepRef> unroll_steps;  ///< per loop handle marked by an `unroll` step
   bool cache_write = false;
   CacheScope cache_write_scope = CacheScope::Local;
   int cache_write_loop = -1;

@@ -19,8 +19,10 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -205,11 +207,15 @@ std::string where(const SourceLoc &loc) {
 /// Reads the input files into one module. A file may hold kernels and schedules (model.ir) or
 /// only schedules for kernels of other inputs (read with parse_schedules when parse_module
 /// rejects it). A later file's schedule for a kernel replaces an earlier one; a kernel defined
-/// twice is an error.
+/// twice is an error, and so is a file with neither (empty, only comments, a directory): it is
+/// almost surely the wrong file, and would give an empty object.
 Module load_inputs(const std::vector<std::string> &paths, bool verbose) {
   Module m;
   std::vector<Schedule> schedules;
   for (const std::string &path : paths) {
+    // An ifstream opens a directory and reads nothing: it would compile to an empty module.
+    if (std::error_code ec; std::filesystem::is_directory(path, ec))
+      throw UserError(SourceLoc{}, fmt::format("cannot read '{}': it is a directory", path));
     std::vector<Schedule> file_schedules;
     std::optional<Module> part;
     try {
@@ -222,6 +228,8 @@ Module load_inputs(const std::vector<std::string> &paths, bool verbose) {
         throw e;
       }
     }
+    if (part && part->kernels.empty() && part->schedules.empty())
+      throw UserError(SourceLoc{}, fmt::format("'{}' holds no kernel and no schedule; nothing to compile", path));
     if (part) {
       if (!m.file) m.file = part->file;
       for (Kernel &k : part->kernels) {
@@ -263,12 +271,23 @@ std::string output_base(const Options &o) {
   return p.string();
 }
 
+/// Standard output is an output like the files: a write error on it (a full disk, a closed
+/// pipe when SIGPIPE is ignored) fails the command instead of losing the text silently.
+void check_stdout() {
+  errno = 0;
+  bool failed = std::fflush(stdout) != 0;
+  int err = errno;
+  if (!failed && !std::ferror(stdout) && std::cout.good()) return;
+  throw UserError(SourceLoc{}, fmt::format("cannot write to standard output{}",
+                                           err ? std::string(": ") + std::strerror(err) : std::string()));
+}
+
 /// Prints (or writes to -o) a text output of --emit.
 void emit_text(const Options &o, const std::string &text) {
   if (o.output.empty()) {
     std::cout << text;
     if (!text.empty() && text.back() != '\n') std::cout << "\n";
-    std::cout.flush();
+    check_stdout();
     return;
   }
   write_files_atomically({{o.output, text}});
@@ -337,6 +356,7 @@ int run_report(const Options &o) {
   }
   if (o.output.empty()) {
     std::cout << html;
+    check_stdout();
   } else {
     write_files_atomically({{o.output, html}});
     if (o.verbose) std::cerr << "kcc: wrote " << o.output << "\n";
@@ -517,7 +537,9 @@ int run(const std::vector<std::string> &args) {
 int main(int argc, char **argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   try {
-    return kcc::run(args);
+    int status = kcc::run(args);
+    kcc::check_stdout();
+    return status;
   } catch (const kcc::UsageError &e) {
     std::cerr << "kcc: error: " << e.what() << "\n" << "run 'kcc --help' for usage\n";
     return 2;

@@ -2,9 +2,10 @@
 #include "tuner/cli.h"
 
 #include <fmt/format.h>
+#include <sys/stat.h>
 
 #include <algorithm>
-#include <filesystem>
+#include <cerrno>
 #include <ostream>
 #include <stdexcept>
 
@@ -137,13 +138,17 @@ TuningSetup make_tuning_setup(const TuneFlags &f, const Module &m, const Target 
                               const std::string &kcc_version, std::ostream *progress, bool progress_is_terminal) {
   TuningSetup s;
   const std::string path = f.db.empty() ? Database::default_path() : f.db;
-  // Without a budget the database is only read: a missing or unreadable one is no error (a
-  // build in a sandbox without a cache directory still compiles, with default schedules).
+  // Without a budget the database is only read: a missing one is no error and says nothing (a
+  // build in a sandbox without a cache directory still compiles, with default schedules); one
+  // that cannot be reached or opened is a warning, and the compile goes on without records.
+  // With a budget, measurements are to be recorded: an unusable database is an error.
   if (f.budget > 0) {
     s.db = std::make_unique<Database>(path);
-  } else if (std::filesystem::exists(path)) {
+  } else {
+    struct stat st;
+    bool missing = ::stat(path.c_str(), &st) != 0 && errno == ENOENT;
     try {
-      s.db = std::make_unique<Database>(path);
+      if (!missing) s.db = std::make_unique<Database>(path);
     } catch (const DatabaseError &e) {
       if (progress) *progress << "kcc: warning: " << e.what() << "; compiling without tuning records\n";
     }

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <sstream>
 #include <thread>
 
@@ -152,6 +153,8 @@ Database::Database(const std::string &path) : path_(path) {
   if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
                       nullptr) != SQLITE_OK) {
     std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
+    // SQLite's "unable to open database file" does not say why; the system error does.
+    if (int err = db_ ? sqlite3_system_errno(db_) : 0; err != 0) msg += std::string(" (") + std::strerror(err) + ")";
     sqlite3_close(db_);
     db_ = nullptr;
     throw DatabaseError("cannot open tuning database '" + path + "': " + msg);

@@ -188,6 +188,110 @@ fi
 if run missing 1 "$KCC" compile no_such_file.ir -o x/model; then pass "missing input exits 1"; fi
 expect_in "missing input names the file" missing.err 'no_such_file\.ir'
 
+# ---------------------------------------------------------------- never lose or corrupt a file
+# no_temps NAME DIR: no temporary (.NAME.tmpXXXXXX) is left in DIR.
+no_temps() {
+  if ls -a "$2" | grep -q '\.tmp'; then fail "$1: temporaries left in $2: $(ls -a "$2" | grep '\.tmp' | tr '\n' ' ')"; else
+    pass "$1: no temporaries left in $2"
+  fi
+}
+# Outputs are replaced all together or not at all: the third output cannot be written (a
+# directory; a link to a full device), so the first two keep their old bytes.
+for how in directory full_device; do
+  if run "aon_$how" 0 "$KCC" compile model.ir --target host -o "aon_$how/model"; then
+    before=$(cat "aon_$how/model.o" "aon_$how/model.h" | md5sum)
+    rm "aon_$how/model.kreg"
+    if [ "$how" = directory ]; then mkdir "aon_$how/model.kreg"; else ln -s /dev/full "aon_$how/model.kreg"; fi
+    run "aon_${how}_2" 1 "$KCC" compile changed.ir --target host -o "aon_$how/model" &&
+      pass "an output that cannot be written ($how) fails the compile"
+    expect_in "the failing output is named ($how)" "aon_${how}_2.err" "cannot write 'aon_$how/model\.kreg'"
+    after=$(cat "aon_$how/model.o" "aon_$how/model.h" | md5sum)
+    [ "$before" = "$after" ] && pass "outputs are replaced all or none ($how)" ||
+      fail "outputs are replaced all or none ($how): model.o/model.h changed"
+    no_temps "failed compile ($how)" "aon_$how"
+  fi
+done
+[ -L aon_full_device/model.kreg ] && pass "a symlink output stays a symlink" || fail "a symlink output stays a symlink"
+[ -c /dev/full ] && pass "/dev/full is still a device" || fail "/dev/full is still a device"
+
+# A symlink to a regular file: the file it points to is written, the link stays.
+run ref_lowered 0 "$KCC" compile model.ir --target host --emit=lowered
+echo old >link_target.txt
+ln -s link_target.txt link.txt
+if run emit_link 0 "$KCC" compile model.ir --target host --emit=lowered -o link.txt; then
+  [ -L link.txt ] && cmp -s link_target.txt ref_lowered.out && pass "-o a symlink writes its target" ||
+    fail "-o a symlink writes its target"
+fi
+# A FIFO is written into, not replaced.
+mkfifo fifo_out
+timeout 60 cat fifo_out >fifo_got &
+cat_pid=$!
+if run emit_fifo 0 timeout 60 "$KCC" compile model.ir --target host --emit=lowered -o fifo_out; then
+  if [ -p fifo_out ]; then wait "$cat_pid"; else kill "$cat_pid" 2>/dev/null; fi
+  [ -p fifo_out ] && cmp -s fifo_got ref_lowered.out && pass "-o a FIFO writes into it" || fail "-o a FIFO writes into it"
+fi
+kill "$cat_pid" 2>/dev/null
+# A link to /proc/self/fd/1 (as /dev/stdout is) on a pipe: its link text is no path.
+ln -s /proc/self/fd/1 stdout_link
+"$KCC" compile model.ir --target host --emit=lowered -o stdout_link 2>stdout_link.err | cat >stdout_piped.out
+[ -L stdout_link ] && cmp -s stdout_piped.out ref_lowered.out && pass "-o a link to stdout on a pipe writes the pipe" ||
+  fail "-o a link to stdout on a pipe writes the pipe"
+# A character device (a /dev/null made here, where the container allows it) stays a device.
+if mknod null_dev c 1 3 2>/dev/null; then
+  if run emit_dev 0 "$KCC" compile model.ir --target host --emit=asm -o null_dev; then
+    [ -c null_dev ] && pass "-o a character device writes into it" || fail "-o a character device writes into it"
+  fi
+fi
+# A directory or a socket is an error naming the path, and stays as it was.
+mkdir emit_dir
+if run emit_dir 1 "$KCC" compile model.ir --target host --emit=ir -o emit_dir; then
+  expect_in "-o a directory names it" emit_dir.err "cannot write 'emit_dir': it is a directory"
+fi
+if command -v python3 >/dev/null && python3 -c "import socket; socket.socket(socket.AF_UNIX).bind('sock_out')"; then
+  if run emit_sock 1 "$KCC" compile model.ir --target host --emit=ir -o sock_out; then
+    [ -S sock_out ] && pass "-o a socket is refused and kept" || fail "-o a socket is refused and kept"
+  fi
+fi
+no_temps "refused outputs" .
+
+# Write errors on standard output fail the command.
+"$KCC" compile model.ir --target host --emit=lowered >/dev/full 2>stdout_full.err
+st=$?
+[ "$st" -eq 1 ] && pass "a write error on stdout exits 1" || fail "a write error on stdout exits 1 (got $st)"
+expect_in "a write error on stdout is reported" stdout_full.err 'kcc: error: cannot write to standard output'
+
+# Inputs that cannot be a model: a directory, an empty file, only comments.
+mkdir input_dir
+: >empty.ir
+printf '# only a comment\n\n' >comments.ir
+for input in input_dir empty.ir comments.ir; do
+  name=input_${input%.ir}
+  if run "$name" 1 "$KCC" compile "$input" --target host -o "$name/model"; then pass "input $input exits 1"; fi
+  expect_in "input $input is named" "$name.err" "kcc: error: .*'$input'"
+  [ -e "$name" ] && fail "input $input writes nothing" || pass "input $input writes nothing"
+done
+# A file of schedules only, for the kernels of another input, is fine.
+printf 'schedule scale {\n  vectorize Z.j\n}\n' >schedules_only.ir
+if run schedules_only 0 "$KCC" compile model.ir schedules_only.ir --target host --emit=scheduled; then
+  expect_in "a schedules-only input applies" schedules_only.out 'vectorize +Z\.j'
+fi
+
+# A tuning database that cannot be reached (a path under a regular file; chmod does not stop
+# root): compile warns and goes on without records; tune and report are errors.
+echo "not a directory" >not_a_dir
+if run db_compile 0 "$KCC" compile model.ir --target host --db not_a_dir/sub/tuning.db -o db_out/model; then
+  pass "compile with an unreachable --db succeeds"
+fi
+expect_in "compile with an unreachable --db warns" db_compile.err \
+  "kcc: warning: cannot open tuning database 'not_a_dir/sub/tuning.db'.*compiling without tuning records"
+if run db_xdg 0 env XDG_CACHE_HOME="$WORK/not_a_dir/cache" "$KCC" compile model.ir --target host -o db_out/model; then
+  pass "compile with an unreachable XDG_CACHE_HOME succeeds"
+fi
+expect_in "compile with an unreachable XDG_CACHE_HOME warns" db_xdg.err 'kcc: warning: .*compiling without tuning records'
+if run db_tune 1 "$KCC" tune model.ir --target host --budget 1 --db not_a_dir/sub/tuning.db; then pass "tune with an unreachable --db exits 1"; fi
+expect_in "tune names the database" db_tune.err "kcc: error: cannot open tuning database 'not_a_dir/sub/tuning.db'"
+if run db_report 1 "$KCC" report model.ir --db not_a_dir/sub/tuning.db; then pass "report with an unreachable --db exits 1"; fi
+
 # ---------------------------------------------------------------- registry round trip
 if [ -f out/model.kreg ]; then
   if run reg 0 "$KCC" compile model.ir --target host --registry out/model.kreg -o locked/model; then
