@@ -8,6 +8,8 @@
 #include <ostream>
 #include <stdexcept>
 
+#include "tuner/bug_report.h"
+
 namespace kcc::tuner {
 
 const char *tune_flags_help() {
@@ -113,9 +115,16 @@ bool parse_tune_flag(const std::vector<std::string> &args, size_t &i, TuneFlags 
 
 namespace {
 
+/// "tuning kernel 'K' found no valid schedule (N measured, M invalid)".
+std::string no_valid_measurement(const TuneSummary &s) {
+  return fmt::format("tuning kernel '{}' found no valid schedule ({} measured, {} invalid{})", s.kernel, s.measured,
+                     s.failures.total(), s.measured == 0 ? "; nothing could be measured" : "");
+}
+
 TuneOptions options_of(const TuneFlags &f, const Target &t, const std::string &version, std::ostream *progress,
-                       bool terminal) {
+                       bool terminal, const std::string &db_path) {
   TuneOptions o;
+  o.bug_dir = bug_dir_beside(db_path);
   o.runner_command = f.runner;
   o.runner_link = f.runner_link.empty() ? default_runner_link(t) : f.runner_link;
   o.runner_dir = f.runner_dir;
@@ -148,16 +157,23 @@ TuningSetup make_tuning_setup(const TuneFlags &f, const Module &m, const Target 
       if (progress) *progress << "kcc: warning: " << e.what() << "; compiling without tuning records\n";
     }
   }
-  s.provider = std::make_unique<TuningProvider>(s.db.get(), options_of(f, t, kcc_version, progress, progress_is_terminal),
-                                                registry);
+  s.provider = std::make_unique<TuningProvider>(
+      s.db.get(), options_of(f, t, kcc_version, progress, progress_is_terminal, path), registry);
   if (f.budget > 0) s.provider->prepare(m, t);
+  // A kernel the tuning found nothing for compiles anyway (the pipeline falls back to the .ir's
+  // schedule or the default one), but not silently.
+  for (const TuneSummary &ts : s.provider->tuned())
+    if (!ts.found && progress)
+      *progress << fmt::format("kcc: warning: {}; compiling it with the .ir's schedule or the default one\n{}",
+                               no_valid_measurement(ts), ts.failures.details());
   return s;
 }
 
 int run_tune(const TuneFlags &f, const Module &m, const Target &t, const std::string &kcc_version, std::ostream &out,
              std::ostream *progress, bool progress_is_terminal) {
   Database db(f.db.empty() ? Database::default_path() : f.db);
-  auto summaries = tune_module(m, t, &db, options_of(f, t, kcc_version, progress, progress_is_terminal), f.weights);
+  auto summaries = tune_module(m, t, &db, options_of(f, t, kcc_version, progress, progress_is_terminal, db.path()),
+                               f.weights);
   out << fmt::format("{:<24} {:>12} {:>10} {:>8} {:>8} {:>8}\n", "kernel", "median", "GFLOP/s", "measured", "invalid",
                      "resumed");
   int64_t measured = 0, invalid = 0, verified = 0;
@@ -170,15 +186,24 @@ int run_tune(const TuneFlags &f, const Module &m, const Target &t, const std::st
     if (s.given_gflops > 0)
       out << fmt::format("  {}: hand schedule from the .ir {:.2f} GFLOP/s; {}\n", s.kernel, s.given_gflops,
                          s.from_given ? "no candidate beat it, kept" : "tuned schedule is faster");
+    if (s.failures.total() > 0) out << fmt::format("  {}: invalid: {}\n", s.kernel, s.failures.brief());
     if (s.wrong_results > 0)
-      out << fmt::format("kcc: COMPILER BUG: {} candidate(s) of kernel '{}' computed wrong results (see above)\n",
-                         s.wrong_results, s.kernel);
+      out << fmt::format("kcc: COMPILER BUG: {} candidate(s) of kernel '{}' computed wrong results (reports in {})\n",
+                         s.wrong_results, s.kernel, bug_dir_beside(db.path()));
   }
   out << fmt::format("{} measurements, {} on invalid candidates ({:.1f}%), {} re-measurements of the best; database {}\n",
                      measured, invalid,
                      measured ? 100.0 * static_cast<double>(invalid) / static_cast<double>(measured) : 0.0, verified,
                      db.path());
-  return 0;
+  // A kernel without any valid measurement is a failed tuning, said where errors go.
+  int rc = 0;
+  std::ostream &err = progress ? *progress : out;
+  for (auto &s : summaries) {
+    if (s.found) continue;
+    err << "kcc: error: " << no_valid_measurement(s) << "\n" << s.failures.details();
+    rc = 1;
+  }
+  return rc;
 }
 
 }  // namespace kcc::tuner
