@@ -167,8 +167,9 @@ class KernelEvaluator : public Evaluator {
 /// the file's budget), then the file's count, and the ETA of the file.
 class Progress : public SearchObserver {
  public:
-  Progress(const TuneOptions &o, const Kernel &k, int64_t budget, int64_t offset, double t0, const FileProgress *file)
-      : o_(o), k_(k), budget_(budget), offset_(offset), t0_(t0), file_(file) {}
+  Progress(const TuneOptions &o, const Kernel &k, int64_t budget, int64_t offset, double t0, const FileProgress *file,
+           const FailureCounts &failures)
+      : o_(o), k_(k), budget_(budget), offset_(offset), t0_(t0), file_(file), failures_(failures) {}
   void on_batch(const std::vector<Trial> &, const Trial *best, int64_t measured, int64_t) override {
     if (!o_.progress) return;
     const int64_t done = offset_ + measured;
@@ -188,6 +189,8 @@ class Progress : public SearchObserver {
       line = fmt::format("kcc tune: {}  {}/{}  best {:.1f} GFLOP/s  ETA {}", k_.name, done, budget_, gf,
                          format_eta(eta));
     }
+    // Failures show as they happen: a tuning where nothing is valid does not look like progress.
+    if (const int64_t bad = failures_.total(); bad > 0) line += fmt::format("  ({} invalid: {})", bad, failures_.brief());
     if (o_.progress_is_terminal)
       *o_.progress << "\r\033[K" << line << std::flush;
     else
@@ -203,6 +206,7 @@ class Progress : public SearchObserver {
   int64_t budget_, offset_;
   double t0_;
   const FileProgress *file_;
+  const FailureCounts &failures_;
 };
 
 /// The strategy name of a hand schedule's baseline measurement in the database.
@@ -406,7 +410,7 @@ int64_t KernelTuner::step(int64_t n) {
   std::unique_ptr<XgbValidityModel> validity;
   if (s.opts.cost_model) cost = std::make_unique<XgbCostModel>();
   if (s.opts.validity_model) validity = std::make_unique<XgbValidityModel>();
-  Progress progress(s.opts, s.k, s.budget, s.spent, s.t0, s.file);
+  Progress progress(s.opts, s.k, s.budget, s.spent, s.t0, s.file, s.eval->failures);
   const int64_t wrong_before = s.eval->wrong_results;
   SearchResult r = run_search(strategy, s.space, *s.eval, so, cost.get(), validity.get(), s.history, &progress);
   const double before = s.best();
