@@ -124,6 +124,50 @@ TEST(Tuner, EachKernelsProgressLineShowsItsOwnBudgetBesideTheFiles) {
   EXPECT_GE(seen, 2) << progress.str();
 }
 
+TEST(BugReport, AWrongResultDuringTuningIsOneLineAndAFileBesideTheDatabase) {
+  // A stand-in for kcc-runner that finds every candidate wrong: the tuner's reporting path,
+  // without a miscompiling code generator.
+  const std::string dir = temp_dir() + "/wrong";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::string script = dir + "/fake_runner.sh";
+  std::ofstream(script) << "while read -r line; do case \"$line\" in\n"
+                           "  hello*) echo '{\"runner\":\"fake\",\"protocol\":1}' ;;\n"
+                           "  run*) echo '{\"kernel\":\"k\",\"ok\":false,\"error\":\"wrong result: output 0 element 1: "
+                           "got 1, expected 2, tolerance 1e-06\"}' ;;\n"
+                           "esac; done\n";
+  Module m = parse_module("m.ir", kMatmul);
+  TuneOptions o;
+  o.strategy = Strategy::Random;
+  o.budget = 2;
+  o.search.batch = 2;
+  o.runner_command = "sh " + script;
+  o.runner_dir = dir + "/work";
+  o.bug_dir = dir + "/kcc-bugs";
+  std::ostringstream progress;
+  o.progress = &progress;
+  TuneSummary s = tune_kernel(m.kernels[0], make_target("host"), nullptr, o);
+  EXPECT_FALSE(s.found);
+  EXPECT_EQ(s.wrong_results, 2);
+  EXPECT_EQ(s.failures.count[static_cast<size_t>(Outcome::WrongResult)], 2);
+  const std::regex line(R"(kcc: COMPILER BUG: a candidate schedule of kernel 'mm' computes a wrong result \(output 0 )"
+                        R"(element 1: got 1, expected 2, tolerance 1e-06\); details in (\S+)\n)");
+  std::smatch g;
+  const std::string text = progress.str();
+  ASSERT_TRUE(std::regex_search(text, g, line)) << text;
+  const std::string path = g[1];
+  EXPECT_EQ(std::filesystem::path(path).parent_path(), std::filesystem::path(o.bug_dir));
+  std::ifstream in(path);
+  const std::string report((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_NE(report.find("---- schedule\n"), std::string::npos) << report;
+  EXPECT_NE(report.find("\nschedule mm {\n"), std::string::npos) << report;
+  EXPECT_NE(report.find("---- kernel\nkernel mm("), std::string::npos) << report;
+  EXPECT_NE(report.find("---- loop IR\n"), std::string::npos) << report;
+  EXPECT_NE(report.find("mismatch: wrong result: output 0 element 1: got 1, expected 2, tolerance 1e-06"),
+            std::string::npos)
+      << report;
+}
+
 TEST(BugReport, TheFileHoldsScheduleKernelLoopIrAndTheMismatchAndTheLineNamesIt) {
   BugReport r;
   r.kernel = "mm";
