@@ -69,8 +69,9 @@ class Measurer {
   ~Measurer();
 
   /// Builds and runs lowered functions of `k` (each with `k`'s arguments); one result per func.
-  /// Errors: "build: ...", "crashed: signal N (...)", "timeout: ...", "wrong result: ...",
-  /// "status N" (the kernel returned an error code), "cuda error: ..." (NVPTX).
+  /// Errors (their first words are read by outcome_of, outcome.h): "build: ...", "crashed: signal
+  /// N (...)", "timeout: ...", "wrong result: output 'C' element I: got G, expected E, tolerance
+  /// T", "status N" (the kernel returned an error code), "exception: ...", "cuda error: ..." (NVPTX).
   /// Throws UserError (a std::runtime_error) when the target is NVPTX and no CUDA driver loads.
   std::vector<Measurement> measure(const std::vector<const LoweredFunc *> &funcs);
 
