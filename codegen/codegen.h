@@ -66,7 +66,18 @@ class JitModule {
   virtual void *lookup(const std::string &name) = 0;
 };
 
-/// Calls a generated kernel with the argument pointers in order (inputs then outputs).
+/// Calls a generated kernel with the argument pointers in order (inputs then outputs), any
+/// number of them: up to kDirectCallArgs by a direct call, beyond through a trampoline
+/// JIT-compiled once per argument count.
 int call_kernel(void *fn, const std::vector<void *> &args);
+inline constexpr size_t kDirectCallArgs = 8;
+/// Compiles call_kernel's trampoline for `nargs` now (nothing to do up to kDirectCallArgs): a
+/// process about to fork workers that call kernels does it once, before forking.
+void prepare_call_kernel(size_t nargs);
+
+/// Adds `int ENTRY(void **args)` to `m`, calling the module's function `kernel` with
+/// args[0..n): an entry point a C caller can use whatever the kernel's argument count
+/// (kcc-runner calls candidates through it). InternalError if `kernel` is not in `m`.
+void add_argv_entry(CompiledModule &m, const std::string &kernel, const std::string &entry);
 
 }  // namespace kcc

@@ -4,7 +4,9 @@
 // what an AOT build would link (same TargetMachine, same flags), not a re-compilation with
 // the JIT's own settings. Runtime and libm symbols resolve to this process.
 #include <cmath>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "codegen/codegen.h"
@@ -14,6 +16,9 @@
 #include "llvm/ExecutionEngine/Orc/ExecutionUtils.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/ExecutionEngine/Orc/LLJIT.h"
+#include "llvm/ExecutionEngine/Orc/ThreadSafeModule.h"
+#include "llvm/IR/IRBuilder.h"
+#include "llvm/IR/Module.h"
 #include "llvm/Support/Error.h"
 #include "llvm/Support/MemoryBuffer.h"
 
@@ -84,9 +89,71 @@ std::unique_ptr<JitModule> JitModule::create_from_object(const std::string &obj,
   return std::make_unique<OrcJit>(std::move(*jit));
 }
 
+namespace {
+
+/// Emits `i32 NAME(ptr args)` (or `i32 NAME(ptr fn, ptr args)` when `callee` is null: the
+/// function pointer comes first) that loads `n` pointers from args[0..n) and calls the kernel.
+void emit_argv_call(llvm::Module &m, const std::string &name, llvm::Function *callee, size_t n) {
+  llvm::LLVMContext &ctx = m.getContext();
+  llvm::Type *ptr = llvm::PointerType::getUnqual(ctx);
+  llvm::Type *i32 = llvm::Type::getInt32Ty(ctx);
+  std::vector<llvm::Type *> params = callee ? std::vector<llvm::Type *>{ptr} : std::vector<llvm::Type *>{ptr, ptr};
+  auto *f = llvm::Function::Create(llvm::FunctionType::get(i32, params, false), llvm::Function::ExternalLinkage,
+                                   name, m);
+  llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx, "entry", f));
+  llvm::Value *argv = f->getArg(callee ? 0 : 1);
+  std::vector<llvm::Value *> args;
+  for (size_t i = 0; i < n; ++i)
+    args.push_back(b.CreateLoad(ptr, b.CreateConstInBoundsGEP1_64(ptr, argv, i)));
+  llvm::FunctionType *kt = llvm::FunctionType::get(i32, std::vector<llvm::Type *>(n, ptr), false);
+  llvm::Value *r = callee ? b.CreateCall(callee, args) : b.CreateCall(kt, f->getArg(0), args);
+  b.CreateRet(r);
+}
+
+using ArgvCall = int (*)(void *, void *const *);
+
+/// The trampoline `int call(void *fn, void **args)` for kernels of `n` arguments: JIT-compiled
+/// once per count and kept for the life of the process (a leaked LLJIT per count: a process
+/// sees a handful of counts, and nothing may unload code a forked worker still calls).
+ArgvCall argv_trampoline(size_t n) {
+  static std::mutex mu;
+  static std::map<size_t, ArgvCall> made;
+  std::lock_guard<std::mutex> lock(mu);
+  if (auto it = made.find(n); it != made.end()) return it->second;
+  init_llvm_targets();
+  auto ctx = std::make_unique<llvm::LLVMContext>();
+  auto m = std::make_unique<llvm::Module>("kcc_argv_call", *ctx);
+  const std::string name = "kcc_argv_call_" + std::to_string(n);
+  emit_argv_call(*m, name, nullptr, n);
+  auto jit = llvm::orc::LLJITBuilder().create();
+  if (!jit) throw InternalError("JIT: cannot create LLJIT: " + error_text(jit.takeError()));
+  m->setDataLayout((*jit)->getDataLayout());
+  if (auto e = (*jit)->addIRModule(llvm::orc::ThreadSafeModule(std::move(m), std::move(ctx))))
+    throw InternalError("JIT: " + error_text(std::move(e)));
+  auto sym = (*jit)->lookup(name);
+  if (!sym) throw InternalError("JIT: " + error_text(sym.takeError()));
+  ArgvCall f = sym->toPtr<ArgvCall>();
+  (void)jit->release();  // kept: see above
+  return made[n] = f;
+}
+
+}  // namespace
+
+void add_argv_entry(CompiledModule &m, const std::string &kernel, const std::string &entry) {
+  llvm::Function *f = m.module().getFunction(kernel);
+  KCC_INTERNAL(f != nullptr, "add_argv_entry: no function '" + kernel + "' in the module");
+  emit_argv_call(m.module(), entry, f, f->arg_size());
+}
+
+void prepare_call_kernel(size_t nargs) {
+  if (nargs > kDirectCallArgs) (void)argv_trampoline(nargs);
+}
+
 int call_kernel(void *fn, const std::vector<void *> &a) {
   KCC_INTERNAL(fn != nullptr, "call_kernel: null function");
   using P = void *;
+  // Up to kDirectCallArgs arguments, a direct call through a cast (no JIT, nothing to prepare);
+  // beyond, a trampoline generated for the count.
   switch (a.size()) {
 #define KCC_CALL(N, ...) \
   case N: return reinterpret_cast<int (*)(__VA_ARGS__)>(fn)
@@ -99,23 +166,9 @@ int call_kernel(void *fn, const std::vector<void *> &a) {
     KCC_CALL(6, P, P, P, P, P, P)(a[0], a[1], a[2], a[3], a[4], a[5]);
     KCC_CALL(7, P, P, P, P, P, P, P)(a[0], a[1], a[2], a[3], a[4], a[5], a[6]);
     KCC_CALL(8, P, P, P, P, P, P, P, P)(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]);
-    KCC_CALL(9, P, P, P, P, P, P, P, P, P)(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8]);
-    KCC_CALL(10, P, P, P, P, P, P, P, P, P, P)(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9]);
-    KCC_CALL(11, P, P, P, P, P, P, P, P, P, P, P)(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10]);
-    KCC_CALL(12, P, P, P, P, P, P, P, P, P, P, P, P)
-    (a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11]);
-    KCC_CALL(13, P, P, P, P, P, P, P, P, P, P, P, P, P)
-    (a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12]);
-    KCC_CALL(14, P, P, P, P, P, P, P, P, P, P, P, P, P, P)
-    (a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13]);
-    KCC_CALL(15, P, P, P, P, P, P, P, P, P, P, P, P, P, P, P)
-    (a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14]);
-    KCC_CALL(16, P, P, P, P, P, P, P, P, P, P, P, P, P, P, P, P)
-    (a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15]);
 #undef KCC_CALL
+    default: return argv_trampoline(a.size())(fn, a.data());
   }
-  KCC_INTERNAL(false, "call_kernel: " + std::to_string(a.size()) + " arguments (at most 16 supported)");
-  return -1;
 }
 
 }  // namespace kcc

@@ -9,6 +9,8 @@
 #include <ostream>
 #include <stdexcept>
 
+#include "tuner/bug_report.h"
+
 namespace kcc::tuner {
 
 const char *tune_flags_help() {
@@ -114,9 +116,30 @@ bool parse_tune_flag(const std::vector<std::string> &args, size_t &i, TuneFlags 
 
 namespace {
 
+/// "tuning kernel 'K' found no valid schedule (N measured, M invalid)".
+std::string no_valid_measurement(const TuneSummary &s) {
+  return fmt::format("tuning kernel '{}' found no valid schedule ({} measured, {} invalid{})", s.kernel, s.measured,
+                     s.failures.total(), s.measured == 0 ? "; nothing could be measured" : "");
+}
+
+/// A kernel of several that got no measurement because the others spent the file's budget
+/// first: not a failure of the kernel (the budget is too small for the file).
+bool starved(const TuneSummary &s, const std::vector<TuneSummary> &all, int64_t budget) {
+  int64_t spent = 0;
+  for (auto &x : all) spent += x.measured + x.resumed;
+  return s.measured == 0 && s.resumed == 0 && spent >= budget;
+}
+
+/// "kernel 'K' got none of the 2 measurements (the file's other kernels spent them)".
+std::string starved_message(const TuneSummary &s, int64_t budget) {
+  return fmt::format("kernel '{}' got none of the {} measurements (the file's other kernels spent them)", s.kernel,
+                     budget);
+}
+
 TuneOptions options_of(const TuneFlags &f, const Target &t, const std::string &version, std::ostream *progress,
-                       bool terminal) {
+                       bool terminal, const std::string &db_path) {
   TuneOptions o;
+  o.bug_dir = bug_dir_beside(db_path);
   o.runner_command = f.runner;
   o.runner_link = f.runner_link.empty() ? default_runner_link(t) : f.runner_link;
   o.runner_dir = f.runner_dir;
@@ -153,16 +176,25 @@ TuningSetup make_tuning_setup(const TuneFlags &f, const Module &m, const Target 
       if (progress) *progress << "kcc: warning: " << e.what() << "; compiling without tuning records\n";
     }
   }
-  s.provider = std::make_unique<TuningProvider>(s.db.get(), options_of(f, t, kcc_version, progress, progress_is_terminal),
-                                                registry);
+  s.provider = std::make_unique<TuningProvider>(
+      s.db.get(), options_of(f, t, kcc_version, progress, progress_is_terminal, path), registry);
   if (f.budget > 0) s.provider->prepare(m, t);
+  // A kernel the tuning found nothing for compiles anyway (the pipeline falls back to the .ir's
+  // schedule or the default one), but not silently.
+  const std::vector<TuneSummary> &tuned = s.provider->tuned();
+  for (const TuneSummary &ts : tuned)
+    if (!ts.found && progress)
+      *progress << fmt::format("kcc: warning: {}; compiling it with the .ir's schedule or the default one\n{}",
+                               starved(ts, tuned, f.budget) ? starved_message(ts, f.budget) : no_valid_measurement(ts),
+                               ts.failures.details());
   return s;
 }
 
 int run_tune(const TuneFlags &f, const Module &m, const Target &t, const std::string &kcc_version, std::ostream &out,
              std::ostream *progress, bool progress_is_terminal) {
   Database db(f.db.empty() ? Database::default_path() : f.db);
-  auto summaries = tune_module(m, t, &db, options_of(f, t, kcc_version, progress, progress_is_terminal), f.weights);
+  auto summaries = tune_module(m, t, &db, options_of(f, t, kcc_version, progress, progress_is_terminal, db.path()),
+                               f.weights);
   out << fmt::format("{:<24} {:>12} {:>10} {:>8} {:>8} {:>8}\n", "kernel", "median", "GFLOP/s", "measured", "invalid",
                      "resumed");
   int64_t measured = 0, invalid = 0, verified = 0;
@@ -175,15 +207,28 @@ int run_tune(const TuneFlags &f, const Module &m, const Target &t, const std::st
     if (s.given_gflops > 0)
       out << fmt::format("  {}: hand schedule from the .ir {:.2f} GFLOP/s; {}\n", s.kernel, s.given_gflops,
                          s.from_given ? "no candidate beat it, kept" : "tuned schedule is faster");
+    if (s.failures.total() > 0) out << fmt::format("  {}: invalid: {}\n", s.kernel, s.failures.brief());
     if (s.wrong_results > 0)
-      out << fmt::format("kcc: COMPILER BUG: {} candidate(s) of kernel '{}' computed wrong results (see above)\n",
-                         s.wrong_results, s.kernel);
+      out << fmt::format("kcc: COMPILER BUG: {} candidate(s) of kernel '{}' computed wrong results (reports in {})\n",
+                         s.wrong_results, s.kernel, bug_dir_beside(db.path()));
   }
   out << fmt::format("{} measurements, {} on invalid candidates ({:.1f}%), {} re-measurements of the best; database {}\n",
                      measured, invalid,
                      measured ? 100.0 * static_cast<double>(invalid) / static_cast<double>(measured) : 0.0, verified,
                      db.path());
-  return 0;
+  // A kernel without any valid measurement is a failed tuning, said where errors go.
+  int rc = 0;
+  std::ostream &err = progress ? *progress : out;
+  for (auto &s : summaries) {
+    if (s.found) continue;
+    if (starved(s, summaries, f.budget)) {
+      err << "kcc: warning: " << starved_message(s, f.budget) << "\n";
+      continue;
+    }
+    err << "kcc: error: " << no_valid_measurement(s) << "\n" << s.failures.details();
+    rc = 1;
+  }
+  return rc;
 }
 
 }  // namespace kcc::tuner

@@ -59,11 +59,15 @@ struct TuningSetup {
 /// kernel of `m` without a record is tuned now (the budget spread by the task scheduler), with a
 /// progress line on `progress` (a live line if it is a terminal); DatabaseError if the database
 /// cannot be opened. Without a budget the database is only consulted if it exists and opens.
+/// A kernel the tuning found no valid schedule for is a warning on `progress` (with its failure
+/// outcomes); the compile goes on with the .ir's schedule or the default.
 TuningSetup make_tuning_setup(const TuneFlags &f, const Module &m, const Target &t, ScheduleProvider *registry,
                               const std::string &kcc_version, std::ostream *progress, bool progress_is_terminal);
 
 /// `kcc tune`: tunes every kernel (no output files) and prints one line per kernel: schedule
-/// source, median, GFLOP/s, measurements, invalid ones. Returns the exit code.
+/// source, median, GFLOP/s, measurements, invalid ones (and their outcomes). A kernel left
+/// without any valid measurement is an error on `progress` (else `out`): the count of each
+/// failure outcome with its first message; the exit code is then 1, else 0.
 int run_tune(const TuneFlags &f, const Module &m, const Target &t, const std::string &kcc_version, std::ostream &out,
              std::ostream *progress, bool progress_is_terminal);
 

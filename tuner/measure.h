@@ -5,7 +5,8 @@
 //   1. build: every candidate's loop IR -> LLVM -> O3 -> JIT, on `build_threads` threads;
 //   2. run: a forked worker process (it inherits the JIT'd code) runs the candidates one at a
 //      time. Each is first run once on random inputs and compared with the reference
-//      interpreter (a mismatch is a compiler bug: recorded invalid and printed loudly), then
+//      interpreter within each element's rounding-error bound (error_bound.h; a mismatch is a
+//      compiler bug: recorded invalid, and the tuner reports it, bug_report.h), then
 //      warmed up and timed: each sample repeats the kernel until it lasts `min_sample_seconds`,
 //      `samples` samples (>= 3) are kept, the median reported.
 // A candidate that crashes the worker or runs past `timeout_seconds` is recorded invalid with
@@ -39,15 +40,20 @@ struct MeasureOptions {
   int warmup_runs = 1;
   double timeout_seconds = 10;       ///< per candidate (check + warm-up + samples)
   int build_threads = 2;
-  /// A candidate whose O3 pipeline takes more CPU seconds is given up ("build: optimization ran past ...",
-  /// invalid; 0 = no limit). Such code is huge (register tiles with tails unrolled again by LLVM:
-  /// 10-17 s for one candidate, 8-20x slower than the kernel's best) and would stall the batch.
+  /// CPU seconds per stage of the kernel: a candidate whose O3 pipeline takes more than this
+  /// times the kernel's stage count is given up ("build: optimization ran past ...", invalid;
+  /// 0 = no limit; see compile_time_limit_for). Such code is huge (register tiles with tails
+  /// unrolled again by LLVM: 10-17 s for one candidate of a one-stage kernel, 8-20x slower than
+  /// the kernel's best) and would stall the batch; a kernel of many stages is that much more code.
   double compile_time_limit = 2;
-  double tolerance = 1e-3;           ///< |out - ref| <= tol * (1 + |ref|)
   unsigned seed = 1;                 ///< random inputs
   int run_threads = 0;               ///< kcc_set_num_threads in the worker (0 = runtime default)
-  bool loud = true;                  ///< print wrong results to stderr
 };
+
+/// The CPU-time limit of one candidate's O3 pipeline for `k`: o.compile_time_limit per stage
+/// (0 = none). LLVM's time grows with the code it is given, and each stage is a loop nest of
+/// its own (fused or not); a 27-stage kernel's candidates took longer than 2 s every one.
+double compile_time_limit_for(const Kernel &k, const MeasureOptions &o);
 
 /// Counts of one measure() call, for reports.
 struct MeasureStats {
@@ -63,8 +69,9 @@ class Measurer {
   ~Measurer();
 
   /// Builds and runs lowered functions of `k` (each with `k`'s arguments); one result per func.
-  /// Errors: "build: ...", "crashed: signal N (...)", "timeout: ...", "wrong result: ...",
-  /// "status N" (the kernel returned an error code), "cuda error: ..." (NVPTX).
+  /// Errors (their first words are read by outcome_of, outcome.h): "build: ...", "crashed: signal
+  /// N (...)", "timeout: ...", "wrong result: output 'C' element I: got G, expected E, tolerance
+  /// T", "status N" (the kernel returned an error code), "exception: ...", "cuda error: ..." (NVPTX).
   /// Throws UserError (a std::runtime_error) when the target is NVPTX and no CUDA driver loads.
   std::vector<Measurement> measure(const std::vector<const LoweredFunc *> &funcs);
 

@@ -18,7 +18,7 @@ namespace kcc::tuner {
 class RunnerEvaluator : public Evaluator {
  public:
   /// `space` must outlive the evaluator; opts.work_dir must be set.
-  RunnerEvaluator(KernelSpace &space, runner::RunnerOptions opts, bool loud = true);
+  RunnerEvaluator(KernelSpace &space, runner::RunnerOptions opts);
   std::vector<Measurement> measure(const std::vector<Point> &points) override;
   int64_t measured() const { return measured_; }  ///< candidates sent to the runner
   int64_t wrong() const { return wrong_; }        ///< of those, wrong results (compiler bugs)
@@ -26,7 +26,6 @@ class RunnerEvaluator : public Evaluator {
  private:
   KernelSpace &space_;
   runner::RemoteRunner runner_;
-  bool loud_;
   int64_t measured_ = 0, wrong_ = 0;
 };
 

@@ -9,12 +9,17 @@
 #include <filesystem>
 #include <map>
 #include <set>
+#include <iostream>
 #include <ostream>
 
+#include "ir/interp.h"
 #include "ir/parser.h"
 #include "passes/registry.h"
+#include "tuner/bug_report.h"
+#include "tuner/error_bound.h"
 #include "passes/schedule_error.h"
 #include "tuner/cost_model.h"
+#include "tuner/outcome.h"
 #include "tuner/runner_evaluator.h"
 #include "tuner/space.h"
 #include "tuner/task_scheduler.h"
@@ -74,11 +79,11 @@ std::unique_ptr<Evaluator> make_measuring_evaluator(KernelSpace &space, const Tu
   r.samples = o.measure.samples;
   r.min_seconds = o.measure.min_sample_seconds;
   r.warmup = o.measure.warmup_runs;
-  r.tolerance = o.measure.tolerance;
+  r.bounds = bounded_reference(space.kernel(), random_inputs(space.kernel(), o.measure.seed)).bounds;
   r.timeout_seconds = o.measure.timeout_seconds;
   r.threads = o.measure.run_threads;
   r.seed = o.measure.seed;
-  return std::make_unique<RunnerEvaluator>(space, r, o.measure.loud);
+  return std::make_unique<RunnerEvaluator>(space, r);
 }
 
 /// The database record of one measurement of `schedule` (a schedule's text) for kernel `k`.
@@ -99,6 +104,24 @@ MeasureRecord record_of(const Kernel &k, const Target &t, std::string schedule, 
   return r;
 }
 
+/// A wrong result: one line on the progress stream (stderr without one), the details in a file
+/// (bug_report.h).
+void report_bug(const TuneOptions &o, const Kernel &k, const Target &t, const std::string &schedule,
+                const LoweredFunc *f, const Measurement &m) {
+  BugReport r;
+  r.kernel = k.name;
+  r.target = t.name + " (" + t.key() + ")";
+  r.kernel_ir = to_string(k);
+  r.schedule = schedule;
+  r.loop_ir = f ? to_string(*f) : "(not available)";
+  r.error = m.error;
+  const std::string dir = o.bug_dir.empty() ? bug_dir_beside(Database::default_path()) : o.bug_dir;
+  const std::string line = bug_line(r, write_bug_report(dir, r));
+  std::ostream &out = o.progress ? *o.progress : std::cerr;
+  if (o.progress && o.progress_is_terminal) out << "\r\033[K";  // over the live progress line
+  out << line << std::flush;
+}
+
 /// Passes batches to the measuring evaluator and records every batch in the database.
 class KernelEvaluator : public Evaluator {
  public:
@@ -106,11 +129,18 @@ class KernelEvaluator : public Evaluator {
       : space_(space), inner_(inner), db_(db), opts_(o), run_id_(run_id) {}
 
   int64_t wrong_results = 0;
+  FailureCounts failures;  ///< every invalid measurement, by outcome
   std::string strategy;  ///< recorded with each measurement ("" = the tuning's strategy)
 
   std::vector<Measurement> measure(const std::vector<Point> &points) override {
     std::vector<Measurement> ms = inner_.measure(points);
-    for (auto &m : ms) wrong_results += !m.valid && m.error.rfind("wrong result", 0) == 0;
+    for (size_t i = 0; i < ms.size(); ++i) {
+      failures.add(ms[i]);
+      if (outcome_of(ms[i]) != Outcome::WrongResult) continue;
+      ++wrong_results;
+      report_bug(opts_, space_.kernel(), space_.target(), space_.schedule_text(points[i]),
+                 space_.lowered(points[i]).get(), ms[i]);
+    }
     if (db_) {
       std::vector<MeasureRecord> batch;
       const Kernel &k = space_.kernel();
@@ -131,19 +161,36 @@ class KernelEvaluator : public Evaluator {
   int64_t run_id_;
 };
 
-/// The live progress line (terminal) or one plain line per batch.
+/// The live progress line (terminal) or one plain line per batch. Alone, a kernel shows its
+/// measurements of its budget; one of several kernels sharing a file's budget (tune_module)
+/// shows its own measurements of what it can still get (its measurements plus what is left of
+/// the file's budget), then the file's count, and the ETA of the file.
 class Progress : public SearchObserver {
  public:
-  Progress(const TuneOptions &o, const Kernel &k, int64_t budget, int64_t offset, double t0)
-      : o_(o), k_(k), budget_(budget), offset_(offset), t0_(t0) {}
+  Progress(const TuneOptions &o, const Kernel &k, int64_t budget, int64_t offset, double t0, const FileProgress *file,
+           const FailureCounts &failures)
+      : o_(o), k_(k), budget_(budget), offset_(offset), t0_(t0), file_(file), failures_(failures) {}
   void on_batch(const std::vector<Trial> &, const Trial *best, int64_t measured, int64_t) override {
     if (!o_.progress) return;
     const int64_t done = offset_ + measured;
-    const double elapsed = wall_now() - t0_;
     const double gf = best ? k_.flops() / best->m.median * 1e-9 : 0;
-    const double eta = done > 0 ? elapsed / static_cast<double>(done) * static_cast<double>(budget_ - done) : -1;
-    std::string line = fmt::format("kcc tune: {}  {}/{}  best {:.1f} GFLOP/s  ETA {}", k_.name, done, budget_, gf,
-                                   format_eta(eta));
+    std::string line;
+    if (file_ && file_->kernels > 1) {
+      const int64_t file_done = file_->spent + measured;
+      const int64_t own = std::min(budget_, done + std::max<int64_t>(0, file_->budget - file_done));
+      const double elapsed = wall_now() - file_->t0;
+      const double eta =
+          file_done > 0 ? elapsed / static_cast<double>(file_done) * static_cast<double>(file_->budget - file_done) : -1;
+      line = fmt::format("kcc tune: {}  {}/{}  (file {}/{}, {} kernels)  best {:.1f} GFLOP/s  ETA {}", k_.name, done,
+                         own, file_done, file_->budget, file_->kernels, gf, format_eta(eta));
+    } else {
+      const double elapsed = wall_now() - t0_;
+      const double eta = done > 0 ? elapsed / static_cast<double>(done) * static_cast<double>(budget_ - done) : -1;
+      line = fmt::format("kcc tune: {}  {}/{}  best {:.1f} GFLOP/s  ETA {}", k_.name, done, budget_, gf,
+                         format_eta(eta));
+    }
+    // Failures show as they happen: a tuning where nothing is valid does not look like progress.
+    if (const int64_t bad = failures_.total(); bad > 0) line += fmt::format("  ({} invalid: {})", bad, failures_.brief());
     if (o_.progress_is_terminal)
       *o_.progress << "\r\033[K" << line << std::flush;
     else
@@ -158,6 +205,8 @@ class Progress : public SearchObserver {
   const Kernel &k_;
   int64_t budget_, offset_;
   double t0_;
+  const FileProgress *file_;
+  const FailureCounts &failures_;
 };
 
 /// The strategy name of a hand schedule's baseline measurement in the database.
@@ -203,6 +252,7 @@ struct KernelTuner::Impl {
   bool droplet_converged = false;
   TuneSummary summary;
   double t0 = wall_now();
+  const FileProgress *file = nullptr;  // tune_module's shared budget (progress line)
 
   Impl(const Kernel &kernel, const Target &target, Database *d, TuneOptions o, int64_t b, const Schedule *g)
       : k(kernel), t(target), db(d), opts(std::move(o)), budget(b), space(kernel, target),
@@ -336,10 +386,16 @@ struct KernelTuner::Impl {
     try {
       LoweredFunc f = lower_kernel(k, *given, t);
       m = local->measure_func(f);
+      if (outcome_of(m) == Outcome::WrongResult) {
+        ++eval->wrong_results;
+        ++summary.wrong_results;
+        report_bug(opts, k, t, to_string(*given), &f, m);
+      }
     } catch (const UserError &e) {  // the hand schedule does not apply (the pipeline reports it)
       m.valid = false;
       m.error = std::string("schedule error: ") + e.what();
     }
+    eval->failures.add(m);
     given_m = m;
     ++spent;
     ++summary.measured;
@@ -394,7 +450,7 @@ int64_t KernelTuner::step(int64_t n) {
     s.seed_cost_model(*cost);
   }
   if (s.opts.validity_model) validity = std::make_unique<XgbValidityModel>();
-  Progress progress(s.opts, s.k, s.budget, s.spent, s.t0);
+  Progress progress(s.opts, s.k, s.budget, s.spent, s.t0, s.file, s.eval->failures);
   const int64_t wrong_before = s.eval->wrong_results;
   SearchResult r = run_search(strategy, s.space, *s.eval, so, cost.get(), validity.get(), s.history, &progress);
   const double before = s.best();
@@ -424,6 +480,7 @@ int64_t KernelTuner::step(int64_t n) {
 }
 
 bool KernelTuner::done() const { return impl_->done; }
+void KernelTuner::share_file_budget(const FileProgress *file) { impl_->file = file; }
 double KernelTuner::best_seconds() const { return impl_->best(); }
 int64_t KernelTuner::measured() const { return impl_->summary.measured; }
 const Kernel &KernelTuner::kernel() const { return impl_->k; }
@@ -434,6 +491,7 @@ TuneSummary KernelTuner::finish() {
   if (s.db && s.run.id) s.db->finish_run(s.run.id);
   if (s.opts.progress && s.opts.progress_is_terminal && s.summary.measured > 0) *s.opts.progress << "\n";
   TuneSummary out = s.summary;
+  out.failures = s.eval->failures;
   const auto best = s.best_point();
   if (best) {
     out.found = true;
@@ -468,13 +526,22 @@ std::vector<TuneSummary> tune_module(const Module &m, const Target &t, Database 
                                      const std::vector<std::pair<std::string, double>> &weights) {
   std::vector<std::unique_ptr<KernelTuner>> tuners;
   std::vector<SchedulerTask> tasks;
+  FileProgress file;
+  file.budget = opts.budget;
+  file.kernels = static_cast<int>(m.kernels.size());
+  file.t0 = wall_now();
   for (const Kernel &k : m.kernels) {
     tuners.push_back(std::make_unique<KernelTuner>(k, t, db, opts, opts.budget, m.find_schedule(k.name)));
     KernelTuner *kt = tuners.back().get();
+    kt->share_file_budget(&file);
     SchedulerTask task;
     for (auto &[name, w] : weights)
       if (name == k.name) task.weight = w;
-    task.step = [kt](int64_t n) { return kt->done() ? 0 : kt->step(n); };
+    task.step = [kt, &file](int64_t n) {
+      const int64_t got = kt->done() ? 0 : kt->step(n);
+      file.spent += got;
+      return got;
+    };
     task.best = [kt] { return kt->best_seconds(); };
     tasks.push_back(std::move(task));
   }

@@ -23,6 +23,7 @@
 #include "passes/pipeline.h"
 #include "tuner/database.h"
 #include "tuner/measure.h"
+#include "tuner/outcome.h"
 #include "tuner/search.h"
 
 namespace kcc::tuner {
@@ -46,9 +47,12 @@ struct TuneOptions {
   /// shared machine the best of hundreds of single measurements is biased toward luck.
   int verify_top = 0;
   std::string kcc_version = "0.1.0";
-  /// Progress output: a live line on a terminal, plain lines otherwise; null = silent.
+  /// Progress output: a live line on a terminal, plain lines otherwise; null = silent. Compiler
+  /// bug lines go here too (to stderr when null).
   std::ostream *progress = nullptr;
   bool progress_is_terminal = false;
+  /// Where compiler-bug reports go (bug_report.h); "" = beside the default database.
+  std::string bug_dir;
 };
 
 /// What a tuning produced for one kernel.
@@ -67,10 +71,19 @@ struct TuneSummary {
   int64_t history = 0;           ///< earlier records reused
   int64_t prior = 0;             ///< records from other cpus of this triple seeding the cost model
   int64_t wrong_results = 0;     ///< compiler bugs caught by the output check
+  FailureCounts failures;        ///< invalid measurements of this session by outcome
   int64_t verified = 0;          ///< re-measurements of the best points (not in `measured`)
   std::vector<double> best_gflops_curve;  ///< best GFLOP/s after each new measurement
   double given_gflops = 0;       ///< the .ir's hand schedule, measured first (0: none or invalid)
   bool from_given = false;       ///< the hand schedule beat every candidate: `schedule` is it
+};
+
+/// A file's budget shared by its kernels (tune_module), for their progress lines.
+struct FileProgress {
+  int64_t budget = 0;
+  int64_t spent = 0;  ///< measurements of all its kernels' finished steps
+  int kernels = 1;
+  double t0 = 0;      ///< when the file's tuning started (steady clock, seconds)
 };
 
 /// Tunes one kernel in steps. `k` and `db` must outlive it; `db` may be null (nothing recorded).
@@ -85,6 +98,9 @@ class KernelTuner {
   /// Measures up to `n` more candidates; returns how many were measured (0: converged or exhausted).
   int64_t step(int64_t n);
   bool done() const;
+  /// The kernel is one of several sharing `file`'s budget (must outlive the tuner): its progress
+  /// line shows that.
+  void share_file_budget(const FileProgress *file);
   /// Best median so far in seconds (0 if none).
   double best_seconds() const;
   int64_t measured() const;

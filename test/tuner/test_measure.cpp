@@ -5,12 +5,19 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstdlib>
+#include <fmt/format.h>
 
+#include <cmath>
+#include <cstdlib>
+#include <map>
+
+#include "ir/interp.h"
 #include "ir/parser.h"
+#include "ir/visitor.h"
 #include "passes/pipeline.h"
 #include "kcc_runtime.h"
 #include "tuner/measure.h"
+#include "tuner/outcome.h"
 
 namespace kcc::tuner {
 namespace {
@@ -103,6 +110,113 @@ TEST(Measurer, CrashHangAndWrongResultAreRecordedAndTheBatchGoesOn) {
   EXPECT_EQ(m.stats().timed_out, 1);
   EXPECT_EQ(m.stats().wrong, 1);
   EXPECT_EQ(m.stats().worker_restarts, 2);
+}
+
+// ------------------------------------------------------------------ the output check
+
+/// A kernel of `text` (one kernel), parsed once per text and kept.
+const Kernel &kernel_of(const std::string &text) {
+  static std::map<std::string, Module> parsed;
+  auto it = parsed.find(text);
+  if (it == parsed.end()) it = parsed.emplace(text, parse_module("<test>", text)).first;
+  return it->second.kernels.at(0);
+}
+
+MeasureOptions quick() {
+  MeasureOptions o;
+  o.min_sample_seconds = 0.0005;
+  o.samples = 3;
+  return o;
+}
+
+/// Shortens the loops over `var` (a reduction axis the schedule left whole) by one iteration:
+/// a lowering that drops the last term of every sum.
+class DropLastTerm : public IRMutator {
+ public:
+  explicit DropLastTerm(std::string var) : var_(std::move(var)) {}
+  int dropped = 0;
+
+ protected:
+  using IRMutator::mutate_node;
+  Stmt mutate_node(const For *op, const Stmt &self) override {
+    Stmt body = mutate(op->body);
+    int64_t n = 0;
+    if (op->var->name == var_ && is_const_int(op->extent, &n) && n > 1) {
+      ++dropped;
+      return make_for(op->var, op->min, make_int(n - 1), op->kind, body, op->thread_axis);
+    }
+    return body.same_as(op->body) ? self : make_for(op->var, op->min, op->extent, op->kind, body, op->thread_axis);
+  }
+
+ private:
+  std::string var_;
+};
+
+TEST(Measurer, ALoweringThatDropsOneReductionTermIsAWrongResult) {
+  const Kernel &k = kernel_of("kernel longdot(A: f32[6, 512], B: f32[512, 5]) -> C: f32[6, 5] {\n"
+                              "  C[i, j] = sum(k) A[i, k] * B[k, j]\n}\n");
+  LoweredFunc good = lower_kernel(k, parse_schedules("<test>", "schedule longdot {\n}\n").at(0), host());
+  LoweredFunc broken = good;
+  DropLastTerm drop("k");
+  broken.body = drop.mutate(good.body);
+  ASSERT_EQ(drop.dropped, 1) << to_string(good);
+  Measurer m(k, host(), quick());
+  auto r = m.measure({&good, &broken});
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_TRUE(r[0].valid) << r[0].error;
+  EXPECT_FALSE(r[1].valid);
+  EXPECT_EQ(outcome_of(r[1]), Outcome::WrongResult) << r[1].error;
+  EXPECT_NE(r[1].error.find("output 'C' element "), std::string::npos) << r[1].error;
+  EXPECT_NE(r[1].error.find(", tolerance "), std::string::npos) << r[1].error;
+}
+
+TEST(Measurer, RoundingInALongIllConditionedChainIsNotAWrongResult) {
+  // The mean of 16384 values near 10^4, less 10^4, through a chain of stages: f32 rounding of the
+  // partial sums moves the result by ~10^-3, which a fixed tolerance of 1e-3 (1 + |ref|) called a
+  // compiler bug; the bound follows the computation (10^4 terms of magnitude 10^4) and allows it.
+  const Kernel &k = kernel_of(
+      "kernel chain(X: f32[16384]) -> Y: f32[1] {\n"
+      "  T[i] = X[i] + 10000.0 : f32[16384]\n"
+      "  U[i] = T[i] * 1.0 : f32[16384]\n"
+      "  S[z] = sum(i) U[i] : f32[1]\n"
+      "  M[z] = S[z] / 16384.0 : f32[1]\n"
+      "  D[z] = M[z] - 10000.0 : f32[1]\n"
+      "  E[z] = D[z] * 2.0 : f32[1]\n"
+      "  Y[z] = E[z] * 0.5\n}\n");
+  // A correct f32 evaluation (the interpreter's, in declared precision) is farther from the
+  // float64 result than the old fixed tolerance allowed:
+  auto in = random_inputs(k, 1);
+  const double exact = interpret(k, in)[0][0], f32 = interpret(k, in, InterpPrecision::Declared)[0][0];
+  EXPECT_GT(std::fabs(f32 - exact), 1e-3 * (1 + std::fabs(exact))) << f32 << " vs " << exact;
+  LoweredFunc f = lower_kernel(k, default_schedule(k, host()), host());
+  Measurer m(k, host(), quick());
+  auto r = m.measure({&f});
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_TRUE(r[0].valid) << r[0].error;
+}
+
+TEST(Measurer, ACandidateOfAKernelWithEighteenArgumentsIsMeasured) {
+  std::string params, sum;
+  for (int a = 0; a < 17; ++a) {
+    params += (a ? ", " : "") + fmt::format("X{}: f32[7]", a);
+    sum += (a ? " + " : "") + fmt::format("X{}[i]", a);
+  }
+  const Kernel &k = kernel_of("kernel wide(" + params + ") -> Y: f32[7] {\n  Y[i] = " + sum + "\n}\n");
+  ASSERT_EQ(k.inputs.size() + k.outputs.size(), 18u);
+  LoweredFunc f = lower_kernel(k, default_schedule(k, host()), host());
+  Measurer m(k, host(), quick());
+  auto r = m.measure({&f});
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_TRUE(r[0].valid) << r[0].error;
+}
+
+TEST(Measurer, TheCompileTimeLimitIsPerStageOfTheKernel) {
+  MeasureOptions o;
+  o.compile_time_limit = 2;
+  EXPECT_DOUBLE_EQ(compile_time_limit_for(*suite().find_kernel("matmul"), o), 2);
+  EXPECT_DOUBLE_EQ(compile_time_limit_for(*suite().find_kernel("dense_relu"), o), 4);
+  o.compile_time_limit = 0;  // no limit stays no limit
+  EXPECT_DOUBLE_EQ(compile_time_limit_for(*suite().find_kernel("dense_relu"), o), 0);
 }
 
 // ------------------------------------------------------------------ NVPTX targets

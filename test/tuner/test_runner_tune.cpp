@@ -8,10 +8,12 @@
 #include <filesystem>
 #include <sstream>
 
+#include "ir/interp.h"
 #include "ir/parser.h"
 #include "passes/registry.h"
 #include "tools/runner/runner_client.h"
 #include "tuner/cli.h"
+#include "tuner/error_bound.h"
 #include "tuner/runner_evaluator.h"
 #include "tuner/space.h"
 #include "tuner/tuner.h"
@@ -87,6 +89,36 @@ TEST(RunnerTuning, A64fxUnderQemuPicksACorrectKernel) {
       std::string(KCC_QEMU) + " -L " + KCC_AARCH64_SYSROOT + " -cpu max,sve512=on " + KCC_AARCH64_RUNNER;
   tune_through_runner("aarch64-a64fx", runner, std::string(KCC_AARCH64_CC) + " -shared", "a64fx");
 #endif
+}
+
+TEST(RunnerTuning, TheRunnerCallsAKernelOfEighteenArgumentsAndChecksItWithinItsBounds) {
+  std::string params, sum;
+  for (int a = 0; a < 17; ++a) {
+    params += (a ? ", " : "") + ("X" + std::to_string(a) + ": f32[9]");
+    sum += (a ? " + " : "") + ("X" + std::to_string(a) + "[i]");
+  }
+  Module m = parse_module("wide.ir", "kernel wide(" + params + ") -> Y: f32[9] {\n  Y[i] = " + sum + "\n}\n");
+  const Kernel &k = m.kernels[0];
+  Target t = make_target("host");
+  LoweredFunc good = lower_kernel(k, default_schedule(k, t), t);
+  LoweredFunc wrong = good;  // one element off by far more than its rounding bound
+  const Buffer &out = good.args.back();
+  wrong.body = make_seq({good.body, make_store(out, make_int(4), make_load(Type::f32(), out, make_int(4)) +
+                                                                     make_float(1e-3))});
+  runner::RunnerOptions o;
+  o.command = KCC_HOST_RUNNER;
+  o.link_command = std::string(KCC_HOST_CC) + " -shared";
+  o.work_dir = scratch("wide");
+  o.samples = 3;
+  o.min_seconds = 0.0001;
+  o.bounds = bounded_reference(k, random_inputs(k, o.seed)).bounds;
+  runner::RemoteRunner r(k, t, o);
+  auto res = r.measure({&good, &wrong});
+  ASSERT_EQ(res.size(), 2u);
+  EXPECT_TRUE(res[0].ok) << res[0].error;
+  EXPECT_FALSE(res[1].ok);
+  EXPECT_EQ(res[1].error.rfind("wrong result: output 0 element 4: got ", 0), 0u) << res[1].error;
+  EXPECT_NE(res[1].error.find(", tolerance "), std::string::npos) << res[1].error;
 }
 
 TEST(RunnerTuning, StaticallyInvalidPointsAreNotSentToTheRunner) {

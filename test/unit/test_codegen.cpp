@@ -714,10 +714,38 @@ TEST(Codegen, AccessAndSharedMemoryAreInternalErrors) {
   EXPECT_THROW(generate_code({func("gpu", {A}, gpu)}, make_target("host")), InternalError);
 }
 
-TEST(Codegen, TooManyArgumentsForCallKernel) {
-  std::vector<void *> args(17, nullptr);
-  int dummy = 0;
-  EXPECT_THROW(call_kernel(&dummy, args), InternalError);
+/// `int wide_N(float *a0, ..., float *a{N-1})`: a_{N-1}[0] = sum of a_j[0] * (j + 1), j < N - 1.
+LoweredFunc weighted_sum_kernel(int n) {
+  std::vector<Buffer> args;
+  for (int a = 0; a < n; ++a) args.push_back(f32_arg("a" + std::to_string(a), 1, a));
+  Expr sum = f(0.0);
+  for (int a = 0; a + 1 < n; ++a) sum = sum + ld(args[static_cast<size_t>(a)], i(0)) * f(a + 1.0);
+  return func("wide_" + std::to_string(n), args, make_store(args.back(), i(0), sum));
+}
+
+TEST(Codegen, CallKernelTakesAnyNumberOfArguments) {
+  for (int n : {3, 9, 18, 40}) {  // direct calls up to kDirectCallArgs, a trampoline beyond
+    Compiled c = compile(weighted_sum_kernel(n));
+    std::vector<float> data(static_cast<size_t>(n), 1.0f);
+    std::vector<void *> args;
+    for (float &x : data) args.push_back(&x);
+    data.back() = -1;
+    ASSERT_EQ(c(args), 0) << n << " arguments";
+    EXPECT_FLOAT_EQ(data.back(), static_cast<float>((n - 1) * n / 2)) << n << " arguments";
+  }
+}
+
+TEST(Codegen, TheArgvEntryCallsTheKernelWithItsArgumentsFromAnArray) {
+  const LoweredFunc k = weighted_sum_kernel(18);
+  CompiledModule m = generate_code({k}, make_target("host"), k.name);
+  add_argv_entry(m, k.name, k.name + "__argv");
+  auto jit = JitModule::create(std::move(m));
+  auto entry = reinterpret_cast<int (*)(void **)>(jit->lookup(k.name + "__argv"));
+  std::vector<float> data(18, 2.0f);
+  std::vector<void *> args;
+  for (float &x : data) args.push_back(&x);
+  ASSERT_EQ(entry(args.data()), 0);
+  EXPECT_FLOAT_EQ(data.back(), 2.0f * 17 * 18 / 2);
 }
 
 TEST(Codegen, SeveralFunctionsInOneModule) {

@@ -3,7 +3,7 @@
  * The protocol is in docs/runner.md. In short: one request per line on stdin (or one request
  * in the arguments), one JSON line per request on stdout:
  *   run lib=cand.so kernel=cand3 data=matmul.kccd [samples=5] [min_time=0.01] [warmup=1]
- *       [tol=1e-3] [threads=0] [timeout=10]
+ *       [tol=1e-3] [bounds=matmul.bounds.kccd] [argv=0] [threads=0] [timeout=10]
  *   -> {"kernel":"cand3","ok":true,"error":"","max_err":1.2e-07,"reps":40,
  *       "samples":[1.1e-05,...],"median":1.1e-05}
  * Each request runs in a forked child, so a candidate that crashes or hangs is reported
@@ -31,8 +31,8 @@
 #define MAX_SAMPLES 100
 
 typedef struct {
-  char lib[1024], kernel[256], data[1024];
-  int samples, warmup, threads;
+  char lib[1024], kernel[256], data[1024], bounds[1024];
+  int samples, warmup, threads, argv; /* argv: the symbol is `int kernel(void **args)` */
   double min_time, tol, timeout;
 } request;
 
@@ -87,6 +87,8 @@ static int parse_request(char *line, request *r, char *err, size_t errlen) {
     if (strcmp(k, "lib") == 0) snprintf(r->lib, sizeof r->lib, "%s", v);
     else if (strcmp(k, "kernel") == 0) snprintf(r->kernel, sizeof r->kernel, "%s", v);
     else if (strcmp(k, "data") == 0) snprintf(r->data, sizeof r->data, "%s", v);
+    else if (strcmp(k, "bounds") == 0) snprintf(r->bounds, sizeof r->bounds, "%s", v);
+    else if (strcmp(k, "argv") == 0) r->argv = atoi(v);
     else if (strcmp(k, "samples") == 0) r->samples = atoi(v);
     else if (strcmp(k, "warmup") == 0) r->warmup = atoi(v);
     else if (strcmp(k, "threads") == 0) r->threads = atoi(v);
@@ -104,6 +106,37 @@ static int parse_request(char *line, request *r, char *err, size_t errlen) {
   }
   if (r->samples < 3) r->samples = 3;
   if (r->samples > MAX_SAMPLES) r->samples = MAX_SAMPLES;
+  return 0;
+}
+
+/* Calls the candidate: through its `int f(void **args)` entry (any argument count) or directly. */
+static int call(const request *r, void *fn, void **args, unsigned nargs) {
+  return r->argv ? ((int (*)(void **))fn)(args) : kccd_call(fn, args, nargs);
+}
+
+/* Reads the per-element tolerances of `path` (one KCCD block: no inputs, one array per output of
+ * `b`, each of the output's size); 0, or -1 with a message. */
+static int read_bounds(const char *path, const kccd_block *b, kccd_block *t, char *err, size_t errlen) {
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    snprintf(err, errlen, "bounds: cannot open %s: %s", path, strerror(errno));
+    return -1;
+  }
+  int rc = kccd_read(f, t, err, errlen);
+  fclose(f);
+  if (rc != 0) {
+    if (rc > 0) snprintf(err, errlen, "bounds: %s is empty", path);
+    return -1;
+  }
+  if (t->n_inputs != 0 || t->n_outputs != b->n_outputs) {
+    snprintf(err, errlen, "bounds: %s has %u arrays for %u outputs", path, t->n_inputs + t->n_outputs, b->n_outputs);
+    return -1;
+  }
+  for (unsigned o = 0; o < b->n_outputs; ++o)
+    if (t->count[o] != b->count[b->n_inputs + o]) {
+      snprintf(err, errlen, "bounds: array %u of %s has the wrong size", o, path);
+      return -1;
+    }
   return 0;
 }
 
@@ -136,6 +169,12 @@ static int run_request(const request *r, FILE *out) {
     return 1;
   }
   fclose(df);
+  kccd_block tb; /* per-element tolerances (bounds=), else tol * (1 + |ref|) */
+  memset(&tb, 0, sizeof tb);
+  if (r->bounds[0] && read_bounds(r->bounds, &b, &tb, err, sizeof err) != 0) {
+    report_error(out, r->kernel, err);
+    return 1;
+  }
   unsigned nargs = b.n_inputs + b.n_outputs;
   void *args[KCCD_MAX_ARRAYS];
   float *outs[KCCD_MAX_ARRAYS];
@@ -147,7 +186,7 @@ static int run_request(const request *r, FILE *out) {
     args[b.n_inputs + o] = outs[o];
   }
   /* 1. correctness: one run on the given inputs, every output element vs the reference */
-  int rc = kccd_call(fn, args, nargs);
+  int rc = call(r, fn, args, nargs);
   if (rc != 0) {
     snprintf(err, sizeof err, "status %d", rc);
     report_error(out, r->kernel, err);
@@ -158,9 +197,10 @@ static int run_request(const request *r, FILE *out) {
     const float *ref = b.data[b.n_inputs + o];
     for (uint64_t i = 0; i < b.count[b.n_inputs + o]; ++i) {
       double x = outs[o][i], y = ref[i], e = fabs(x - y) / (1 + fabs(y));
-      if (!(e <= r->tol)) {
-        snprintf(err, sizeof err, "wrong result: output %u element %llu: got %g, expected %g", o,
-                 (unsigned long long)i, x, y);
+      double allowed = tb.data[o] ? tb.data[o][i] : r->tol * (1 + fabs(y));
+      if (!(fabs(x - y) <= allowed)) {
+        snprintf(err, sizeof err, "wrong result: output %u element %llu: got %.9g, expected %.9g, tolerance %.3g", o,
+                 (unsigned long long)i, x, y, allowed);
         report_error(out, r->kernel, err);
         return 1;
       }
@@ -168,11 +208,11 @@ static int run_request(const request *r, FILE *out) {
     }
   }
   /* 2. timing: warm-up, then samples of `reps` calls each lasting at least min_time */
-  for (int w = 0; w < r->warmup; ++w) kccd_call(fn, args, nargs);
+  for (int w = 0; w < r->warmup; ++w) call(r, fn, args, nargs);
   long reps = 1;
   for (;;) {
     double t0 = now_seconds();
-    for (long k = 0; k < reps; ++k) kccd_call(fn, args, nargs);
+    for (long k = 0; k < reps; ++k) call(r, fn, args, nargs);
     double dt = now_seconds() - t0;
     if (dt >= r->min_time || reps >= (1L << 30)) break;
     reps = dt <= 0 ? reps * 16 : (long)(reps * (1.2 * r->min_time / dt)) + 1;
@@ -180,7 +220,7 @@ static int run_request(const request *r, FILE *out) {
   double samples[MAX_SAMPLES], sorted[MAX_SAMPLES];
   for (int s = 0; s < r->samples; ++s) {
     double t0 = now_seconds();
-    for (long k = 0; k < reps; ++k) kccd_call(fn, args, nargs);
+    for (long k = 0; k < reps; ++k) call(r, fn, args, nargs);
     samples[s] = sorted[s] = (now_seconds() - t0) / (double)reps;
   }
   qsort(sorted, (size_t)r->samples, sizeof(double), cmp_double);
@@ -245,7 +285,7 @@ static void serve(char *line) {
 int main(int argc, char **argv) {
   if (argc > 1 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
     puts("usage: kcc-runner [run] lib=SO kernel=NAME data=FILE.kccd [samples=5] [min_time=0.01]\n"
-         "                  [warmup=1] [tol=1e-3] [threads=0] [timeout=10]\n"
+         "                  [warmup=1] [tol=1e-3] [bounds=FILE.kccd] [argv=0] [threads=0] [timeout=10]\n"
          "       kcc-runner            (requests on stdin, one per line; see docs/runner.md)");
     return 0;
   }

@@ -14,7 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define KCCD_MAX_ARRAYS 32
+/* A sanity bound on a block's arrays (a kernel's inputs + outputs), not a kernel limit in practice. */
+#define KCCD_MAX_ARRAYS 1024
 
 typedef struct {
   uint32_t n_inputs, n_outputs;

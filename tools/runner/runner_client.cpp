@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -75,6 +76,29 @@ RunnerResult parse_runner_line(const std::string &line) {
   return r;
 }
 
+namespace {
+
+/// Writes the per-element bounds as one KCCD block of no inputs and one array per output.
+void write_bounds(const std::vector<std::vector<double>> &bounds, const std::string &path) {
+  std::ofstream out(path, std::ios::binary);
+  if (!out) throw std::runtime_error("cannot write " + path);
+  out.write("KCCD", 4);
+  uint32_t hdr[3] = {1, 0, static_cast<uint32_t>(bounds.size())};
+  out.write(reinterpret_cast<const char *>(hdr), sizeof hdr);
+  for (auto &b : bounds) {
+    // f32 holds them rounded up, so that rounding never makes a bound tighter.
+    std::vector<float> f;
+    for (double x : b) {
+      float y = static_cast<float>(x);
+      f.push_back(static_cast<double>(y) < x ? std::nextafter(y, HUGE_VALF) : y);
+    }
+    write_array(out, f.data(), f.size());
+  }
+  if (!out) throw std::runtime_error("cannot write " + path);
+}
+
+}  // namespace
+
 RemoteRunner::RemoteRunner(const Kernel &k, const Target &t, RunnerOptions opts)
     : k_(k), t_(t), o_(std::move(opts)) {}
 
@@ -87,6 +111,10 @@ std::vector<RunnerResult> RemoteRunner::measure(const std::vector<const LoweredF
   if (data_path_.empty()) {
     data_path_ = dir + "/" + k_.name + ".kccd";
     write_kccd(k_, o_.seed, data_path_);
+    if (!o_.bounds.empty()) {
+      bounds_path_ = dir + "/" + k_.name + ".bounds.kccd";
+      write_bounds(o_.bounds, bounds_path_);
+    }
   }
   const int b = batch_++;
   const std::string base = fmt::format("{}/{}_b{}", dir, k_.name, b);
@@ -101,6 +129,7 @@ std::vector<RunnerResult> RemoteRunner::measure(const std::vector<const LoweredF
   }
   try {
     CompiledModule cm = generate_code(renamed, t_, k_.name);
+    for (auto &n : names) add_argv_entry(cm, n, n + "__argv");  // any argument count
     cm.optimize();
     std::ofstream(base + ".o", std::ios::binary) << cm.object();
   } catch (const std::exception &e) {
@@ -119,9 +148,10 @@ std::vector<RunnerResult> RemoteRunner::measure(const std::vector<const LoweredF
     std::ofstream req(base + ".req");
     req << "hello\n";
     for (auto &n : names)
-      req << fmt::format("run lib={} kernel={} data={} samples={} min_time={} warmup={} tol={} threads={} timeout={}\n",
+      req << fmt::format("run lib={} kernel={}__argv argv=1 data={} samples={} min_time={} warmup={} tol={}{} threads={} "
+                         "timeout={}\n",
                          base + ".so", n, data_path_, o_.samples, o_.min_seconds, o_.warmup, o_.tolerance,
-                         o_.threads, o_.timeout_seconds);
+                         bounds_path_.empty() ? "" : " bounds=" + bounds_path_, o_.threads, o_.timeout_seconds);
   }
   std::string cmd = fmt::format("{} < {} > {} 2> {}", o_.command, sh_quote(base + ".req"), sh_quote(base + ".resp"),
                                 sh_quote(base + ".err"));

@@ -28,7 +28,10 @@ struct RunnerOptions {
   int samples = 5;
   double min_seconds = 0.01;
   int warmup = 1;
-  double tolerance = 1e-3;
+  double tolerance = 1e-3;       ///< |out - ref| <= tolerance * (1 + |ref|), unless `bounds` is given
+  /// Per output, per element: the allowed |out - ref| (the tuner's rounding-error bounds,
+  /// tuner/error_bound.h); written to a KCCD file the runner reads (`bounds=`). Empty: tolerance.
+  std::vector<std::vector<double>> bounds;
   double timeout_seconds = 10;  ///< per candidate
   int threads = 0;              ///< kcc_set_num_threads in the runner (0 = its default)
   unsigned seed = 1;            ///< random inputs
@@ -53,7 +56,8 @@ class RemoteRunner {
  public:
   /// `k` must outlive the runner; the KCCD file is written on first use.
   RemoteRunner(const Kernel &k, const Target &t, RunnerOptions opts);
-  /// One result per function (each must have `k`'s arguments). Build failures are results
+  /// One result per function (each must have `k`'s arguments; any number of them: each is called
+  /// through a generated `int NAME__argv(void **)` entry, add_argv_entry). Build failures are results
   /// ("build: ..."), not exceptions; a runner that cannot be started throws std::runtime_error.
   std::vector<RunnerResult> measure(const std::vector<const LoweredFunc *> &funcs);
 
@@ -61,7 +65,7 @@ class RemoteRunner {
   const Kernel &k_;
   Target t_;
   RunnerOptions o_;
-  std::string data_path_;
+  std::string data_path_, bounds_path_;
   int batch_ = 0;
 };
 

@@ -1,0 +1,92 @@
+// tuner/outcome.cpp - measurement outcomes from their error text; counting them.
+#include "tuner/outcome.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <vector>
+
+namespace kcc::tuner {
+
+const char *to_string(Outcome o) {
+  switch (o) {
+    case Outcome::Ok: return "ok";
+    case Outcome::Static: return "static";
+    case Outcome::Schedule: return "schedule error";
+    case Outcome::CompileTimeLimit: return "compile-time limit";
+    case Outcome::Build: return "build";
+    case Outcome::Crashed: return "crashed";
+    case Outcome::Timeout: return "timeout";
+    case Outcome::WrongResult: return "wrong result";
+    case Outcome::Status: return "status";
+    case Outcome::Exception: return "exception";
+    case Outcome::Cuda: return "cuda error";
+    case Outcome::Runner: return "runner";
+    case Outcome::Other: return "other";
+  }
+  return "other";
+}
+
+Outcome outcome_of(const Measurement &m) {
+  if (m.valid) return Outcome::Ok;
+  const std::string &e = m.error;
+  auto starts = [&](const char *p) { return e.rfind(p, 0) == 0; };
+  if (starts("static:")) return Outcome::Static;
+  if (starts("schedule error:")) return Outcome::Schedule;
+  if (starts("build: optimization ran past")) return Outcome::CompileTimeLimit;
+  if (starts("build:")) return Outcome::Build;
+  if (starts("crashed:")) return Outcome::Crashed;
+  if (starts("timeout:")) return Outcome::Timeout;
+  if (starts("wrong result")) return Outcome::WrongResult;
+  if (starts("status ")) return Outcome::Status;
+  if (starts("exception:")) return Outcome::Exception;
+  if (starts("cuda error")) return Outcome::Cuda;
+  if (starts("runner:") || starts("load:") || starts("data:") || starts("bounds:")) return Outcome::Runner;
+  return Outcome::Other;
+}
+
+void FailureCounts::add(const Measurement &m) {
+  const Outcome o = outcome_of(m);
+  if (o == Outcome::Ok) return;
+  const auto i = static_cast<size_t>(o);
+  if (count[i]++ == 0) first[i] = m.error.empty() ? "(no message)" : m.error;
+}
+
+int64_t FailureCounts::total() const {
+  int64_t n = 0;
+  for (int64_t c : count) n += c;
+  return n;
+}
+
+namespace {
+
+/// Outcomes with a count, most frequent first (ties in enum order).
+std::vector<size_t> by_count(const FailureCounts &f) {
+  std::vector<size_t> order;
+  for (size_t i = 0; i < f.count.size(); ++i)
+    if (f.count[i] > 0) order.push_back(i);
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return f.count[a] > f.count[b]; });
+  return order;
+}
+
+}  // namespace
+
+std::string FailureCounts::brief() const {
+  std::string s;
+  for (size_t i : by_count(*this))
+    s += fmt::format("{}{} {}", s.empty() ? "" : ", ", count[i], to_string(static_cast<Outcome>(i)));
+  return s;
+}
+
+std::string FailureCounts::details() const {
+  std::string s;
+  for (size_t i : by_count(*this)) {
+    std::string msg = first[i];
+    if (auto nl = msg.find('\n'); nl != std::string::npos) msg = msg.substr(0, nl) + " ...";
+    if (msg.size() > 300) msg = msg.substr(0, 300) + " ...";
+    s += fmt::format("  {} {}, first: {}\n", count[i], to_string(static_cast<Outcome>(i)), msg);
+  }
+  return s;
+}
+
+}  // namespace kcc::tuner
