@@ -218,9 +218,14 @@ struct Axis {
   }
 };
 
-Axis linear_axis(double lo, double hi, const std::string &title) {
+/// `whole`: a count, ticked at whole numbers only.
+Axis linear_axis(double lo, double hi, const std::string &title, bool whole = false) {
   Axis a;
   a.ticks = nice_ticks(lo, hi, 5);
+  if (whole && a.ticks.size() > 1 && a.ticks[1] - a.ticks[0] < 1) {
+    a.ticks.clear();
+    for (double v = std::floor(lo); v < hi + 1; ++v) a.ticks.push_back(v);
+  }
   a.lo = a.ticks.front();
   a.hi = a.ticks.back();
   const double step = a.ticks.size() > 1 ? a.ticks[1] - a.ticks[0] : 1;
@@ -305,7 +310,7 @@ std::string curves_svg(const std::vector<Curve> &curves, const std::string &titl
     for (double v : c.gflops) top = std::max(top, v);
     for (bool r : c.remeasure) any_remeasure = any_remeasure || r;
   }
-  Frame f{60, 28, W - 160.0, H - 48.0, linear_axis(0, static_cast<double>(n), "measurements"),
+  Frame f{60, 28, W - 160.0, H - 48.0, linear_axis(0, static_cast<double>(n), "measurements", true),
           linear_axis(0, top > 0 ? top : 1, "best GFLOP/s so far")};
   std::string s = svg_open(W, H, title) + f.axes();
   double ly = f.y0 + 8;
