@@ -57,7 +57,7 @@ class UsageError : public std::runtime_error {
 const char *kUsage = R"(usage: kcc compile MODEL.ir [MORE.ir ...] [options]
        kcc tune MODEL.ir [MORE.ir ...] --budget N [options]   tune and record, write nothing else
        kcc report MODEL.ir [--db PATH] [-o FILE.html]         tuning curves and roofline (HTML)
-                 [--remeasure-peak]                     measure the stored machine peak again
+                           [--remeasure-peak]           measure the stored machine peak again
        kcc targets
        kcc --version | --help
 
