@@ -4,7 +4,7 @@
 //               [--registry FILE.kreg] [--emit=ast|ir|scheduled|lowered|llvm|asm|obj]
 //               [--print-after=STEP[,STEP]] [--time-passes] [-v]
 //   kcc tune model.ir --budget N [--target T] [--db PATH] [--strategy S]   (no output files)
-//   kcc report model.ir [--db PATH] [-o report.html]
+//   kcc report model.ir [--db PATH] [--target T] [--weight K=W] [--remeasure-peak] [-o report.html]
 //   kcc targets
 //   kcc --version | --help
 //
@@ -59,6 +59,7 @@ class UsageError : public std::runtime_error {
 const char *kUsage = R"(usage: kcc compile MODEL.ir [MORE.ir ...] [options]
        kcc tune MODEL.ir [MORE.ir ...] --budget N [options]   tune and record, write nothing else
        kcc report MODEL.ir [--db PATH] [-o FILE.html]         tuning curves and roofline (HTML)
+                           [--remeasure-peak]           measure the stored machine peak again
        kcc targets
        kcc --version | --help
 
@@ -97,6 +98,7 @@ struct Options {
   std::vector<std::string> print_after;
   bool time_passes = false;
   bool verbose = false;
+  bool remeasure_peak = false;  // kcc report
   tuner::TuneFlags tune;  // --budget, --db, --strategy, --hybrid-switch, --weight
 };
 
@@ -162,6 +164,7 @@ Options parse_compile_args(const std::vector<std::string> &args) {
       for (auto &s : split_commas(*v)) o.print_after.push_back(s);
     } else if (a == "--time-passes") o.time_passes = true;
     else if (a == "-v" || a == "--verbose") o.verbose = true;
+    else if (a == "--remeasure-peak") o.remeasure_peak = true;
     else if (a.size() > 2 && a.compare(0, 2, "-o") == 0 && a[2] != '=') o.output = a.substr(2);
     else if (!a.empty() && a[0] == '-' && a != "-")
       throw UsageError(fmt::format("unknown option '{}'", a));
@@ -343,14 +346,18 @@ int run_tune(const Options &o) {
   }
 }
 
-/// `kcc report`: an HTML page of the tuning runs recorded for the inputs' kernels.
+/// `kcc report`: an HTML page about the tuning of the inputs' kernels on the target.
 int run_report(const Options &o) {
   Module m = load_inputs(o.inputs, o.verbose);
   std::string path = o.tune.db.empty() ? tuner::Database::default_path() : o.tune.db;
+  tuner::ReportOptions options;
+  for (const std::string &in : o.inputs) options.title += (options.title.empty() ? "" : " ") + in;
+  options.weights = o.tune.weights;
+  options.remeasure_peak = o.remeasure_peak;
   std::string html;
   try {
     tuner::Database db(path);
-    html = tuner::report_html(db, m.kernels, tuner::measure_machine_peak());
+    html = tuner::report_html(db, m.kernels, target_of(o), options);
   } catch (const tuner::DatabaseError &e) {
     throw UserError(SourceLoc{}, e.what());
   }

@@ -6,6 +6,8 @@
 // deadlock upgrading a read lock; the busy timeout makes the loser wait.
 #include "tuner/database.h"
 
+#include "tuner/best.h"
+
 #include <signal.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
@@ -263,18 +265,20 @@ std::vector<MeasureRecord> Database::query(const std::string &sql, const std::ve
   return out;
 }
 
+std::optional<MeasureRecord> best_record(const std::vector<MeasureRecord> &records) {
+  WorstMeasurementRanking<std::string> ranking;
+  for (const MeasureRecord &r : records) ranking.add(r.schedule, r.valid(), r.median_seconds);
+  auto best = ranking.best();
+  if (!best) return std::nullopt;
+  for (const MeasureRecord &r : records)
+    if (r.schedule == best->first && r.valid() && r.median_seconds == best->second) return r;
+  return std::nullopt;  // unreachable: the worst median is one of the schedule's records
+}
+
 std::optional<MeasureRecord> Database::best(const std::string &workload_key, const std::string &target_key) {
-  // A schedule measured several times (the tuner re-measures its best points) counts with its
-  // worst median: the best single measurement of many is biased toward luck on a shared machine.
-  // Among a schedule's records the slowest is returned, so median_seconds is that worst median.
-  auto r = query(std::string("SELECT ") + kRecordColumns +
-                     " FROM measurements JOIN (SELECT schedule AS best_schedule, MAX(median) AS worst FROM measurements"
-                     " WHERE workload_key = ? AND target_key = ? AND error = '' AND median > 0 GROUP BY schedule"
-                     " ORDER BY worst ASC LIMIT 1) ON schedule = best_schedule AND median = worst"
-                     " WHERE workload_key = ? AND target_key = ? LIMIT 1",
-                 {workload_key, target_key, workload_key, target_key});
-  if (r.empty()) return std::nullopt;
-  return r.front();
+  // The rule is tuner/best.h's, shared with the tuner and the report, so every place that names
+  // a kernel's best names the same one; a workload has at most a few thousand records.
+  return best_record(records(workload_key, target_key));
 }
 
 std::vector<MeasureRecord> Database::records(const std::string &workload_key, const std::string &target_key,
@@ -383,6 +387,36 @@ std::vector<RunRow> Database::runs() {
   while (q.step())
     out.push_back({q.integer(0), q.text(1), q.text(2), q.text(3), q.text(4), q.integer(5), q.integer(6) != 0});
   return out;
+}
+
+void Database::create_peak_table() {
+  // Created on first use rather than when the file is opened: the table is an addition to schema
+  // version 1 that older kcc versions never read.
+  exec("CREATE TABLE IF NOT EXISTS machine_peaks(target_key TEXT PRIMARY KEY, target_name TEXT, gflops REAL, "
+       "gbps REAL, measured REAL, host TEXT)");
+}
+
+std::optional<PeakRecord> Database::machine_peak(const std::string &target_key) {
+  create_peak_table();
+  Stmt q(db_, "SELECT target_key, target_name, gflops, gbps, measured, host FROM machine_peaks WHERE target_key = ?");
+  q.bind(1, target_key);
+  if (!q.step()) return std::nullopt;
+  return PeakRecord{q.text(0), q.text(1), q.real(2), q.real(3), q.real(4), q.text(5)};
+}
+
+void Database::store_machine_peak(const PeakRecord &p) {
+  Transaction tx(db_);
+  create_peak_table();
+  Stmt put(db_, "INSERT OR REPLACE INTO machine_peaks(target_key, target_name, gflops, gbps, measured, host) "
+                "VALUES(?, ?, ?, ?, ?, ?)");
+  put.bind(1, p.target_key);
+  put.bind(2, p.target_name);
+  put.bind(3, p.gflops);
+  put.bind(4, p.gbps);
+  put.bind(5, p.measured > 0 ? p.measured : now_seconds());
+  put.bind(6, host_name());
+  put.step();
+  tx.commit();
 }
 
 bool Database::integrity_ok() {

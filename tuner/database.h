@@ -11,6 +11,8 @@
 //   runs(id, workload_key, target_key, kernel, strategy, budget, pid, host, started, finished)
 //   measurements(id, run_id, workload_key, target_key, kernel, schedule, samples, median,
 //                error, strategy, kcc_version, timestamp, flops)
+//   machine_peaks(target_key PRIMARY KEY, target_name, gflops, gbps, measured, host)
+//                (created when first used; a kcc without it ignores the table)
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -50,6 +52,16 @@ struct MeasureRecord {
   double gflops() const { return valid() ? flops / median_seconds * 1e-9 : 0; }
 };
 
+/// A machine's peak as `kcc report` measured it once, stored per target (table machine_peaks).
+struct PeakRecord {
+  std::string target_key;   ///< Target::key()
+  std::string target_name;  ///< how the report names the target (informative)
+  double gflops = 0;        ///< fp32 FMA throughput, one core
+  double gbps = 0;          ///< streaming read bandwidth, one core
+  double measured = 0;      ///< seconds since the Unix epoch
+  std::string host;         ///< the machine that measured it; filled by store_machine_peak()
+};
+
 /// A tuning run: one kernel, one target, one strategy, one budget.
 struct RunInfo {
   int64_t id = 0;
@@ -80,8 +92,9 @@ class Database {
 
   /// Records a batch in one transaction (all or nothing).
   void add(const std::vector<MeasureRecord> &batch);
-  /// The best valid record for this workload and target: schedules ranked by their worst median
-  /// (a schedule measured several times counts with its slowest record, which is returned).
+  /// The best record for this workload and target, by best_record() (tuner/best.h): schedules
+  /// ranked by their worst median, a schedule measured invalid once left out; the winner's
+  /// slowest record is returned.
   std::optional<MeasureRecord> best(const std::string &workload_key, const std::string &target_key);
   /// All records for this workload and target (valid and invalid), oldest first; `limit` 0 = all.
   std::vector<MeasureRecord> records(const std::string &workload_key, const std::string &target_key,
@@ -106,11 +119,17 @@ class Database {
   /// Every run, oldest first (for reports).
   std::vector<RunRow> runs();
 
+  /// The stored peak of this target, if one was measured.
+  std::optional<PeakRecord> machine_peak(const std::string &target_key);
+  /// Stores (replaces) the peak of p.target_key.
+  void store_machine_peak(const PeakRecord &p);
+
   /// PRAGMA integrity_check says "ok".
   bool integrity_ok();
 
  private:
   void exec(const std::string &sql);
+  void create_peak_table();
   std::vector<MeasureRecord> query(const std::string &sql, const std::vector<std::string> &text_args,
                                    int64_t int_arg = -1);
 

@@ -18,6 +18,7 @@
 #include "tuner/bug_report.h"
 #include "tuner/error_bound.h"
 #include "passes/schedule_error.h"
+#include "tuner/best.h"
 #include "tuner/cost_model.h"
 #include "tuner/outcome.h"
 #include "tuner/runner_evaluator.h"
@@ -320,29 +321,15 @@ struct KernelTuner::Impl {
     cost.update(space, pts, ms);
   }
 
-  /// Each measured point's worst median (a point measured invalid once is out).
-  std::map<Point, double> worst_medians() const {
-    std::map<Point, double> w;
-    std::set<Point> bad;
-    for (auto &h : history) {
-      if (!h.m.valid) {
-        bad.insert(h.point);
-        continue;
-      }
-      double &v = w[h.point];
-      v = std::max(v, h.m.median);
-    }
-    for (auto &p : bad) w.erase(p);
-    return w;
+  /// Every measured point ranked by its worst measurement (tuner/best.h, decision 8).
+  WorstMeasurementRanking<Point> ranking() const {
+    WorstMeasurementRanking<Point> r;
+    for (auto &h : history) r.add(h.point, h.m.valid, h.m.median);
+    return r;
   }
 
   /// The best point by its worst measurement (nullopt if none is valid).
-  std::optional<std::pair<Point, double>> best_point() const {
-    std::optional<std::pair<Point, double>> b;
-    for (auto &[p, m] : worst_medians())
-      if (!b || m < b->second) b = {p, m};
-    return b;
-  }
+  std::optional<std::pair<Point, double>> best_point() const { return ranking().best(); }
 
   double best() const {
     double b = given_m && given_m->valid ? given_m->median : 0;
@@ -359,7 +346,8 @@ struct KernelTuner::Impl {
       std::map<Point, int> count;
       for (auto &h : history) ++count[h.point];
       std::vector<std::pair<double, Point>> ranked;
-      for (auto &[p, m] : worst_medians()) ranked.push_back({m, p});
+      const WorstMeasurementRanking<Point> ranks = ranking();
+      for (auto &[p, m] : ranks.worst()) ranked.push_back({m, p});
       std::sort(ranked.begin(), ranked.end());
       if (ranked.size() < 2 || count[ranked.front().second] >= 2) return;
       std::vector<Point> top;  // measured once, ranked above the best point measured twice

@@ -260,7 +260,7 @@ int main(int argc, char **argv) {
                              c.name, g.n, std::exp(g.log_gflops / g.n), std::exp(g.log_retimed / g.n),
                              std::exp(g.log_wall / g.n), g.measured);
   }
-  std::ofstream(out_dir + "/report.html") << report_html(report_db, used, measure_machine_peak());
+  std::ofstream(out_dir + "/report.html") << report_html(report_db, used, t);
   std::cout << "# report: " << out_dir << "/report.html\n";
   return 0;
 }

@@ -1,4 +1,4 @@
-// Tuner flags of the kcc command line and the HTML report.
+// Tuner flags of the kcc command line (the report: test_report.cpp).
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -7,7 +7,6 @@
 #include "ir/parser.h"
 #include "passes/registry.h"
 #include "tuner/cli.h"
-#include "tuner/report.h"
 
 namespace kcc::tuner {
 namespace {
@@ -57,40 +56,6 @@ TEST(TuneFlags, ParsesTimeoutAndThreads) {
   }
   EXPECT_DOUBLE_EQ(f.timeout_seconds, 2.5);
   EXPECT_EQ(f.threads, 1);
-}
-
-TEST(Report, HtmlHasACurvePerRunAndARoofline) {
-  std::string p = std::filesystem::temp_directory_path() / ("kcc_report_" + std::to_string(getpid()) + ".db");
-  std::filesystem::remove(p);
-  Module m = parse_module("m.ir", "kernel mm(A: f32[8, 8], B: f32[8, 8]) -> C: f32[8, 8] {\n  C[i, j] = sum(k) A[i, k] * B[k, j]\n}\n");
-  const Kernel &k = m.kernels[0];
-  Database db(p);
-  for (const char *strategy : {"hybrid", "random"}) {
-    RunInfo run = db.begin_run(workload_key(k), "t", k.name, strategy, 3);
-    std::vector<MeasureRecord> batch;
-    for (double t : {3e-6, 1e-6, 2e-6}) {
-      MeasureRecord r;
-      r.workload_key = workload_key(k);
-      r.target_key = "t";
-      r.kernel = k.name;
-      r.schedule = "schedule mm {\n}\n";
-      r.samples = {t, t, t};
-      r.median_seconds = t;
-      r.strategy = strategy;
-      r.run_id = run.id;
-      r.flops = k.flops();
-      batch.push_back(r);
-    }
-    db.add(batch);
-    db.finish_run(run.id);
-  }
-  std::string html = report_html(db, m.kernels, MachinePeak{100, 20});
-  EXPECT_NE(html.find("<h2>mm</h2>"), std::string::npos);
-  EXPECT_NE(html.find("run 1 hybrid"), std::string::npos);
-  EXPECT_NE(html.find("run 2 random"), std::string::npos);
-  EXPECT_NE(html.find("roofline"), std::string::npos);
-  EXPECT_NE(html.find("6 measurements, 0 invalid"), std::string::npos);
-  EXPECT_EQ(html.find("<script"), std::string::npos);  // self-contained, static
 }
 
 }  // namespace

@@ -43,7 +43,9 @@ TEST(Database, RecordsRoundTripAndBestIsSmallestValidMedian) {
   Database db(temp_db("roundtrip"));
   MeasureRecord slow = record("w1", 3e-3);
   slow.schedule = "schedule matmul {\n  vectorize C.j\n}\n";  // another schedule
-  db.add({slow, record("w1", 1e-3), record("w1", 0, "build: bad factor"), record("w2", 1e-4)});
+  MeasureRecord bad = record("w1", 0, "build: bad factor");
+  bad.schedule = "schedule matmul {\n  split C.j [0] -> j0 j1\n}\n";  // a third one
+  db.add({slow, record("w1", 1e-3), bad, record("w2", 1e-4)});
   auto best = db.best("w1", "x86_64|znver4|+avx2");
   ASSERT_TRUE(best.has_value());
   EXPECT_DOUBLE_EQ(best->median_seconds, 1e-3);
@@ -74,6 +76,38 @@ TEST(Database, AScheduleMeasuredSeveralTimesCountsWithItsWorstMedian) {
   Database db2(temp_db("worst2"));
   db2.add({record("w1", 1e-3), record("w1", 3e-3)});
   EXPECT_DOUBLE_EQ(db2.best("w1", "x86_64|znver4|+avx2")->median_seconds, 3e-3);
+}
+
+TEST(Database, AScheduleMeasuredInvalidOnceDoesNotCount) {
+  // A is fastest when it runs but crashed once: B is the best, as the tuner ranks it.
+  Database db(temp_db("invalid_once"));
+  MeasureRecord b = record("w1", 2e-3);
+  b.schedule = "schedule matmul {\n  vectorize C.j\n}\n";
+  db.add({record("w1", 1e-3), b, record("w1", 0, "crashed: worker ended with signal 11")});
+  auto best = db.best("w1", "x86_64|znver4|+avx2");
+  ASSERT_TRUE(best.has_value());
+  EXPECT_EQ(best->schedule, b.schedule);
+  EXPECT_DOUBLE_EQ(best->median_seconds, 2e-3);
+}
+
+TEST(Database, AStoredMachinePeakIsReadBackAndReplaced) {
+  std::string p = temp_db("peak");
+  {
+    Database db(p);
+    EXPECT_FALSE(db.machine_peak("t1").has_value());
+    db.store_machine_peak({"t1", "host (znver4, AVX-512)", 100, 20, 1.7e9, ""});
+  }
+  Database db(p);  // another process later
+  auto peak = db.machine_peak("t1");
+  ASSERT_TRUE(peak.has_value());
+  EXPECT_EQ(peak->target_name, "host (znver4, AVX-512)");
+  EXPECT_DOUBLE_EQ(peak->gflops, 100);
+  EXPECT_DOUBLE_EQ(peak->gbps, 20);
+  EXPECT_DOUBLE_EQ(peak->measured, 1.7e9);
+  EXPECT_FALSE(peak->host.empty());
+  EXPECT_FALSE(db.machine_peak("t2").has_value());
+  db.store_machine_peak({"t1", "host (znver4, AVX-512)", 110, 21, 1.8e9, ""});
+  EXPECT_DOUBLE_EQ(db.machine_peak("t1")->gflops, 110);
 }
 
 TEST(Database, NewerSchemaIsRefused) {
