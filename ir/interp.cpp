@@ -570,17 +570,6 @@ bool advance(std::vector<int64_t> &idx, size_t first, const std::vector<int64_t>
   return false;
 }
 
-/// reduce_identity() as the interpreter's double: exact for every i8/i32 value and INT64_MIN;
-/// INT64_MAX becomes 2^63, which to_int() saturates back to INT64_MAX.
-double identity_value(ReduceOp op, ScalarKind k) {
-  Expr e = reduce_identity(op, Type{k, 1});
-  int64_t i = 0;
-  double f = 0;
-  if (is_const_int(e, &i)) return static_cast<double>(i);
-  KCC_INTERNAL(is_const_float(e, &f), "reduce_identity is not a constant");
-  return f;
-}
-
 double combine(ReduceOp op, double acc, double x) {
   switch (op) {
     case ReduceOp::Sum: return acc + x;
@@ -637,7 +626,7 @@ void run_stage(const Stage &st, std::map<const TensorDecl *, std::vector<double>
   if (dst.empty()) return;
   for (int64_t e : r_ext)
     if (e <= 0) {  // empty reduction: every point is the identity
-      dst.assign(dst.size(), store(identity_value(st.reduce, k)));
+      dst.assign(dst.size(), store(reduce_identity_value(st.reduce, k)));
       return;
     }
 

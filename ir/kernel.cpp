@@ -40,6 +40,15 @@ Expr reduce_identity(ReduceOp op, Type t) {
   return make_const(t, 0);
 }
 
+double reduce_identity_value(ReduceOp op, ScalarKind k) {
+  Expr e = reduce_identity(op, Type{k, 1});
+  int64_t i = 0;
+  double f = 0;
+  if (is_const_int(e, &i)) return static_cast<double>(i);
+  KCC_INTERNAL(is_const_float(e, &f), "reduce_identity is not a constant");
+  return f;
+}
+
 int64_t TensorDecl::num_elements() const {
   int64_t n = 1;
   for (int64_t d : shape) n *= d;

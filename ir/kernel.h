@@ -30,6 +30,9 @@ const char *to_string(ReduceOp op);  ///< "sum", "max", ...; "" for None
 /// INT32_MIN/INT32_MAX, INT64_MIN/INT64_MAX, ... for integers (exactly, never through a double),
 /// false/true for bool.
 Expr reduce_identity(ReduceOp op, Type t);
+/// reduce_identity() as a double (for evaluators that compute in float64): exact for every i8
+/// and i32 value and INT64_MIN; INT64_MAX becomes 2^63, which converts back saturated.
+double reduce_identity_value(ReduceOp op, ScalarKind k);
 
 /// An index variable of a stage with its range [0, extent).
 struct Axis {

@@ -530,7 +530,7 @@ void run_stage(const Stage &st, std::map<const TensorDecl *, Store> &storage) {
   double terms = 1;
   for (int64_t e : r_ext) terms *= static_cast<double>(e);
   if (st.reduce != ReduceOp::None && terms <= 0) {
-    dst.v.assign(n_out, store(VE{reduce_identity(st.reduce), 0}).v);
+    dst.v.assign(n_out, store(VE{reduce_identity_value(st.reduce, k), 0}).v);
     return;
   }
   const double g = gamma(terms - 1, u);
@@ -555,7 +555,7 @@ void run_stage(const Stage &st, std::map<const TensorDecl *, Store> &storage) {
       case ReduceOp::Max:
       case ReduceOp::Min: {
         const bool is_max = st.reduce == ReduceOp::Max;
-        r = {reduce_identity(st.reduce), 0};
+        r = {is_max ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity(), 0};
         do {
           VE x = value(idx.data());
           r.v = is_max ? std::fmax(r.v, x.v) : std::fmin(r.v, x.v);

@@ -320,6 +320,39 @@ if [ -f out/model.kreg ]; then
   fi
   expect_in "other-target error names the kernel and target" reg_target.err "kernel 'mm_relu'.*target"
 
+  # A lockfile recorded on another cpu of this ISA builds, with one note; strict refuses it.
+  sed -E 's/("target(_key)?": "[^;"]*);[^;"]*;/\1;kcc-foreign-cpu;/' out/model.kreg >foreign_cpu.kreg
+  if run reg_foreign 0 "$KCC" compile model.ir --target host --registry foreign_cpu.kreg -o foreign/model; then
+    n=$(grep -c 'tuned on kcc-foreign-cpu, used on' reg_foreign.err)
+    [ "$n" -eq 1 ] && pass "foreign-cpu registry: one note line" || fail "foreign-cpu registry: one note line ($n)"
+    expect_in "foreign-cpu note says retune" reg_foreign.err 'retune for best speed'
+    cmp -s out/model.o foreign/model.o && pass "foreign-cpu registry gives the same object file" ||
+      fail "foreign-cpu registry gives the same object file"
+  fi
+  if run reg_strict 1 "$KCC" compile model.ir --target host --registry foreign_cpu.kreg --registry-strict -o strict/model; then
+    pass "--registry-strict refuses another cpu"
+  fi
+  expect_in "--registry-strict error says why" reg_strict.err "under --registry-strict: its entry was tuned on kcc-foreign-cpu"
+  [ -e strict ] && fail "--registry-strict failure leaves no files" || pass "--registry-strict failure leaves no files"
+  run reg_strict_alone 2 "$KCC" compile model.ir --registry-strict -o t/model &&
+    pass "--registry-strict without --registry is a usage error"
+  # An entry tuned with AVX-512 never serves an AVX2 target; an AVX2 one serves the host.
+  if grep -q '"target": "x86_64[^"]*avx512f' out/model.kreg; then
+    if run reg_avx2 1 "$KCC" compile model.ir --target x86_64-avx2 --registry out/model.kreg -o t/model; then
+      pass "an AVX-512 registry is refused for x86_64-avx2"
+    fi
+    expect_in "the refusal names the missing ISA" reg_avx2.err "avx512f.*which x86_64-avx2"
+    if run avx2_kreg 0 "$KCC" compile model.ir --target x86_64-avx2 -o avx2/model &&
+       run reg_on_host 0 "$KCC" compile model.ir --target host --registry avx2/model.kreg -o onhost/model; then
+      expect_in "an AVX2 registry serves an AVX-512 host, with a note" reg_on_host.err 'tuned on x86-64-v3'
+    fi
+  fi
+  # A code option is part of the key: --llvm-unroll=off is another target for the registry.
+  if run unroll_off 0 "$KCC" compile model.ir --target host --llvm-unroll=off -o unroll/model; then
+    expect_in "--llvm-unroll=off is in the target key" unroll/model.kreg '"target": "[^"]*;no-llvm-unroll"'
+  fi
+  run unroll_bad 2 "$KCC" compile model.ir --llvm-unroll=maybe && pass "--llvm-unroll takes on or off"
+
   head -c 200 out/model.kreg >truncated.kreg
   if run reg_trunc 1 "$KCC" compile model.ir --registry truncated.kreg -o t/model; then pass "truncated registry exits 1"; fi
   expect_in "truncated registry error is located" reg_trunc.err '^truncated\.kreg:[0-9]+:[0-9]+: error: '
