@@ -12,6 +12,7 @@
 
 #include "../support/kernel_check.h"
 #include "../support/gpu_serial.h"
+#include "../support/ptxas.h"
 #include "../support/suite_files.h"
 #include "codegen/gpu_launch.h"
 #include "ir/visitor.h"
@@ -21,22 +22,8 @@
 namespace kcc::tuner {
 namespace {
 
-const char *kPtxas = "/usr/local/cuda/bin/ptxas";
-
 test::CheckResult run_serial(const Kernel &k, const LoweredFunc &gpu) {
   return test::check_lowered(k, test::serial_meaning(gpu), 2e-4, 7);
-}
-
-/// ptxas -arch=`arch` on the PTX of `f`; "" when it assembles, else the log.
-std::string ptxas_errors(const LoweredFunc &f, const Target &t, const std::string &arch, const std::string &base) {
-  CompiledModule cm = generate_code({f}, t, f.name);
-  cm.optimize();
-  std::ofstream(base + ".ptx") << cm.assembly();
-  const std::string cmd =
-      fmt::format("{} -arch={} {}.ptx -o {}.cubin > {}.log 2>&1", kPtxas, arch, base, base, base);
-  if (std::system(cmd.c_str()) == 0) return "";
-  std::string log = test::read_file(base + ".log");
-  return log.empty() ? "ptxas failed" : log;
 }
 
 TEST(GpuSpace, MatmulGetsTiledSketchesInTheFormOfTheHandSchedule) {
@@ -57,8 +44,8 @@ class GpuCandidates : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(GpuCandidates, RandomCandidatesAssembleAndMeanWhatTheInterpreterComputes) {
   const Kernel &k = *test::correctness_suite().find_kernel(GetParam());
-  const bool have_ptxas = std::filesystem::exists(kPtxas);
-  if (!have_ptxas) std::printf("[  SKIPPED ] ptxas not found at %s: PTX not assembled\n", kPtxas);
+  const bool have_ptxas = test::have_ptxas();
+  if (!have_ptxas) std::printf("[  SKIPPED ] ptxas not found at %s: PTX not assembled\n", test::kPtxas);
   const Target sm90 = make_target("nvptx-sm_90"), sm80 = make_target("nvptx-sm_80");
   KernelSpace s(k, sm90);
   const std::string dir = std::string(KCC_BINARY_DIR) + "/test/tuner/gpu_space";
@@ -83,10 +70,10 @@ TEST_P(GpuCandidates, RandomCandidatesAssembleAndMeanWhatTheInterpreterComputes)
     ASSERT_TRUE(plan_gpu_launches(f, plan, err)) << err;
     if (have_ptxas) {
       const std::string base = fmt::format("{}/{}_{}", dir, k.name, checked);
-      EXPECT_EQ(ptxas_errors(f, sm90, "sm_90", base + "_90"), "");
+      EXPECT_EQ(test::ptxas_errors(f, sm90, base + "_90"), "");
       try {  // sm_80 has less shared memory: a limit error there is a valid answer, not a bug
         LoweredFunc f80 = lower_kernel(k, s.schedule(p), sm80);
-        EXPECT_EQ(ptxas_errors(f80, sm80, "sm_80", base + "_80"), "");
+        EXPECT_EQ(test::ptxas_errors(f80, sm80, base + "_80"), "");
       } catch (const ScheduleError &e) {
         EXPECT_EQ(e.kind(), ScheduleErrorKind::LimitExceeded) << e.what();
       }
