@@ -1,9 +1,12 @@
 // passes/default_schedule.cpp - the schedule used when no registry, record or hand schedule exists.
 //
-// Per stage: vectorize the innermost spatial axis by the target's f32 lanes (vector_tile),
-// parallelize the outermost spatial loop that has more than one iteration, and for reductions
-// over two or more spatial axes keep a small (4 x lanes) accumulator tile in registers with the
-// reduction loops between the tile loops and the tile itself.
+// Per stage: vectorize the innermost spatial axis that is not of extent 1 (the axes after it
+// have one point, so it is contiguous in the output: a convolution's width, or its channels
+// when the spatial size is 1x1) by the target's f32 lanes (vector_tile), or whole when it is
+// narrower than that (a 7-wide ResNet row is one partial vector: still every multiply-add of the
+// stage is a vector one); parallelize the outermost spatial loop that has more than one
+// iteration; and for reductions over two or more spatial axes keep a small (4 x lanes)
+// accumulator tile in registers with the reduction loops between the tile loops and the tile.
 #include <fmt/format.h>
 
 #include "passes/pipeline.h"
@@ -30,41 +33,54 @@ void schedule_stage(Schedule &s, const Stage &st, const Target &t) {
   const int lanes = vector_tile(t);
   const size_t rank = st.axes.size();
   if (rank == 0) return;
-  std::vector<std::string> order;  // spatial outer loops, in order
+  std::vector<std::string> order;  // spatial loops, outer to inner (after the splits below)
   for (auto &a : st.axes) order.push_back(a.var->name);
-  const Axis &last = st.axes.back();
+  // The vectorized axis: the innermost one with more than one point.
+  size_t vd = rank;
+  while (vd > 0 && st.axes[vd - 1].extent == 1) --vd;
   std::string vec;
-  if (last.extent >= lanes && lanes > 1) {
-    std::string o = last.var->name + "_o", v = last.var->name + "_v";
-    add(s, SplitStep{loop(n, last.var->name), {lanes}, {o, v}});
-    order.back() = o;
-    vec = v;
+  if (vd > 0 && lanes > 1) {
+    const Axis &a = st.axes[--vd];
+    if (a.extent > lanes) {
+      std::string o = a.var->name + "_o", v = a.var->name + "_v";
+      add(s, SplitStep{loop(n, a.var->name), {lanes}, {o, v}});
+      order[vd] = o;
+      vec = v;
+    } else {
+      order[vd].clear();  // the whole axis is the vector; it moves innermost
+      vec = a.var->name;
+    }
   }
   std::string tile_inner;  // the unrolled row loop of the register tile
-  const bool blocked = st.reduce != ReduceOp::None && rank >= 2 && !vec.empty() && st.axes[rank - 2].extent >= 4;
+  const bool blocked = st.reduce != ReduceOp::None && !vec.empty() && vd >= 1 && st.axes[vd - 1].extent >= 4;
   if (blocked) {
-    const std::string &row = st.axes[rank - 2].var->name;
+    const std::string &row = st.axes[vd - 1].var->name;
     std::string o = row + "_o", i = row + "_i";
     add(s, SplitStep{loop(n, row), {4}, {o, i}});
-    order[rank - 2] = o;
+    order[vd - 1] = o;
     tile_inner = i;
   }
-  if (st.reduce != ReduceOp::None && (!vec.empty() || blocked)) {
+  const bool moved = !vec.empty() && vd + 1 < rank;  // unit axes after the vector axis
+  if (!vec.empty() && (st.reduce != ReduceOp::None || moved)) {
     ReorderStep r;
     r.stage = n;
-    for (auto &o : order) r.order.push_back(loop(n, o));
+    for (auto &o : order)
+      if (!o.empty()) r.order.push_back(loop(n, o));
     for (auto &a : st.raxes) r.order.push_back(loop(n, a.var->name));
     if (!tile_inner.empty()) r.order.push_back(loop(n, tile_inner));
-    if (!vec.empty()) r.order.push_back(loop(n, vec));
+    r.order.push_back(loop(n, vec));
     add(s, r);
   }
   if (blocked) {
-    add(s, CacheWriteStep{n, CacheScope::Local, loop(n, order.back())});
+    std::string at;  // the innermost spatial loop outside the reduction loops
+    for (auto &o : order)
+      if (!o.empty()) at = o;
+    add(s, CacheWriteStep{n, CacheScope::Local, loop(n, at)});
     add(s, AnnotateStep{LoopAnnotation::Unroll, loop(n, tile_inner)});
   }
   if (!vec.empty()) add(s, AnnotateStep{LoopAnnotation::Vectorize, loop(n, vec)});
   for (size_t d = 0; d < rank; ++d) {
-    if (st.axes[d].extent > 1 && order[d] != vec) {
+    if (st.axes[d].extent > 1 && !order[d].empty() && order[d] != vec) {
       add(s, AnnotateStep{LoopAnnotation::Parallel, loop(n, order[d])});
       break;
     }

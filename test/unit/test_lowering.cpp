@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "../support/kernel_check.h"
+#include "ir/visitor.h"
 #include "passes/schedule_error.h"
 
 namespace kcc::test {
@@ -186,6 +187,59 @@ TEST(Run, DefaultSchedule) {
   for (auto &k : model().kernels) {
     auto r = check_kernel(k, default_schedule(k, make_target("host")));
     EXPECT_TRUE(r.ok) << k.name << ": " << r.message;
+  }
+}
+
+/// True when some store of `f` writes a vector whose value multiplies: the multiply-adds of a
+/// convolution or dense layer are vector instructions.
+bool has_vector_multiply_add(const LoweredFunc &f) {
+  struct Finder : IRVisitor {
+    bool in_vector_store = false, found = false;
+    void visit_node(const Store *op) override {
+      in_vector_store = op->value.type().lanes > 1;
+      IRVisitor::visit_node(op);
+      in_vector_store = false;
+    }
+    void visit_node(const Binary *op) override {
+      if (in_vector_store && op->op == BinOp::Mul && op->type.lanes > 1) found = true;
+      IRVisitor::visit_node(op);
+    }
+  } finder;
+  finder.visit(f.body);
+  return finder.found;
+}
+
+// Convolutions whose output is narrower than a vector (7x7 and 14x14 ResNet rows; 1x1 outputs
+// of squeeze-excitation and classifier convolutions) and a batch-1 dense layer: the default
+// schedule vectorizes every one, on AVX2 and AVX-512 widths, and computes the right values.
+TEST(DefaultSchedule, VectorizesEveryConvolutionAndDenseLayer) {
+  const char *text = R"(
+kernel conv_w7(X: f32[1, 6, 9, 9], W: f32[10, 6, 3, 3]) -> Y: f32[1, 10, 7, 7] {
+  Y[n, f, y, x] = sum(c, r, s) X[n, c, y + r, x + s] * W[f, c, r, s]
+}
+kernel conv_w14_s2(X: f32[1, 5, 29, 29], W: f32[9, 5, 3, 3]) -> Y: f32[1, 9, 14, 14] {
+  Y[n, f, y, x] = sum(c, r, s) X[n, c, y * 2 + r, x * 2 + s] * W[f, c, r, s]
+}
+kernel conv_w2(X: f32[1, 7, 2, 2], W: f32[11, 7, 1, 1]) -> Y: f32[1, 11, 2, 2] {
+  Y[n, f, y, x] = sum(c) X[n, c, y, x] * W[f, c, 0, 0]
+}
+kernel conv_1x1_out(X: f32[1, 40, 1, 1], W: f32[19, 40, 1, 1]) -> Y: f32[1, 19, 1, 1] {
+  Y[n, f, y, x] = sum(c) X[n, c, y, x] * W[f, c, 0, 0]
+}
+kernel dense_b1(X: f32[1, 37], W: f32[23, 37]) -> Y: f32[1, 23] {
+  Y[i, j] = sum(k) X[i, k] * W[j, k]
+}
+)";
+  Module m = parse_module("narrow.ir", text);
+  for (const char *target : {"x86_64-avx2", "x86_64-avx512"}) {
+    Target t = make_target(target);
+    for (const Kernel &k : m.kernels) {
+      Schedule s = default_schedule(k, t);
+      EXPECT_TRUE(has_vector_multiply_add(lower_kernel(k, s, t))) << k.name << " on " << target << ":\n"
+                                                                   << to_string(s);
+      CheckResult r = check_kernel(k, s);
+      EXPECT_TRUE(r.ok) << k.name << " on " << target << ": " << r.message;
+    }
   }
 }
 
