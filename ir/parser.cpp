@@ -283,6 +283,40 @@ class Parser {
     k.stages.push_back(std::move(s));
   }
 
+  /// `key=NUMBER` or `key=[INT, ...]` in a layer call.
+  ast::LayerKey layer_key() {
+    ast::LayerKey key;
+    key.loc = cur().loc;
+    key.key = next().text;
+    next();  // =
+    key.value_loc = cur().loc;
+    if (accept(Tok::LBracket)) {
+      key.is_list = true;
+      std::string what = fmt::format("an integer in the list of '{}'", key.key);
+      do {
+        SourceLoc l;
+        key.list.push_back(integer(what, &l));
+        key.list_locs.push_back(l);
+        key.text += (key.text.empty() ? "[" : ", ") + std::to_string(key.list.back());
+      } while (accept(Tok::Comma));
+      expect(Tok::RBracket, fmt::format("',' or ']' in the list of '{}'", key.key));
+      key.text += "]";
+      return key;
+    }
+    bool neg = accept(Tok::Minus);
+    if (is(Tok::Int)) {
+      key.int_value = neg ? -cur().int_value : cur().int_value;
+      key.float_value = static_cast<double>(key.int_value);
+    } else if (is(Tok::Float) || is(Tok::KwInf) || is(Tok::KwNan)) {
+      key.is_int = false;
+      key.float_value = neg ? -cur().float_value : cur().float_value;
+    } else {
+      fail(cur().loc, fmt::format("expected a number or '[' after '{}=', found {}", key.key, describe(cur())));
+    }
+    key.text = (neg ? "-" : "") + next().text;
+    return key;
+  }
+
   /// `NAME = LAYER(TENSOR, ..., key=value, ...)`: the stages it stands for (ir/layers.h).
   std::vector<ast::Stage> layer(const ast::Kernel &k, const ast::LayerScope &scope) {
     ast::LayerCall c;
@@ -297,23 +331,7 @@ class Parser {
       do {
         // `kernel` is reserved, but also the pooling window's keyword.
         if ((is(Tok::Ident) || is(Tok::KwKernel)) && at(1).kind == Tok::Assign) {
-          ast::LayerKey key;
-          key.loc = cur().loc;
-          key.key = next().text;
-          next();  // =
-          key.value_loc = cur().loc;
-          bool neg = accept(Tok::Minus);
-          if (is(Tok::Int)) {
-            key.int_value = neg ? -cur().int_value : cur().int_value;
-            key.float_value = static_cast<double>(key.int_value);
-          } else if (is(Tok::Float) || is(Tok::KwInf) || is(Tok::KwNan)) {
-            key.is_int = false;
-            key.float_value = neg ? -cur().float_value : cur().float_value;
-          } else {
-            fail(cur().loc, fmt::format("expected a number after '{}=', found {}", key.key, describe(cur())));
-          }
-          key.text = (neg ? "-" : "") + next().text;
-          c.keys.push_back(std::move(key));
+          c.keys.push_back(layer_key());
         } else if (is(Tok::Ident)) {
           if (!c.keys.empty())
             fail(cur().loc, fmt::format("tensor '{}' follows keywords in {}; write the tensors first", cur().text, in));
