@@ -168,12 +168,14 @@ class Parser {
     ast::TypeAnn t;
     t.elem = ident(fmt::format("an element type for '{}' (f32, f16, bf16, f64, i8, i32, i64)", tensor), &t.loc);
     expect(Tok::LBracket, fmt::format("'[' and the shape of '{}' after '{}'", tensor, t.elem));
-    if (is(Tok::RBracket)) fail(cur().loc, fmt::format("tensor '{}' needs at least one dimension", tensor));
-    do {
-      SourceLoc l;
-      t.dims.push_back(integer("a dimension (an integer)", &l));
-      t.dim_locs.push_back(l);
-    } while (accept(Tok::Comma));
+    // `f32[]`: a scalar (rank 0).
+    if (!is(Tok::RBracket)) {
+      do {
+        SourceLoc l;
+        t.dims.push_back(integer("a dimension (an integer)", &l));
+        t.dim_locs.push_back(l);
+      } while (accept(Tok::Comma));
+    }
     expect(Tok::RBracket, "',' or ']' in the shape");
     return t;
   }
@@ -235,7 +237,8 @@ class Parser {
                                   "a layer '{0} = conv2d(X, W, ...)'",
                                   s.name, describe(cur())));
     next();
-    do {
+    // `S[] = ...` defines a scalar (rank 0).
+    while (!is(Tok::RBracket)) {
       bool plain = is(Tok::Ident) && (at(1).kind == Tok::Comma || at(1).kind == Tok::RBracket);
       if (!plain)
         fail(cur().loc, fmt::format("expected an index variable name on the left of '=', found {}; "
@@ -243,7 +246,8 @@ class Parser {
                                     describe(cur())));
       s.lhs_locs.push_back(cur().loc);
       s.lhs.push_back(next().text);
-    } while (accept(Tok::Comma));
+      if (!accept(Tok::Comma)) break;
+    }
     expect(Tok::RBracket, "']'");
     expect(Tok::Assign, fmt::format("'=' after '{}[...]'", s.name));
     rhs(s);

@@ -96,6 +96,17 @@ TEST(Interp, StagesFeedLaterStages) {
   EXPECT_EQ(out[0], (std::vector<double>{7, 15}));
 }
 
+TEST(Interp, RankZeroTensorsHoldOneValue) {
+  Module m = parse_module("test.ir", R"(
+kernel center(X: f32[2, 2], s: f32[]) -> (M: f32[], Y: f32[2, 2]) {
+  M[] = sum(i, j) X[i, j] / 4.0
+  Y[i, j] = (X[i, j] - M[]) * s[]
+})");
+  auto out = interpret(m.kernels.at(0), {{1, 2, 3, 6}, {10}});
+  EXPECT_EQ(out.at(0), (std::vector<double>{3}));
+  EXPECT_EQ(out.at(1), (std::vector<double>{-20, -10, 0, 30}));
+}
+
 TEST(Interp, SelectEvaluatesOnlyTheChosenArm) {
   // P[h] = select(h >= 1 and h <= 3, X[h - 1], 0): padding reads X[-1] and X[3] in the other arm.
   Tensor X = tensor("X", {3}, TensorRole::Input), P = tensor("P", {5}, TensorRole::Output);

@@ -157,6 +157,16 @@ TEST(ParserRoundTrip, AvgPool) { expect_round_trip(kAvgPool); }
 TEST(ParserRoundTrip, LayerNorm) { expect_round_trip(kLayerNorm); }
 TEST(ParserRoundTrip, Transpose) { expect_round_trip(kTranspose); }
 
+TEST(ParserRoundTrip, RankZeroTensors) {
+  expect_round_trip(R"(
+kernel center(X: f32[5, 7], s: f32[]) -> (M: f32[], Y: f32[5, 7]) {
+  T[] = sum(i, j) X[i, j] : f32[]
+  M[] = T[] / 35.0
+  Y[i, j] = (X[i, j] - M[]) * s[]
+}
+)");
+}
+
 TEST(ParserRoundTrip, AllKernelsInOneModule) {
   std::string all;
   for (const char *k : kAllExamples) all += k;
@@ -294,6 +304,19 @@ TEST(Parser, TensorsHaveRolesAndLocations) {
   EXPECT_EQ(k.stages[0].loc.line, 4);
   EXPECT_EQ(k.stages[0].loc.col, 3);
   EXPECT_EQ(k.find_tensor("acc"), k.stages[0].output);
+}
+
+TEST(Parser, RankZeroTensorHasNoAxesAndOneElement) {
+  Module m = parse_module("test.ir", R"(
+kernel total(X: f32[3, 4]) -> M: f32[] {
+  M[] = sum(i, j) X[i, j]
+})");
+  const Kernel &k = m.kernels.at(0);
+  EXPECT_TRUE(k.outputs.at(0)->shape.empty());
+  EXPECT_EQ(k.outputs[0]->num_elements(), 1);
+  EXPECT_TRUE(k.stages.at(0).axes.empty());
+  EXPECT_EQ(k.stages[0].raxes.size(), 2u);
+  EXPECT_EQ(to_string(k), "kernel total(X: f32[3, 4]) -> M: f32[] {\n  M[] = sum(i: 3, j: 4) X[i, j]\n}\n");
 }
 
 TEST(Parser, ReadsFromFile) {
