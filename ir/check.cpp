@@ -794,4 +794,10 @@ class KernelChecker {
 
 Kernel check_kernel(const ast::Kernel &k) { return KernelChecker(k).run(); }
 
+ScalarKind checked_type(const ast::TypeAnn &t, const std::string &tensor) {
+  ScalarKind k = elem_kind(t, tensor);
+  check_dims(t, tensor);
+  return k;
+}
+
 }  // namespace kcc

@@ -60,7 +60,7 @@ class Parser {
   Module module() {
     Module m;
     m.file = file_;
-    std::vector<SourceLoc> sched_name_locs;
+    std::vector<ast::Model> models;
     for (skip_newlines(); !is(Tok::End); skip_newlines()) {
       if (is(Tok::KwKernel)) {
         ast::Kernel k = kernel();
@@ -75,8 +75,10 @@ class Parser {
           if (other.kernel == s.kernel)
             fail(s.loc, fmt::format("kernel '{}' has two schedules; first at {}", s.kernel, where(other.loc)));
         m.schedules.push_back(std::move(s));
+      } else if (is(Tok::Ident) && cur().text == "model" && at(1).kind == Tok::Ident) {
+        models.push_back(model());  // `model` is not reserved: it names a model only here
       } else {
-        fail(cur().loc, fmt::format("expected 'kernel' or 'schedule', found {}", describe(cur())));
+        fail(cur().loc, fmt::format("expected 'kernel', 'model' or 'schedule', found {}", describe(cur())));
       }
     }
     for (auto &s : m.schedules) {
@@ -86,6 +88,8 @@ class Parser {
       fail(s.loc, fmt::format("schedule for unknown kernel '{}'; kernels: {}", s.kernel,
                               names.empty() ? "none" : names));
     }
+    // Models call kernels defined anywhere in the file, so they are checked last.
+    for (auto &am : models) m.models.push_back(check_model(am, m));
     return m;
   }
 
@@ -254,6 +258,98 @@ class Parser {
     if (accept(Tok::Colon)) s.ann = type_ann(s.name);
     end_of_statement("the stage");
     return s;
+  }
+
+  // ---------------------------------------------------------------- models
+
+  /// Is the current token the word `w` (a contextual keyword such as `weights`)?
+  bool is_word(const char *w) const { return is(Tok::Ident) && cur().text == w; }
+
+  ast::Model model() {
+    next();  // model
+    ast::Model m;
+    m.name = ident("a model name after 'model'", &m.loc);
+    expect(Tok::LParen, fmt::format("'(' and the inputs of model '{}'", m.name));
+    if (!is(Tok::RParen)) {
+      do m.inputs.push_back(param("an input name"));
+      while (accept(Tok::Comma));
+    }
+    expect(Tok::RParen, "',' or ')' after an input");
+    skip_newlines_before(Tok::Arrow);
+    m.arrow_loc = cur().loc;
+    expect(Tok::Arrow, fmt::format("'->' and the outputs of model '{}'", m.name));
+    if (accept(Tok::LParen)) {
+      if (is(Tok::RParen)) fail(m.arrow_loc, fmt::format("model '{}' has no outputs", m.name));
+      do m.outputs.push_back(param("an output name"));
+      while (accept(Tok::Comma));
+      expect(Tok::RParen, "',' or ')' after an output");
+    } else {
+      m.outputs.push_back(param("an output name or '(' after '->'"));
+    }
+    skip_newlines_before(Tok::LBrace);
+    expect(Tok::LBrace, fmt::format("'{{' to open the body of model '{}'", m.name));
+    for (skip_newlines(); !is(Tok::RBrace); skip_newlines()) {
+      if (is(Tok::End)) fail(cur().loc, fmt::format("expected '}}' to close model '{}', found end of file", m.name));
+      if (is_word("weights") && at(1).kind == Tok::String) {
+        if (m.has_weights_file)
+          fail(cur().loc, fmt::format("model '{}' names its weights file twice; first at {}", m.name, where(m.weights_loc)));
+        m.has_weights_file = true;
+        m.weights_loc = next().loc;
+        m.weights_file = next().text;
+        if (m.weights_file.empty()) fail(m.weights_loc, "the weights file name is empty");
+        end_of_statement("the weights file");
+      } else if (is(Tok::Ident) && at(1).kind == Tok::Colon) {
+        m.body.push_back(model_weight());
+      } else {
+        m.body.push_back(model_call());
+      }
+    }
+    next();  // }
+    end_of_statement("'}'");
+    return m;
+  }
+
+  /// `NAME: type = weight at OFFSET`
+  ast::ModelStmt model_weight() {
+    ast::ModelStmt st;
+    st.is_weight = true;
+    st.weight.param = param("a weight name");
+    const std::string &n = st.weight.param.name;
+    expect(Tok::Assign, fmt::format("'= weight at OFFSET' after the type of '{}'", n));
+    if (!is_word("weight")) fail(cur().loc, fmt::format("expected 'weight' after '{} : ... =', found {}", n, describe(cur())));
+    next();
+    if (!is_word("at")) fail(cur().loc, fmt::format("expected 'at' and the byte offset of weight '{}', found {}", n, describe(cur())));
+    next();
+    st.weight.offset = integer(fmt::format("the byte offset of weight '{}' (an integer)", n), &st.weight.offset_loc);
+    end_of_statement(fmt::format("weight '{}'", n));
+    return st;
+  }
+
+  /// `r0, r1 = KERNEL(a0, a1, ...)`
+  ast::ModelStmt model_call() {
+    ast::ModelStmt st;
+    ast::ModelCall &c = st.call;
+    do {
+      SourceLoc l;
+      c.results.push_back(ident("a weight 'NAME: type = weight at OFFSET' or a call 'NAME = KERNEL(...)'", &l));
+      c.result_locs.push_back(l);
+    } while (accept(Tok::Comma));
+    expect(Tok::Assign, "'=' and a kernel call after the result names");
+    c.kernel = ident("a kernel name", &c.kernel_loc);
+    expect(Tok::LParen, fmt::format("'(' and the arguments of '{}'", c.kernel));
+    if (!is(Tok::RParen)) {
+      do {
+        if (is(Tok::Ident) && (at(1).kind == Tok::LBracket || at(1).kind == Tok::LParen))
+          fail(at(1).loc, fmt::format("the arguments of a call are tensor names: write '{}', not '{}{}...'", cur().text,
+                                      cur().text, at(1).text));
+        SourceLoc l;
+        c.args.push_back(ident(fmt::format("a tensor name in the arguments of '{}'", c.kernel), &l));
+        c.arg_locs.push_back(l);
+      } while (accept(Tok::Comma));
+    }
+    expect(Tok::RParen, fmt::format("',' or ')' in the arguments of '{}'", c.kernel));
+    end_of_statement(fmt::format("the call of '{}'", c.kernel));
+    return st;
   }
 
   // ---------------------------------------------------------------- layer shorthands
