@@ -611,7 +611,8 @@ class KernelChecker {
     if (is_tensor_name(n.name)) fail(n.loc, fmt::format("tensor '{0}' is used without subscripts; write '{0}[...]'", n.name));
     std::vector<std::string> idx, red;
     for (size_t i = 0; i < vars_.size(); ++i) (i < st_->lhs.size() ? idx : red).push_back(vars_[i].first);
-    std::string msg = fmt::format("unknown name '{}'; index variables of '{}': {}", n.name, st_->name, join(idx));
+    std::string msg = idx.empty() ? fmt::format("unknown name '{}'; '{}' has rank 0 and no index variables", n.name, st_->name)
+                                  : fmt::format("unknown name '{}'; index variables of '{}': {}", n.name, st_->name, join(idx));
     if (!red.empty()) msg += fmt::format("; reduction variables: {}", join(red));
     fail(n.loc, msg);
   }
@@ -792,5 +793,11 @@ class KernelChecker {
 }  // namespace
 
 Kernel check_kernel(const ast::Kernel &k) { return KernelChecker(k).run(); }
+
+ScalarKind checked_type(const ast::TypeAnn &t, const std::string &tensor) {
+  ScalarKind k = elem_kind(t, tensor);
+  check_dims(t, tensor);
+  return k;
+}
 
 }  // namespace kcc

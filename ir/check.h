@@ -89,6 +89,41 @@ struct Kernel {
   SourceLoc end_loc;  ///< the closing '}'
 };
 
+/// `NAME: type = weight at OFFSET` in a model.
+struct ModelWeight {
+  Param param;
+  int64_t offset = 0;
+  SourceLoc offset_loc;
+};
+
+/// `r0, r1 = KERNEL(a0, a1)` in a model.
+struct ModelCall {
+  std::vector<std::string> results;
+  std::vector<SourceLoc> result_locs;
+  std::string kernel;
+  SourceLoc kernel_loc;
+  std::vector<std::string> args;
+  std::vector<SourceLoc> arg_locs;
+};
+
+/// One statement of a model body, in source order: a weight or a call.
+struct ModelStmt {
+  bool is_weight = false;
+  ModelWeight weight;
+  ModelCall call;
+};
+
+struct Model {
+  std::string name;
+  SourceLoc loc;        ///< the model's name
+  SourceLoc arrow_loc;  ///< '->'
+  std::vector<Param> inputs, outputs;
+  bool has_weights_file = false;
+  std::string weights_file;
+  SourceLoc weights_loc;  ///< the `weights` line
+  std::vector<ModelStmt> body;
+};
+
 }  // namespace kcc::ast
 
 namespace kcc {
@@ -96,5 +131,14 @@ namespace kcc {
 /// Checks one kernel (names, types, ranks, shapes, ranges, out-of-range accesses) and builds
 /// it. Throws UserError at the first problem.
 Kernel check_kernel(const ast::Kernel &k);
+
+/// The element type written in `t` (UserError if unknown or bool), its dimensions checked
+/// positive; `tensor` names it in messages.
+ScalarKind checked_type(const ast::TypeAnn &t, const std::string &tensor);
+
+/// Checks one model against the kernels of `m` (which must not hold it yet): known kernels,
+/// argument and result counts and types, tensors defined once and before use, every output
+/// defined, weights 64-byte aligned and not overlapping. Throws UserError at the first problem.
+ModelDecl check_model(const ast::Model &model, const Module &m);
 
 }  // namespace kcc

@@ -705,6 +705,35 @@ std::vector<std::vector<double>> interpret_doubles(const Kernel &k, const std::v
   return result;
 }
 
+std::vector<std::vector<double>> interpret_model(const Module &m, const ModelDecl &model,
+                                                 const std::vector<std::vector<double>> &inputs,
+                                                 const std::vector<std::vector<double>> &weights, InterpPrecision p) {
+  auto check_count = [&](const char *what, size_t want, size_t got) {
+    if (want != got)
+      throw UserError(SourceLoc{}, fmt::format("model '{}' takes {} {} but {} were given", model.name, want, what, got));
+  };
+  check_count("inputs", model.inputs.size(), inputs.size());
+  check_count("weights", model.weights.size(), weights.size());
+  std::map<std::string, std::vector<double>> values;
+  for (size_t i = 0; i < inputs.size(); ++i) values[model.inputs[i].name] = inputs[i];
+  for (size_t i = 0; i < weights.size(); ++i) values[model.weights[i].tensor.name] = weights[i];
+  for (const ModelCall &c : model.calls) {
+    const Kernel *k = m.find_kernel(c.kernel);
+    KCC_INTERNAL(k, fmt::format("model '{}' calls unknown kernel '{}'", model.name, c.kernel));
+    std::vector<std::vector<double>> args;
+    for (auto &a : c.args) {
+      auto it = values.find(a);
+      KCC_INTERNAL(it != values.end(), fmt::format("model '{}' reads '{}' before defining it", model.name, a));
+      args.push_back(it->second);  // interpret_doubles checks the sizes
+    }
+    auto results = interpret_doubles(*k, args, p);
+    for (size_t i = 0; i < c.results.size(); ++i) values[c.results[i]] = std::move(results.at(i));
+  }
+  std::vector<std::vector<double>> out;
+  for (auto &o : model.outputs) out.push_back(values.at(o.name));
+  return out;
+}
+
 std::vector<std::vector<float>> random_inputs(const Kernel &k, unsigned seed) {
   std::mt19937 rng(seed);
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);

@@ -21,6 +21,15 @@ std::vector<std::vector<double>> interpret(const Kernel &k, const std::vector<st
 std::vector<std::vector<double>> interpret_doubles(const Kernel &k, const std::vector<std::vector<double>> &inputs,
                                                    InterpPrecision p = InterpPrecision::F64);
 
+/// Runs model `model` of module `m`: its calls in order, each through interpret_doubles() (with
+/// precision `p`), each call's results feeding the calls after it. `inputs[i]` holds
+/// model.inputs[i] and `weights[i]` model.weights[i], row-major (read_model_weights gives them).
+/// Returns the outputs, in model.outputs order. UserError on a size mismatch.
+std::vector<std::vector<double>> interpret_model(const Module &m, const ModelDecl &model,
+                                                 const std::vector<std::vector<double>> &inputs,
+                                                 const std::vector<std::vector<double>> &weights,
+                                                 InterpPrecision p = InterpPrecision::F64);
+
 /// Random inputs for `k`, uniform in [-1, 1] (mt19937 seeded with `seed`), one row-major vector
 /// per kernel input: the data compiled kernels are checked against interpret() on.
 std::vector<std::vector<float>> random_inputs(const Kernel &k, unsigned seed);

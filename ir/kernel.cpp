@@ -104,6 +104,29 @@ const Kernel *Module::find_kernel(const std::string &n) const {
   return nullptr;
 }
 
+const ModelDecl *Module::find_model(const std::string &n) const {
+  for (auto &m : models)
+    if (m.name == n) return &m;
+  return nullptr;
+}
+
+int64_t ModelTensor::num_elements() const {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+int64_t ModelWeight::bytes() const { return tensor.num_elements() * Type{tensor.elem, 1}.bytes(); }
+
+const ModelTensor *ModelDecl::find_tensor(const std::string &n) const {
+  for (auto *ts : {&inputs, &outputs, &values})
+    for (auto &t : *ts)
+      if (t.name == n) return &t;
+  for (auto &w : weights)
+    if (w.tensor.name == n) return &w.tensor;
+  return nullptr;
+}
+
 const Schedule *Module::find_schedule(const std::string &kernel) const {
   for (auto &s : schedules)
     if (s.kernel == kernel) return &s;

@@ -68,13 +68,58 @@ struct Kernel {
   double flops() const;
 };
 
+/// A tensor of a model (docs/language.md, Models): an input, an output, a weight or the result
+/// of a call, with a static shape (rank 0 allowed).
+struct ModelTensor {
+  std::string name;
+  ScalarKind elem = ScalarKind::F32;
+  std::vector<int64_t> shape;
+  SourceLoc loc;  ///< where it is declared or first assigned
+  int64_t num_elements() const;
+};
+
+/// `NAME: f32[...] = weight at OFFSET`: a constant read from the model's weights file, row-major
+/// and little-endian, starting OFFSET bytes into the file (a multiple of 64).
+struct ModelWeight {
+  ModelTensor tensor;
+  int64_t offset = 0;
+  int64_t bytes() const;  ///< num_elements x the element's size
+};
+
+/// `r0, r1 = KERNEL(a0, a1, ...)`: one evaluation of a kernel of the module; the arguments are
+/// tensors of the model (matching the kernel's inputs in type), the results name its outputs.
+struct ModelCall {
+  std::string kernel;
+  std::vector<std::string> args;
+  std::vector<std::string> results;
+  SourceLoc loc;  ///< the kernel's name
+};
+
+/// `model NAME(inputs) -> outputs { weights "FILE"; weight declarations; calls }`: a whole
+/// network as a sequence of kernel calls on named tensors. Every tensor is assigned once, read
+/// only after it is defined; every output is the result of a call.
+struct ModelDecl {
+  std::string name;
+  SourceLoc loc;
+  std::vector<ModelTensor> inputs, outputs;
+  std::string weights_file;  ///< as written: a path relative to the .ir file; empty without weights
+  std::vector<ModelWeight> weights;  ///< in declaration order
+  std::vector<ModelCall> calls;      ///< in order
+  std::vector<ModelTensor> values;   ///< call results that are not outputs, in order of definition
+
+  /// Any tensor of the model by name (input, output, weight or value), or null.
+  const ModelTensor *find_tensor(const std::string &n) const;
+};
+
 /// A parsed and checked model.ir file.
 struct Module {
   SourceFileRef file;
   std::vector<Kernel> kernels;
+  std::vector<ModelDecl> models;    ///< checked against the kernels; not compiled (yet)
   std::vector<Schedule> schedules;  ///< hand-written schedules, by kernel name
 
   const Kernel *find_kernel(const std::string &n) const;
+  const ModelDecl *find_model(const std::string &n) const;
   const Schedule *find_schedule(const std::string &kernel) const;
 };
 

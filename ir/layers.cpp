@@ -10,7 +10,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <array>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <utility>
 
@@ -46,10 +49,30 @@ struct TensorParam {
   const char *layout;  ///< what its dimensions mean, for rank messages
 };
 
+/// What a keyword's value may be.
+enum class KeyKind : uint8_t {
+  Int,    ///< one integer
+  Float,  ///< one float (an integer is accepted too)
+  Pair,   ///< one integer for both spatial axes, or `[rows, columns]`
+  Pads,   ///< one integer for every side, `[rows, columns]`, or `[top, left, bottom, right]`
+};
+
 /// A keyword a layer takes; defaults are the expansion's.
 struct KeyParam {
   const char *name;
-  bool is_float;  ///< takes a float (an integer is accepted too); else an integer
+  KeyKind kind;
+};
+
+/// One spatial axis of a sliding window (conv2d, the pools): `out` windows of `k` taps `dil`
+/// apart, `stride` apart, over `in` elements padded by `lo` before and `hi` after.
+struct Slide {
+  int64_t in, k, stride, lo, hi, dil;
+  int64_t out = 0;
+  int64_t span() const { return dil * (k - 1) + 1; }
+  int64_t padded() const { return in + lo + hi; }
+  /// How far the windows reach from the start of the padding: the padded extent, or more when
+  /// ceil_mode lets the last window hang over the end.
+  int64_t extent() const { return std::max(padded(), (out - 1) * stride + span()); }
 };
 
 struct LayerDef {
@@ -102,14 +125,39 @@ class Call {
     if (v <= 0) error(key_loc(k), fmt::format("{} must be positive, found {}", k, v));
     return v;
   }
-  int64_t non_negative(const char *k, int64_t def) const {
-    int64_t v = int_key(k, def);
-    if (v < 0) error(key_loc(k), fmt::format("{} must not be negative, found {}", k, v));
+  /// `k=0` or `k=1`.
+  bool flag(const char *k, bool def) const {
+    int64_t v = int_key(k, def ? 1 : 0);
+    if (v != 0 && v != 1) error(key_loc(k), fmt::format("{} must be 0 or 1, found {}", k, v));
+    return v == 1;
+  }
+  /// Where element `i` of a per-axis keyword is: the list's element, or the single value.
+  const SourceLoc &elem_loc(const char *k, size_t i) const {
+    const LayerKey *x = key(k);
+    if (!x) return c_.layer_loc;
+    return x->is_list ? x->list_locs[i % x->list.size()] : x->value_loc;
+  }
+  /// A Pair keyword as {rows, columns}, each positive.
+  std::array<int64_t, 2> positive_pair(const char *k, std::array<int64_t, 2> def) const {
+    const LayerKey *x = key(k);
+    std::array<int64_t, 2> v = def;
+    if (x) v = x->is_list ? std::array<int64_t, 2>{x->list[0], x->list[1]} : std::array<int64_t, 2>{x->int_value, x->int_value};
+    for (size_t i = 0; i < 2; ++i)
+      if (v[i] <= 0) error(elem_loc(k, i), fmt::format("{} must be positive, found {}", k, v[i]));
     return v;
   }
-  int64_t required_positive(const char *k) const {
-    if (!key(k)) error(c_.layer_loc, fmt::format("missing keyword '{0}' ({0}=N)", k));
-    return positive(k, 0);
+  std::array<int64_t, 2> required_positive_pair(const char *k) const {
+    if (!key(k)) error(c_.layer_loc, fmt::format("missing keyword '{0}' ({0}=N or {0}=[rows, columns])", k));
+    return positive_pair(k, {0, 0});
+  }
+  /// The Pads keyword as {top, left, bottom, right}, each non-negative.
+  std::array<int64_t, 4> pads(const char *k) const {
+    const LayerKey *x = key(k);
+    std::array<int64_t, 4> v = {0, 0, 0, 0};
+    for (size_t i = 0; x && i < 4; ++i) v[i] = x->is_list ? x->list[i % x->list.size()] : x->int_value;
+    for (size_t i = 0; i < 4; ++i)
+      if (v[i] < 0) error(elem_loc(k, i), fmt::format("{} must not be negative, found {}", k, v[i]));
+    return v;
   }
   /// An axis of tensor `t` (negative counts from the end), as a dimension index.
   size_t axis(const char *k, int64_t def, size_t t) const {
@@ -118,14 +166,16 @@ class Call {
       error(key_loc(k), fmt::format("{} {} is out of range for '{}' of rank {}", k, a, arg(t), rank));
     return static_cast<size_t>(a < 0 ? a + rank : a);
   }
-  /// The output extent of a window of `k` (dilated by `dil`) sliding by `stride` over `in`
-  /// padded by `pad` on both sides.
-  int64_t window_out(int64_t in, int64_t k, int64_t stride, int64_t pad, int64_t dil, const char *dim) const {
-    int64_t span = dil * (k - 1) + 1;
-    if (in + 2 * pad < span)
-      error(c_.layer_loc, fmt::format("the window spans {} {} but '{}' has {} (with padding {})", span, dim, arg(0),
-                                      in + 2 * pad, pad));
-    return (in + 2 * pad - span) / stride + 1;
+  /// Sets `w.out`, the number of windows (ONNX's rule): floor((padded - span) / stride) + 1, or
+  /// with `ceil_mode` rounded up, less a last window that would start in the padding after the
+  /// input.
+  void slide(Slide &w, bool ceil_mode, const char *dim) const {
+    if (w.padded() < w.span())
+      error(c_.layer_loc, fmt::format("the window spans {} {} but '{}' has {} (with padding {})", w.span(), dim, arg(0),
+                                      w.padded(), w.lo == w.hi ? std::to_string(w.lo) : fmt::format("{} + {}", w.lo, w.hi)));
+    int64_t room = w.padded() - w.span();
+    w.out = (ceil_mode ? (room + w.stride - 1) / w.stride : room / w.stride) + 1;
+    if (ceil_mode && (w.out - 1) * w.stride >= w.in + w.lo) --w.out;
   }
   [[noreturn]] void error(const SourceLoc &loc, const std::string &msg) const {
     fail(loc, fmt::format("{}: {}", c_.layer, msg));
@@ -245,20 +295,32 @@ class Call {
     stages_.push_back(std::move(s));
   }
 
-  /// `NAME_pad[n, c, h, w] = select(h >= p and h <= H+p-1 and w >= p and w <= W+p-1,
-  ///                                X[n, c, h - p, w - p], fill)`; returns its name.
-  std::string pad_stage(size_t t, int64_t pad, NodeP fill) {
+  /// `v >= lo` and `v <= hi` joined by `and` onto `cond` (null: none yet), each only when
+  /// `need_lo` / `need_hi`.
+  NodeP bounds(NodeP cond, const std::function<NodeP()> &val, bool need_lo, int64_t lo, bool need_hi, int64_t hi) const {
+    auto join = [&](NodeP c, NodeP term) { return c ? bin(BinOp::And, std::move(c), std::move(term)) : std::move(term); };
+    if (need_lo) cond = join(std::move(cond), bin(BinOp::GE, val(), num(lo)));
+    if (need_hi) cond = join(std::move(cond), bin(BinOp::LE, val(), num(hi)));
+    return cond;
+  }
+
+  /// Tensor `t` padded for the windows `rows` and `cols`, filled with `fill`:
+  /// `NAME_pad[n, c, h, w] = select(h >= top and h <= H + top - 1 and w >= ..., X[n, c, h - top, w - left], fill)`,
+  /// each comparison only where there is padding on that side. Returns the stage's name, or
+  /// `t`'s when nothing is padded.
+  std::string pad_stage(size_t t, const Slide &rows, const Slide &cols, NodeP fill) {
     auto &X = dims(t);
+    bool top = rows.lo > 0, bottom = rows.extent() > rows.in + rows.lo;
+    bool left = cols.lo > 0, right = cols.extent() > cols.in + cols.lo;
+    if (!top && !bottom && !left && !right) return arg(t);
     std::string name = helper("pad");
     auto vs = vars(4);
     // Left-associated, as `h >= 1 and h <= 56 and w >= 1 and w <= 56` parses.
-    NodeP cond = bin(BinOp::GE, v(vs[2]), num(pad));
-    cond = bin(BinOp::And, std::move(cond), bin(BinOp::LE, v(vs[2]), num(X[2] + pad - 1)));
-    cond = bin(BinOp::And, std::move(cond), bin(BinOp::GE, v(vs[3]), num(pad)));
-    cond = bin(BinOp::And, std::move(cond), bin(BinOp::LE, v(vs[3]), num(X[3] + pad - 1)));
-    NodeP src = read(arg(t), nodes(v(vs[0]), v(vs[1]), bin(BinOp::Sub, v(vs[2]), num(pad)),
-                                   bin(BinOp::Sub, v(vs[3]), num(pad))));
-    define(name, vs, {X[0], X[1], X[2] + 2 * pad, X[3] + 2 * pad},
+    NodeP cond = bounds(nullptr, [&] { return v(vs[2]); }, top, rows.lo, bottom, rows.in + rows.lo - 1);
+    cond = bounds(std::move(cond), [&] { return v(vs[3]); }, left, cols.lo, right, cols.in + cols.lo - 1);
+    auto shifted = [&](const std::string &x, int64_t by) { return by ? bin(BinOp::Sub, v(x), num(by)) : v(x); };
+    NodeP src = read(arg(t), nodes(v(vs[0]), v(vs[1]), shifted(vs[2], rows.lo), shifted(vs[3], cols.lo)));
+    define(name, vs, {X[0], X[1], rows.extent(), cols.extent()},
            fn("select", nodes(std::move(cond), std::move(src), std::move(fill))));
     return name;
   }
@@ -312,11 +374,32 @@ class Call {
       for (size_t j = 0; j < i; ++j)
         if (c_.keys[j].key == k.key)
           error(k.loc, fmt::format("keyword '{}' is given twice; first at {}", k.key, where(c_.keys[j].loc)));
-      if (!p->is_float && !k.is_int) error(k.value_loc, fmt::format("{} takes an integer, found '{}'", k.key, k.text));
-      // Keeps the shape arithmetic (pad * 2, dilation * (KH - 1), ...) far from overflow.
-      if (k.is_int && (k.int_value > kMaxKey || k.int_value < -kMaxKey))
-        error(k.value_loc, fmt::format("{}={} is too large (at most {} in magnitude)", k.key, k.text, kMaxKey));
+      check_value(k, p->kind);
     }
+  }
+
+  void check_value(const LayerKey &k, KeyKind kind) const {
+    if (k.is_list) {
+      size_t n = k.list.size();
+      if (kind == KeyKind::Int || kind == KeyKind::Float)
+        error(k.value_loc, fmt::format("{} takes one number, found the list '{}'", k.key, k.text));
+      if (kind == KeyKind::Pair && n != 2)
+        error(k.value_loc, fmt::format("{} takes one integer or two ([rows, columns]), found {} in '{}'", k.key, n, k.text));
+      if (kind == KeyKind::Pads && n != 2 && n != 4)
+        error(k.value_loc, fmt::format("{} takes one integer, two ([rows, columns]) or four ([top, left, bottom, "
+                                       "right]), found {} in '{}'",
+                                       k.key, n, k.text));
+      for (size_t i = 0; i < n; ++i) check_magnitude(k, k.list[i], k.list_locs[i], std::to_string(k.list[i]));
+      return;
+    }
+    if (kind != KeyKind::Float && !k.is_int) error(k.value_loc, fmt::format("{} takes an integer, found '{}'", k.key, k.text));
+    if (k.is_int) check_magnitude(k, k.int_value, k.value_loc, k.text);
+  }
+
+  /// Keeps the shape arithmetic (pad * 2, dilation * (KH - 1), ...) far from overflow.
+  void check_magnitude(const LayerKey &k, int64_t v, const SourceLoc &loc, const std::string &text) const {
+    if (v > kMaxKey || v < -kMaxKey)
+      error(loc, fmt::format("{}={} is too large (at most {} in magnitude)", k.key, text, kMaxKey));
   }
 
   const LayerCall &c_;
@@ -332,7 +415,8 @@ class Call {
 /// Y[n, f, y, x] = sum(c, r, s) P[n, c, y * stride + r * dilation, ...] * W[f, c, r, s]
 void conv2d(Call &c) {
   auto X = c.dims(0), W = c.dims(1);
-  int64_t stride = c.positive("stride", 1), pad = c.non_negative("pad", 0), dil = c.positive("dilation", 1);
+  auto stride = c.positive_pair("stride", {1, 1}), dil = c.positive_pair("dilation", {1, 1});
+  auto pad = c.pads("pad");
   int64_t groups = c.positive("groups", 1);
   int64_t C = X[1], F = W[0], Cg = W[1];
   if (C % groups != 0)
@@ -346,9 +430,10 @@ void conv2d(Call &c) {
     c.error(c.arg_loc(1), fmt::format("'{}' has {} channels, {} per group of {}, but '{}' expects {} ({})", c.arg(0), C,
                                       C / groups, groups, c.arg(1), Cg, c.desc(1)));
   }
-  int64_t OH = c.window_out(X[2], W[2], stride, pad, dil, "rows");
-  int64_t OW = c.window_out(X[3], W[3], stride, pad, dil, "columns");
-  std::string src = pad > 0 ? c.pad_stage(0, pad, c.real(0.0)) : c.arg(0);
+  Slide rows{X[2], W[2], stride[0], pad[0], pad[2], dil[0]}, cols{X[3], W[3], stride[1], pad[1], pad[3], dil[1]};
+  c.slide(rows, false, "rows");
+  c.slide(cols, false, "columns");
+  std::string src = c.pad_stage(0, rows, cols, c.real(0.0));
 
   int64_t Fg = F / groups;
   bool sum_c = groups == 1 || Cg > 1;  // depthwise-like groups of one channel need no channel sum
@@ -363,13 +448,14 @@ void conv2d(Call &c) {
     ch = Cg == 1 ? std::move(group) : c.bin(BinOp::Mul, std::move(group), c.num(Cg));
     if (sum_c) ch = c.bin(BinOp::Add, std::move(ch), c.v(ci));
   }
-  NodeP in = c.read(src, nodes(c.v(n), std::move(ch), c.window(y, stride, r, dil), c.window(x, stride, s, dil)));
+  NodeP in = c.read(src, nodes(c.v(n), std::move(ch), c.window(y, rows.stride, r, rows.dil),
+                               c.window(x, cols.stride, s, cols.dil)));
   NodeP w = c.read(c.arg(1), nodes(c.v(f), sum_c ? c.v(ci) : c.num(0), c.v(r), c.v(s)));
   std::vector<std::pair<std::string, int64_t>> rvars;
   if (sum_c) rvars.emplace_back(ci, Cg);
   rvars.emplace_back(r, W[2]);
   rvars.emplace_back(s, W[3]);
-  c.define(c.result(), {n, f, y, x}, {X[0], F, OH, OW}, c.bin(BinOp::Mul, std::move(in), std::move(w)), ReduceOp::Sum,
+  c.define(c.result(), {n, f, y, x}, {X[0], F, rows.out, cols.out}, c.bin(BinOp::Mul, std::move(in), std::move(w)), ReduceOp::Sum,
            rvars);
 }
 
@@ -429,46 +515,79 @@ void relu(Call &c) {
   c.define(c.result(), vs, c.dims(0), c.fn("max", nodes(c.read(c.arg(0), vs), c.real(0.0))));
 }
 
-/// The keywords of a 2-d pooling window.
+/// The window of a 2-d pool: `kernel` (required), `stride` (the kernel), `dilation` (1), `pad`
+/// (0; each side at most half the window on its axis), `ceil_mode` (0).
 struct Pool {
-  int64_t kernel, stride, pad, OH, OW;
+  Slide rows, cols;
 };
 
 Pool pool_window(Call &c) {
-  Pool p;
-  p.kernel = c.required_positive("kernel");
-  p.stride = c.positive("stride", p.kernel);
-  p.pad = c.non_negative("pad", 0);
-  if (2 * p.pad > p.kernel)
-    c.error(c.key_loc("pad"), fmt::format("pad={} is more than half of kernel={}", p.pad, p.kernel));
-  p.OH = c.window_out(c.dims(0)[2], p.kernel, p.stride, p.pad, 1, "rows");
-  p.OW = c.window_out(c.dims(0)[3], p.kernel, p.stride, p.pad, 1, "columns");
+  auto k = c.required_positive_pair("kernel");
+  auto stride = c.positive_pair("stride", k), dil = c.positive_pair("dilation", {1, 1});
+  auto pad = c.pads("pad");
+  static const char *const side[] = {"top", "left", "bottom", "right"};
+  for (size_t i = 0; i < 4; ++i) {
+    int64_t kk = k[i % 2];
+    if (2 * pad[i] <= kk) continue;
+    const LayerKey *pk = c.key("pad"), *kw = c.key("kernel");
+    if (!pk->is_list && !kw->is_list)
+      c.error(c.elem_loc("pad", i), fmt::format("pad={} is more than half of kernel={}", pad[i], kk));
+    c.error(c.elem_loc("pad", i), fmt::format("pad {} at the {} is more than half of the window's {} {}", pad[i], side[i],
+                                              kk, i % 2 ? "columns" : "rows"));
+  }
+  bool ceil_mode = c.flag("ceil_mode", false);
+  const auto &X = c.dims(0);
+  Pool p{{X[2], k[0], stride[0], pad[0], pad[2], dil[0]}, {X[3], k[1], stride[1], pad[1], pad[3], dil[1]}};
+  c.slide(p.rows, ceil_mode, "rows");
+  c.slide(p.cols, ceil_mode, "columns");
   return p;
 }
 
-/// Y[n, c, y, x] = max(r, s) P[n, c, y * stride + r, x * stride + s]   (P padded with -inf)
+/// Y[n, c, y, x] = max(r, s) P[n, c, y * stride + r * dilation, ...]   (P padded with -inf)
 void maxpool2d(Call &c) {
   Pool p = pool_window(c);
-  std::string src = p.pad > 0 ? c.pad_stage(0, p.pad, c.real(-std::numeric_limits<double>::infinity())) : c.arg(0);
+  std::string src = c.pad_stage(0, p.rows, p.cols, c.real(-std::numeric_limits<double>::infinity()));
   std::string n = c.var("n"), ch = c.var("c"), y = c.var("y"), x = c.var("x"), r = c.var("r"), s = c.var("s");
-  NodeP body = c.read(src, nodes(c.v(n), c.v(ch), c.window(y, p.stride, r, 1), c.window(x, p.stride, s, 1)));
-  c.define(c.result(), {n, ch, y, x}, {c.dims(0)[0], c.dims(0)[1], p.OH, p.OW}, std::move(body), ReduceOp::Max,
-           {{r, p.kernel}, {s, p.kernel}});
+  NodeP body = c.read(src, nodes(c.v(n), c.v(ch), c.window(y, p.rows.stride, r, p.rows.dil),
+                                 c.window(x, p.cols.stride, s, p.cols.dil)));
+  c.define(c.result(), {n, ch, y, x}, {c.dims(0)[0], c.dims(0)[1], p.rows.out, p.cols.out}, std::move(body),
+           ReduceOp::Max, {{r, p.rows.k}, {s, p.cols.k}});
 }
 
-/// Y_sum[n, c, y, x] = sum(r, s) P[n, c, y * stride + r, x * stride + s];  Y = Y_sum / (kernel * kernel)
-/// (padding counts as zeros in the average)
+/// Y_sum[n, c, y, x] = sum(r, s) P[n, c, y * stride + r * dilation, ...]   (P padded with 0.0), then
+/// Y = Y_sum / the window's size, or, where windows differ in how many taps count, / Y_cnt[y, x]:
+/// the taps inside the input (count_include_pad=0) or inside the padded input
+/// (count_include_pad=1, the default); a ceil_mode window's overhang never counts.
 void avgpool2d(Call &c) {
   Pool p = pool_window(c);
-  std::string src = p.pad > 0 ? c.pad_stage(0, p.pad, c.real(0.0)) : c.arg(0);
+  bool include_pad = c.flag("count_include_pad", true);
+  std::string src = c.pad_stage(0, p.rows, p.cols, c.real(0.0));
   std::string n = c.var("n"), ch = c.var("c"), y = c.var("y"), x = c.var("x"), r = c.var("r"), s = c.var("s");
-  std::vector<int64_t> dims = {c.dims(0)[0], c.dims(0)[1], p.OH, p.OW};
+  std::vector<int64_t> dims = {c.dims(0)[0], c.dims(0)[1], p.rows.out, p.cols.out};
   std::string sum = c.helper("sum");
   c.define(sum, {n, ch, y, x}, dims,
-           c.read(src, nodes(c.v(n), c.v(ch), c.window(y, p.stride, r, 1), c.window(x, p.stride, s, 1))), ReduceOp::Sum,
-           {{r, p.kernel}, {s, p.kernel}});
-  c.define(c.result(), {n, ch, y, x}, dims,
-           c.bin(BinOp::Div, c.read(sum, {n, ch, y, x}), c.real(static_cast<double>(p.kernel * p.kernel))));
+           c.read(src, nodes(c.v(n), c.v(ch), c.window(y, p.rows.stride, r, p.rows.dil),
+                             c.window(x, p.cols.stride, s, p.cols.dil))),
+           ReduceOp::Sum, {{r, p.rows.k}, {s, p.cols.k}});
+  // The taps that count lie in [lo, hi) of the padded axis; windows reach [0, extent).
+  auto counted = [&](const Slide &w) {
+    return include_pad ? std::pair<int64_t, int64_t>{0, w.padded()} : std::pair<int64_t, int64_t>{w.lo, w.lo + w.in};
+  };
+  auto [rlo, rhi] = counted(p.rows);
+  auto [clo, chi] = counted(p.cols);
+  bool top = rlo > 0, bottom = p.rows.extent() > rhi, left = clo > 0, right = p.cols.extent() > chi;
+  NodeP divisor;
+  if (!top && !bottom && !left && !right) {
+    divisor = c.real(static_cast<double>(p.rows.k * p.cols.k));
+  } else {
+    std::string cnt = c.helper("cnt");
+    NodeP cond = c.bounds(nullptr, [&] { return c.window(y, p.rows.stride, r, p.rows.dil); }, top, rlo, bottom, rhi - 1);
+    cond = c.bounds(std::move(cond), [&] { return c.window(x, p.cols.stride, s, p.cols.dil); }, left, clo, right, chi - 1);
+    c.define(cnt, {y, x}, {p.rows.out, p.cols.out}, c.fn("select", nodes(std::move(cond), c.real(1.0), c.real(0.0))),
+             ReduceOp::Sum, {{r, p.rows.k}, {s, p.cols.k}});
+    divisor = c.read(cnt, {y, x});
+  }
+  c.define(c.result(), {n, ch, y, x}, dims, c.bin(BinOp::Div, c.read(sum, {n, ch, y, x}), std::move(divisor)));
 }
 
 /// A reduction over one axis of X: the variables and shape of the reduced tensors, `[1]` (read
@@ -543,16 +662,24 @@ const std::vector<LayerDef> &layers() {
   static const std::vector<LayerDef> table = {
       {"conv2d",
        {{"X", 4, "N, C, H, W"}, {"W", 4, "F, C / groups, KH, KW"}},
-       {{"stride", false}, {"pad", false}, {"dilation", false}, {"groups", false}},
+       {{"stride", KeyKind::Pair}, {"pad", KeyKind::Pads}, {"dilation", KeyKind::Pair}, {"groups", KeyKind::Int}},
        conv2d},
       {"matmul", {{"A", 0, "[batch,] M, K"}, {"B", 0, "[batch,] K, N"}}, {}, matmul},
       {"dense", {{"X", 2, "M, K"}, {"W", 2, "N, K"}}, {}, dense},
-      {"bias_add", {{"X", 0, "any"}, {"b", 1, "the extent of X's axis"}}, {{"axis", false}}, bias_add},
+      {"bias_add", {{"X", 0, "any"}, {"b", 1, "the extent of X's axis"}}, {{"axis", KeyKind::Int}}, bias_add},
       {"relu", {{"X", 0, "any"}}, {}, relu},
-      {"maxpool2d", {{"X", 4, "N, C, H, W"}}, {{"kernel", false}, {"stride", false}, {"pad", false}}, maxpool2d},
-      {"avgpool2d", {{"X", 4, "N, C, H, W"}}, {{"kernel", false}, {"stride", false}, {"pad", false}}, avgpool2d},
-      {"softmax", {{"X", 0, "any"}}, {{"axis", false}}, softmax},
-      {"layernorm", {{"X", 0, "any"}, {"g", 1, "D"}, {"b", 1, "D"}}, {{"eps", true}}, layernorm},
+      {"maxpool2d",
+       {{"X", 4, "N, C, H, W"}},
+       {{"kernel", KeyKind::Pair}, {"stride", KeyKind::Pair}, {"pad", KeyKind::Pads}, {"dilation", KeyKind::Pair},
+        {"ceil_mode", KeyKind::Int}},
+       maxpool2d},
+      {"avgpool2d",
+       {{"X", 4, "N, C, H, W"}},
+       {{"kernel", KeyKind::Pair}, {"stride", KeyKind::Pair}, {"pad", KeyKind::Pads}, {"dilation", KeyKind::Pair},
+        {"ceil_mode", KeyKind::Int}, {"count_include_pad", KeyKind::Int}},
+       avgpool2d},
+      {"softmax", {{"X", 0, "any"}}, {{"axis", KeyKind::Int}}, softmax},
+      {"layernorm", {{"X", 0, "any"}, {"g", 1, "D"}, {"b", 1, "D"}}, {{"eps", KeyKind::Float}}, layernorm},
   };
   return table;
 }

@@ -26,15 +26,19 @@ struct LayerArg {
   SourceLoc loc;
 };
 
-/// `key=value`: an integer or float literal (a leading '-' folded in).
+/// `key=value`: an integer or float literal (a leading '-' folded in), or a list of integers
+/// `key=[a, b, ...]` (per-axis values: `stride=[2, 1]`, `pad=[top, left, bottom, right]`).
 struct LayerKey {
   std::string key;
   SourceLoc loc;  ///< the key
-  SourceLoc value_loc;
+  SourceLoc value_loc;  ///< the number, or the list's '['
   bool is_int = true;
   int64_t int_value = 0;
   double float_value = 0;  ///< the value for floats and integers alike
   std::string text;        ///< the value as written
+  bool is_list = false;
+  std::vector<int64_t> list;          ///< the integers of a list
+  std::vector<SourceLoc> list_locs;   ///< where each one is
 };
 
 /// `NAME = LAYER(args..., keys...)`

@@ -89,6 +89,7 @@ class Lexer {
     }
     if (is_ident_start(c)) return ident(loc);
     if (is_digit(c)) return number(loc);
+    if (c == '"') return quoted(loc);
     auto two = [&](char a, char b) { return c == a && peek(1) == b; };
     struct P {
       char a, b;
@@ -139,6 +140,15 @@ class Lexer {
     push(k, text, loc);
     if (k == Tok::KwInf) out_.back().float_value = std::numeric_limits<double>::infinity();
     if (k == Tok::KwNan) out_.back().float_value = std::numeric_limits<double>::quiet_NaN();
+  }
+
+  void quoted(const SourceLoc &loc) {
+    advance();  // "
+    size_t b = pos_;
+    while (pos_ < s_.size() && peek() != '"' && peek() != '\n') advance();
+    if (peek() != '"') fail(loc, "unterminated string; a string ends with '\"' on the same line");
+    push(Tok::String, s_.substr(b, pos_ - b), loc);
+    advance();
   }
 
   void number(const SourceLoc &loc) {
@@ -199,6 +209,7 @@ std::string describe(const Token &t) {
     case Tok::Ident: return fmt::format("identifier '{}'", t.text);
     case Tok::Int:
     case Tok::Float: return fmt::format("number '{}'", t.text);
+    case Tok::String: return fmt::format("string \"{}\"", t.text);
     default: return fmt::format("'{}'", t.text);
   }
 }

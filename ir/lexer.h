@@ -1,6 +1,7 @@
 // ir/lexer.h - model.ir text -> tokens.
 //
-// Tokens: identifiers, integer and float literals (`3`, `0.5`, `1e-5`, `inf`, `nan`),
+// Tokens: identifiers, integer and float literals (`3`, `0.5`, `1e-5`, `inf`, `nan`), strings
+// (`"tiny.weights"`, one line, no escapes),
 // punctuation, `->`, comparison operators and the keywords `kernel schedule and or not true
 // false inf nan`. `#` starts a comment that runs to the end of the line. A newline or `;` ends a
 // statement (token Tok::Newline); newlines inside `(...)` and `[...]` are ignored so that long
@@ -19,6 +20,7 @@ enum class Tok : uint8_t {
   Ident,
   Int,
   Float,
+  String,   ///< "text" on one line, no escapes; `text` holds what is between the quotes
   Newline,  ///< a newline or ';' at bracket depth 0
   End,      ///< end of file
   LParen,

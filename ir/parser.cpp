@@ -60,7 +60,7 @@ class Parser {
   Module module() {
     Module m;
     m.file = file_;
-    std::vector<SourceLoc> sched_name_locs;
+    std::vector<ast::Model> models;
     for (skip_newlines(); !is(Tok::End); skip_newlines()) {
       if (is(Tok::KwKernel)) {
         ast::Kernel k = kernel();
@@ -75,8 +75,10 @@ class Parser {
           if (other.kernel == s.kernel)
             fail(s.loc, fmt::format("kernel '{}' has two schedules; first at {}", s.kernel, where(other.loc)));
         m.schedules.push_back(std::move(s));
+      } else if (is(Tok::Ident) && cur().text == "model" && at(1).kind == Tok::Ident) {
+        models.push_back(model());  // `model` is not reserved: it names a model only here
       } else {
-        fail(cur().loc, fmt::format("expected 'kernel' or 'schedule', found {}", describe(cur())));
+        fail(cur().loc, fmt::format("expected 'kernel', 'model' or 'schedule', found {}", describe(cur())));
       }
     }
     for (auto &s : m.schedules) {
@@ -86,6 +88,8 @@ class Parser {
       fail(s.loc, fmt::format("schedule for unknown kernel '{}'; kernels: {}", s.kernel,
                               names.empty() ? "none" : names));
     }
+    // Models call kernels defined anywhere in the file, so they are checked last.
+    for (auto &am : models) m.models.push_back(check_model(am, m));
     return m;
   }
 
@@ -168,12 +172,14 @@ class Parser {
     ast::TypeAnn t;
     t.elem = ident(fmt::format("an element type for '{}' (f32, f16, bf16, f64, i8, i32, i64)", tensor), &t.loc);
     expect(Tok::LBracket, fmt::format("'[' and the shape of '{}' after '{}'", tensor, t.elem));
-    if (is(Tok::RBracket)) fail(cur().loc, fmt::format("tensor '{}' needs at least one dimension", tensor));
-    do {
-      SourceLoc l;
-      t.dims.push_back(integer("a dimension (an integer)", &l));
-      t.dim_locs.push_back(l);
-    } while (accept(Tok::Comma));
+    // `f32[]`: a scalar (rank 0).
+    if (!is(Tok::RBracket)) {
+      do {
+        SourceLoc l;
+        t.dims.push_back(integer("a dimension (an integer)", &l));
+        t.dim_locs.push_back(l);
+      } while (accept(Tok::Comma));
+    }
     expect(Tok::RBracket, "',' or ']' in the shape");
     return t;
   }
@@ -235,7 +241,8 @@ class Parser {
                                   "a layer '{0} = conv2d(X, W, ...)'",
                                   s.name, describe(cur())));
     next();
-    do {
+    // `S[] = ...` defines a scalar (rank 0).
+    while (!is(Tok::RBracket)) {
       bool plain = is(Tok::Ident) && (at(1).kind == Tok::Comma || at(1).kind == Tok::RBracket);
       if (!plain)
         fail(cur().loc, fmt::format("expected an index variable name on the left of '=', found {}; "
@@ -243,13 +250,106 @@ class Parser {
                                     describe(cur())));
       s.lhs_locs.push_back(cur().loc);
       s.lhs.push_back(next().text);
-    } while (accept(Tok::Comma));
+      if (!accept(Tok::Comma)) break;
+    }
     expect(Tok::RBracket, "']'");
     expect(Tok::Assign, fmt::format("'=' after '{}[...]'", s.name));
     rhs(s);
     if (accept(Tok::Colon)) s.ann = type_ann(s.name);
     end_of_statement("the stage");
     return s;
+  }
+
+  // ---------------------------------------------------------------- models
+
+  /// Is the current token the word `w` (a contextual keyword such as `weights`)?
+  bool is_word(const char *w) const { return is(Tok::Ident) && cur().text == w; }
+
+  ast::Model model() {
+    next();  // model
+    ast::Model m;
+    m.name = ident("a model name after 'model'", &m.loc);
+    expect(Tok::LParen, fmt::format("'(' and the inputs of model '{}'", m.name));
+    if (!is(Tok::RParen)) {
+      do m.inputs.push_back(param("an input name"));
+      while (accept(Tok::Comma));
+    }
+    expect(Tok::RParen, "',' or ')' after an input");
+    skip_newlines_before(Tok::Arrow);
+    m.arrow_loc = cur().loc;
+    expect(Tok::Arrow, fmt::format("'->' and the outputs of model '{}'", m.name));
+    if (accept(Tok::LParen)) {
+      if (is(Tok::RParen)) fail(m.arrow_loc, fmt::format("model '{}' has no outputs", m.name));
+      do m.outputs.push_back(param("an output name"));
+      while (accept(Tok::Comma));
+      expect(Tok::RParen, "',' or ')' after an output");
+    } else {
+      m.outputs.push_back(param("an output name or '(' after '->'"));
+    }
+    skip_newlines_before(Tok::LBrace);
+    expect(Tok::LBrace, fmt::format("'{{' to open the body of model '{}'", m.name));
+    for (skip_newlines(); !is(Tok::RBrace); skip_newlines()) {
+      if (is(Tok::End)) fail(cur().loc, fmt::format("expected '}}' to close model '{}', found end of file", m.name));
+      if (is_word("weights") && at(1).kind == Tok::String) {
+        if (m.has_weights_file)
+          fail(cur().loc, fmt::format("model '{}' names its weights file twice; first at {}", m.name, where(m.weights_loc)));
+        m.has_weights_file = true;
+        m.weights_loc = next().loc;
+        m.weights_file = next().text;
+        if (m.weights_file.empty()) fail(m.weights_loc, "the weights file name is empty");
+        end_of_statement("the weights file");
+      } else if (is(Tok::Ident) && at(1).kind == Tok::Colon) {
+        m.body.push_back(model_weight());
+      } else {
+        m.body.push_back(model_call());
+      }
+    }
+    next();  // }
+    end_of_statement("'}'");
+    return m;
+  }
+
+  /// `NAME: type = weight at OFFSET`
+  ast::ModelStmt model_weight() {
+    ast::ModelStmt st;
+    st.is_weight = true;
+    st.weight.param = param("a weight name");
+    const std::string &n = st.weight.param.name;
+    expect(Tok::Assign, fmt::format("'= weight at OFFSET' after the type of '{}'", n));
+    if (!is_word("weight")) fail(cur().loc, fmt::format("expected 'weight' after '{} : ... =', found {}", n, describe(cur())));
+    next();
+    if (!is_word("at")) fail(cur().loc, fmt::format("expected 'at' and the byte offset of weight '{}', found {}", n, describe(cur())));
+    next();
+    st.weight.offset = integer(fmt::format("the byte offset of weight '{}' (an integer)", n), &st.weight.offset_loc);
+    end_of_statement(fmt::format("weight '{}'", n));
+    return st;
+  }
+
+  /// `r0, r1 = KERNEL(a0, a1, ...)`
+  ast::ModelStmt model_call() {
+    ast::ModelStmt st;
+    ast::ModelCall &c = st.call;
+    do {
+      SourceLoc l;
+      c.results.push_back(ident("a weight 'NAME: type = weight at OFFSET' or a call 'NAME = KERNEL(...)'", &l));
+      c.result_locs.push_back(l);
+    } while (accept(Tok::Comma));
+    expect(Tok::Assign, "'=' and a kernel call after the result names");
+    c.kernel = ident("a kernel name", &c.kernel_loc);
+    expect(Tok::LParen, fmt::format("'(' and the arguments of '{}'", c.kernel));
+    if (!is(Tok::RParen)) {
+      do {
+        if (is(Tok::Ident) && (at(1).kind == Tok::LBracket || at(1).kind == Tok::LParen))
+          fail(at(1).loc, fmt::format("the arguments of a call are tensor names: write '{}', not '{}{}...'", cur().text,
+                                      cur().text, at(1).text));
+        SourceLoc l;
+        c.args.push_back(ident(fmt::format("a tensor name in the arguments of '{}'", c.kernel), &l));
+        c.arg_locs.push_back(l);
+      } while (accept(Tok::Comma));
+    }
+    expect(Tok::RParen, fmt::format("',' or ')' in the arguments of '{}'", c.kernel));
+    end_of_statement(fmt::format("the call of '{}'", c.kernel));
+    return st;
   }
 
   // ---------------------------------------------------------------- layer shorthands
@@ -283,6 +383,40 @@ class Parser {
     k.stages.push_back(std::move(s));
   }
 
+  /// `key=NUMBER` or `key=[INT, ...]` in a layer call.
+  ast::LayerKey layer_key() {
+    ast::LayerKey key;
+    key.loc = cur().loc;
+    key.key = next().text;
+    next();  // =
+    key.value_loc = cur().loc;
+    if (accept(Tok::LBracket)) {
+      key.is_list = true;
+      std::string what = fmt::format("an integer in the list of '{}'", key.key);
+      do {
+        SourceLoc l;
+        key.list.push_back(integer(what, &l));
+        key.list_locs.push_back(l);
+        key.text += (key.text.empty() ? "[" : ", ") + std::to_string(key.list.back());
+      } while (accept(Tok::Comma));
+      expect(Tok::RBracket, fmt::format("',' or ']' in the list of '{}'", key.key));
+      key.text += "]";
+      return key;
+    }
+    bool neg = accept(Tok::Minus);
+    if (is(Tok::Int)) {
+      key.int_value = neg ? -cur().int_value : cur().int_value;
+      key.float_value = static_cast<double>(key.int_value);
+    } else if (is(Tok::Float) || is(Tok::KwInf) || is(Tok::KwNan)) {
+      key.is_int = false;
+      key.float_value = neg ? -cur().float_value : cur().float_value;
+    } else {
+      fail(cur().loc, fmt::format("expected a number or '[' after '{}=', found {}", key.key, describe(cur())));
+    }
+    key.text = (neg ? "-" : "") + next().text;
+    return key;
+  }
+
   /// `NAME = LAYER(TENSOR, ..., key=value, ...)`: the stages it stands for (ir/layers.h).
   std::vector<ast::Stage> layer(const ast::Kernel &k, const ast::LayerScope &scope) {
     ast::LayerCall c;
@@ -297,23 +431,7 @@ class Parser {
       do {
         // `kernel` is reserved, but also the pooling window's keyword.
         if ((is(Tok::Ident) || is(Tok::KwKernel)) && at(1).kind == Tok::Assign) {
-          ast::LayerKey key;
-          key.loc = cur().loc;
-          key.key = next().text;
-          next();  // =
-          key.value_loc = cur().loc;
-          bool neg = accept(Tok::Minus);
-          if (is(Tok::Int)) {
-            key.int_value = neg ? -cur().int_value : cur().int_value;
-            key.float_value = static_cast<double>(key.int_value);
-          } else if (is(Tok::Float) || is(Tok::KwInf) || is(Tok::KwNan)) {
-            key.is_int = false;
-            key.float_value = neg ? -cur().float_value : cur().float_value;
-          } else {
-            fail(cur().loc, fmt::format("expected a number after '{}=', found {}", key.key, describe(cur())));
-          }
-          key.text = (neg ? "-" : "") + next().text;
-          c.keys.push_back(std::move(key));
+          c.keys.push_back(layer_key());
         } else if (is(Tok::Ident)) {
           if (!c.keys.empty())
             fail(cur().loc, fmt::format("tensor '{}' follows keywords in {}; write the tensors first", cur().text, in));

@@ -20,6 +20,7 @@ std::vector<Schedule> parse_schedules(const std::string &path, const std::string
 
 /// Text that parse_module reads back to the same kernel (round trip).
 std::string to_string(const Kernel &k);
+std::string to_string(const ModelDecl &m);
 std::string to_string(const Module &m);
 
 }  // namespace kcc

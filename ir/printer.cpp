@@ -1,4 +1,4 @@
-// ir/printer.cpp - kernels and modules back to model.ir text.
+// ir/printer.cpp - kernels, models and modules back to model.ir text.
 //
 // The text parses back to the same kernel: intermediates always carry their `: type[shape]`
 // annotation and reductions their explicit ranges, so nothing depends on inference.
@@ -59,9 +59,41 @@ std::string to_string(const Kernel &k) {
   return os.str();
 }
 
+std::string to_string(const ModelDecl &m) {
+  auto decl = [](const ModelTensor &t) {
+    std::string s = t.name + ": " + to_string(t.elem) + "[";
+    for (size_t i = 0; i < t.shape.size(); ++i) s += (i ? ", " : "") + std::to_string(t.shape[i]);
+    return s + "]";
+  };
+  std::ostringstream os;
+  os << "model " << m.name << "(";
+  for (size_t i = 0; i < m.inputs.size(); ++i) os << (i ? ", " : "") << decl(m.inputs[i]);
+  os << ") -> ";
+  if (m.outputs.size() == 1) {
+    os << decl(m.outputs[0]);
+  } else {
+    os << "(";
+    for (size_t i = 0; i < m.outputs.size(); ++i) os << (i ? ", " : "") << decl(m.outputs[i]);
+    os << ")";
+  }
+  os << " {\n";
+  if (!m.weights_file.empty()) os << "  weights \"" << m.weights_file << "\"\n";
+  for (auto &w : m.weights) os << "  " << decl(w.tensor) << " = weight at " << w.offset << "\n";
+  for (auto &c : m.calls) {
+    os << "  ";
+    for (size_t i = 0; i < c.results.size(); ++i) os << (i ? ", " : "") << c.results[i];
+    os << " = " << c.kernel << "(";
+    for (size_t i = 0; i < c.args.size(); ++i) os << (i ? ", " : "") << c.args[i];
+    os << ")\n";
+  }
+  os << "}\n";
+  return os.str();
+}
+
 std::string to_string(const Module &m) {
   std::string out;
   for (auto &k : m.kernels) out += (out.empty() ? "" : "\n") + to_string(k);
+  for (auto &x : m.models) out += (out.empty() ? "" : "\n") + to_string(x);
   for (auto &s : m.schedules) out += (out.empty() ? "" : "\n") + to_string(s);
   return out;
 }

@@ -2,10 +2,17 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <limits>
 
+#include <unistd.h>
+
 #include "ir/interp.h"
+#include "ir/model.h"
 #include "ir/kernel.h"
 #include "ir/parser.h"
 
@@ -94,6 +101,17 @@ TEST(Interp, StagesFeedLaterStages) {
   k.stages.push_back(stage(Y, {i2}, make_access(S, {v(i2)}) * f32(2) + f32(1)));
   auto out = interpret(k, {{1, 2, 3, 4}});
   EXPECT_EQ(out[0], (std::vector<double>{7, 15}));
+}
+
+TEST(Interp, RankZeroTensorsHoldOneValue) {
+  Module m = parse_module("test.ir", R"(
+kernel center(X: f32[2, 2], s: f32[]) -> (M: f32[], Y: f32[2, 2]) {
+  M[] = sum(i, j) X[i, j] / 4.0
+  Y[i, j] = (X[i, j] - M[]) * s[]
+})");
+  auto out = interpret(m.kernels.at(0), {{1, 2, 3, 6}, {10}});
+  EXPECT_EQ(out.at(0), (std::vector<double>{3}));
+  EXPECT_EQ(out.at(1), (std::vector<double>{-20, -10, 0, 30}));
 }
 
 TEST(Interp, SelectEvaluatesOnlyTheChosenArm) {
@@ -314,6 +332,69 @@ TEST(Interp, IntegerMaxOverNegativeValuesIsNotZero) {
   Module m = parse_module("t.ir", "kernel k(X: i32[2, 3]) -> Y: i32[2] {\n  Y[i] = max(j) X[i, j]\n}\n");
   auto out = interpret_doubles(m.kernels[0], {{-5, -7, -3, -2147483648.0, -9, -8}});
   EXPECT_EQ(out[0], (std::vector<double>{-3, -8}));
+}
+
+// ---------------------------------------------------------------- models
+
+const char *kModel = R"(
+kernel affine(X: f32[2, 3], W: f32[3, 2], b: f32[2]) -> Y: f32[2, 2] {
+  A = matmul(X, W)
+  Y = bias_add(A, b)
+}
+kernel stats(X: f32[2, 2]) -> (S: f32[], R: f32[2, 2]) {
+  S[] = sum(i, j) X[i, j]
+  R = relu(X)
+}
+model net(x: f32[2, 3]) -> (s: f32[], r: f32[2, 2]) {
+  weights "net.weights"
+  w: f32[3, 2] = weight at 0
+  b: f32[2] = weight at 64
+  h = affine(x, w, b)
+  s, r = stats(h)
+}
+)";
+
+TEST(InterpModel, RunsTheCallsInOrderFeedingResultsForward) {
+  Module m = parse_module("net.ir", kModel);
+  const ModelDecl &net = m.models.at(0);
+  std::vector<double> x = {1, -2, 3, 0.5, 1, -1}, w = {1, 0, 0, 1, 1, 1}, b = {-4, 0.25};
+  auto out = interpret_model(m, net, {x}, {w, b});
+  // h = x . w + b, by hand: rows (1 + 3 - 4, -2 + 3 + 0.25), (0.5 - 1 - 4, 1 - 1 + 0.25)
+  std::vector<double> h = {0, 1.25, -4.5, 0.25};
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0], (std::vector<double>{0 + 1.25 - 4.5 + 0.25}));
+  EXPECT_EQ(out[1], (std::vector<double>{0, 1.25, 0, 0.25}));
+  // The same as interpreting the kernels one after the other.
+  auto h2 = interpret_doubles(*m.find_kernel("affine"), {x, w, b});
+  EXPECT_EQ(h2.at(0), h);
+}
+
+TEST(InterpModel, WrongNumberOfWeightsIsAUserError) {
+  Module m = parse_module("net.ir", kModel);
+  EXPECT_THROW(interpret_model(m, m.models.at(0), {std::vector<double>(6)}, {}), UserError);
+}
+
+TEST(InterpModel, ReadsWeightsAtTheirOffsetsBesideTheIrFile) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::temp_directory_path() / ("kcc_interp_model_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  Module m = parse_module((dir / "net.ir").string(), kModel);
+  const ModelDecl &net = m.models.at(0);
+  EXPECT_EQ(weights_path(m, net), (dir / "net.weights").string());
+  // w (6 floats) at byte 0, b (2 floats) at byte 64; the bytes in between are never read.
+  std::vector<char> bytes(72, 0x7f);
+  float w[6] = {1, 2, 3, 4, 5, 6}, b[2] = {-1, 0.5f};
+  std::memcpy(bytes.data(), w, sizeof w);
+  std::memcpy(bytes.data() + 64, b, sizeof b);
+  std::ofstream(weights_path(m, net), std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  auto weights = read_model_weights(net, weights_path(m, net));
+  ASSERT_EQ(weights.size(), 2u);
+  EXPECT_EQ(weights[0], (std::vector<double>{1, 2, 3, 4, 5, 6}));
+  EXPECT_EQ(weights[1], (std::vector<double>{-1, 0.5}));
+  // A file too short for b.
+  std::ofstream(weights_path(m, net), std::ios::binary).write(bytes.data(), 70);
+  EXPECT_THROW(read_model_weights(net, weights_path(m, net)), UserError);
+  fs::remove_all(dir);
 }
 
 }  // namespace

@@ -3,8 +3,10 @@
 // and, against independently written kernels, as interpreter outputs on random data.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "ir/interp.h"
 #include "ir/parser.h"
@@ -133,6 +135,42 @@ kernel k(X: f32[1, 3, 5, 5], W: f32[6, 1, 3, 3]) -> Y: f32[1, 6, 3, 3] {
 })");
 }
 
+TEST(Layers, Conv2dPerAxisStrideDilationAndAsymmetricPad) {
+  // Rows: 9 + 1 + 2 padded, 3 taps, stride 2 -> 5; columns: 8 + 0 + 1, 2 taps 2 apart -> 7.
+  // Only the padded sides get a comparison.
+  expect_same_text(R"(
+kernel k(X: f32[1, 2, 9, 8], W: f32[3, 2, 3, 2]) -> Y: f32[1, 3, 5, 7] {
+  Y = conv2d(X, W, stride=[2, 1], pad=[1, 0, 2, 1], dilation=[1, 2])
+})",
+                   R"(
+kernel k(X: f32[1, 2, 9, 8], W: f32[3, 2, 3, 2]) -> Y: f32[1, 3, 5, 7] {
+  Y_pad[n, c, h, w] = select(h >= 1 and h <= 9 and w <= 7, X[n, c, h - 1, w], 0.0) : f32[1, 2, 12, 9]
+  Y[n, f, y, x] = sum(c, r, s) Y_pad[n, c, y * 2 + r, x + s * 2] * W[f, c, r, s]
+})");
+}
+
+TEST(Layers, Conv2dPadOfTwoValuesIsRowsThenColumns) {
+  expect_same_text(R"(
+kernel k(X: f32[1, 2, 6, 5], W: f32[3, 2, 3, 3]) -> Y: f32[1, 3, 6, 3] {
+  Y = conv2d(X, W, pad=[1, 0])
+})",
+                   R"(
+kernel k(X: f32[1, 2, 6, 5], W: f32[3, 2, 3, 3]) -> Y: f32[1, 3, 6, 3] {
+  Y = conv2d(X, W, pad=[1, 0, 1, 0])
+})");
+}
+
+TEST(Layers, Conv2dScalarKeywordsEqualTheirPerAxisForms) {
+  expect_same_text(R"(
+kernel k(X: f32[1, 3, 13, 11], W: f32[8, 3, 3, 3]) -> Y: f32[1, 8, 6, 5] {
+  Y = conv2d(X, W, stride=2, pad=1, dilation=2)
+})",
+                   R"(
+kernel k(X: f32[1, 3, 13, 11], W: f32[8, 3, 3, 3]) -> Y: f32[1, 8, 6, 5] {
+  Y = conv2d(X, W, stride=[2, 2], pad=[1, 1, 1, 1], dilation=[2, 2])
+})");
+}
+
 // ---------------------------------------------------------------- matmul, dense, bias, relu
 
 TEST(Layers, Matmul) {
@@ -246,6 +284,142 @@ kernel k(X: f32[1, 3, 12, 10]) -> Y: f32[1, 3, 6, 5] {
   S[n, c, y, x] = sum(r: 2, s: 2) X[n, c, y * 2 + r, x * 2 + s] : f32[1, 3, 6, 5]
   Y[n, c, y, x] = S[n, c, y, x] * 0.25
 })");
+}
+
+TEST(Layers, MaxPoolRectangularWindowAndPerAxisStride) {
+  expect_same_text(R"(
+kernel k(X: f32[1, 2, 7, 9]) -> Y: f32[1, 2, 3, 8] {
+  Y = maxpool2d(X, kernel=[3, 2], stride=[2, 1])
+})",
+                   R"(
+kernel k(X: f32[1, 2, 7, 9]) -> Y: f32[1, 2, 3, 8] {
+  Y[n, c, y, x] = max(r: 3, s: 2) X[n, c, y * 2 + r, x + s]
+})");
+}
+
+TEST(Layers, MaxPoolCeilModeAddsAWindowOverhangingTheEnd) {
+  // floor((6 - 3) / 2) + 1 = 2 windows; ceil_mode: 3, the last reading rows 4, 5 and (past the
+  // end, as -inf) 6.
+  expect_same_text(R"(
+kernel k(X: f32[1, 1, 6, 6]) -> Y: f32[1, 1, 3, 3] {
+  Y = maxpool2d(X, kernel=3, stride=2, ceil_mode=1)
+})",
+                   R"(
+kernel k(X: f32[1, 1, 6, 6]) -> Y: f32[1, 1, 3, 3] {
+  Y_pad[n, c, h, w] = select(h <= 5 and w <= 5, X[n, c, h, w], -inf) : f32[1, 1, 7, 7]
+  Y[n, c, y, x] = max(r: 3, s: 3) Y_pad[n, c, y * 2 + r, x * 2 + s]
+})");
+}
+
+TEST(Layers, CeilModeDropsAWindowStartingInTheEndPadding) {
+  // 5 rows padded by 1 on both sides, windows of 2 stride 2: ceil((7 - 2) / 2) + 1 = 4, but the
+  // 4th would start at padded row 6, in the padding: 3 windows, as without ceil_mode.
+  std::string both = R"(
+kernel k(X: f32[1, 1, 5, 5]) -> Y: f32[1, 1, 3, 3] {
+  Y = maxpool2d(X, kernel=2, stride=2, pad=1{})
+})";
+  auto with = [&](const char *extra) {
+    std::string t = both;
+    t.replace(t.find("{}"), 2, extra);
+    return t;
+  };
+  expect_same_text(with(", ceil_mode=1"), with(""));
+}
+
+TEST(Layers, AvgPoolExcludingPaddingDividesByTheTapsInside) {
+  expect_same_text(R"(
+kernel k(X: f32[1, 2, 4, 4]) -> Y: f32[1, 2, 2, 2] {
+  Y = avgpool2d(X, kernel=3, stride=2, pad=[1, 1, 0, 0], count_include_pad=0)
+})",
+                   R"(
+kernel k(X: f32[1, 2, 4, 4]) -> Y: f32[1, 2, 2, 2] {
+  Y_pad[n, c, h, w] = select(h >= 1 and w >= 1, X[n, c, h - 1, w - 1], 0.0) : f32[1, 2, 5, 5]
+  Y_sum[n, c, y, x] = sum(r: 3, s: 3) Y_pad[n, c, y * 2 + r, x * 2 + s] : f32[1, 2, 2, 2]
+  Y_cnt[y, x] = sum(r: 3, s: 3) select(y * 2 + r >= 1 and x * 2 + s >= 1, 1.0, 0.0) : f32[2, 2]
+  Y[n, c, y, x] = Y_sum[n, c, y, x] / Y_cnt[y, x]
+})");
+}
+
+TEST(Layers, AvgPoolIncludingPaddingDividesByTheWindow) {
+  expect_same_text(R"(
+kernel k(X: f32[1, 2, 4, 4]) -> Y: f32[1, 2, 2, 2] {
+  Y = avgpool2d(X, kernel=3, stride=2, pad=[1, 1, 0, 0])
+})",
+                   R"(
+kernel k(X: f32[1, 2, 4, 4]) -> Y: f32[1, 2, 2, 2] {
+  Y_pad[n, c, h, w] = select(h >= 1 and w >= 1, X[n, c, h - 1, w - 1], 0.0) : f32[1, 2, 5, 5]
+  Y_sum[n, c, y, x] = sum(r: 3, s: 3) Y_pad[n, c, y * 2 + r, x * 2 + s] : f32[1, 2, 2, 2]
+  Y[n, c, y, x] = Y_sum[n, c, y, x] / 9.0
+})");
+}
+
+/// ONNX MaxPool / AveragePool on an NCHW tensor, written the plain way: every tap of every
+/// window checked against the input and the padding.
+struct PoolRef {
+  bool is_max;
+  int64_t kh, kw, sh, sw, pt, pl, pb, pr, dh, dw;
+  bool ceil_mode, include_pad;
+
+  int64_t out(int64_t in, int64_t k, int64_t s, int64_t lo, int64_t hi, int64_t d) const {
+    double o = double(in + lo + hi - d * (k - 1) - 1) / double(s) + 1;
+    int64_t n = static_cast<int64_t>(ceil_mode ? std::ceil(o) : std::floor(o));
+    if (ceil_mode && (n - 1) * s >= in + lo) --n;  // a window starting in the end padding
+    return n;
+  }
+
+  std::vector<double> run(const std::vector<float> &X, int64_t N, int64_t C, int64_t H, int64_t W, int64_t &OH,
+                          int64_t &OW) const {
+    OH = out(H, kh, sh, pt, pb, dh);
+    OW = out(W, kw, sw, pl, pr, dw);
+    std::vector<double> Y;
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t c = 0; c < C; ++c)
+        for (int64_t y = 0; y < OH; ++y)
+          for (int64_t x = 0; x < OW; ++x) {
+            double acc = is_max ? -INFINITY : 0, count = 0;
+            for (int64_t r = 0; r < kh; ++r)
+              for (int64_t s = 0; s < kw; ++s) {
+                int64_t h = y * sh - pt + r * dh, w = x * sw - pl + s * dw;
+                bool inside = h >= 0 && h < H && w >= 0 && w < W;
+                bool in_padded = h >= -pt && h < H + pb && w >= -pl && w < W + pr;
+                if (inside) acc = is_max ? std::max(acc, double(X[((n * C + c) * H + h) * W + w])) : acc + X[((n * C + c) * H + h) * W + w];
+                if (include_pad ? in_padded : inside) ++count;
+              }
+            Y.push_back(is_max ? acc : acc / count);
+          }
+    return Y;
+  }
+};
+
+/// The layer `call` on X [1, 2, H, W] computes what PoolRef does.
+void expect_pool_matches_onnx(const std::string &call, const PoolRef &ref, int64_t H, int64_t W) {
+  std::vector<float> X(size_t(2 * H * W));
+  for (size_t i = 0; i < X.size(); ++i) X[i] = float(std::sin(double(i) * 1.7) * 3);
+  int64_t OH, OW;
+  std::vector<double> want = ref.run(X, 1, 2, H, W, OH, OW);
+  std::string text = "kernel k(X: f32[1, 2, " + std::to_string(H) + ", " + std::to_string(W) + "]) -> Y: f32[1, 2, " +
+                     std::to_string(OH) + ", " + std::to_string(OW) + "] {\n  Y = " + call + "\n}\n";
+  Kernel k = parse_one(text);
+  auto got = interpret(k, {X});
+  ASSERT_EQ(got.at(0).size(), want.size()) << text;
+  for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(got[0][i], want[i], 1e-9) << text << "element " << i;
+}
+
+TEST(Layers, AvgPoolFollowsOnnxWithAndWithoutPaddingInTheCount) {
+  for (bool include : {false, true})
+    for (bool ceil : {false, true}) {
+      std::string call = std::string("avgpool2d(X, kernel=[3, 2], stride=[2, 3], pad=[1, 0, 1, 1], count_include_pad=") +
+                         (include ? "1" : "0") + ", ceil_mode=" + (ceil ? "1" : "0") + ")";
+      expect_pool_matches_onnx(call, {false, 3, 2, 2, 3, 1, 0, 1, 1, 1, 1, ceil, include}, 8, 9);
+    }
+}
+
+TEST(Layers, MaxPoolFollowsOnnxWithDilationAndCeilMode) {
+  for (bool ceil : {false, true}) {
+    std::string call = std::string("maxpool2d(X, kernel=2, stride=[2, 3], pad=[1, 1, 0, 1], dilation=[2, 1], ceil_mode=") +
+                       (ceil ? "1" : "0") + ")";
+    expect_pool_matches_onnx(call, {true, 2, 2, 2, 3, 1, 1, 0, 1, 2, 1, ceil, false}, 8, 10);
+  }
 }
 
 // ---------------------------------------------------------------- softmax, layernorm

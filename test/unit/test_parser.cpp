@@ -157,6 +157,16 @@ TEST(ParserRoundTrip, AvgPool) { expect_round_trip(kAvgPool); }
 TEST(ParserRoundTrip, LayerNorm) { expect_round_trip(kLayerNorm); }
 TEST(ParserRoundTrip, Transpose) { expect_round_trip(kTranspose); }
 
+TEST(ParserRoundTrip, RankZeroTensors) {
+  expect_round_trip(R"(
+kernel center(X: f32[5, 7], s: f32[]) -> (M: f32[], Y: f32[5, 7]) {
+  T[] = sum(i, j) X[i, j] : f32[]
+  M[] = T[] / 35.0
+  Y[i, j] = (X[i, j] - M[]) * s[]
+}
+)");
+}
+
 TEST(ParserRoundTrip, AllKernelsInOneModule) {
   std::string all;
   for (const char *k : kAllExamples) all += k;
@@ -296,6 +306,19 @@ TEST(Parser, TensorsHaveRolesAndLocations) {
   EXPECT_EQ(k.find_tensor("acc"), k.stages[0].output);
 }
 
+TEST(Parser, RankZeroTensorHasNoAxesAndOneElement) {
+  Module m = parse_module("test.ir", R"(
+kernel total(X: f32[3, 4]) -> M: f32[] {
+  M[] = sum(i, j) X[i, j]
+})");
+  const Kernel &k = m.kernels.at(0);
+  EXPECT_TRUE(k.outputs.at(0)->shape.empty());
+  EXPECT_EQ(k.outputs[0]->num_elements(), 1);
+  EXPECT_TRUE(k.stages.at(0).axes.empty());
+  EXPECT_EQ(k.stages[0].raxes.size(), 2u);
+  EXPECT_EQ(to_string(k), "kernel total(X: f32[3, 4]) -> M: f32[] {\n  M[] = sum(i: 3, j: 4) X[i, j]\n}\n");
+}
+
 TEST(Parser, ReadsFromFile) {
   EXPECT_THROW(parse_module_file("/nonexistent/model.ir"), UserError);
 }
@@ -361,6 +384,89 @@ TEST(RangeInference, NonAffineSubscriptsAreUnchecked) {
 
 TEST(RangeInference, DivisionAndModuloSubscripts) {
   EXPECT_NO_THROW(parse_one("kernel k(X: f32[4, 8]) -> Y: f32[32] { Y[i] = X[i / 8, i % 8] }"));
+}
+
+// ---------------------------------------------------------------- models
+
+const char *kTinyModel = R"(
+kernel conv_relu(X: f32[1, 3, 8, 8], W: f32[4, 3, 3, 3], b: f32[4]) -> Y: f32[1, 4, 6, 6] {
+  C = conv2d(X, W)
+  B = bias_add(C, b)
+  Y = relu(B)
+}
+kernel head(X: f32[1, 4, 6, 6], W: f32[10, 144]) -> (Y: f32[1, 10], M: f32[]) {
+  Y[i, j] = sum(k: 144) X[0, k / 36, k / 6 % 6, k % 6] * W[j, k] : f32[1, 10]
+  M[] = max(i, j) Y[i, j]
+}
+model tiny(x: f32[1, 3, 8, 8]) -> (y: f32[1, 10], m: f32[]) {
+  weights "tiny.weights"
+  w1: f32[4, 3, 3, 3] = weight at 0
+  b1: f32[4] = weight at 448
+  w2: f32[10, 144] = weight at 512
+  t1 = conv_relu(x, w1, b1)
+  y, m = head(t1, w2)
+}
+)";
+
+TEST(Model, ParsesCallsWeightsAndTypes) {
+  Module m = parse_module("test.ir", kTinyModel);
+  ASSERT_EQ(m.models.size(), 1u);
+  const ModelDecl &d = m.models[0];
+  EXPECT_EQ(d.name, "tiny");
+  EXPECT_EQ(d.weights_file, "tiny.weights");
+  ASSERT_EQ(d.weights.size(), 3u);
+  EXPECT_EQ(d.weights[1].tensor.name, "b1");
+  EXPECT_EQ(d.weights[1].offset, 448);
+  EXPECT_EQ(d.weights[2].bytes(), 10 * 144 * 4);
+  ASSERT_EQ(d.calls.size(), 2u);
+  EXPECT_EQ(d.calls[1].kernel, "head");
+  EXPECT_EQ(d.calls[1].args, (std::vector<std::string>{"t1", "w2"}));
+  EXPECT_EQ(d.calls[1].results, (std::vector<std::string>{"y", "m"}));
+  ASSERT_EQ(d.values.size(), 1u);  // t1; y and m are outputs
+  EXPECT_EQ(d.find_tensor("t1")->shape, (std::vector<int64_t>{1, 4, 6, 6}));
+  EXPECT_TRUE(d.find_tensor("m")->shape.empty());
+  EXPECT_EQ(d.find_tensor("t1")->loc.line, 16);
+}
+
+TEST(Model, PrintsBackToTheSameText) {
+  std::string printed = to_string(parse_module("test.ir", kTinyModel));
+  EXPECT_NE(printed.find(R"(model tiny(x: f32[1, 3, 8, 8]) -> (y: f32[1, 10], m: f32[]) {
+  weights "tiny.weights"
+  w1: f32[4, 3, 3, 3] = weight at 0
+  b1: f32[4] = weight at 448
+  w2: f32[10, 144] = weight at 512
+  t1 = conv_relu(x, w1, b1)
+  y, m = head(t1, w2)
+}
+)"),
+            std::string::npos)
+      << printed;
+  EXPECT_EQ(to_string(parse_module("printed.ir", printed)), printed);
+}
+
+TEST(Model, MayPrecedeTheKernelsItCallsAndNeedsNoWeights) {
+  Module m = parse_module("test.ir", R"(
+model twice(a: f32[4]) -> c: f32[4] {
+  b = double(a)
+  c = double(b)
+}
+kernel double(X: f32[4]) -> Y: f32[4] {
+  Y[i] = X[i] * 2.0
+}
+)");
+  ASSERT_EQ(m.models.size(), 1u);
+  EXPECT_TRUE(m.models[0].weights_file.empty());
+  std::string printed = to_string(m);
+  EXPECT_EQ(to_string(parse_module("printed.ir", printed)), printed);
+}
+
+TEST(Model, ModelIsNotAReservedWord) {
+  Module m = parse_module("test.ir", R"(
+kernel k(model: f32[4]) -> weights: f32[4] {
+  weights[i] = model[i] + 1.0
+}
+)");
+  EXPECT_EQ(m.kernels.at(0).inputs.at(0)->name, "model");
 }
 
 // ---------------------------------------------------------------- schedules
