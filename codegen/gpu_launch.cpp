@@ -98,6 +98,22 @@ const For *first_loop(const Stmt &s) {
 
 }  // namespace
 
+namespace {
+
+bool has_bound_loop(const Stmt &s) {
+  struct Finder : IRVisitor {
+    bool found = false;
+    void visit_node(const For *op) override {
+      found = found || op->kind == ForKind::GpuBlock || op->kind == ForKind::GpuThread;
+      IRVisitor::visit_node(op);
+    }
+  } f;
+  f.visit(s);
+  return f.found;
+}
+
+}  // namespace
+
 bool plan_gpu_launches(const LoweredFunc &f, GpuLaunchPlan &plan, std::string &error) {
   plan = GpuLaunchPlan{};
   // Allocations around everything: root stages (device scratch) and hoisted per-thread or
@@ -118,11 +134,12 @@ bool plan_gpu_launches(const LoweredFunc &f, GpuLaunchPlan &plan, std::string &e
   else if (body.defined())
     parts = {body};
   for (const Stmt &p : parts) {
+    // A nest without any bound loop is a scalar (rank-0) stage, which the schedule checks
+    // (passes/gpu_check.cpp) let through unbound alone: one launch of one thread runs it.
     const For *loop = first_loop(p);
-    if (!loop || (loop->kind != ForKind::GpuBlock && loop->kind != ForKind::GpuThread)) {
-      std::string what = loop ? "loop '" + loop->var->name + "'" : std::string("a statement");
-      error = "on a GPU target every root loop nest must start with a bound loop (block.x, ...), but " + what +
-              " is not bound";
+    if (loop && loop->kind != ForKind::GpuBlock && loop->kind != ForKind::GpuThread && has_bound_loop(p)) {
+      error = "on a GPU target every root loop nest must start with a bound loop (block.x, ...), but loop '" +
+              loop->var->name + "' is not bound";
       return false;
     }
     GpuLaunch l;

@@ -3,7 +3,8 @@
 // The loop IR of a GPU kernel has a sequential meaning (every loop runs in order, as on a CPU) and
 // a SIMT meaning, which the NVPTX generator implements and which gives the same results:
 //  * the function body is a sequence of root nests (after the allocations of root stages); each
-//    nest is one kernel launch, so a root stage sees everything the nests before it wrote;
+//    nest is one kernel launch, so a root stage sees everything the nests before it wrote; a
+//    nest without any bound loop (a scalar, rank-0 stage) is a launch of one thread;
 //  * a GpuBlock loop over axis a is `v = min + blockIdx.a` (skipped by blocks beyond its extent);
 //  * the outermost GpuThread loop over axis a is `v = min + threadIdx.a`, skipped by threads
 //    beyond its extent; blockDim.a is the largest such extent;

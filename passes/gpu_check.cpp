@@ -66,7 +66,9 @@ void check_stage(const StageState &st) {
                          li.name, n, "xyz"[a]));
     }
   }
-  if (st.where == ComputeLoc::Root && !st.leaves.empty() && !bound(st.loops[st.leaves[0]].kind))
+  // A scalar (rank-0) stage has no spatial loop to spread: it runs in a launch of one thread.
+  const bool scalar = st.def.axes.empty();
+  if (st.where == ComputeLoc::Root && !scalar && !st.leaves.empty() && !bound(st.loops[st.leaves[0]].kind))
     fail(ScheduleErrorKind::IllegalAnnotation, st.loops[st.leaves[0]].name,
          fmt::format("on a GPU target every stage's outer loops must be bound; stage '{}' has unbound loop '{}'", n,
                      st.loops[st.leaves[0]].name));
