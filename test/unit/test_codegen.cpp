@@ -396,6 +396,98 @@ TEST(Codegen, OutOfMemoryIsReturnedNotCrashed) {
   kcc_set_num_threads(0);
 }
 
+// ------------------------------------------------------------------ code size linear in stages
+// Deterministic guards for compile time (bench/compile_time): what the generator emits for a
+// chain of N stages must grow like N, so these count constructs in the unoptimized IR.
+
+size_t count(const std::string &text, const std::string &what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+/// T1 = A + 1; T2 = T1 + 1; ...; C = T{stages-1} + 1, each stage a root loop over n elements
+/// into a Global intermediate allocated at the top, as hoist-allocations leaves it.
+LoweredFunc chain_kernel(int stages, int64_t n, ForKind kind) {
+  Buffer A = f32_arg("A", n, 0), C = f32_arg("C", n, 1);
+  std::vector<Buffer> tmp;
+  for (int s = 1; s < stages; ++s)
+    tmp.push_back(make_buffer("T" + std::to_string(s), Type::f32(), {n}, MemScope::Global));
+  std::vector<Stmt> roots;
+  for (int s = 0; s < stages; ++s) {
+    Var x = make_var("x");
+    const Buffer &src = s == 0 ? A : tmp[s - 1];
+    const Buffer &dst = s == stages - 1 ? C : tmp[s];
+    roots.push_back(loop(x, n, kind, make_store(dst, var(x), ld(src, var(x)) + f(1.0))));
+  }
+  Stmt body = make_seq(roots);
+  for (auto it = tmp.rbegin(); it != tmp.rend(); ++it) body = make_allocate(*it, body);
+  return func("chain", {A, C}, body);
+}
+
+TEST(CodegenScaling, ChainIntermediatesShareOneArenaOfTheLiveBuffers) {
+  // 63 intermediates of 1 KiB, at most two live at once: one kcc_alloc of 2 KiB, one free.
+  const int64_t n = 256;
+  std::string ir = generate_code({chain_kernel(64, n, ForKind::Serial)}, make_target("host")).llvm_ir();
+  EXPECT_EQ(count(ir, "@kcc_alloc(i64 "), 1u) << ir;
+  EXPECT_NE(ir.find("@kcc_alloc(i64 2048)"), std::string::npos) << ir;
+  EXPECT_EQ(count(ir, "call void @kcc_free("), 1u) << ir;
+}
+
+TEST(CodegenScaling, ChainWithSharedMemoryComputesTheSameValues) {
+  kcc_set_num_threads(2);
+  const int64_t n = 100;
+  for (ForKind kind : {ForKind::Serial, ForKind::Parallel}) {
+    auto k = compile(chain_kernel(40, n, kind));
+    auto a = random_floats(n, -2, 2, 30);
+    std::vector<float> c(n, kPoison);
+    ASSERT_EQ(k({a.data(), c.data()}), 0);
+    for (int64_t j = 0; j < n; ++j) ASSERT_NEAR(c[j], a[j] + 40, 1e-4f) << j;
+  }
+  kcc_set_num_threads(0);
+}
+
+TEST(CodegenScaling, NoaliasListsHoldTheBuffersOfOneLoopNest) {
+  // Each stage touches two buffers, so every noalias list has one scope, however long the chain.
+  for (ForKind kind : {ForKind::Serial, ForKind::Parallel}) {
+    std::string ir = generate_code({chain_kernel(64, 16, kind)}, make_target("host")).llvm_ir();
+    EXPECT_NE(ir.find("!noalias"), std::string::npos) << ir;
+    size_t longest = 0;
+    for (size_t at = ir.find("\n!"); at != std::string::npos; at = ir.find("\n!", at + 1)) {
+      size_t end = ir.find('\n', at + 1);
+      longest = std::max(longest, count(ir.substr(at, end - at), ", !"));
+    }
+    EXPECT_LE(longest, 2u) << ir;  // a scope node is {self, domain, name}: two ", !" at most
+  }
+}
+
+TEST(CodegenScaling, FailurePathsShareOneChainOfFrees) {
+  // Inside one loop body, 32 nested heap buffers, each followed by a parallel loop that can fail:
+  // one free per buffer on the normal path and one in the cleanup chain, not 32 * 33 / 2.
+  const int depth = 32;
+  Buffer A = f32_arg("A", 4, 0), C = f32_arg("C", 4, 1);
+  std::vector<Buffer> bufs;
+  for (int d = 0; d < depth; ++d) bufs.push_back(make_buffer("H" + std::to_string(d), Type::f32(), {4}, MemScope::Global));
+  Var p = make_var("p");
+  Stmt inner = make_store(C, var(p), ld(A, var(p)));
+  for (int d = depth - 1; d >= 0; --d) {
+    Var q = make_var("q" + std::to_string(d));
+    Stmt use = loop(q, 4, ForKind::Parallel, make_store(bufs[d], var(q), ld(A, var(q))));
+    inner = make_allocate(bufs[d], make_seq({use, inner}));
+  }
+  Var t = make_var("t");
+  LoweredFunc fn = func("nested_heap", {A, C}, loop(t, 1, ForKind::Serial, loop(p, 4, ForKind::Serial, inner)));
+  std::string ir = generate_code({fn}, make_target("host")).llvm_ir();
+  EXPECT_EQ(count(ir, "call void @kcc_free("), 2u * depth) << ir;
+  auto k = compile(fn);
+  auto a = random_floats(4, -2, 2, 31);
+  std::vector<float> c(4, kPoison);
+  kcc_set_num_threads(2);
+  ASSERT_EQ(k({a.data(), c.data()}), 0);
+  kcc_set_num_threads(0);
+  for (int j = 0; j < 4; ++j) EXPECT_EQ(c[j], a[j]);
+}
+
 TEST(Codegen, IfThenElse) {
   const int64_t n = 50;
   Buffer A = f32_arg("A", n, 0), C = f32_arg("C", n, 1);
