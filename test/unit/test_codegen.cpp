@@ -437,14 +437,24 @@ TEST(CodegenScaling, ChainIntermediatesShareOneArenaOfTheLiveBuffers) {
 TEST(CodegenScaling, ChainWithSharedMemoryComputesTheSameValues) {
   kcc_set_num_threads(2);
   const int64_t n = 100;
-  for (ForKind kind : {ForKind::Serial, ForKind::Parallel}) {
-    auto k = compile(chain_kernel(40, n, kind));
-    auto a = random_floats(n, -2, 2, 30);
-    std::vector<float> c(n, kPoison);
-    ASSERT_EQ(k({a.data(), c.data()}), 0);
-    for (int64_t j = 0; j < n; ++j) ASSERT_NEAR(c[j], a[j] + 40, 1e-4f) << j;
-  }
+  for (int stages : {40, 150})  // 150: in three parts, buffers live across their boundaries
+    for (ForKind kind : {ForKind::Serial, ForKind::Parallel}) {
+      auto k = compile(chain_kernel(stages, n, kind));
+      auto a = random_floats(n, -2, 2, 30);
+      std::vector<float> c(n, kPoison);
+      ASSERT_EQ(k({a.data(), c.data()}), 0);
+      for (int64_t j = 0; j < n; ++j) ASSERT_NEAR(c[j], a[j] + stages, 1e-3f) << stages << " " << j;
+    }
   kcc_set_num_threads(0);
+}
+
+TEST(CodegenScaling, LongChainIsSplitIntoFunctionsOfBoundedSize) {
+  // 64 root statements per function: 200 stages are four noinline parts called from the kernel.
+  std::string ir = generate_code({chain_kernel(200, 16, ForKind::Serial)}, make_target("host")).llvm_ir();
+  EXPECT_EQ(count(ir, "define internal i32 @chain.part."), 4u) << ir;
+  EXPECT_EQ(count(ir, "call i32 @chain.part."), 4u) << ir;
+  std::string small = generate_code({chain_kernel(64, 16, ForKind::Serial)}, make_target("host")).llvm_ir();
+  EXPECT_EQ(small.find("@chain.part."), std::string::npos) << small;
 }
 
 TEST(CodegenScaling, NoaliasListsHoldTheBuffersOfOneLoopNest) {
@@ -486,6 +496,48 @@ TEST(CodegenScaling, FailurePathsShareOneChainOfFrees) {
   ASSERT_EQ(k({a.data(), c.data()}), 0);
   kcc_set_num_threads(0);
   for (int j = 0; j < 4; ++j) EXPECT_EQ(c[j], a[j]);
+}
+
+// ------------------------------------------------------------------ argument checks
+
+TEST(Codegen, NullArgumentIsReturnedBeforeAnyWork) {
+  // C = A * B; NULL for each argument in turn: KCC_ERR_NULL_ARGUMENT, and C is not written.
+  const int64_t n = 16;
+  Buffer A = f32_arg("A", n, 0), B = f32_arg("B", n, 1), C = f32_arg("C", n, 2);
+  Var x = make_var("x");
+  kcc_set_num_threads(2);
+  for (ForKind kind : {ForKind::Serial, ForKind::Parallel}) {
+    auto k = compile(func("mul", {A, B, C}, loop(x, n, kind, make_store(C, var(x), ld(A, var(x)) * ld(B, var(x))))));
+    auto a = random_floats(n, -2, 2, 40), b = random_floats(n, -2, 2, 41);
+    for (int null_at = 0; null_at < 3; ++null_at) {
+      std::vector<float> c(n, kPoison);
+      std::vector<void *> args{a.data(), b.data(), c.data()};
+      args[null_at] = nullptr;
+      EXPECT_EQ(k(args), KCC_ERR_NULL_ARGUMENT) << null_at;
+      for (float v : c) ASSERT_TRUE(std::isnan(v)) << null_at;
+    }
+    std::vector<float> c(n, kPoison);
+    ASSERT_EQ(k({a.data(), b.data(), c.data()}), 0);
+    for (int64_t j = 0; j < n; ++j) ASSERT_EQ(c[j], a[j] * b[j]);
+  }
+  kcc_set_num_threads(0);
+  EXPECT_STREQ(kcc_error_string(KCC_ERR_NULL_ARGUMENT), "null argument");
+}
+
+TEST(Codegen, NullCheckSurvivesOptimization) {
+  // The arguments are dereferenceable_or_null, not dereferenceable (which implies nonnull and
+  // would let O3 delete the check).
+  const int64_t n = 16;
+  Buffer A = f32_arg("A", n, 0), C = f32_arg("C", n, 1);
+  Var x = make_var("x");
+  CompiledModule m =
+      generate_code({func("copy", {A, C}, loop(x, n, ForKind::Serial, make_store(C, var(x), ld(A, var(x)))))},
+                    make_target("host"));
+  m.optimize();
+  std::string ir = m.llvm_ir();
+  EXPECT_NE(ir.find("dereferenceable_or_null(64) %A"), std::string::npos) << ir;
+  EXPECT_NE(ir.find("icmp eq ptr %A, null"), std::string::npos) << ir;
+  EXPECT_NE(ir.find("icmp eq ptr %C, null"), std::string::npos) << ir;
 }
 
 TEST(Codegen, IfThenElse) {
