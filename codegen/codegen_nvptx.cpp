@@ -10,7 +10,8 @@
 //    index proves (16-byte `ld.global.v4.f32` when it does). The module is optimized (O3) and
 //    printed as PTX for the target's sm_XX;
 //  * host: the PTX as a constant string, and `i32 NAME(ptr in..., ptr out..., ptr stream)` (C ABI,
-//    device pointers aligned to 16 bytes, as cudaMalloc gives) that allocates device scratch for
+//    device pointers aligned to 16 bytes, as cudaMalloc gives; KCC_ERR_NULL_ARGUMENT for a NULL
+//    one, before any runtime call) that allocates device scratch for
 //    root intermediates (kcc_cuda_alloc), launches each nest (kcc_cuda_launch: loads the module
 //    once, caches the function, opts into large dynamic shared memory) and frees the scratch.
 //    Every runtime status is returned at once (after freeing scratch).
@@ -361,6 +362,20 @@ class HostStubs {
     fn_ = fn;
     auto *entry = llvm::BasicBlock::Create(ctx_, "entry", fn);
     b_.SetInsertPoint(entry);
+    // A NULL device pointer is KCC_ERR_NULL_ARGUMENT, before any runtime call (stream may be NULL).
+    llvm::Value *any_null = nullptr;
+    for (size_t i = 0; i < f.args.size(); ++i) {
+      llvm::Value *is_null = b_.CreateIsNull(fn->getArg(static_cast<unsigned>(i)));
+      any_null = any_null ? b_.CreateOr(any_null, is_null) : is_null;
+    }
+    if (any_null) {
+      auto *null_bb = llvm::BasicBlock::Create(ctx_, "null_argument", fn);
+      auto *body_bb = llvm::BasicBlock::Create(ctx_, "checked", fn);
+      b_.CreateCondBr(any_null, null_bb, body_bb);
+      b_.SetInsertPoint(null_bb);
+      b_.CreateRet(b_.getInt32(KCC_ERR_NULL_ARGUMENT));
+      b_.SetInsertPoint(body_bb);
+    }
     // Device pointers of every parameter: arguments, then scratch.
     std::map<const BufferNode *, llvm::Value *> dev;
     for (size_t i = 0; i < f.args.size(); ++i) dev[f.args[i].get()] = fn->getArg(static_cast<unsigned>(i));
@@ -417,6 +432,13 @@ class HostStubs {
     }
     for (auto it = live.rbegin(); it != live.rend(); ++it) b_.CreateCall(free_fn, {b_.CreateLoad(ptr_, *it), stream});
     b_.CreateRet(b_.getInt32(0));
+    // The slots and parameter arrays (constant sizes) belong in the entry block, before the check.
+    std::vector<llvm::AllocaInst *> allocas;
+    for (llvm::BasicBlock &bb : *fn)
+      if (&bb != entry)
+        for (llvm::Instruction &inst : bb)
+          if (auto *a = llvm::dyn_cast<llvm::AllocaInst>(&inst)) allocas.push_back(a);
+    for (llvm::AllocaInst *a : allocas) a->moveBefore(&*entry->getFirstInsertionPt());
   }
 
  private:

@@ -4,12 +4,15 @@
 // of it is already in the loop IR. Then
 //   1. its region is fixed: the whole tensor (root) or, for compute_at, the box its consumers read
 //      inside the chosen loop (bounds inference), shifted inwards to stay inside the tensor;
-//   2. its buffer is chosen (argument, heap scratch, or a local allocation at the loop) and every
-//      read of it already in the loop IR is flattened to a Load;
+//   2. its buffer is chosen (argument, heap scratch, or a local allocation at the loop);
 //   3. its loop nest is built from the leaf loops (splits resolved to index expressions; tails
 //      guarded, or shifted inwards for pure stages), with the reduction init placed just before the
 //      first reduction loop and a cache_write accumulator around its loop;
-//   4. the nest is placed at the root or injected at the top of the consumer's loop.
+//   4. the nest is a new root nest, or is injected at the top of the consumer's loop (only the
+//      consumer's root nest is searched).
+// Finally every tensor read is flattened to a Load of its buffer, in one pass over all nests.
+// Nothing here walks all stages or the whole loop IR once per stage: kernels have thousands of
+// stages (bench/compile_time).
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -47,9 +50,10 @@ Expr flat_index(const Realization &r, const std::vector<Expr> &idx, bool clamp) 
 
 /// Reads of one tensor -> loads from its buffer. Indices inside select arms are clamped to the
 /// region, because select evaluates both arms (the unselected one may index out of range).
+/// Tensor reads -> Loads of the realized buffers (clamped inside select arms).
 class FlattenReads : public IRMutator {
  public:
-  FlattenReads(const TensorDecl *t, const Realization &r) : t_(t), r_(r) {}
+  explicit FlattenReads(const std::map<const TensorDecl *, Realization> &real) : real_(real) {}
   using IRMutator::mutate;
 
  protected:
@@ -64,13 +68,13 @@ class FlattenReads : public IRMutator {
   Expr mutate_node(const Access *op, const Expr &self) override {
     Expr e = IRMutator::mutate_node(op, self);
     auto *a = e.as<Access>();
-    if (a->tensor.get() != t_) return e;
-    return make_load(Type{t_->elem, 1}, r_.buffer, flat_index(r_, a->indices, arm_depth_ > 0));
+    auto r = real_.find(a->tensor.get());
+    if (r == real_.end()) return e;
+    return make_load(Type{a->tensor->elem, 1}, r->second.buffer, flat_index(r->second, a->indices, arm_depth_ > 0));
   }
 
  private:
-  const TensorDecl *t_;
-  const Realization &r_;
+  const std::map<const TensorDecl *, Realization> &real_;
   int arm_depth_ = 0;
 };
 
@@ -145,18 +149,25 @@ struct StageInfo {
 
 class Lowerer {
  public:
-  explicit Lowerer(const ScheduledKernel &sk) : sk_(sk), info_(sk.stages.size()) {}
+  explicit Lowerer(const ScheduledKernel &sk) : sk_(sk), info_(sk.stages.size()), root_of_(sk.stages.size(), -1) {}
 
   Stmt run() {
     int arg = 0;
     for (auto &t : sk_.inputs) realize_arg(t, arg++);
     for (auto &t : sk_.outputs) realize_arg(t, arg++);
+    for (size_t xi = 0; xi < sk_.stages.size(); ++xi)
+      for_each_expr(sk_.stages[xi].def.body, [&](const Expr &e) {
+        if (auto *a = e.as<Access>()) {
+          std::vector<size_t> &r = readers_[a->tensor.get()];
+          if (r.empty() || r.back() != xi) r.push_back(xi);
+        }
+      });
     for (int si = static_cast<int>(sk_.stages.size()) - 1; si >= 0; --si) lower_stage(si);
-    // Arguments last: reads of inputs and outputs anywhere in the nest.
-    for (auto &t : sk_.inputs) body_ = FlattenReads(t.get(), real_.at(t.get())).mutate(body_);
-    for (auto &t : sk_.outputs) body_ = FlattenReads(t.get(), real_.at(t.get())).mutate(body_);
-    for (auto it = root_allocs_.rbegin(); it != root_allocs_.rend(); ++it) body_ = make_allocate(*it, body_);
-    return body_;
+    // Root nests were made last stage first.
+    std::reverse(roots_.begin(), roots_.end());
+    Stmt body = FlattenReads(real_).mutate(make_seq(roots_));
+    for (auto it = root_allocs_.rbegin(); it != root_allocs_.rend(); ++it) body = make_allocate(*it, body);
+    return body;
   }
 
  private:
@@ -164,7 +175,9 @@ class Lowerer {
   std::vector<StageInfo> info_;
   std::map<const TensorDecl *, Realization> real_;
   std::vector<Buffer> root_allocs_;
-  Stmt body_;
+  std::map<const TensorDecl *, std::vector<size_t>> readers_;  ///< stages reading a tensor, ascending
+  std::vector<Stmt> roots_;   ///< root loop nests, last stage's first
+  std::vector<int> root_of_;  ///< per stage: its root nest in roots_ (-1 until lowered)
 
   [[noreturn]] void fail(const StepRef &step, ScheduleErrorKind k, const std::string &loop, const std::string &msg) {
     throw ScheduleError(k, step.index, step.primitive, step.loc, loop, msg);
@@ -234,7 +247,9 @@ class Lowerer {
     }
     const size_t rank = p.def.axes.size();
     std::vector<Interval> box(rank);
-    for (size_t xi = static_cast<size_t>(si) + 1; xi < sk_.stages.size(); ++xi) {
+    static const std::vector<size_t> kNone;
+    auto readers = readers_.find(p.def.output.get());
+    for (size_t xi : readers == readers_.end() ? kNone : readers->second) {
       const StageState &x = sk_.stages[xi];
       std::vector<const Access *> reads;
       for_each_expr(x.def.body, [&](const Expr &e) {
@@ -305,7 +320,6 @@ class Lowerer {
     if (st.where == ComputeLoc::At && st.shared_cache) scope = MemScope::Shared;
     r.buffer = make_buffer(t->name, elem, {size}, scope);
     real_[t] = r;
-    body_ = FlattenReads(t, real_.at(t)).mutate(body_);
     return r;
   }
 
@@ -568,10 +582,14 @@ class Lowerer {
       const StageState &c = sk_.stages[st.at_stage];
       InjectAtLoop inj(c.loops[st.at_loop].var.get(), nest,
                        is_arg(st.def.output.get()) ? Buffer() : r.buffer);
-      body_ = inj.mutate(body_);
+      root_of_[si] = root_of_[st.at_stage];
+      KCC_INTERNAL(root_of_[si] >= 0, "compute_at consumer '" + c.name() + "' lowered after its producer");
+      Stmt &root = roots_[static_cast<size_t>(root_of_[si])];
+      root = inj.mutate(root);
       KCC_INTERNAL(inj.found, "compute_at loop not found in the consumer's nest");
     } else {
-      body_ = make_seq({nest, body_});
+      root_of_[si] = static_cast<int>(roots_.size());
+      roots_.push_back(nest);
       if (!is_arg(st.def.output.get())) root_allocs_.push_back(r.buffer);
     }
   }

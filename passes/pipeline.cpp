@@ -49,8 +49,11 @@ class StepRunner {
       if (p == name) return true;
     return false;
   }
-  void dump(const std::string &name, const std::string &what, const std::string &text) {
-    if (wants(name)) *dump_ << "// ---- after " << name << ": " << what << "\n" << text << "\n";
+  /// `text` is a callable making the IR text, called only when the step is dumped: printing a
+  /// kernel of thousands of stages (or its LLVM module) costs more than some steps.
+  template <class F>
+  void dump(const std::string &name, const std::string &what, F &&text) {
+    if (wants(name)) *dump_ << "// ---- after " << name << ": " << what << "\n" << text() << "\n";
   }
   std::vector<PassTiming> timings() const {
     std::vector<PassTiming> out;
@@ -94,24 +97,24 @@ std::vector<Buffer> argument_buffers(const Stmt &body, const Kernel &k) {
 
 LoweredFunc lower_with(const Kernel &k, const Schedule &s, const Target &t, StepRunner &steps) {
   ScheduledKernel sk = steps.run("apply-schedule", [&] { return apply_schedule(k, s, t); });
-  steps.dump("apply-schedule", k.name, to_string(s));
+  steps.dump("apply-schedule", k.name, [&] { return to_string(s); });
   Stmt body = steps.run("lower", [&] { return lower_scheduled(sk); });
-  steps.dump("lower", k.name, to_string(body));
+  steps.dump("lower", k.name, [&] { return to_string(body); });
   body = steps.run("simplify", [&] { return simplify(body); });
-  steps.dump("simplify", k.name, to_string(body));
+  steps.dump("simplify", k.name, [&] { return to_string(body); });
   body = steps.run("partition-loops", [&] { return partition_loops(body); });
-  steps.dump("partition-loops", k.name, to_string(body));
+  steps.dump("partition-loops", k.name, [&] { return to_string(body); });
   std::vector<std::string> remarks;
   body = steps.run("vectorize", [&] { return vectorize_loops(body, t, &remarks); });
-  steps.dump("vectorize", k.name, to_string(body));
-  for (auto &r : remarks) steps.dump("vectorize", k.name + " remark", r);
+  steps.dump("vectorize", k.name, [&] { return to_string(body); });
+  for (auto &r : remarks) steps.dump("vectorize", k.name + " remark", [&] { return r; });
   body = steps.run("unroll", [&] { return unroll_loops(body); });
-  steps.dump("unroll", k.name, to_string(body));
+  steps.dump("unroll", k.name, [&] { return to_string(body); });
   body = steps.run("simplify-final", [&] { return simplify(body); });
-  steps.dump("simplify-final", k.name, to_string(body));
+  steps.dump("simplify-final", k.name, [&] { return to_string(body); });
   body = steps.run("hoist-allocations", [&] { return hoist_allocations(body); });
   LoweredFunc f{k.name, argument_buffers(body, k), body};
-  steps.dump("hoist-allocations", k.name, to_string(f));
+  steps.dump("hoist-allocations", k.name, [&] { return to_string(f); });
   steps.run("verify", [&] {
     verify_lowered(f, t);
     return 0;
@@ -147,18 +150,19 @@ CompileResult compile_module(const Module &m, const CompileOptions &opts, std::o
       }
       return 0;
     });
-    steps.dump("choose-schedule", k.name + " (" + to_string(ck.chosen.source) + ")", to_string(ck.chosen.schedule));
+    steps.dump("choose-schedule", k.name + " (" + to_string(ck.chosen.source) + ")",
+               [&] { return to_string(ck.chosen.schedule); });
     ck.func = lower_with(k, ck.chosen.schedule, opts.target, steps);
     funcs.push_back(ck.func);
     kernels.push_back(std::move(ck));
   }
   CompiledModule code = steps.run("codegen", [&] { return generate_code(funcs, opts.target, m.file ? m.file->path : "kcc"); });
-  steps.dump("codegen", "module", code.llvm_ir());
+  steps.dump("codegen", "module", [&] { return code.llvm_ir(); });
   steps.run("optimize", [&] {
     code.optimize();
     return 0;
   });
-  steps.dump("optimize", "module", code.llvm_ir());
+  steps.dump("optimize", "module", [&] { return code.llvm_ir(); });
   return CompileResult{std::move(kernels), std::move(code), steps.timings()};
 }
 

@@ -11,6 +11,20 @@
 extern "C" {
 #endif
 
+/* Calling a generated kernel `int NAME(const float *X, ..., float *Y)` (CPU targets):
+ *  - every argument is a dense row-major array of the tensor's shape, inputs then outputs;
+ *  - a NULL argument returns KCC_ERR_NULL_ARGUMENT before any work (GPU host stubs too; their
+ *    trailing stream argument may be NULL, the default stream);
+ *  - alignment: each pointer must be aligned to its element type (4 bytes for f32, 8 for f64
+ *    and i64, 2 for f16/bf16, 1 for i8 and bool), the alignment C already requires of a
+ *    `float *`; the generated code assumes no more (vector loads and stores are unaligned
+ *    ones). 64-byte alignment (kcc_alloc) is faster for wide vectors but not required. A
+ *    misaligned pointer is undefined behaviour, as in C, and is not checked. GPU device
+ *    pointers must be 16-byte aligned (below);
+ *  - arrays must not overlap (outputs are not written in place of inputs);
+ *  - the return value is 0 or one of the codes below; on an error, outputs may be partly
+ *    written, except for KCC_ERR_NULL_ARGUMENT (nothing is written). */
+
 /* Error codes returned by generated kernels and runtime calls. 0 is success. */
 enum kcc_status {
   KCC_OK = 0,

@@ -206,6 +206,24 @@ TEST(CudaRuntime, NoDriverIsAClearError) {
   EXPECT_EQ(p, nullptr);
 }
 
+TEST(CudaRuntime, NullDevicePointerIsAnErrorBeforeAnyRuntimeCall) {
+  // The host stub returns KCC_ERR_NULL_ARGUMENT for a NULL tensor, with or without a driver
+  // (without the check it would reach kcc_cuda_launch); the stream may be NULL.
+  Module m = parse_module("n.ir", "kernel add(A: f32[64], B: f32[64]) -> C: f32[64] {\n  C[i] = A[i] + B[i]\n}\n");
+  const Target t = make_target("nvptx-sm_90");
+  const Kernel &k = kernel_of(m, "add");
+  CompiledModule cm = generate_code({lower_kernel(k, default_schedule(k, t), t)}, t, "n");
+  cm.optimize();
+  auto jit = JitModule::create(std::move(cm));
+  void *fn = jit->lookup("add");
+  int fake[4];  // never dereferenced on the host: the stub returns before any launch
+  for (size_t null_at = 0; null_at < 3; ++null_at) {
+    std::vector<void *> args{fake, fake + 1, fake + 2, nullptr};
+    args[null_at] = nullptr;
+    EXPECT_EQ(call_kernel(fn, args), KCC_ERR_NULL_ARGUMENT) << null_at;
+  }
+}
+
 TEST(OnDevice, EveryKernelMatchesInterpreter) {
   if (!kcc_cuda_available()) GTEST_SKIP() << "no CUDA driver (libcuda.so.1 not found): " << kcc_cuda_last_error();
   const char *arch = std::getenv("KCC_TEST_GPU_ARCH");  // default sm_90 (H100)

@@ -396,6 +396,150 @@ TEST(Codegen, OutOfMemoryIsReturnedNotCrashed) {
   kcc_set_num_threads(0);
 }
 
+// ------------------------------------------------------------------ code size linear in stages
+// Deterministic guards for compile time (bench/compile_time): what the generator emits for a
+// chain of N stages must grow like N, so these count constructs in the unoptimized IR.
+
+size_t count(const std::string &text, const std::string &what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+/// T1 = A + 1; T2 = T1 + 1; ...; C = T{stages-1} + 1, each stage a root loop over n elements
+/// into a Global intermediate allocated at the top, as hoist-allocations leaves it.
+LoweredFunc chain_kernel(int stages, int64_t n, ForKind kind) {
+  Buffer A = f32_arg("A", n, 0), C = f32_arg("C", n, 1);
+  std::vector<Buffer> tmp;
+  for (int s = 1; s < stages; ++s)
+    tmp.push_back(make_buffer("T" + std::to_string(s), Type::f32(), {n}, MemScope::Global));
+  std::vector<Stmt> roots;
+  for (int s = 0; s < stages; ++s) {
+    Var x = make_var("x");
+    const Buffer &src = s == 0 ? A : tmp[s - 1];
+    const Buffer &dst = s == stages - 1 ? C : tmp[s];
+    roots.push_back(loop(x, n, kind, make_store(dst, var(x), ld(src, var(x)) + f(1.0))));
+  }
+  Stmt body = make_seq(roots);
+  for (auto it = tmp.rbegin(); it != tmp.rend(); ++it) body = make_allocate(*it, body);
+  return func("chain", {A, C}, body);
+}
+
+TEST(CodegenScaling, ChainIntermediatesShareOneArenaOfTheLiveBuffers) {
+  // 63 intermediates of 1 KiB, at most two live at once: one kcc_alloc of 2 KiB, one free.
+  const int64_t n = 256;
+  std::string ir = generate_code({chain_kernel(64, n, ForKind::Serial)}, make_target("host")).llvm_ir();
+  EXPECT_EQ(count(ir, "@kcc_alloc(i64 "), 1u) << ir;
+  EXPECT_NE(ir.find("@kcc_alloc(i64 2048)"), std::string::npos) << ir;
+  EXPECT_EQ(count(ir, "call void @kcc_free("), 1u) << ir;
+}
+
+TEST(CodegenScaling, ChainWithSharedMemoryComputesTheSameValues) {
+  kcc_set_num_threads(2);
+  const int64_t n = 100;
+  for (int stages : {40, 150})  // 150: in three parts, buffers live across their boundaries
+    for (ForKind kind : {ForKind::Serial, ForKind::Parallel}) {
+      auto k = compile(chain_kernel(stages, n, kind));
+      auto a = random_floats(n, -2, 2, 30);
+      std::vector<float> c(n, kPoison);
+      ASSERT_EQ(k({a.data(), c.data()}), 0);
+      for (int64_t j = 0; j < n; ++j) ASSERT_NEAR(c[j], a[j] + stages, 1e-3f) << stages << " " << j;
+    }
+  kcc_set_num_threads(0);
+}
+
+TEST(CodegenScaling, LongChainIsSplitIntoFunctionsOfBoundedSize) {
+  // 64 root statements per function: 200 stages are four noinline parts called from the kernel.
+  std::string ir = generate_code({chain_kernel(200, 16, ForKind::Serial)}, make_target("host")).llvm_ir();
+  EXPECT_EQ(count(ir, "define internal i32 @chain.part."), 4u) << ir;
+  EXPECT_EQ(count(ir, "call i32 @chain.part."), 4u) << ir;
+  std::string small = generate_code({chain_kernel(64, 16, ForKind::Serial)}, make_target("host")).llvm_ir();
+  EXPECT_EQ(small.find("@chain.part."), std::string::npos) << small;
+}
+
+TEST(CodegenScaling, NoaliasListsHoldTheBuffersOfOneLoopNest) {
+  // Each stage touches two buffers, so every noalias list has one scope, however long the chain.
+  for (ForKind kind : {ForKind::Serial, ForKind::Parallel}) {
+    std::string ir = generate_code({chain_kernel(64, 16, kind)}, make_target("host")).llvm_ir();
+    EXPECT_NE(ir.find("!noalias"), std::string::npos) << ir;
+    size_t longest = 0;
+    for (size_t at = ir.find("\n!"); at != std::string::npos; at = ir.find("\n!", at + 1)) {
+      size_t end = ir.find('\n', at + 1);
+      longest = std::max(longest, count(ir.substr(at, end - at), ", !"));
+    }
+    EXPECT_LE(longest, 2u) << ir;  // a scope node is {self, domain, name}: two ", !" at most
+  }
+}
+
+TEST(CodegenScaling, FailurePathsShareOneChainOfFrees) {
+  // Inside one loop body, 32 nested heap buffers, each followed by a parallel loop that can fail:
+  // one free per buffer on the normal path and one in the cleanup chain, not 32 * 33 / 2.
+  const int depth = 32;
+  Buffer A = f32_arg("A", 4, 0), C = f32_arg("C", 4, 1);
+  std::vector<Buffer> bufs;
+  for (int d = 0; d < depth; ++d) bufs.push_back(make_buffer("H" + std::to_string(d), Type::f32(), {4}, MemScope::Global));
+  Var p = make_var("p");
+  Stmt inner = make_store(C, var(p), ld(A, var(p)));
+  for (int d = depth - 1; d >= 0; --d) {
+    Var q = make_var("q" + std::to_string(d));
+    Stmt use = loop(q, 4, ForKind::Parallel, make_store(bufs[d], var(q), ld(A, var(q))));
+    inner = make_allocate(bufs[d], make_seq({use, inner}));
+  }
+  Var t = make_var("t");
+  LoweredFunc fn = func("nested_heap", {A, C}, loop(t, 1, ForKind::Serial, loop(p, 4, ForKind::Serial, inner)));
+  std::string ir = generate_code({fn}, make_target("host")).llvm_ir();
+  EXPECT_EQ(count(ir, "call void @kcc_free("), 2u * depth) << ir;
+  auto k = compile(fn);
+  auto a = random_floats(4, -2, 2, 31);
+  std::vector<float> c(4, kPoison);
+  kcc_set_num_threads(2);
+  ASSERT_EQ(k({a.data(), c.data()}), 0);
+  kcc_set_num_threads(0);
+  for (int j = 0; j < 4; ++j) EXPECT_EQ(c[j], a[j]);
+}
+
+// ------------------------------------------------------------------ argument checks
+
+TEST(Codegen, NullArgumentIsReturnedBeforeAnyWork) {
+  // C = A * B; NULL for each argument in turn: KCC_ERR_NULL_ARGUMENT, and C is not written.
+  const int64_t n = 16;
+  Buffer A = f32_arg("A", n, 0), B = f32_arg("B", n, 1), C = f32_arg("C", n, 2);
+  Var x = make_var("x");
+  kcc_set_num_threads(2);
+  for (ForKind kind : {ForKind::Serial, ForKind::Parallel}) {
+    auto k = compile(func("mul", {A, B, C}, loop(x, n, kind, make_store(C, var(x), ld(A, var(x)) * ld(B, var(x))))));
+    auto a = random_floats(n, -2, 2, 40), b = random_floats(n, -2, 2, 41);
+    for (int null_at = 0; null_at < 3; ++null_at) {
+      std::vector<float> c(n, kPoison);
+      std::vector<void *> args{a.data(), b.data(), c.data()};
+      args[null_at] = nullptr;
+      EXPECT_EQ(k(args), KCC_ERR_NULL_ARGUMENT) << null_at;
+      for (float v : c) ASSERT_TRUE(std::isnan(v)) << null_at;
+    }
+    std::vector<float> c(n, kPoison);
+    ASSERT_EQ(k({a.data(), b.data(), c.data()}), 0);
+    for (int64_t j = 0; j < n; ++j) ASSERT_EQ(c[j], a[j] * b[j]);
+  }
+  kcc_set_num_threads(0);
+  EXPECT_STREQ(kcc_error_string(KCC_ERR_NULL_ARGUMENT), "null argument");
+}
+
+TEST(Codegen, NullCheckSurvivesOptimization) {
+  // The arguments are dereferenceable_or_null, not dereferenceable (which implies nonnull and
+  // would let O3 delete the check).
+  const int64_t n = 16;
+  Buffer A = f32_arg("A", n, 0), C = f32_arg("C", n, 1);
+  Var x = make_var("x");
+  CompiledModule m =
+      generate_code({func("copy", {A, C}, loop(x, n, ForKind::Serial, make_store(C, var(x), ld(A, var(x)))))},
+                    make_target("host"));
+  m.optimize();
+  std::string ir = m.llvm_ir();
+  EXPECT_NE(ir.find("dereferenceable_or_null(64) %A"), std::string::npos) << ir;
+  EXPECT_NE(ir.find("icmp eq ptr %A, null"), std::string::npos) << ir;
+  EXPECT_NE(ir.find("icmp eq ptr %C, null"), std::string::npos) << ir;
+}
+
 TEST(Codegen, IfThenElse) {
   const int64_t n = 50;
   Buffer A = f32_arg("A", n, 0), C = f32_arg("C", n, 1);
