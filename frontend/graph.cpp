@@ -2,6 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
 #include "ir/diag.h"
 
 namespace kcc::frontend {
@@ -26,6 +30,62 @@ int elem_size(ElemType t) {
 #undef KCC_X
   }
   return 0;
+}
+
+namespace {
+
+template <typename T>
+T load(const uint8_t *p) {
+  T v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+/// A C cast, saturated: out-of-range and NaN conversions are undefined in C++.
+int64_t to_int(double v) { return std::isnan(v) ? 0 : static_cast<int64_t>(std::clamp(v, -9.2e18, 9.2e18)); }
+
+int64_t load_int(ElemType t, const uint8_t *p) {
+  switch (t) {
+    case ElemType::F32: return to_int(load<float>(p));
+    case ElemType::F64: return to_int(load<double>(p));
+    case ElemType::I8: return load<int8_t>(p);
+    case ElemType::U8: return load<uint8_t>(p);
+    case ElemType::I32: return load<int32_t>(p);
+    case ElemType::I64: return load<int64_t>(p);
+    case ElemType::Bool: return load<uint8_t>(p) != 0;
+  }
+  return 0;
+}
+
+double load_double(ElemType t, const uint8_t *p) {
+  switch (t) {
+    case ElemType::F32: return load<float>(p);
+    case ElemType::F64: return load<double>(p);
+    case ElemType::I8:
+    case ElemType::U8:
+    case ElemType::I32:
+    case ElemType::I64:
+    case ElemType::Bool: return static_cast<double>(load_int(t, p));
+  }
+  return 0;
+}
+
+}  // namespace
+
+std::vector<int64_t> read_ints(const Tensor &t) {
+  KCC_INTERNAL(t.is_constant(), "read_ints of a non-constant tensor");
+  int64_t n = num_elements(t.shape);
+  std::vector<int64_t> out(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) out[static_cast<size_t>(i)] = load_int(t.type, t.data->data() + i * elem_size(t.type));
+  return out;
+}
+
+std::vector<double> read_doubles(const Tensor &t) {
+  KCC_INTERNAL(t.is_constant(), "read_doubles of a non-constant tensor");
+  int64_t n = num_elements(t.shape);
+  std::vector<double> out(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) out[static_cast<size_t>(i)] = load_double(t.type, t.data->data() + i * elem_size(t.type));
+  return out;
 }
 
 bool is_float(ElemType t) { return t == ElemType::F32 || t == ElemType::F64; }

@@ -57,6 +57,10 @@ struct Tensor {
   bool is_constant() const { return data.has_value(); }
 };
 
+/// The elements of a constant tensor as int64 (floats truncated, bools 0/1) or as double.
+std::vector<int64_t> read_ints(const Tensor &t);
+std::vector<double> read_doubles(const Tensor &t);
+
 /// A tensor's index in Graph::tensors.
 using TensorId = int;
 

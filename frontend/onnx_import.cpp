@@ -104,8 +104,8 @@ class Importer {
  public:
   Importer(const std::string &path, const ImportOptions &options) : path_(path), options_(options) {}
 
-  Graph run() {
-    onnx::ModelProto model = load();
+  Graph run(const std::string &bytes) {
+    onnx::ModelProto model = parse(bytes);
     ctx_.path = path_;
     ctx_.graph = &g_;
     ctx_.opset = check_opset(model);
@@ -127,12 +127,7 @@ class Importer {
  private:
   [[noreturn]] void fail(const std::string &msg) const { throw ModelError(path_, "", msg); }
 
-  onnx::ModelProto load() {
-    std::ifstream in(path_, std::ios::binary);
-    if (!in) throw UserError(SourceLoc{}, fmt::format("cannot read '{}'", path_));
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    std::string bytes = ss.str();
+  onnx::ModelProto parse(const std::string &bytes) {
     if (bytes.empty()) fail("the file is empty");
     if (bytes.size() > INT32_MAX) fail("the file is larger than 2 GiB; store the weights as external data");
     onnx::ModelProto model;
@@ -177,6 +172,10 @@ class Importer {
     if (!in) fail(fmt::format("cannot read '{}', the external data of initializer '{}'", file, t.name()));
     if (length >= 0 && static_cast<size_t>(length) != bytes_needed)
       fail(fmt::format("initializer '{}' has {} bytes of external data but needs {}", t.name(), length, bytes_needed));
+    in.seekg(0, std::ios::end);
+    int64_t size = in.tellg();
+    if (offset < 0 || size < offset || static_cast<size_t>(size - offset) < bytes_needed)
+      fail(fmt::format("'{}' ends before the {} bytes of initializer '{}' at offset {}", file, bytes_needed, t.name(), offset));
     std::string data(bytes_needed, '\0');
     in.seekg(offset);
     if (offset < 0 || !in.read(data.data(), static_cast<std::streamsize>(bytes_needed)))
@@ -196,42 +195,46 @@ class Importer {
       out.shape.push_back(d);
     }
     int64_t n = num_elements(out.shape);
+    if (n > INT64_MAX / 8) fail(fmt::format("{} has too many elements ({})", what, shape_to_string(out.shape)));
     size_t bytes = static_cast<size_t>(n) * static_cast<size_t>(elem_size(out.type));
-    std::vector<uint8_t> data(bytes);
     auto need = [&](int64_t have) {
       if (have != n)
         fail(fmt::format("{} has {} elements of data but its shape {} needs {}", what, have, shape_to_string(out.shape), n));
     };
+    // The sizes are checked before anything is allocated: a damaged shape must not ask for
+    // terabytes.
+    std::vector<uint8_t> data;
     if (t.data_location() == onnx::TensorProto::EXTERNAL) {
       std::string ext = external_data(t, bytes);
-      std::memcpy(data.data(), ext.data(), bytes);
+      data.assign(ext.begin(), ext.end());
     } else if (t.has_raw_data()) {
       if (t.raw_data().size() != bytes)
         fail(fmt::format("{} has {} bytes of data but its shape {} of {} needs {}", what, t.raw_data().size(),
                          shape_to_string(out.shape), elem_type_name(out.type), bytes));
-      std::memcpy(data.data(), t.raw_data().data(), bytes);
+      data.assign(t.raw_data().begin(), t.raw_data().end());
     } else {
+      int64_t have = out.type == ElemType::F32   ? t.float_data_size()
+                     : out.type == ElemType::F64 ? t.double_data_size()
+                     : out.type == ElemType::I64 ? t.int64_data_size()
+                                                 : t.int32_data_size();
+      need(have);
+      data.resize(bytes);
       switch (out.type) {
         case ElemType::F32:
-          need(t.float_data_size());
           std::memcpy(data.data(), t.float_data().data(), bytes);
           break;
         case ElemType::F64:
-          need(t.double_data_size());
           std::memcpy(data.data(), t.double_data().data(), bytes);
           break;
         case ElemType::I64:
-          need(t.int64_data_size());
           std::memcpy(data.data(), t.int64_data().data(), bytes);
           break;
         case ElemType::I32:
-          need(t.int32_data_size());
           std::memcpy(data.data(), t.int32_data().data(), bytes);
           break;
         case ElemType::I8:
         case ElemType::U8:
         case ElemType::Bool:
-          need(t.int32_data_size());
           for (int64_t i = 0; i < n; ++i) data[static_cast<size_t>(i)] = static_cast<uint8_t>(t.int32_data(static_cast<int>(i)));
           break;
       }
@@ -429,6 +432,16 @@ class Importer {
 
 }  // namespace
 
-Graph import_onnx(const std::string &path, const ImportOptions &options) { return Importer(path, options).run(); }
+Graph import_onnx(const std::string &path, const ImportOptions &options) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw UserError(SourceLoc{}, fmt::format("cannot read '{}'", path));
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return import_onnx_bytes(ss.str(), path, options);
+}
+
+Graph import_onnx_bytes(const std::string &bytes, const std::string &path, const ImportOptions &options) {
+  return Importer(path, options).run(bytes);
+}
 
 }  // namespace kcc::frontend

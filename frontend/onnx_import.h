@@ -33,6 +33,9 @@ std::pair<std::string, Shape> parse_input_shape(const std::string &spec);
 /// Reads the ONNX model at `path`. Throws ModelError for a bad or unsupported model and UserError
 /// when the file cannot be read.
 Graph import_onnx(const std::string &path, const ImportOptions &options);
+/// The same for a model already in memory; `path` names it in messages (and locates external
+/// data).
+Graph import_onnx_bytes(const std::string &bytes, const std::string &path, const ImportOptions &options);
 
 /// An error in a model file. Its text is the whole message, "PATH: [node 'N' (Op): ]error: MSG"
 /// (there is no line and column to point at); message() is MSG.

@@ -30,40 +30,8 @@ void ImportContext::fail(const OnnxNode &n, const std::string &msg) const {
 namespace {
 
 template <typename T>
-T load(const uint8_t *p) {
-  T v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-template <typename T>
 void store(uint8_t *p, T v) {
   std::memcpy(p, &v, sizeof v);
-}
-
-int64_t load_int(ElemType t, const uint8_t *p) {
-  switch (t) {
-    case ElemType::F32: return static_cast<int64_t>(load<float>(p));
-    case ElemType::F64: return static_cast<int64_t>(load<double>(p));
-    case ElemType::I8: return load<int8_t>(p);
-    case ElemType::U8: return load<uint8_t>(p);
-    case ElemType::I32: return load<int32_t>(p);
-    case ElemType::I64: return load<int64_t>(p);
-    case ElemType::Bool: return load<uint8_t>(p) != 0;
-  }
-  return 0;
-}
-
-double load_double(ElemType t, const uint8_t *p) {
-  switch (t) {
-    case ElemType::F32: return load<float>(p);
-    case ElemType::F64: return load<double>(p);
-    case ElemType::I8:
-    case ElemType::U8:
-    case ElemType::I32:
-    case ElemType::I64:
-    case ElemType::Bool: return static_cast<double>(load_int(t, p));
-  }
-  return 0;
 }
 
 /// Stores v (an integer) as type t, wrapping like a C cast for narrower integers.
@@ -95,26 +63,6 @@ void store_double(ElemType t, uint8_t *p, double v) {
       break;
   }
 }
-
-}  // namespace
-
-std::vector<int64_t> read_ints(const Tensor &t) {
-  KCC_INTERNAL(t.is_constant(), "read_ints of a non-constant tensor");
-  int64_t n = num_elements(t.shape);
-  std::vector<int64_t> out(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) out[static_cast<size_t>(i)] = load_int(t.type, t.data->data() + i * elem_size(t.type));
-  return out;
-}
-
-std::vector<double> read_doubles(const Tensor &t) {
-  KCC_INTERNAL(t.is_constant(), "read_doubles of a non-constant tensor");
-  int64_t n = num_elements(t.shape);
-  std::vector<double> out(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) out[static_cast<size_t>(i)] = load_double(t.type, t.data->data() + i * elem_size(t.type));
-  return out;
-}
-
-namespace {
 
 /// The largest constant folding may create (elements).
 constexpr int64_t kMaxFoldedElements = int64_t{1} << 26;
@@ -180,11 +128,11 @@ class Op {
       return lo == hi ? std::to_string(lo) : hi == SIZE_MAX ? fmt::format("at least {}", lo) : fmt::format("{} to {}", lo, hi);
     };
     if (n_.inputs.size() < min_in || n_.inputs.size() > max_in)
-      fail(fmt::format("expects {} inputs, has {}", count(min_in, max_in), n_.inputs.size()));
+      fail(fmt::format("expects {} input{}, has {}", count(min_in, max_in), max_in == 1 ? "" : "s", n_.inputs.size()));
     for (size_t i = 0; i < min_in; ++i)
       if (n_.inputs[i] < 0) fail(fmt::format("input {} is required but empty", i));
     if (n_.outputs.size() < min_out || n_.outputs.size() > max_out)
-      fail(fmt::format("expects {} outputs, has {}", count(min_out, max_out), n_.outputs.size()));
+      fail(fmt::format("expects {} output{}, has {}", count(min_out, max_out), max_out == 1 ? "" : "s", n_.outputs.size()));
     for (size_t i = 0; i < min_out; ++i)
       if (n_.outputs[i] < 0) fail(fmt::format("output {} is required but empty", i));
   }
@@ -300,6 +248,12 @@ class Op {
   }
 
   // Folding.
+  /// Fails when a folded constant of shape `s` would be too large (checked before any index
+  /// maps are built).
+  void check_fold_size(const Shape &s) const {
+    int64_t n = num_elements(s);
+    if (n > kMaxFoldedElements) fail(fmt::format("folding it would make a constant of {} elements", n));
+  }
   void alloc_out(size_t i) {
     int64_t n = num_elements(out(i).shape);
     if (n > kMaxFoldedElements) fail(fmt::format("folding it would make a constant of {} elements", n));
@@ -397,6 +351,7 @@ std::optional<Node> binary(Op &op, OpKind kind) {
   Shape s = op.broadcast({0, 1});
   op.set_out(0, op.in(0).type, s);
   if (op.all_constant() && kind != OpKind::Pow) {
+    op.check_fold_size(s);
     auto ma = broadcast_map(op.shape(0), s), mb = broadcast_map(op.shape(1), s);
     if (is_float(op.in(0).type)) {
       auto a = read_doubles(op.in(0)), b = read_doubles(op.in(1));
@@ -883,6 +838,7 @@ std::optional<Node> slice(Op &op) {
   op.set_out(0, op.in(0).type, out);
   if (op.in(0).is_constant()) {
     std::vector<int64_t> st = strides_of(x), map(static_cast<size_t>(num_elements(out)));
+    op.check_fold_size(out);
     std::vector<int64_t> idx(out.size(), 0);
     for (size_t e = 0; e < map.size(); ++e) {
       int64_t src = 0;
@@ -1013,6 +969,7 @@ std::optional<Node> transpose(Op &op) {
   op.set_out(0, op.in(0).type, out);
   if (op.in(0).is_constant()) {
     std::vector<int64_t> st = strides_of(x), map(static_cast<size_t>(num_elements(out))), idx(out.size(), 0);
+    op.check_fold_size(out);
     for (size_t e = 0; e < map.size(); ++e) {
       int64_t src = 0;
       for (size_t d = 0; d < out.size(); ++d) src += idx[d] * st[static_cast<size_t>(perm[d])];
@@ -1047,6 +1004,7 @@ std::optional<Node> gather(Op &op) {
   }
   if (op.all_constant()) {
     auto indices = read_ints(op.in(1));
+    op.check_fold_size(out);
     int64_t dim = x[static_cast<size_t>(axis)];
     int64_t inner = num_elements(Shape(x.begin() + axis + 1, x.end())), outer = num_elements(Shape(x.begin(), x.begin() + axis));
     std::vector<int64_t> map;
@@ -1213,6 +1171,7 @@ std::optional<Node> equal(Op &op) {
   Shape s = op.broadcast({0, 1});
   op.set_out(0, ElemType::Bool, s);
   require_constant_inputs(op);
+  op.check_fold_size(s);
   auto ma = broadcast_map(op.shape(0), s), mb = broadcast_map(op.shape(1), s);
   auto a = read_doubles(op.in(0)), b = read_doubles(op.in(1));
   auto ai = read_ints(op.in(0)), bi = read_ints(op.in(1));
@@ -1233,6 +1192,7 @@ std::optional<Node> where(Op &op) {
   Shape s = op.broadcast({0, 1, 2});
   op.set_out(0, op.in(1).type, s);
   require_constant_inputs(op);
+  op.check_fold_size(s);
   auto mc = broadcast_map(op.shape(0), s), mx = broadcast_map(op.shape(1), s), my = broadcast_map(op.shape(2), s);
   auto cond = read_ints(op.in(0));
   op.alloc_out(0);
@@ -1262,6 +1222,7 @@ std::optional<Node> expand(Op &op) {
   }
   op.set_out(0, op.in(0).type, out);
   require_constant_inputs(op);
+  op.check_fold_size(out);
   op.fold_gather(0, 0, broadcast_map(x, out));
   return std::nullopt;
 }

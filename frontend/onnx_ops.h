@@ -45,8 +45,4 @@ struct ImportContext {
 /// outputs are in ctx.aliases).
 std::optional<Node> import_node(ImportContext &ctx, OnnxNode &n);
 
-/// The elements of a constant tensor as int64 (integers and bools) or double (any type).
-std::vector<int64_t> read_ints(const Tensor &t);
-std::vector<double> read_doubles(const Tensor &t);
-
 }  // namespace kcc::frontend::detail
