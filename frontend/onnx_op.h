@@ -280,9 +280,6 @@ class Op {
 };
 
 /// An operator's import: returns the node to keep, or nullopt when it folded or removed it.
-/// `fold`, when set, is called instead when every input is a constant.
-
-/// An operator's import: returns the node to keep, or nullopt when it folded or removed it.
 using ImportFn = std::function<std::optional<Node>(Op &)>;
 using OpTable = std::map<std::string, ImportFn>;
 
