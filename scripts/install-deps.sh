@@ -8,9 +8,11 @@ packages=(
   build-essential cmake git
   llvm-19-dev libclang-19-dev clang-19 lld-19 libzstd-dev  # LLVM 19 (kcc's code generator)
   libfmt-dev nlohmann-json3-dev                            # formatting, .kreg registry JSON
+  libonnx-dev libprotobuf-dev                              # frontend/: ONNX models (onnx_proto)
   # test
   libgtest-dev
   gcc-aarch64-linux-gnu g++-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user  # AArch64 runs
+  python3-onnx python3-torch python3-torchvision           # test/frontend: models made at test time
   # tuner
   libsqlite3-dev libxgboost-dev xgboost
   # benchmarks (peers, not dependencies of kcc)

@@ -1,0 +1,267 @@
+#!/usr/bin/env python3
+"""Writes the ONNX models test_onnx_import.cpp reads, into OUT_DIR.
+
+  ops/NAME.onnx     one small model per operator variant, built with onnx.helper
+  errors/NAME.onnx  models with one thing wrong each
+  torch/NAME.onnx   PyTorch exports (fixed seed, random weights) and torch/expected.json with the
+                    output shapes PyTorch computes
+Each group writes GROUP.status: "ok", or "skip: <why>" when its Python packages are missing.
+"""
+import json
+import os
+import sys
+
+OUT = sys.argv[1]
+FLOAT = 1
+INT64 = 7
+
+
+def write_status(group, text):
+    with open(os.path.join(OUT, group + ".status"), "w") as f:
+        f.write(text + "\n")
+
+
+def onnx_groups():
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    def model(path, nodes, inputs, outputs, inits=None, opset=13):
+        """inputs: [(name, shape[, elem_type])], float unless given (a str dimension is dynamic);
+        outputs: names (no declared shape); inits: {name: numpy array}."""
+        g = helper.make_graph(
+            nodes,
+            os.path.basename(path)[:-5],
+            [helper.make_tensor_value_info(i[0], i[2] if len(i) > 2 else FLOAT, i[1]) for i in inputs],
+            [helper.make_tensor_value_info(o, TensorProto.UNDEFINED, None) for o in outputs],
+            [numpy_helper.from_array(v, k) for k, v in (inits or {}).items()],
+        )
+        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+        m.ir_version = 8
+        with open(path, "wb") as f:
+            f.write(m.SerializeToString())
+
+    rng = np.random.default_rng(0)
+
+    def w(*shape):
+        return rng.standard_normal(shape).astype(np.float32)
+
+    def i64(*v):
+        return np.array(v, dtype=np.int64)
+
+    N = helper.make_node
+    os.makedirs(os.path.join(OUT, "ops"), exist_ok=True)
+    os.makedirs(os.path.join(OUT, "errors"), exist_ok=True)
+    op = lambda name: os.path.join(OUT, "ops", name + ".onnx")
+    err = lambda name: os.path.join(OUT, "errors", name + ".onnx")
+
+    # Convolution and pooling.
+    model(op("conv_pads"), [N("Conv", ["x", "w", "b"], ["y"], name="conv", pads=[1, 0, 2, 1], strides=[2, 2])],
+          [("x", [1, 3, 10, 10])], ["y"], {"w": w(8, 3, 3, 3), "b": w(8)})
+    for mode in ["SAME_UPPER", "SAME_LOWER", "VALID"]:
+        model(op("conv_" + mode.lower()), [N("Conv", ["x", "w"], ["y"], name="conv", auto_pad=mode, strides=[2, 2])],
+              [("x", [1, 3, 10, 9])], ["y"], {"w": w(4, 3, 4, 4)})
+    model(op("conv_group_dilation"), [N("Conv", ["x", "w"], ["y"], name="conv", group=4, dilations=[2, 2])],
+          [("x", [1, 8, 16, 16])], ["y"], {"w": w(8, 2, 3, 3)})
+    model(op("conv_transpose"),
+          [N("ConvTranspose", ["x", "w"], ["y"], name="deconv", strides=[2, 2], pads=[1, 1, 1, 1], output_padding=[1, 1])],
+          [("x", [1, 4, 5, 5])], ["y"], {"w": w(4, 2, 3, 3)})
+    model(op("conv_transpose_output_shape"),
+          [N("ConvTranspose", ["x", "w"], ["y"], name="deconv", strides=[2, 2], output_shape=[10, 10])],
+          [("x", [1, 4, 5, 5])], ["y"], {"w": w(4, 2, 3, 3)})
+    model(op("maxpool_ceil"), [N("MaxPool", ["x"], ["y"], name="pool", kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1)],
+          [("x", [1, 1, 6, 6])], ["y"])
+    model(op("maxpool_ceil_last_window"),
+          [N("MaxPool", ["x"], ["y"], name="pool", kernel_shape=[3, 3], strides=[3, 3], pads=[1, 1, 1, 1], ceil_mode=1)],
+          [("x", [1, 1, 5, 5])], ["y"])
+    model(op("avgpool_pads"),
+          [N("AveragePool", ["x"], ["y"], name="pool", kernel_shape=[3, 3], pads=[0, 1, 1, 0], count_include_pad=1)],
+          [("x", [1, 2, 7, 7])], ["y"])
+    model(op("avgpool_same_lower"),
+          [N("AveragePool", ["x"], ["y"], name="pool", kernel_shape=[2, 2], strides=[2, 2], auto_pad="SAME_LOWER")],
+          [("x", [1, 2, 7, 7])], ["y"])
+    model(op("global_avgpool_bn"),
+          [N("BatchNormalization", ["x", "s", "b", "m", "v"], ["t"], name="bn", epsilon=1e-3),
+           N("GlobalAveragePool", ["t"], ["y"], name="gap")],
+          [("x", [2, 4, 5, 5])], ["y"], {"s": w(4), "b": w(4), "m": w(4), "v": np.abs(w(4))})
+
+    # Matrix products.
+    model(op("gemm_trans"), [N("Gemm", ["a", "b", "c"], ["y"], name="fc", transA=1, transB=1, alpha=0.5)],
+          [("a", [4, 3])], ["y"], {"b": w(5, 4), "c": w(5)})
+    model(op("matmul_batched"), [N("MatMul", ["a", "b"], ["y"], name="mm")], [("a", [2, 1, 4, 3]), ("b", [5, 3, 6])], ["y"])
+    model(op("matmul_vector"), [N("MatMul", ["a", "b"], ["y"], name="mm")], [("a", [3]), ("b", [2, 3, 4])], ["y"])
+
+    # Element-wise.
+    model(op("add_broadcast"),
+          [N("Add", ["a", "b"], ["t"], name="add"), N("Mul", ["t", "s"], ["y"], name="mul")],
+          [("a", [2, 3, 4, 5]), ("b", [4, 1])], ["y"], {"s": np.array(2.0, dtype=np.float32)})
+    model(op("unary_chain"),
+          [N("LeakyRelu", ["x"], ["a"], name="leaky", alpha=0.2), N("HardSigmoid", ["a"], ["b"], name="hsig"),
+           N("HardSwish", ["b"], ["c"], name="hswish"), N("Erf", ["c"], ["d"], name="erf"),
+           N("Gelu", ["d"], ["e"], name="gelu", approximate="tanh"), N("PRelu", ["e", "slope"], ["f"], name="prelu"),
+           N("Pow", ["f", "two"], ["y"], name="pow")],
+          [("x", [1, 3, 2, 2])], ["y"], {"slope": w(3, 1, 1), "two": np.array(2.0, dtype=np.float32)})
+    model(op("clip_inputs"), [N("Clip", ["x", "lo", ""], ["y"], name="clip")], [("x", [2, 3])], ["y"],
+          {"lo": np.array(0.0, dtype=np.float32)}, opset=11)
+
+    # Data movement; axes per opset.
+    model(op("concat_negative_axis"), [N("Concat", ["a", "b"], ["y"], name="cat", axis=-1)], [("a", [2, 3]), ("b", [2, 5])], ["y"])
+    model(op("split_attr_opset11"), [N("Split", ["x"], ["y0", "y1"], name="split", axis=1, split=[2, 4])], [("x", [2, 6])],
+          ["y0", "y1"], opset=11)
+    model(op("split_input_opset13"), [N("Split", ["x", "s"], ["y0", "y1", "y2"], name="split", axis=-1)], [("x", [2, 6])],
+          ["y0", "y1", "y2"], {"s": i64(1, 2, 3)})
+    model(op("split_num_outputs_opset18"), [N("Split", ["x"], ["y0", "y1", "y2"], name="split", num_outputs=3)],
+          [("x", [10, 2])], ["y0", "y1", "y2"], opset=18)
+    model(op("squeeze_unsqueeze_opset11"),
+          [N("Squeeze", ["x"], ["t"], name="sq", axes=[-1]), N("Unsqueeze", ["t"], ["y"], name="unsq", axes=[0, -1])],
+          [("x", [3, 1, 4, 1])], ["y"], opset=11)
+    model(op("squeeze_unsqueeze_opset13"),
+          [N("Squeeze", ["x", "a1"], ["t"], name="sq"), N("Unsqueeze", ["t", "a2"], ["y"], name="unsq")],
+          [("x", [3, 1, 4, 1])], ["y"], {"a1": i64(-1), "a2": i64(0, -1)})
+    model(op("slice_negative"), [N("Slice", ["x", "st", "en", "ax", "sp"], ["y"], name="slice")], [("x", [6, 8, 5])], ["y"],
+          {"st": i64(-1, 1), "en": i64(-(2**63), 2**63 - 1), "ax": i64(-2, 0), "sp": i64(-2, 2)})
+    model(op("reshape_zero_minus_one"), [N("Reshape", ["x", "s"], ["y"], name="reshape")], [("x", [2, 3, 4])], ["y"],
+          {"s": i64(0, -1, 2)})
+    model(op("flatten_negative_axis"), [N("Flatten", ["x"], ["y"], name="flat", axis=-2)], [("x", [2, 3, 4, 5])], ["y"])
+    model(op("transpose_default"), [N("Transpose", ["x"], ["y"], name="tr")], [("x", [2, 3, 4])], ["y"])
+    model(op("gather_constant_indices"), [N("Gather", ["x", "i"], ["y"], name="gather", axis=-1)], [("x", [4, 5])], ["y"],
+          {"i": i64(4, -1, 0)})
+
+    # Normalizations and reductions.
+    model(op("softmax_opset11"), [N("Softmax", ["x"], ["y"], name="softmax")], [("x", [2, 7])], ["y"], opset=11)
+    model(op("layer_norm_opset17"), [N("LayerNormalization", ["x", "s", "b"], ["y"], name="ln", axis=-1)],
+          [("x", [2, 4, 8])], ["y"], {"s": w(8), "b": w(8)}, opset=17)
+    model(op("reduce_mean_attr_opset13"), [N("ReduceMean", ["x"], ["y"], name="mean", axes=[-1, 1], keepdims=0)],
+          [("x", [2, 3, 4])], ["y"])
+    model(op("reduce_sum_input_opset13"), [N("ReduceSum", ["x", "a"], ["y"], name="sum")], [("x", [2, 3, 4])], ["y"],
+          {"a": i64(-2)})
+    model(op("reduce_mean_input_opset18"), [N("ReduceMean", ["x", "a"], ["y"], name="mean", keepdims=1)], [("x", [2, 3, 4])],
+          ["y"], {"a": i64(0)}, opset=18)
+
+    # Folding: a torch-style shape computation, constants through Cast/Range/Equal/Where/Expand,
+    # and Identity/Dropout removal.
+    model(op("fold_shape_chain"),
+          [N("Shape", ["x"], ["s"], name="shape"), N("Gather", ["s", "zero"], ["n"], name="g0", axis=0),
+           N("Unsqueeze", ["n", "ax0"], ["n1"], name="u0"), N("Concat", ["n1", "minus1"], ["dims"], name="cat", axis=0),
+           N("Reshape", ["x", "dims"], ["y"], name="reshape")],
+          [("x", [2, 3, 4])], ["y"], {"zero": np.array(0, dtype=np.int64), "ax0": i64(0), "minus1": i64(-1)})
+    model(op("fold_constants"),
+          [N("Constant", [], ["n"], name="c", value_ints=[3]), N("ConstantOfShape", ["n"], ["ones"], name="cos",
+                                                                  value=helper.make_tensor("v", FLOAT, [1], [1.0])),
+           N("Range", ["r0", "r1", "r2"], ["r"], name="range"), N("Cast", ["r"], ["rf"], name="cast", to=FLOAT),
+           N("Equal", ["r", "one"], ["eq"], name="eq"), N("Where", ["eq", "ones", "rf"], ["wh"], name="where"),
+           N("Expand", ["wh", "shape23"], ["ex"], name="expand"), N("Add", ["x", "ex"], ["y"], name="add")],
+          [("x", [2, 3])], ["y"],
+          {"r0": np.array(0, dtype=np.int64), "r1": np.array(3, dtype=np.int64), "r2": np.array(1, dtype=np.int64),
+           "one": np.array(1, dtype=np.int64), "shape23": i64(2, 1)})
+    model(op("identity_dropout"),
+          [N("Identity", ["x"], ["a"], name="id0"), N("Relu", ["a"], ["b"], name="relu"),
+           N("Dropout", ["b"], ["c"], name="drop"), N("Identity", ["c"], ["y"], name="id1")],
+          [("x", [2, 3])], ["y"])
+    write_status("ops", "ok")
+
+    # Errors: one wrong thing each.
+    model(err("unsupported_op"), [N("Resize", ["x"], ["y"], name="resize_3")], [("x", [1, 3, 4, 4])], ["y"])
+    model(err("bad_auto_pad"), [N("Conv", ["x", "w"], ["y"], name="conv_12", auto_pad="SAME")], [("x", [1, 3, 8, 8])], ["y"],
+          {"w": w(4, 3, 3, 3)})
+    model(err("conv_channels"), [N("Conv", ["x", "w"], ["y"], name="conv_12")], [("x", [1, 3, 8, 8])], ["y"], {"w": w(4, 2, 3, 3)})
+    model(err("add_shapes"), [N("Add", ["a", "b"], ["y"], name="add_1")], [("a", [2, 3]), ("b", [4, 3])], ["y"])
+    model(err("input_count"), [N("Relu", ["a", "b"], ["y"], name="relu_1")], [("a", [2, 3]), ("b", [2, 3])], ["y"])
+    model(err("gemm_inner"), [N("Gemm", ["a", "b"], ["y"], name="fc")], [("a", [2, 3])], ["y"], {"b": w(4, 5)})
+    model(err("reshape_not_constant"), [N("Reshape", ["x", "s"], ["y"], name="reshape_7")],
+          [("x", [2, 3]), ("s", [2], INT64)], ["y"])
+    model(err("dynamic_batch"), [N("Relu", ["input"], ["y"], name="relu")], [("input", ["batch", 3, 224, 224])], ["y"])
+    model(err("opset10"), [N("Relu", ["x"], ["y"], name="relu")], [("x", [2])], ["y"], opset=10)
+    model(err("opset19"), [N("Relu", ["x"], ["y"], name="relu")], [("x", [2])], ["y"], opset=19)
+    model(err("missing_initializer"), [N("Conv", ["x", "conv1.weight"], ["y"], name="conv1")], [("x", [1, 3, 8, 8])], ["y"])
+    g = helper.make_graph([N("Add", ["x", "c"], ["y"], name="add")], "bad_init",
+                          [helper.make_tensor_value_info("x", FLOAT, [2, 3])],
+                          [helper.make_tensor_value_info("y", FLOAT, None)],
+                          [numpy_helper.from_array(np.zeros(5, dtype=np.float32), "c")])
+    g.initializer[0].ClearField("dims")
+    g.initializer[0].dims.extend([2, 3])  # 20 bytes of data for 6 floats
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    with open(err("initializer_size"), "wb") as f:
+        f.write(m.SerializeToString())
+    write_status("errors", "ok")
+
+
+def torch_group():
+    import torch
+    import torchvision
+
+    os.makedirs(os.path.join(OUT, "torch"), exist_ok=True)
+    path = lambda name: os.path.join(OUT, "torch", name + ".onnx")
+    expected = {}
+
+    def export(name, module, args, opset, **kw):
+        torch.manual_seed(0)
+        module.eval()
+        with torch.no_grad():
+            outs = module(*args)
+        outs = outs if isinstance(outs, (tuple, list)) else [outs]
+        expected[name] = [list(o.shape) for o in outs]
+        torch.onnx.export(module, args, path(name), opset_version=opset, **kw)
+
+    torch.manual_seed(0)
+    export("resnet18", torchvision.models.resnet18(weights=None), (torch.randn(1, 3, 224, 224),), 13,
+           input_names=["input"], output_names=["logits"])
+    torch.manual_seed(0)
+    export("mobilenet_v2", torchvision.models.mobilenet_v2(weights=None), (torch.randn(1, 3, 224, 224),), 11,
+           input_names=["input"], output_names=["logits"])
+    torch.manual_seed(0)
+    export("transformer_encoder_layer",
+           torch.nn.TransformerEncoderLayer(d_model=64, nhead=4, dim_feedforward=128, dropout=0.1, batch_first=True),
+           (torch.randn(1, 16, 64),), 17, input_names=["x"], output_names=["y"])
+
+    class HFSelfAttentionLayer(torch.nn.Module):
+        """A BERT layer written the way Hugging Face writes it, with plain torch ops."""
+
+        def __init__(self, hidden=64, heads=4, inter=128):
+            super().__init__()
+            self.heads, self.head_dim = heads, hidden // heads
+            self.query, self.key, self.value = (torch.nn.Linear(hidden, hidden) for _ in range(3))
+            self.dense = torch.nn.Linear(hidden, hidden)
+            self.ln1 = torch.nn.LayerNorm(hidden, eps=1e-12)
+            self.intermediate = torch.nn.Linear(hidden, inter)
+            self.output = torch.nn.Linear(inter, hidden)
+            self.ln2 = torch.nn.LayerNorm(hidden, eps=1e-12)
+            self.dropout = torch.nn.Dropout(0.1)
+
+        def split_heads(self, x):
+            b, s, _ = x.size()
+            return x.view(b, s, self.heads, self.head_dim).permute(0, 2, 1, 3)
+
+        def forward(self, h):
+            q, k, v = self.split_heads(self.query(h)), self.split_heads(self.key(h)), self.split_heads(self.value(h))
+            scores = torch.matmul(q, k.transpose(-1, -2)) / (self.head_dim ** 0.5)
+            probs = self.dropout(torch.nn.functional.softmax(scores, dim=-1))
+            ctx = torch.matmul(probs, v).permute(0, 2, 1, 3).contiguous()
+            ctx = ctx.view(ctx.size(0), ctx.size(1), -1)
+            a = self.ln1(self.dropout(self.dense(ctx)) + h)
+            m = torch.nn.functional.gelu(self.intermediate(a))
+            return self.ln2(self.dropout(self.output(m)) + a)
+
+    torch.manual_seed(0)
+    export("hf_bert_layer", HFSelfAttentionLayer(), (torch.randn(2, 16, 64),), 13, input_names=["hidden"],
+           output_names=["out"], dynamic_axes={"hidden": {0: "batch", 1: "seq"}, "out": {0: "batch", 1: "seq"}})
+    with open(os.path.join(OUT, "torch", "expected.json"), "w") as f:
+        json.dump(expected, f)
+    write_status("torch", "ok")
+
+
+os.makedirs(OUT, exist_ok=True)
+try:
+    import numpy  # noqa: F401
+    import onnx  # noqa: F401
+except ImportError as e:
+    write_status("ops", f"skip: python3-onnx or python3-numpy is missing ({e})")
+    write_status("errors", f"skip: python3-onnx or python3-numpy is missing ({e})")
+else:
+    onnx_groups()
+try:
+    import torch  # noqa: F401
+    import torchvision  # noqa: F401
+except ImportError as e:
+    write_status("torch", f"skip: python3-torch or python3-torchvision is missing ({e})")
+else:
+    torch_group()
