@@ -10,7 +10,7 @@
 
 #include "ir/parser.h"
 #include "passes/pipeline.h"
-#include "tools/runner/runner_client.h"
+#include "tuner/runner_client.h"
 #include "tuner/runner_evaluator.h"
 #include "tuner/space.h"
 

@@ -11,7 +11,7 @@
 #include "ir/interp.h"
 #include "ir/parser.h"
 #include "passes/registry.h"
-#include "tools/runner/runner_client.h"
+#include "tuner/runner_client.h"
 #include "tuner/cli.h"
 #include "tuner/error_bound.h"
 #include "tuner/runner_evaluator.h"

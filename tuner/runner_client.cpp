@@ -1,5 +1,5 @@
-// tools/runner/runner_client.cpp - RemoteRunner: compile, link, write data, run one session.
-#include "tools/runner/runner_client.h"
+// tuner/runner_client.cpp - RemoteRunner: compile, link, write data, run one session.
+#include "tuner/runner_client.h"
 
 #include <fmt/format.h>
 

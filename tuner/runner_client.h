@@ -1,4 +1,4 @@
-// tools/runner/runner_client.h - measuring candidates through kcc-runner (docs/runner.md), on
+// tuner/runner_client.h - measuring candidates through kcc-runner (docs/runner.md), on
 // this machine or another one (an emulator, a board reached by ssh): the compiling side.
 //
 // A batch of lowered functions becomes one object (functions renamed NAME__bB_K), linked into a
