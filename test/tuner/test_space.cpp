@@ -95,6 +95,27 @@ TEST(KernelSpace, PointsRoundTripThroughTheirScheduleText) {
   EXPECT_FALSE(other.point_of(s.schedule_text(Point{0, std::vector<int>(s.dims(0).size(), 0)})).has_value());
 }
 
+// The sketches build typed steps; their text (what the database and the registry store) must
+// parse back to the same schedule, or a stored schedule would mean something else.
+TEST(KernelSpace, CandidateSchedulesParseBackFromTheirText) {
+  std::mt19937_64 rng(7);
+  for (const char *target : {"host", "nvptx-sm_90", "aarch64-sve"})
+    for (const Kernel &k : suite().kernels) {
+      KernelSpace s(k, make_target(target));
+      for (int i = 0; i < 2 * s.num_sketches(); ++i) {
+        const Schedule sch = s.schedule(s.random_point_of(i % s.num_sketches(), rng));
+        const std::string text = to_string(sch);
+        std::vector<Schedule> back = parse_schedules("<test>", text);
+        ASSERT_EQ(back.size(), 1u) << text;
+        ASSERT_EQ(back[0].steps.size(), sch.steps.size()) << text;
+        for (size_t j = 0; j < sch.steps.size(); ++j) {
+          EXPECT_EQ(primitive_name(back[0].steps[j]), primitive_name(sch.steps[j])) << text;
+          EXPECT_EQ(to_string(back[0].steps[j]), to_string(sch.steps[j])) << text;
+        }
+      }
+    }
+}
+
 TEST(KernelSpace, TilesLargerThanTheExtentAreStaticallyInvalid) {
   KernelSpace s(*suite().find_kernel("matmul"), host());
   std::vector<int> d = s.dims(0);
