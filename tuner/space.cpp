@@ -12,7 +12,6 @@
 #include <algorithm>
 #include <functional>
 #include <set>
-#include <sstream>
 
 #include "ir/visitor.h"
 #include "passes/pipeline.h"
@@ -847,10 +846,13 @@ std::vector<int> KernelSpace::dims(int sketch) const {
   return d;
 }
 
-std::string KernelSpace::schedule_text(const Point &p) const {
-  std::string pt;
-  for (size_t i = 0; i < p.x.size(); ++i) pt += (i ? "," : "") + std::to_string(p.x[i]);
-  return fmt::format("# kcc-point {} {}:[{}]\n", signature_, p.sketch, pt) + to_string(schedule(p));
+bool KernelSpace::contains(const Point &p) const {
+  if (p.sketch < 0 || p.sketch >= num_sketches()) return false;
+  const auto &dec = sketches_[static_cast<size_t>(p.sketch)].decisions;
+  if (p.x.size() != dec.size()) return false;
+  for (size_t i = 0; i < dec.size(); ++i)
+    if (p.x[i] < 0 || p.x[i] >= static_cast<int>(dec[i].candidates.size())) return false;
+  return true;
 }
 
 Schedule KernelSpace::schedule(const Point &p) const {
@@ -860,30 +862,7 @@ Schedule KernelSpace::schedule(const Point &p) const {
   return Schedule{k_.name, std::move(c.steps), {}};
 }
 
-std::optional<Point> KernelSpace::point_of(const std::string &text) const {
-  std::istringstream in(text);
-  std::string hash, sig, coords;
-  if (!(in >> hash >> sig >> coords) || hash != "#" || sig != "kcc-point") return std::nullopt;
-  std::string s2;
-  in.clear();
-  in.str(text);
-  in >> hash >> sig >> s2 >> coords;
-  if (s2 != signature_) return std::nullopt;
-  Point p;
-  size_t colon = coords.find(':');
-  if (colon == std::string::npos) return std::nullopt;
-  p.sketch = std::atoi(coords.substr(0, colon).c_str());
-  if (p.sketch < 0 || p.sketch >= num_sketches()) return std::nullopt;
-  std::string list = coords.substr(colon + 1);
-  if (list.size() < 2 || list.front() != '[' || list.back() != ']') return std::nullopt;
-  list = list.substr(1, list.size() - 2);
-  std::stringstream ls(list);
-  std::string item;
-  while (std::getline(ls, item, ','))
-    if (!item.empty()) p.x.push_back(std::atoi(item.c_str()));
-  if (p.x.size() != dims(p.sketch).size()) return std::nullopt;
-  return p;
-}
+std::string KernelSpace::schedule_text(const Point &p) const { return to_string(schedule(p)); }
 
 KernelSpace::Entry &KernelSpace::check(const Point &p) {
   auto it = cache_.find(p);
@@ -912,9 +891,7 @@ KernelSpace::Entry &KernelSpace::check(const Point &p) {
         e.error = std::string("schedule error (") + to_string(err.kind()) + "): " + err.message();
       } catch (const UserError &err) {
         e.error = "schedule error: " + err.message();
-      } catch (const InternalError &err) {
-        e.error = std::string("internal error while lowering: ") + err.what();
-      }
+      }  // an InternalError is a kcc bug, not an invalid candidate: it propagates
     }
   }
   Entry &stored = cache_.emplace(p, std::move(e)).first->second;

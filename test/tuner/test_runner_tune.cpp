@@ -136,6 +136,7 @@ TEST(RunnerTuning, StaticallyInvalidPointsAreNotSentToTheRunner) {
   auto ms = eval.measure({bad});
   ASSERT_EQ(ms.size(), 1u);
   EXPECT_FALSE(ms[0].valid);
+  EXPECT_EQ(ms[0].outcome, Outcome::Static) << ms[0].error;
   EXPECT_EQ(ms[0].error.rfind("static:", 0), 0u) << ms[0].error;
   EXPECT_EQ(eval.measured(), 0);
 }
