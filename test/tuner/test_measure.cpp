@@ -89,6 +89,19 @@ TEST(Measurer, ABuildPastTheCompileTimeLimitIsGivenUpAndRecordedInvalid) {
   EXPECT_TRUE(ok[0].valid) << ok[0].error;
 }
 
+// A kcc bug while building a candidate is not an invalid candidate: it reaches the caller (kcc
+// says "internal error", exit 3) instead of being counted as a build failure and tuned around.
+TEST(Measurer, AnInternalErrorWhileBuildingPropagates) {
+  const Kernel &k = *suite().find_kernel("matmul");
+  Crafted c = craft(k);
+  LoweredFunc bug = c.good;  // a GPU loop on a CPU target: codegen's KCC_INTERNAL
+  const Buffer &out = bug.args.back();
+  bug.body = make_seq({c.good.body, make_for(make_var("b"), make_int(0), make_int(1), ForKind::GpuBlock,
+                                             make_store(out, make_int(0), make_float(0.0)))});
+  Measurer m(k, host(), MeasureOptions{});
+  EXPECT_THROW(m.measure({&c.good, &bug}), InternalError);
+}
+
 TEST(Measurer, CrashHangAndWrongResultAreRecordedAndTheBatchGoesOn) {
   const Kernel &k = *suite().find_kernel("matmul");
   Crafted c = craft(k);
