@@ -123,7 +123,76 @@ class Transaction {
 
 const char *kRecordColumns =
     "workload_key, target_key, kernel, schedule, samples, median, error, strategy, kcc_version, timestamp, "
-    "run_id, flops";
+    "run_id, flops, outcome, space, point";
+
+/// A point as the `point` column holds it: "S:X,Y,..." ("" = none).
+std::string point_text(const std::optional<Point> &p) {
+  if (!p) return "";
+  std::string s = std::to_string(p->sketch) + ":";
+  for (size_t i = 0; i < p->x.size(); ++i) s += (i ? "," : "") + std::to_string(p->x[i]);
+  return s;
+}
+
+std::optional<Point> point_from_text(const std::string &s) {
+  const size_t colon = s.find(':');
+  if (colon == std::string::npos || colon == 0) return std::nullopt;
+  Point p;
+  try {
+    p.sketch = std::stoi(s.substr(0, colon));
+    std::stringstream in(s.substr(colon + 1));
+    for (std::string item; std::getline(in, item, ',');) p.x.push_back(std::stoi(item));
+  } catch (const std::exception &) {
+    return std::nullopt;
+  }
+  return p;
+}
+
+// ---------------------------------------------------------------- migration from version 1
+
+/// The outcome a version-1 record's error text says by its first words (what kcc wrote then).
+Outcome outcome_of_version_1(const std::string &error) {
+  if (error.empty()) return Outcome::Ok;
+  static const std::pair<const char *, Outcome> lead[] = {
+      {"static:", Outcome::Static},
+      {"schedule error", Outcome::Schedule},
+      {"build: optimization ran past", Outcome::CompileTimeLimit},
+      {"build:", Outcome::Build},
+      {"crashed:", Outcome::Crashed},
+      {"timeout:", Outcome::Timeout},
+      {"wrong result", Outcome::WrongResult},
+      {"status ", Outcome::Status},
+      {"exception:", Outcome::Exception},
+      {"cuda error", Outcome::Cuda},
+      {"runner:", Outcome::Runner},
+      {"load:", Outcome::Runner},
+      {"data:", Outcome::Runner},
+      {"bounds:", Outcome::Runner},
+  };
+  for (auto &[words, o] : lead)
+    if (error.compare(0, std::strlen(words), words) == 0) return o;
+  return Outcome::Other;
+}
+
+/// A version-1 schedule text's leading `# kcc-point SPACE S:[X,...]` line, split off: the space,
+/// the point and the text without the line. Nothing when the text has no such line.
+struct Version1Point {
+  std::string space;
+  Point point;
+  std::string schedule;
+};
+std::optional<Version1Point> point_of_version_1(const std::string &text) {
+  const size_t eol = text.find('\n');
+  if (eol == std::string::npos) return std::nullopt;
+  std::istringstream in(text.substr(0, eol));
+  std::string hash, tag, space, coords, rest;
+  if (!(in >> hash >> tag >> space >> coords) || (in >> rest) || hash != "#" || tag != "kcc-point") return std::nullopt;
+  const size_t colon = coords.find(':');
+  if (colon == std::string::npos || coords.size() < colon + 3 || coords[colon + 1] != '[' || coords.back() != ']')
+    return std::nullopt;
+  auto p = point_from_text(coords.substr(0, colon + 1) + coords.substr(colon + 2, coords.size() - colon - 3));
+  if (!p) return std::nullopt;
+  return Version1Point{space, *p, text.substr(eol + 1)};
+}
 
 bool process_alive(int64_t pid) {
   if (pid <= 0) return false;
@@ -180,17 +249,20 @@ Database::Database(const std::string &path) : path_(path) {
          "started REAL, finished REAL)");
     exec("CREATE TABLE IF NOT EXISTS measurements(id INTEGER PRIMARY KEY AUTOINCREMENT, run_id INTEGER, "
          "workload_key TEXT NOT NULL, target_key TEXT NOT NULL, kernel TEXT, schedule TEXT NOT NULL, "
-         "samples TEXT, median REAL, error TEXT, strategy TEXT, kcc_version TEXT, timestamp REAL, flops REAL)");
+         "samples TEXT, median REAL, error TEXT, strategy TEXT, kcc_version TEXT, timestamp REAL, flops REAL, "
+         "outcome TEXT NOT NULL DEFAULT 'ok', space TEXT NOT NULL DEFAULT '', point TEXT NOT NULL DEFAULT '')");
     exec("CREATE INDEX IF NOT EXISTS measurements_by_workload ON measurements(workload_key, target_key, median)");
     exec("CREATE INDEX IF NOT EXISTS measurements_by_run ON measurements(run_id)");
-    Stmt get(db_, "SELECT value FROM meta WHERE key = 'schema_version'");
-    if (get.step()) {
-      int v = std::atoi(get.text(0).c_str());
-      if (v > kDatabaseSchemaVersion)
-        throw DatabaseError("tuning database '" + path + "' has schema version " + std::to_string(v) +
-                            ", newer than this kcc's " + std::to_string(kDatabaseSchemaVersion));
-      // Older versions would be migrated here; version 1 is the first.
-    } else {
+    int version = 0;  // 0: a new file
+    {
+      Stmt get(db_, "SELECT value FROM meta WHERE key = 'schema_version'");
+      if (get.step()) version = std::atoi(get.text(0).c_str());
+    }
+    if (version > kDatabaseSchemaVersion)
+      throw DatabaseError("tuning database '" + path + "' has schema version " + std::to_string(version) +
+                          ", newer than this kcc's " + std::to_string(kDatabaseSchemaVersion));
+    if (version == 1) migrate_from_1();
+    if (version == 0) {
       Stmt put(db_, "INSERT INTO meta(key, value) VALUES('schema_version', ?)");
       put.bind(1, std::to_string(kDatabaseSchemaVersion));
       put.step();
@@ -205,6 +277,33 @@ Database::Database(const std::string &path) : path_(path) {
 
 Database::~Database() { sqlite3_close(db_); }
 
+// Runs inside the constructor's transaction: a version-1 file is migrated by exactly one process,
+// all or nothing; another process opening it meanwhile waits for the lock and finds version 2.
+void Database::migrate_from_1() {
+  exec("ALTER TABLE measurements ADD COLUMN outcome TEXT NOT NULL DEFAULT 'ok'");
+  exec("ALTER TABLE measurements ADD COLUMN space TEXT NOT NULL DEFAULT ''");
+  exec("ALTER TABLE measurements ADD COLUMN point TEXT NOT NULL DEFAULT ''");
+  Stmt rows(db_, "SELECT id, schedule, error FROM measurements");
+  Stmt upd(db_, "UPDATE measurements SET outcome = ?, space = ?, point = ?, schedule = ? WHERE id = ?");
+  while (rows.step()) {
+    const int64_t id = rows.integer(0);
+    std::string schedule = rows.text(1), space, point;
+    if (auto v1 = point_of_version_1(schedule)) {
+      space = v1->space;
+      point = point_text(v1->point);
+      schedule = v1->schedule;
+    }
+    upd.bind(1, std::string(to_string(outcome_of_version_1(rows.text(2)))));
+    upd.bind(2, space);
+    upd.bind(3, point);
+    upd.bind(4, schedule);
+    upd.bind(5, id);
+    upd.step();
+    upd.reset();
+  }
+  exec("UPDATE meta SET value = '" + std::to_string(kDatabaseSchemaVersion) + "' WHERE key = 'schema_version'");
+}
+
 void Database::exec(const std::string &sql) {
   char *err = nullptr;
   if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
@@ -218,7 +317,7 @@ void Database::add(const std::vector<MeasureRecord> &batch) {
   if (batch.empty()) return;
   Transaction tx(db_);
   Stmt ins(db_, std::string("INSERT INTO measurements(") + kRecordColumns +
-                    ") VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                    ") VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   const double now = now_seconds();
   for (const MeasureRecord &r : batch) {
     ins.bind(1, r.workload_key);
@@ -233,6 +332,9 @@ void Database::add(const std::vector<MeasureRecord> &batch) {
     ins.bind(10, r.timestamp > 0 ? r.timestamp : now);
     ins.bind(11, r.run_id);
     ins.bind(12, r.flops);
+    ins.bind(13, std::string(to_string(r.outcome)));
+    ins.bind(14, r.space);
+    ins.bind(15, point_text(r.point));
     ins.step();
     ins.reset();
   }
@@ -260,6 +362,9 @@ std::vector<MeasureRecord> Database::query(const std::string &sql, const std::ve
     r.timestamp = q.real(9);
     r.run_id = q.integer(10);
     r.flops = q.real(11);
+    r.outcome = parse_outcome(q.text(12)).value_or(Outcome::Other);
+    r.space = q.text(13);
+    r.point = point_from_text(q.text(14));
     out.push_back(std::move(r));
   }
   return out;

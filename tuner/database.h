@@ -6,11 +6,16 @@
 // (SIGINT, SIGKILL) loses at most the batch it was measuring; `begin_run` finds the unfinished
 // run of a dead process and resumes it (its measurements count toward the budget).
 //
-// Schema (version 1):
+// Schema (version 2):
 //   meta(key PRIMARY KEY, value)                       schema_version
 //   runs(id, workload_key, target_key, kernel, strategy, budget, pid, host, started, finished)
 //   measurements(id, run_id, workload_key, target_key, kernel, schedule, samples, median,
-//                error, strategy, kcc_version, timestamp, flops)
+//                error, strategy, kcc_version, timestamp, flops,
+//                outcome, space, point)                 (version 2)
+// Version 1 had no outcome, space and point: the point was a `# kcc-point SPACE S:[X,...]`
+// comment on the schedule text, the outcome only the first words of the error. Opening a
+// version-1 file migrates it once (one transaction): the comment becomes the two columns and
+// leaves the text, the outcome is read from the error's first words.
 //   machine_peaks(target_key PRIMARY KEY, target_name, gflops, gbps, measured, host)
 //                (created when first used; a kcc without it ignores the table)
 #pragma once
@@ -20,12 +25,15 @@
 #include <string>
 #include <vector>
 
+#include "tuner/outcome.h"
+#include "tuner/search.h"
+
 struct sqlite3;
 
 namespace kcc::tuner {
 
 /// The schema version this kcc writes; a database with a newer one is refused.
-constexpr int kDatabaseSchemaVersion = 1;
+constexpr int kDatabaseSchemaVersion = 2;
 
 /// A failure of the database file (cannot open, corrupt, newer schema). Not a kcc bug.
 class DatabaseError : public std::runtime_error {
@@ -39,9 +47,12 @@ struct MeasureRecord {
   std::string target_key;     ///< Target::key()
   std::string kernel;         ///< the kernel's name when measured (informative)
   std::string schedule;       ///< schedule text (kcc::to_string(Schedule))
+  std::string space;          ///< KernelSpace::signature() of the space `point` is in ("" = none)
+  std::optional<Point> point; ///< the candidate measured, when it came from a search space
   std::vector<double> samples;  ///< seconds per run; empty when invalid
   double median_seconds = 0;  ///< 0 when invalid
-  std::string error;          ///< empty when valid; else why (build error, crash, timeout, wrong result)
+  Outcome outcome = Outcome::Ok;  ///< why it is invalid (Ok when valid)
+  std::string error;          ///< empty when valid; else why, for people
   std::string strategy;       ///< random, evolutionary, droplet, hybrid, ...
   std::string kcc_version;
   double timestamp = 0;       ///< seconds since the Unix epoch; filled by add() when 0
@@ -129,6 +140,7 @@ class Database {
 
  private:
   void exec(const std::string &sql);
+  void migrate_from_1();
   void create_peak_table();
   std::vector<MeasureRecord> query(const std::string &sql, const std::vector<std::string> &text_args,
                                    int64_t int_arg = -1);

@@ -13,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -82,14 +83,23 @@ int read_all(int fd, void *p, size_t n, double deadline) {
 struct Built {
   std::unique_ptr<JitModule> jit;
   void *fn = nullptr;
+  Outcome outcome = Outcome::Ok;  ///< Build or CompileTimeLimit when it failed
   std::string error;
 };
 
 /// The result a worker sends back for one candidate.
 struct WorkerReply {
   int32_t ok = 0;
+  Outcome outcome = Outcome::Other;  ///< why not ok
+  int32_t no_driver = 0;             ///< no CUDA driver loads: the measurer stops (a user error)
   std::vector<double> samples;
   std::string error;
+
+  WorkerReply &fail(Outcome o, std::string why) {
+    outcome = o;
+    error = std::move(why);
+    return *this;
+  }
 };
 
 }  // namespace
@@ -155,12 +165,8 @@ WorkerReply run_candidate(void *fn, const Kernel &k, const std::vector<std::vect
   for (auto &v : inputs) args.push_back(const_cast<float *>(v.data()));
   for (auto &v : outs) args.push_back(v.data());
   int rc = call_kernel(fn, args);
-  if (rc != 0) {
-    r.error = "status " + std::to_string(rc) + ": " + kcc_error_string(rc);
-    return r;
-  }
-  r.error = compare_outputs(k, outs, ref);
-  if (!r.error.empty()) return r;
+  if (rc != 0) return r.fail(Outcome::Status, "status " + std::to_string(rc) + ": " + kcc_error_string(rc));
+  if (std::string e = compare_outputs(k, outs, ref); !e.empty()) return r.fail(Outcome::WrongResult, e);
   time_samples(r, o, [&] { call_kernel(fn, args); });
   return r;
 }
@@ -177,19 +183,18 @@ struct DeviceBuffers {
 /// Runs in the worker on an NVPTX target: inputs copied to device buffers, one run checked
 /// against the reference after copying the outputs back, then timed by the wall clock around
 /// `repeats` launches and one kcc_cuda_synchronize (launches queue on the default stream).
-/// Errors: "no CUDA driver (...)" (the caller stops measuring), "cuda error: ..." (the context
-/// may be unusable: the caller starts a new worker), "status N", "wrong result: ...".
+/// Fails with no_driver (the caller stops measuring), Cuda (the context may be unusable: the
+/// caller starts a new worker), Status or WrongResult.
 WorkerReply run_gpu_candidate(void *fn, const Kernel &k, const std::vector<std::vector<float>> &inputs,
                               const BoundedReference &ref, const MeasureOptions &o) {
   WorkerReply r;
   if (!kcc_cuda_available()) {
+    r.no_driver = 1;
     r.error = kcc_cuda_last_error();
-    if (r.error.rfind("no CUDA driver", 0) != 0) r.error = "no CUDA driver: " + r.error;
     return r;
   }
   auto cuda_error = [&](const char *what, int rc) {
-    r.error = fmt::format("cuda error: {} failed (status {}: {})", what, rc, kcc_cuda_last_error());
-    return r;
+    return r.fail(Outcome::Cuda, fmt::format("cuda error: {} failed (status {}: {})", what, rc, kcc_cuda_last_error()));
   };
   DeviceBuffers dev;
   std::vector<size_t> bytes;
@@ -204,10 +209,8 @@ WorkerReply run_gpu_candidate(void *fn, const Kernel &k, const std::vector<std::
   }
   std::vector<void *> args = dev.ptrs;
   args.push_back(nullptr);  // the default stream
-  if (int rc = call_kernel(fn, args)) {
-    r.error = fmt::format("status {}: {} ({})", rc, kcc_error_string(rc), kcc_cuda_last_error());
-    return r;
-  }
+  if (int rc = call_kernel(fn, args))
+    return r.fail(Outcome::Status, fmt::format("status {}: {} ({})", rc, kcc_error_string(rc), kcc_cuda_last_error()));
   if (int rc = kcc_cuda_synchronize()) return cuda_error("the first run", rc);
   std::vector<std::vector<float>> outs;
   for (size_t o2 = 0; o2 < k.outputs.size(); ++o2) {
@@ -216,8 +219,7 @@ WorkerReply run_gpu_candidate(void *fn, const Kernel &k, const std::vector<std::
     if (int rc = kcc_cuda_copy(outs.back().data(), dev.ptrs[inputs.size() + o2], b, 0))
       return cuda_error("copy from the device", rc);
   }
-  r.error = compare_outputs(k, outs, ref);
-  if (!r.error.empty()) return r;
+  if (std::string e = compare_outputs(k, outs, ref); !e.empty()) return r.fail(Outcome::WrongResult, e);
   int failed = 0;
   time_samples(r, o, [&] {
     failed = failed ? failed : call_kernel(fn, args);
@@ -249,10 +251,12 @@ namespace {
       void *fn = built[static_cast<size_t>(idx)].fn;
       r = gpu ? run_gpu_candidate(fn, k, inputs, ref, o) : run_candidate(fn, k, inputs, ref, o);
     } catch (const std::exception &e) {
-      r.error = std::string("exception: ") + e.what();
+      r.fail(Outcome::Exception, std::string("exception: ") + e.what());
     }
     int32_t n = static_cast<int32_t>(r.samples.size()), len = static_cast<int32_t>(r.error.size());
-    if (!write_all(fd, &r.ok, sizeof r.ok) || !write_all(fd, &n, sizeof n) ||
+    const int32_t outcome = static_cast<int32_t>(r.outcome);
+    if (!write_all(fd, &r.ok, sizeof r.ok) || !write_all(fd, &outcome, sizeof outcome) ||
+        !write_all(fd, &r.no_driver, sizeof r.no_driver) || !write_all(fd, &n, sizeof n) ||
         !write_all(fd, r.samples.data(), sizeof(double) * r.samples.size()) || !write_all(fd, &len, sizeof len) ||
         !write_all(fd, r.error.data(), r.error.size()))
       _exit(0);
@@ -306,7 +310,14 @@ std::string stop_worker(Worker &w, bool kill_it) {
   return stop_status(status);
 }
 
-/// "" when a CUDA driver and device are usable, else the runtime's "no CUDA driver (...)" text.
+/// What kcc says when no CUDA driver loads: the runtime's reason, `no CUDA driver: ...`.
+std::string no_driver_message(const Kernel &k, const Target &t, std::string why) {
+  const std::string lead = "no CUDA driver";
+  if (why.compare(0, lead.size(), lead) != 0) why = lead + ": " + why;
+  return "cannot measure kernel '" + k.name + "' on " + t.name + ": " + why;
+}
+
+/// "" when a CUDA driver and device are usable, else the runtime's reason.
 /// Asked in a child process: this process must not hold a CUDA context when it forks workers.
 std::string probe_cuda_driver() {
   int fd[2];
@@ -331,8 +342,7 @@ std::string probe_cuda_driver() {
   close(fd[0]);
   int status = 0;
   waitpid(pid, &status, 0);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return "no CUDA driver: the probe process " + stop_status(status);
-  if (!e.empty() && e.rfind("no CUDA driver", 0) != 0) e = "no CUDA driver: " + e;
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return "the probe process " + stop_status(status);
   return e;
 }
 
@@ -344,7 +354,7 @@ std::vector<Measurement> Measurer::measure(const std::vector<const LoweredFunc *
   if (t_.is_gpu() && !impl_->gpu_checked) {  // before building anything
     const std::string e = probe_cuda_driver();
     if (!e.empty())  // a user error (wrong machine), not a bug: kcc says "error:" and exits with 1
-      throw UserError(SourceLoc{}, "cannot measure kernel '" + k_.name + "' on " + t_.name + ": " + e);
+      throw UserError(SourceLoc{}, no_driver_message(k_, t_, e));
     impl_->gpu_checked = true;
   }
   if (!impl_->have_reference) {
@@ -365,19 +375,27 @@ std::vector<Measurement> Measurer::measure(const std::vector<const LoweredFunc *
   const double compile_time_limit = compile_time_limit_for(k_, opts_);
   std::atomic<size_t> next{0};
   std::mutex jit_mutex;
+  std::exception_ptr bug;  // the first InternalError of a builder: a kcc bug, rethrown below
   auto builder = [&] {
     for (;;) {
       size_t i = next++;
       if (i >= funcs.size()) return;
       try {
-        if (!funcs[i]) throw std::runtime_error("no loop IR");
+        if (!funcs[i]) throw std::runtime_error("no loop IR");  // the caller says why (a static error)
         CompiledModule cm = generate_code({*funcs[i]}, t_, k_.name);
         cm.optimize(compile_time_limit);
         const std::string object = cm.object();  // the back end runs in parallel, outside the lock
         std::lock_guard<std::mutex> lock(jit_mutex);
         built[i].jit = JitModule::create_from_object(object, k_.name);
         built[i].fn = built[i].jit->lookup(funcs[i]->name);
+      } catch (const InternalError &) {
+        std::lock_guard<std::mutex> lock(jit_mutex);
+        if (!bug) bug = std::current_exception();
+      } catch (const CompileTimeLimit &e) {
+        built[i].outcome = Outcome::CompileTimeLimit;
+        built[i].error = std::string("build: ") + e.what();
       } catch (const std::exception &e) {
+        built[i].outcome = Outcome::Build;
         built[i].error = std::string("build: ") + e.what();
       }
     }
@@ -388,6 +406,7 @@ std::vector<Measurement> Measurer::measure(const std::vector<const LoweredFunc *
   builder();
   for (auto &t : threads) t.join();
   stats_.build_seconds += now() - b0;
+  if (bug) std::rethrow_exception(bug);
 
   // Phase 2: run one at a time in a worker process (which inherits call_kernel's trampoline for
   // this argument count, made here once rather than in every worker).
@@ -396,8 +415,8 @@ std::vector<Measurement> Measurer::measure(const std::vector<const LoweredFunc *
   Worker w;
   for (size_t i = 0; i < funcs.size(); ++i) {
     Measurement &m = out[i];
-    if (!built[i].error.empty()) {
-      m.error = built[i].error;
+    if (built[i].outcome != Outcome::Ok) {
+      m = Measurement::invalid(built[i].outcome, built[i].error);
       ++stats_.build_failed;
       continue;
     }
@@ -406,8 +425,10 @@ std::vector<Measurement> Measurer::measure(const std::vector<const LoweredFunc *
     int32_t idx = static_cast<int32_t>(i);
     const double deadline = now() + opts_.timeout_seconds;
     WorkerReply r;
-    int32_t n = 0, len = 0;
+    int32_t outcome = 0, n = 0, len = 0;
     int rc = write_all(w.fd, &idx, sizeof idx) ? read_all(w.fd, &r.ok, sizeof r.ok, deadline) : 0;
+    if (rc == 1) rc = read_all(w.fd, &outcome, sizeof outcome, deadline);
+    if (rc == 1) rc = read_all(w.fd, &r.no_driver, sizeof r.no_driver, deadline);
     if (rc == 1) rc = read_all(w.fd, &n, sizeof n, deadline);
     if (rc == 1 && n >= 0 && n < 1000000) {
       r.samples.resize(static_cast<size_t>(n));
@@ -422,25 +443,27 @@ std::vector<Measurement> Measurer::measure(const std::vector<const LoweredFunc *
       std::string how = stop_worker(w, true);
       ++stats_.worker_restarts;
       if (rc < 0) {
-        m.error = "timeout: no result within " + std::to_string(opts_.timeout_seconds) + " s";
+        m = Measurement::invalid(Outcome::Timeout,
+                                 "timeout: no result within " + std::to_string(opts_.timeout_seconds) + " s");
         ++stats_.timed_out;
       } else {
-        m.error = "crashed: worker ended with " + how;
+        m = Measurement::invalid(Outcome::Crashed, "crashed: worker ended with " + how);
         ++stats_.crashed;
       }
       continue;
     }
-    if (!r.ok && r.error.rfind("no CUDA driver", 0) == 0) {
+    if (r.no_driver) {  // the driver went away after the probe: still the machine, not a bug
       stop_worker(w, true);
-      throw std::runtime_error("cannot measure kernel '" + k_.name + "' on " + t_.name + ": " + r.error);
+      throw UserError(SourceLoc{}, no_driver_message(k_, t_, r.error));
     }
-    if (!r.ok && r.error.rfind("cuda error", 0) == 0) {  // the context may be broken: a fresh worker
+    r.outcome = static_cast<Outcome>(std::clamp<int32_t>(outcome, 0, kNumOutcomes - 1));
+    if (!r.ok && r.outcome == Outcome::Cuda) {  // the context may be broken: a fresh worker
       stop_worker(w, true);
       ++stats_.worker_restarts;
     }
     if (!r.ok) {
-      m.error = r.error;
-      if (r.error.rfind("wrong result", 0) == 0) ++stats_.wrong;
+      m = Measurement::invalid(r.outcome, r.error);
+      if (r.outcome == Outcome::WrongResult) ++stats_.wrong;
       continue;
     }
     m.valid = true;

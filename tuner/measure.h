@@ -15,10 +15,11 @@
 // NVPTX targets: the worker (never this process: a CUDA context does not survive fork) loads the
 // driver, copies the inputs into device buffers (kcc_cuda_alloc/copy), checks one run's outputs
 // against the interpreter, then times `repeats` launches followed by one kcc_cuda_synchronize by
-// the wall clock. Without a driver measure() throws UserError("... no CUDA driver ...", checked
-// in a forked probe before anything is built)
-// instead of recording every candidate as invalid; a CUDA error gives the next candidate a fresh
-// worker (a faulted context stays unusable).
+// the wall clock. Without a driver measure() throws a UserError ("cannot measure kernel 'K' on
+// nvptx-sm_90: no CUDA driver ...", checked in a forked probe before anything is built, and again
+// should a worker find none) instead of recording every candidate as invalid: kcc says "error:"
+// and exits with 1. A CUDA error gives the next candidate a fresh worker (a faulted context stays
+// unusable).
 //
 // The process calling measure() must not have run generated parallel code itself (the runtime's
 // thread pool would be inherited without its threads); the tuner never does.
@@ -69,10 +70,11 @@ class Measurer {
   ~Measurer();
 
   /// Builds and runs lowered functions of `k` (each with `k`'s arguments); one result per func.
-  /// Errors (their first words are read by outcome_of, outcome.h): "build: ...", "crashed: signal
-  /// N (...)", "timeout: ...", "wrong result: output 'C' element I: got G, expected E, tolerance
-  /// T", "status N" (the kernel returned an error code), "exception: ...", "cuda error: ..." (NVPTX).
-  /// Throws UserError (a std::runtime_error) when the target is NVPTX and no CUDA driver loads.
+  /// An invalid result's outcome (outcome.h) is Build or CompileTimeLimit ("build: ..."),
+  /// Crashed ("crashed: worker ended with signal N (...)"), Timeout, WrongResult ("wrong result:
+  /// output 'C' element I: got G, expected E, tolerance T"), Status (the kernel returned an error
+  /// code), Exception or Cuda (NVPTX); a null func gives Build ("build: no loop IR").
+  /// Throws UserError when the target is NVPTX and no CUDA driver loads.
   std::vector<Measurement> measure(const std::vector<const LoweredFunc *> &funcs);
 
   const MeasureStats &stats() const { return stats_; }

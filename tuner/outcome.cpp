@@ -1,4 +1,4 @@
-// tuner/outcome.cpp - measurement outcomes from their error text; counting them.
+// tuner/outcome.cpp - measurement outcomes: names, counts.
 #include "tuner/outcome.h"
 
 #include <fmt/format.h>
@@ -27,29 +27,16 @@ const char *to_string(Outcome o) {
   return "other";
 }
 
-Outcome outcome_of(const Measurement &m) {
-  if (m.valid) return Outcome::Ok;
-  const std::string &e = m.error;
-  auto starts = [&](const char *p) { return e.rfind(p, 0) == 0; };
-  if (starts("static:")) return Outcome::Static;
-  if (starts("schedule error:")) return Outcome::Schedule;
-  if (starts("build: optimization ran past")) return Outcome::CompileTimeLimit;
-  if (starts("build:")) return Outcome::Build;
-  if (starts("crashed:")) return Outcome::Crashed;
-  if (starts("timeout:")) return Outcome::Timeout;
-  if (starts("wrong result")) return Outcome::WrongResult;
-  if (starts("status ")) return Outcome::Status;
-  if (starts("exception:")) return Outcome::Exception;
-  if (starts("cuda error")) return Outcome::Cuda;
-  if (starts("runner:") || starts("load:") || starts("data:") || starts("bounds:")) return Outcome::Runner;
-  return Outcome::Other;
+std::optional<Outcome> parse_outcome(const std::string &name) {
+  for (int i = 0; i < kNumOutcomes; ++i)
+    if (name == to_string(static_cast<Outcome>(i))) return static_cast<Outcome>(i);
+  return std::nullopt;
 }
 
-void FailureCounts::add(const Measurement &m) {
-  const Outcome o = outcome_of(m);
+void FailureCounts::add(Outcome o, const std::string &message) {
   if (o == Outcome::Ok) return;
   const auto i = static_cast<size_t>(o);
-  if (count[i]++ == 0) first[i] = m.error.empty() ? "(no message)" : m.error;
+  if (count[i]++ == 0) first[i] = message.empty() ? "(no message)" : message;
 }
 
 int64_t FailureCounts::total() const {

@@ -1,48 +1,46 @@
-// tuner/outcome.h - why a measurement is invalid, as a value: the tuner counts outcomes per
-// kernel and reports them grouped (`kcc tune`'s failure summary).
-//
-// A Measurement (and a database record) carries the reason as text with a fixed first word
-// ("build: ...", "crashed: ...", see Measurer::measure and docs/runner.md); outcome_of() is the
-// one place that reads those words.
+// tuner/outcome.h - why a measurement is invalid, as a value: set where the failure happens
+// (the static check, the builder, the worker, kcc-runner's answer), carried by the Measurement
+// and the database record (column `outcome`), counted per kernel (`kcc tune`'s failure summary)
+// and grouped by the report. The message beside it (Measurement::error) is for people.
 #pragma once
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
-
-#include "tuner/search.h"
 
 namespace kcc::tuner {
 
 enum class Outcome {
   Ok,
-  Static,            ///< "static: ..." the schedule does not apply (never built)
-  Schedule,          ///< "schedule error: ..." the .ir's hand schedule does not apply
-  CompileTimeLimit,  ///< "build: optimization ran past ..." (MeasureOptions::compile_time_limit)
-  Build,             ///< "build: ..." any other build failure
-  Crashed,           ///< "crashed: ..." the worker died (signal, exit)
-  Timeout,           ///< "timeout: ..."
-  WrongResult,       ///< "wrong result: ..." a compiler bug
-  Status,            ///< "status N: ..." the kernel returned an error code
-  Exception,         ///< "exception: ..." the worker caught an exception calling the kernel
-  Cuda,              ///< "cuda error: ..."
-  Runner,            ///< "runner: ...", "load: ...", "data: ...", "bounds: ..." (kcc-runner)
-  Other,             ///< anything else (an older record, "no samples", ...)
+  Static,            ///< the schedule does not apply, or the code is too large (never built)
+  Schedule,          ///< the .ir's hand schedule does not apply
+  CompileTimeLimit,  ///< the O3 pipeline ran past its limit (MeasureOptions::compile_time_limit)
+  Build,             ///< any other build failure
+  Crashed,           ///< the worker died (signal, exit)
+  Timeout,           ///< no result within MeasureOptions::timeout_seconds
+  WrongResult,       ///< outputs differ from the interpreter's beyond the error bound: a compiler bug
+  Status,            ///< the kernel returned an error code
+  Exception,         ///< the worker caught an exception calling the kernel
+  Cuda,              ///< a CUDA driver call failed (NVPTX)
+  Runner,            ///< kcc-runner could not load the candidate or its data, or answered nonsense
+  Other,             ///< anything else ("no samples", a record whose reason is unknown)
 };
 inline constexpr int kNumOutcomes = static_cast<int>(Outcome::Other) + 1;
 
 /// "ok", "static", "schedule error", "compile-time limit", "build", "crashed", "timeout",
-/// "wrong result", "status", "exception", "cuda error", "runner", "other".
+/// "wrong result", "status", "exception", "cuda error", "runner", "other": how reports name it,
+/// and how the database stores it.
 const char *to_string(Outcome o);
-
-/// The outcome a measurement's validity and error text say.
-Outcome outcome_of(const Measurement &m);
+/// The outcome named `name` (to_string's words); nullopt if none is.
+std::optional<Outcome> parse_outcome(const std::string &name);
 
 /// Invalid measurements of one kernel counted by outcome, with the first message of each.
 struct FailureCounts {
   std::array<int64_t, kNumOutcomes> count{};
   std::array<std::string, kNumOutcomes> first;
 
-  void add(const Measurement &m);
+  /// Counts one measurement (nothing when `o` is Ok).
+  void add(Outcome o, const std::string &message);
   int64_t total() const;
   /// "12 static, 3 compile-time limit" (most frequent first); "" when none.
   std::string brief() const;

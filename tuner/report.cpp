@@ -136,26 +136,20 @@ std::optional<MachinePeak> machine_peak(Database &db, const Target &t, bool reme
 
 // ---------------------------------------------------------------- figures
 
-std::string failure_reason(const std::string &error) {
-  std::string r = error.substr(0, error.find(':'));
-  while (!r.empty() && r.back() == ' ') r.pop_back();
-  if (r.empty()) return "invalid";
-  return r.size() > 40 ? r.substr(0, 40) + "..." : r;
-}
-
 namespace {
 
 KernelFigures figures_of(const std::vector<MeasureRecord> &records) {
   KernelFigures f;
   f.measurements = static_cast<int64_t>(records.size());
   f.best = best_record(records);
-  std::map<std::string, size_t> index;
+  std::map<Outcome, size_t> index;
   for (const MeasureRecord &r : records) {
     if (r.valid()) continue;
     ++f.invalid;
-    const std::string reason = failure_reason(r.error);
-    auto [it, added] = index.try_emplace(reason, f.failures.size());
-    if (added) f.failures.push_back({reason, 0, r.error.empty() ? "(no message)" : r.error});
+    // A record that is not valid yet says Ok (a median of 0 without an error) counts as Other.
+    const Outcome o = r.outcome == Outcome::Ok ? Outcome::Other : r.outcome;
+    auto [it, added] = index.try_emplace(o, f.failures.size());
+    if (added) f.failures.push_back({o, 0, r.error.empty() ? "(no message)" : r.error});
     ++f.failures[it->second].count;
   }
   std::stable_sort(f.failures.begin(), f.failures.end(),
@@ -572,7 +566,7 @@ std::string report_html(Database &db, const std::vector<Kernel> &kernels, const 
                           "<tbody>\n");
       for (const auto &fl : r.f.failures) {
         std::string msg = fl.example.size() > 300 ? fl.example.substr(0, 300) + "..." : fl.example;
-        html += fmt::format("<tr><td>{}</td><td>{}</td><td class='msg'>{}</td></tr>\n", esc(fl.reason), fl.count,
+        html += fmt::format("<tr><td>{}</td><td>{}</td><td class='msg'>{}</td></tr>\n", esc(to_string(fl.reason)), fl.count,
                             esc(msg));
       }
       html += "</tbody></table>\n";

@@ -50,9 +50,9 @@ struct KernelFigures {
   std::optional<MeasureRecord> best;  ///< best_record() of its records; nullopt: none valid
   double best_seconds() const { return best ? best->median_seconds : 0; }
   double gflops() const { return best ? best->gflops() : 0; }
-  /// Invalid measurements by reason (failure_reason), most frequent first, with one message each.
+  /// Invalid measurements by outcome, most frequent first, with one message each.
   struct Failure {
-    std::string reason;
+    Outcome reason = Outcome::Other;
     int64_t count = 0;
     std::string example;
   };
@@ -60,9 +60,6 @@ struct KernelFigures {
 };
 KernelFigures kernel_figures(Database &db, const Kernel &k, const Target &t);
 
-/// The kind of failure of an invalid measurement's error text ("build", "timeout", "crashed",
-/// "wrong result", ...): the text before its first colon.
-std::string failure_reason(const std::string &error);
 
 struct ReportOptions {
   std::string title;  ///< what the report is about (the input files)

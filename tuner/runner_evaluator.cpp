@@ -17,7 +17,7 @@ std::vector<Measurement> RunnerEvaluator::measure(const std::vector<Point> &poin
       funcs.push_back(f.get());
       where.push_back(i);
     } else {
-      out[i].error = "static: " + space_.static_error(points[i]);
+      out[i] = Measurement::invalid(Outcome::Static, "static: " + space_.static_error(points[i]));
     }
   }
   if (funcs.empty()) return out;
@@ -28,8 +28,9 @@ std::vector<Measurement> RunnerEvaluator::measure(const std::vector<Point> &poin
     m.valid = res[j].ok;
     m.samples = std::move(res[j].samples);
     m.median = res[j].median;
+    m.outcome = res[j].outcome;
     m.error = res[j].error;
-    wrong_ += !m.valid && m.error.rfind("wrong result", 0) == 0;  // reported by the tuner (bug_report.h)
+    wrong_ += outcome_of(m) == Outcome::WrongResult;  // reported by the tuner (bug_report.h)
   }
   return out;
 }

@@ -11,7 +11,7 @@
 
 #include "tuner/search.h"
 #include "tuner/space.h"
-#include "tools/runner/runner_client.h"
+#include "tuner/runner_client.h"
 
 namespace kcc::tuner {
 

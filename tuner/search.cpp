@@ -119,7 +119,7 @@ class Tracker {
     std::vector<Trial> batch;
     for (size_t i = 0; i < todo.size(); ++i) {
       Measurement &m = ms[i];
-      if (m.valid && m.samples.empty()) m.valid = false, m.error = "no samples";
+      if (m.valid && m.samples.empty()) m = Measurement::invalid(Outcome::Other, "no samples");
       if (m.valid) m.median = median(m.samples);
       known_[todo[i]] = m;
       ++result_.measured;

@@ -24,6 +24,8 @@
 #include <string>
 #include <vector>
 
+#include "tuner/outcome.h"
+
 namespace kcc::tuner {
 
 struct Point {
@@ -64,8 +66,20 @@ struct Measurement {
   bool valid = false;
   std::vector<double> samples;  ///< seconds (lower is better); at least one when valid
   double median = 0;
-  std::string error;            ///< why it is invalid
+  Outcome outcome = Outcome::Other;  ///< why it is invalid (not read when valid)
+  std::string error;                 ///< why it is invalid, for people
+
+  /// An invalid measurement.
+  static Measurement invalid(Outcome o, std::string why) {
+    Measurement m;
+    m.outcome = o;
+    m.error = std::move(why);
+    return m;
+  }
 };
+
+/// Ok when `m` is valid, else its outcome.
+inline Outcome outcome_of(const Measurement &m) { return m.valid ? Outcome::Ok : m.outcome; }
 
 class Evaluator {
  public:

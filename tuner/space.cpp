@@ -1,8 +1,9 @@
-// tuner/space.cpp - sketch generation and candidate -> schedule text.
+// tuner/space.cpp - sketch generation and candidate -> schedule.
 //
 // A sketch is written once as a small program over the kernel's stages that asks a context for
 // each free decision (`decide`). Run with no choices it records the decisions and their
-// candidate lists; run with a point it emits the schedule text. One code path for both, so a
+// candidate lists; run with a point it builds the schedule's typed steps (never text: the
+// tuner prints a schedule only to store it). One code path for both, so a
 // point's meaning cannot drift from the decision list (the idea of MetaSchedule's traces).
 #include "tuner/space.h"
 
@@ -11,9 +12,7 @@
 #include <algorithm>
 #include <functional>
 #include <set>
-#include <sstream>
 
-#include "ir/parser.h"
 #include "ir/visitor.h"
 #include "passes/pipeline.h"
 #include "passes/schedule_error.h"
@@ -99,7 +98,8 @@ std::vector<int64_t> unroll_candidates() { return {0, 16, 64}; }
 /// Lowered code larger than this (expression nodes) is not built: O3 time grows too fast.
 constexpr int64_t kMaxExprNodes = 60000;
 
-/// Runs a sketch program: records decisions (choice == null) or emits text for a point.
+/// Runs a sketch program: records decisions (choice == null) or builds the steps of a point's
+/// schedule, typed (as passes/default_schedule.cpp does): text is made only where it is stored.
 class Ctx {
  public:
   Ctx(std::vector<Decision> *record, const std::vector<int> *choice) : record_(record), choice_(choice) {}
@@ -123,8 +123,8 @@ class Ctx {
       error = why;
     }
   }
-  void line(const std::string &l) { text += "  " + l + "\n"; }
-  std::string text;
+  void add(StepKind step) { steps.push_back(Step{std::move(step), {}}); }
+  std::vector<Step> steps;
   bool ok = true;
   std::string error;
 
@@ -135,10 +135,21 @@ class Ctx {
   int groups_ = 0;
 };
 
-std::string join(const std::vector<std::string> &v, const std::string &sep = " ") {
-  std::string s;
-  for (size_t i = 0; i < v.size(); ++i) s += (i ? sep : "") + v[i];
-  return s;
+/// `stage.loop`.
+LoopName loop(const std::string &stage, const std::string &name) { return LoopName{stage, name, {}}; }
+
+/// Loops named without their stage (the stage is the step's own: reorder, fuse, reorder_storage).
+std::vector<LoopName> loops(const std::vector<std::string> &names) {
+  std::vector<LoopName> out;
+  for (auto &n : names) out.push_back(LoopName{"", n, {}});
+  return out;
+}
+
+AnnotateStep parallel(const std::string &stage, const std::string &name) {
+  return AnnotateStep{LoopAnnotation::Parallel, loop(stage, name)};
+}
+AnnotateStep vectorize(const std::string &stage, const std::string &name) {
+  return AnnotateStep{LoopAnnotation::Vectorize, loop(stage, name)};
 }
 
 bool reads(const Stage &st, const Tensor &t) {
@@ -265,10 +276,9 @@ std::vector<std::vector<std::string>> split_spatial(Ctx &c, const Stage &s, int 
     }
     c.require(prod <= E, fmt::format("tiles of {}.{} exceed its extent {}", s.name(), an, E));
     if (factors) (*factors)[s.axes[a].var.get()] = f;
-    std::vector<std::string> names, fs;
+    std::vector<std::string> names;
     for (int l = 0; l < levels; ++l) names.push_back(fmt::format("{}_{}", an, l));
-    for (auto x : f) fs.push_back(std::to_string(x));
-    c.line(fmt::format("split {}.{} [{}] -> {}", s.name(), an, join(fs, ", "), join(names)));
+    c.add(SplitStep{loop(s.name(), an), f, names});
     for (int l = 0; l < levels; ++l) lv[static_cast<size_t>(l)].push_back(names[static_cast<size_t>(l)]);
     if (static_cast<int>(a) == last) {
       *vector_loop = names.back();
@@ -289,7 +299,7 @@ std::vector<std::vector<std::string>> split_reduction(Ctx &c, const Stage &s,
     }
     int64_t f = c.decide(fmt::format("{}.{}.tile", s.name(), an), tile_candidates(a.extent));
     if (inner) (*inner)[a.var.get()] = f;
-    c.line(fmt::format("split {}.{} [{}] -> {}_0 {}_1", s.name(), an, f, an, an));
+    c.add(SplitStep{loop(s.name(), an), {f}, {an + "_0", an + "_1"}});
     rl[0].push_back(an + "_0");
     rl[1].push_back(an + "_1");
   }
@@ -341,18 +351,18 @@ std::string parallel_outer(Ctx &c, const Stage &s, std::vector<std::string> oute
   c.require(trip >= want, fmt::format("parallel loop of {} runs {} iterations (< {} for {} cores)", stage, trip, want,
                                       std::max(1, t.cores)));
   if (d == 1) {
-    c.line(fmt::format("parallel {}.{}", stage, outer[0]));
+    c.add(parallel(stage, outer[0]));
     return innermost;
   }
   std::vector<std::string> fused(outer.begin(), outer.begin() + d);
-  c.line(fmt::format("fuse {} {} -> par", stage, join(fused)));
-  c.line(fmt::format("parallel {}.par", stage));
+  c.add(FuseStep{stage, loops(fused), "par"});
+  c.add(parallel(stage, "par"));
   return static_cast<size_t>(d) == outer.size() ? "par" : innermost;
 }
 
 void unroll_limit(Ctx &c, const std::string &stage) {
   int64_t u = c.decide(stage + ".unroll_limit", unroll_candidates());
-  if (u > 0) c.line(fmt::format("unroll_limit {} {}", stage, u));
+  if (u > 0) c.add(UnrollLimitStep{stage, u});
 }
 
 std::vector<std::string> concat(std::initializer_list<std::vector<std::string>> parts) {
@@ -413,20 +423,20 @@ void rfactor_stage(Ctx &c, const Analysis &an, int si, const Target &t) {
     if (v > 1) vc.push_back(v);
   const int64_t v = c.decide(n + ".rfactor_vector", vc);
   const std::string rn = r.var->name;
-  c.line(fmt::format("split {}.{} [{}] -> {}_0 {}_1", n, rn, v, rn, rn));
-  c.line(fmt::format("rfactor {}.{}_1 -> {}", n, rn, rf));
+  c.add(SplitStep{loop(n, rn), {v}, {rn + "_0", rn + "_1"}});
+  c.add(RfactorStep{loop(n, rn + "_1"), rf});
   std::vector<std::string> order;
   for (auto &a : s.axes) order.push_back(a.var->name);
   for (size_t i = 0; i + 1 < s.raxes.size(); ++i) order.push_back(s.raxes[i].var->name);
   order.push_back(rn + "_0");
   order.push_back(rn + "_1");
-  c.line(fmt::format("reorder {} {}", rf, join(order)));
-  c.line(fmt::format("vectorize {}.{}_1", rf, rn));
+  c.add(ReorderStep{rf, loops(order)});
+  c.add(vectorize(rf, rn + "_1"));
   for (auto &a : s.axes)
     if (a.extent > 1) {
       if (c.decide(n + ".parallel", {0, 1}) == 1) {
-        c.line(fmt::format("parallel {}.{}", rf, a.var->name));
-        c.line(fmt::format("parallel {}.{}", n, a.var->name));
+        c.add(parallel(rf, a.var->name));
+        c.add(parallel(n, a.var->name));
       }
       break;
     }
@@ -443,14 +453,14 @@ void tile_stage(Ctx &c, const Analysis &an, int si, const SketchRules &r, const 
   auto lv = split_spatial(c, s, 4, t, &vloop, &vf, &sf);
   auto rl = split_reduction(c, s, &rf);
   require_cache_fit(c, s, sf, rf, t);
-  c.line(fmt::format("reorder {} {}", n, join(concat({lv[0], lv[1], rl[0], lv[2], rl[1], lv[3]}))));
+  c.add(ReorderStep{n, loops(concat({lv[0], lv[1], rl[0], lv[2], rl[1], lv[3]}))});
   // Packs (cache_read): the panel that does not depend on the first axis (GEMM's B) at the last R0
   // loop; an input read across the vectorized axis once per level-0 tile (below), transposed.
   Tensor panel = r.cache_read && !rl[0].empty() ? an.pack_candidate(si) : Tensor();
   if (panel) {
-    c.line(fmt::format("cache_read {} local at {}.{} -> {}_pack", panel->name, n, rl[0].back(), panel->name));
+    c.add(CacheReadStep{panel->name, CacheScope::Local, loop(n, rl[0].back()), panel->name + "_pack"});
     std::vector<std::string> order = an.transposed_order(si, panel);
-    if (!order.empty()) c.line(fmt::format("reorder_storage {}_pack {}", panel->name, join(order)));
+    if (!order.empty()) c.add(ReorderStorageStep{panel->name + "_pack", loops(order)});
   }
   if (r.cache_write) {
     // Where the local tile lives: at the last S1 loop (the S2 x S3 tile, Ansor's choice) or at the
@@ -458,14 +468,14 @@ void tile_stage(Ctx &c, const Analysis &an, int si, const SketchRules &r, const 
     // panel from cache_read at R0 this is BLIS's order: the panel swept by every S2 register tile).
     const int64_t level = lv[2].empty() ? 1 : c.decide(n + ".cache_write_level", {1, 2});
     const auto &at = level == 2 ? lv[2] : lv[1].empty() ? lv[0] : lv[1];
-    c.line(fmt::format("cache_write {} local at {}.{}", n, n, at.back()));
+    c.add(CacheWriteStep{n, CacheScope::Local, loop(n, at.back())});
   }
-  if (vf > 1) c.line(fmt::format("vectorize {}.{}", n, vloop));
+  if (vf > 1) c.add(vectorize(n, vloop));
   const std::string tile_loop = parallel_outer(c, s, lv[0], t, sf);
   Tensor tp = r.cache_read && !panel && !tile_loop.empty() ? an.transpose_candidate(si) : Tensor();
   if (tp) {
-    c.line(fmt::format("cache_read {} local at {}.{} -> {}_t", tp->name, n, tile_loop, tp->name));
-    c.line(fmt::format("reorder_storage {}_t {}", tp->name, join(an.transposed_order(si, tp))));
+    c.add(CacheReadStep{tp->name, CacheScope::Local, loop(n, tile_loop), tp->name + "_t"});
+    c.add(ReorderStorageStep{tp->name + "_t", loops(an.transposed_order(si, tp))});
   }
   unroll_limit(c, n);
 }
@@ -478,18 +488,18 @@ void fused_stage(Ctx &c, const Analysis &an, int ci, int pi, const Target &t) {
   int64_t vf = 1;
   std::map<const Variable *, std::vector<int64_t>> sf;
   auto lv = split_spatial(c, cs, 3, t, &vloop, &vf, &sf);
-  c.line(fmt::format("reorder {} {}", cn, join(concat({lv[0], lv[1], lv[2]}))));
-  if (vf > 1) c.line(fmt::format("vectorize {}.{}", cn, vloop));
+  c.add(ReorderStep{cn, loops(concat({lv[0], lv[1], lv[2]}))});
+  if (vf > 1) c.add(vectorize(cn, vloop));
   const auto &at = lv[1].empty() ? lv[0] : lv[1];
-  c.line(fmt::format("compute_at {} {}.{}", pn, cn, at.back()));
+  c.add(ComputeStep{ComputeLoc::At, pn, loop(cn, at.back())});
   parallel_outer(c, cs, lv[0], t, sf);
   // Inside the tile: R S R S.
   std::string pv;
   int64_t pvf = 1;
   auto plv = split_spatial(c, ps, 2, t, &pv, &pvf);
   auto prl = split_reduction(c, ps);
-  c.line(fmt::format("reorder {} {}", pn, join(concat({prl[0], plv[0], prl[1], plv[1]}))));
-  if (pvf > 1) c.line(fmt::format("vectorize {}.{}", pn, pv));
+  c.add(ReorderStep{pn, loops(concat({prl[0], plv[0], prl[1], plv[1]}))});
+  if (pvf > 1) c.add(vectorize(pn, pv));
   unroll_limit(c, cn);
 }
 
@@ -513,15 +523,15 @@ void simple_stage(Ctx &c, const Analysis &an, int si, const Target &t, const std
   if (v > 1) {
     std::string o = last.var->name + "_o";
     vname = last.var->name + "_v";
-    c.line(fmt::format("split {}.{} [{}] -> {} {}", n, last.var->name, v, o, vname));
+    c.add(SplitStep{loop(n, last.var->name), {v}, {o, vname}});
     order.back() = o;
     if (s.reduce != ReduceOp::None) {
       std::vector<std::string> ro = order;
       for (auto &ra : s.raxes) ro.push_back(ra.var->name);
       ro.push_back(vname);
-      c.line(fmt::format("reorder {} {}", n, join(ro)));
+      c.add(ReorderStep{n, loops(ro)});
     }
-    c.line(fmt::format("vectorize {}.{}", n, vname));
+    c.add(vectorize(n, vname));
   }
   // Where to compute an intermediate stage read by exactly one simple stage of rank >= 2.
   bool at_consumer = false;
@@ -529,13 +539,13 @@ void simple_stage(Ctx &c, const Analysis &an, int si, const Target &t, const std
     int ci = an.consumers[si][0];
     if (is_simple[static_cast<size_t>(ci)] && an.st(ci).axes.size() >= 2) {
       at_consumer = c.decide(n + ".compute_at", {0, 1}) == 1;
-      if (at_consumer) c.line(fmt::format("compute_at {} {}.{}", n, an.st(ci).name(), an.st(ci).axes[0].var->name));
+      if (at_consumer) c.add(ComputeStep{ComputeLoc::At, n, loop(an.st(ci).name(), an.st(ci).axes[0].var->name)});
     }
   }
   if (!at_consumer)
     for (size_t d = 0; d < s.axes.size(); ++d)
       if (s.axes[d].extent > 1 && order[d] != vname) {
-        c.line(fmt::format("parallel {}.{}", n, order[d]));
+        c.add(parallel(n, order[d]));
         break;
       }
 }
@@ -577,7 +587,7 @@ void gpu_tile_stage(Ctx &c, const Analysis &an, int si, bool shared, const Targe
   if (outer.size() == 1) z = outer[0];
   if (outer.size() > 1) {
     z = "zf";
-    c.line(fmt::format("fuse {} {} -> {}", n, join(outer), z));
+    c.add(FuseStep{n, loops(outer), z});
   }
   const std::string y = s.axes[s.axes.size() - 2].var->name;
   const int64_t ey = s.axes[s.axes.size() - 2].extent;
@@ -591,23 +601,21 @@ void gpu_tile_stage(Ctx &c, const Analysis &an, int si, bool shared, const Targe
     tf[g] = c.decide(fmt::format("{}.{}.threads", n, names[g]), gpu_thread_candidates(ext[g]), group, ext[g]);
     rf[g] = c.decide(fmt::format("{}.{}.regs", n, names[g]), gpu_register_candidates(ext[g]), group, ext[g]);
     c.require(tf[g] * rf[g] <= ext[g], fmt::format("tiles of {}.{} exceed its extent {}", n, names[g], ext[g]));
-    c.line(fmt::format("split {}.{} [{}, {}] -> {}_0 {}_1 {}_2", n, names[g], tf[g], rf[g], names[g], names[g],
-                       names[g]));
+    c.add(SplitStep{loop(n, names[g]), {tf[g], rf[g]}, {names[g] + "_0", names[g] + "_1", names[g] + "_2"}});
   }
   c.require(tf[0] * tf[1] <= t.max_threads_per_block,
             fmt::format("{} threads per block (> {})", tf[0] * tf[1], t.max_threads_per_block));
   auto rl = split_reduction(c, s);
-  c.line(fmt::format("reorder {} {}", n,
-                     join(concat({z.empty() ? std::vector<std::string>{} : std::vector<std::string>{z},
-                                  {y + "_0", x + "_0", y + "_1", x + "_1"}, rl[0], rl[1], {y + "_2", x + "_2"}}))));
-  if (!z.empty()) c.line(fmt::format("bind {}.{} block.z", n, z));
-  c.line(fmt::format("bind {}.{}_0 block.y", n, y));
-  c.line(fmt::format("bind {}.{}_0 block.x", n, x));
-  c.line(fmt::format("bind {}.{}_1 thread.y", n, y));
-  c.line(fmt::format("bind {}.{}_1 thread.x", n, x));
-  c.line(fmt::format("cache_write {} local at {}.{}_1", n, n, x));
+  c.add(ReorderStep{n, loops(concat({z.empty() ? std::vector<std::string>{} : std::vector<std::string>{z},
+                                      {y + "_0", x + "_0", y + "_1", x + "_1"}, rl[0], rl[1], {y + "_2", x + "_2"}}))});
+  if (!z.empty()) c.add(BindStep{loop(n, z), GpuAxis::BlockZ});
+  c.add(BindStep{loop(n, y + "_0"), GpuAxis::BlockY});
+  c.add(BindStep{loop(n, x + "_0"), GpuAxis::BlockX});
+  c.add(BindStep{loop(n, y + "_1"), GpuAxis::ThreadY});
+  c.add(BindStep{loop(n, x + "_1"), GpuAxis::ThreadX});
+  c.add(CacheWriteStep{n, CacheScope::Local, loop(n, x + "_1")});
   for (int g = 0; g < 2; ++g)
-    if (rf[g] > 1) c.line(fmt::format("unroll {}.{}_2", n, names[g]));
+    if (rf[g] > 1) c.add(AnnotateStep{LoopAnnotation::Unroll, loop(n, names[g] + "_2")});
   unroll_limit(c, n);
   if (!shared || rl[0].empty()) return;
   std::set<std::string> cached;
@@ -618,17 +626,17 @@ void gpu_tile_stage(Ctx &c, const Analysis &an, int si, bool shared, const Targe
       if (an.inlinable(p) && an.st(p).output == a->tensor) for_each_expr(an.st(p).body, visit);
     if (a->tensor->role != TensorRole::Input || !cached.insert(a->tensor->name).second) return;
     const std::string cs = a->tensor->name + "_shared";
-    c.line(fmt::format("cache_read {} shared at {}.{} -> {}", a->tensor->name, n, rl[0].back(), cs));
+    c.add(CacheReadStep{a->tensor->name, CacheScope::Shared, loop(n, rl[0].back()), cs});
     std::vector<std::string> ax;
     for (size_t d = 0; d < a->indices.size(); ++d) ax.push_back(fmt::format("ax{}", d));
     std::string f = ax[0];
     if (ax.size() > 1) {
       f = "f";
-      c.line(fmt::format("fuse {} {} -> f", cs, join(ax)));
+      c.add(FuseStep{cs, loops(ax), "f"});
     }
-    c.line(fmt::format("split {}.{} [{}, {}] -> f_0 f_y f_x", cs, f, tf[0], tf[1]));
-    c.line(fmt::format("bind {}.f_y thread.y", cs));
-    c.line(fmt::format("bind {}.f_x thread.x", cs));
+    c.add(SplitStep{loop(cs, f), {tf[0], tf[1]}, {"f_0", "f_y", "f_x"}});
+    c.add(BindStep{loop(cs, "f_y"), GpuAxis::ThreadY});
+    c.add(BindStep{loop(cs, "f_x"), GpuAxis::ThreadX});
   };
   for_each_expr(s.body, visit);
 }
@@ -648,15 +656,15 @@ void gpu_simple_stage(Ctx &c, const Analysis &an, int si, const Target &t) {
   std::string f = ax[0];
   if (ax.size() > 1) {
     f = "fused";
-    c.line(fmt::format("fuse {} {} -> fused", n, join(ax)));
+    c.add(FuseStep{n, loops(ax), "fused"});
   }
   std::vector<int64_t> tc;
   for (int64_t x : {32, 64, 128, 256, 512})
     if (x <= t.max_threads_per_block && (tc.empty() || x < total)) tc.push_back(x);
   int64_t threads = c.decide(n + ".threads", tc);
-  c.line(fmt::format("split {}.{} [{}] -> bx tx", n, f, threads));
-  c.line(fmt::format("bind {}.bx block.x", n));
-  c.line(fmt::format("bind {}.tx thread.x", n));
+  c.add(SplitStep{loop(n, f), {threads}, {"bx", "tx"}});
+  c.add(BindStep{loop(n, "bx"), GpuAxis::BlockX});
+  c.add(BindStep{loop(n, "tx"), GpuAxis::ThreadX});
 }
 
 /// A reduction the GPU tiling applies to: >= 2 axes, the last one longer than 1.
@@ -668,7 +676,7 @@ bool gpu_tileable(const Analysis &an, int i) {
 void run_gpu_sketch(Ctx &c, const Analysis &an, const SketchRules &r, const Target &t) {
   const int ns = static_cast<int>(an.k.stages.size());
   for (int i = 0; i < ns; ++i)
-    if (an.inlinable(i)) c.line("compute_inline " + an.st(i).name());
+    if (an.inlinable(i)) c.add(ComputeStep{ComputeLoc::Inline, an.st(i).name(), {}});
   for (int i = ns - 1; i >= 0; --i) {
     if (an.inlinable(i)) continue;
     if (gpu_tileable(an, i))
@@ -699,7 +707,7 @@ void run_sketch(Ctx &c, const Analysis &an, const SketchRules &r, const Target &
     is_simple[static_cast<size_t>(i)] = !inlined[static_cast<size_t>(i)] && !fused_producer[static_cast<size_t>(i)] &&
                                         fused_of[static_cast<size_t>(i)] < 0 && !an.tileable(i);
   for (int i = 0; i < ns; ++i)
-    if (inlined[static_cast<size_t>(i)]) c.line("compute_inline " + an.st(i).name());
+    if (inlined[static_cast<size_t>(i)]) c.add(ComputeStep{ComputeLoc::Inline, an.st(i).name(), {}});
   for (int i = ns - 1; i >= 0; --i) {  // consumers first: compute_at needs their loops
     if (inlined[static_cast<size_t>(i)] || fused_producer[static_cast<size_t>(i)]) continue;
     if (fused_of[static_cast<size_t>(i)] >= 0)
@@ -774,7 +782,7 @@ KernelSpace::KernelSpace(const Kernel &k, const Target &t) : k_(k), t_(t) {
           sk.name = sketch_name(r);
           Ctx c(&sk.decisions, nullptr);
           run_sketch(c, an, r, t);
-          if (!seen.insert(c.text).second) continue;  // a rule that changed nothing here
+          if (!seen.insert(to_string(Schedule{k.name, c.steps, {}})).second) continue;  // a rule that changed nothing here
           sig += "|" + sk.name;
           for (auto &d : sk.decisions) {
             sig += ":";
@@ -838,45 +846,23 @@ std::vector<int> KernelSpace::dims(int sketch) const {
   return d;
 }
 
-std::string KernelSpace::schedule_text(const Point &p) const {
-  Analysis an(k_);
-  Ctx c(nullptr, &p.x);
-  run_sketch(c, an, sketches_.at(static_cast<size_t>(p.sketch)).rules, t_);
-  std::string pt;
-  for (size_t i = 0; i < p.x.size(); ++i) pt += (i ? "," : "") + std::to_string(p.x[i]);
-  return fmt::format("# kcc-point {} {}:[{}]\nschedule {} {{\n{}}}\n", signature_, p.sketch, pt, k_.name, c.text);
+bool KernelSpace::contains(const Point &p) const {
+  if (p.sketch < 0 || p.sketch >= num_sketches()) return false;
+  const auto &dec = sketches_[static_cast<size_t>(p.sketch)].decisions;
+  if (p.x.size() != dec.size()) return false;
+  for (size_t i = 0; i < dec.size(); ++i)
+    if (p.x[i] < 0 || p.x[i] >= static_cast<int>(dec[i].candidates.size())) return false;
+  return true;
 }
 
 Schedule KernelSpace::schedule(const Point &p) const {
-  auto v = parse_schedules("<tuner>", schedule_text(p));
-  KCC_INTERNAL(v.size() == 1, "tuner schedule text did not parse to one schedule");
-  return v[0];
+  Analysis an(k_);
+  Ctx c(nullptr, &p.x);
+  run_sketch(c, an, sketches_.at(static_cast<size_t>(p.sketch)).rules, t_);
+  return Schedule{k_.name, std::move(c.steps), {}};
 }
 
-std::optional<Point> KernelSpace::point_of(const std::string &text) const {
-  std::istringstream in(text);
-  std::string hash, sig, coords;
-  if (!(in >> hash >> sig >> coords) || hash != "#" || sig != "kcc-point") return std::nullopt;
-  std::string s2;
-  in.clear();
-  in.str(text);
-  in >> hash >> sig >> s2 >> coords;
-  if (s2 != signature_) return std::nullopt;
-  Point p;
-  size_t colon = coords.find(':');
-  if (colon == std::string::npos) return std::nullopt;
-  p.sketch = std::atoi(coords.substr(0, colon).c_str());
-  if (p.sketch < 0 || p.sketch >= num_sketches()) return std::nullopt;
-  std::string list = coords.substr(colon + 1);
-  if (list.size() < 2 || list.front() != '[' || list.back() != ']') return std::nullopt;
-  list = list.substr(1, list.size() - 2);
-  std::stringstream ls(list);
-  std::string item;
-  while (std::getline(ls, item, ','))
-    if (!item.empty()) p.x.push_back(std::atoi(item.c_str()));
-  if (p.x.size() != dims(p.sketch).size()) return std::nullopt;
-  return p;
-}
+std::string KernelSpace::schedule_text(const Point &p) const { return to_string(schedule(p)); }
 
 KernelSpace::Entry &KernelSpace::check(const Point &p) {
   auto it = cache_.find(p);
@@ -892,7 +878,7 @@ KernelSpace::Entry &KernelSpace::check(const Point &p) {
       e.error = c.error;
     } else {
       try {
-        auto f = std::make_shared<const LoweredFunc>(lower_kernel(k_, schedule(p), t_));
+        auto f = std::make_shared<const LoweredFunc>(lower_kernel(k_, Schedule{k_.name, std::move(c.steps), {}}, t_));
         int64_t nodes = 0;
         for_each_expr(f->body, [&](const Expr &) { ++nodes; });
         if (nodes > kMaxExprNodes) {
@@ -905,9 +891,7 @@ KernelSpace::Entry &KernelSpace::check(const Point &p) {
         e.error = std::string("schedule error (") + to_string(err.kind()) + "): " + err.message();
       } catch (const UserError &err) {
         e.error = "schedule error: " + err.message();
-      } catch (const InternalError &err) {
-        e.error = std::string("internal error while lowering: ") + err.what();
-      }
+      }  // an InternalError is a kcc bug, not an invalid candidate: it propagates
     }
   }
   Entry &stored = cache_.emplace(p, std::move(e)).first->second;

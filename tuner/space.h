@@ -1,5 +1,6 @@
 // tuner/space.h - the search space of one kernel: sketches generated from its stages, each
-// with free decisions; a candidate (sketch + decision indices) prints as ordinary schedule text.
+// with free decisions; a candidate (sketch + decision indices) is a typed Schedule, printed as
+// ordinary schedule text only to be stored (the database keeps the point beside the text).
 //
 // Sketch rules (CPU, in the spirit of Ansor):
 //   inline        elementwise intermediate stages are computed inline (a variant keeps them)
@@ -89,7 +90,8 @@ class KernelSpace : public SearchSpace {
   int num_sketches() const override { return static_cast<int>(sketches_.size()); }
   std::vector<int> dims(int sketch) const override;
   /// Decision constraints (tile products within extents), then the schedule is applied and
-  /// lowered; schedule errors (ScheduleError) make the point invalid. Cached.
+  /// lowered; schedule errors (ScheduleError, UserError) make the point invalid. Cached. An
+  /// InternalError (a kcc bug) is not an invalid point: it propagates.
   bool statically_valid(const Point &p) override;
   std::vector<std::vector<float>> features(const Point &p) override;
   int feature_count() const override;
@@ -100,11 +102,12 @@ class KernelSpace : public SearchSpace {
   /// with a coarser outer one, or the reverse), keeping their product within the extent.
   std::vector<Point> coupled_neighbours(const Point &p, int r) const override;
 
-  /// The schedule text of a point: a `# kcc-point SIGNATURE s:[...]` comment line, then
-  /// `schedule KERNEL { ... }`.
-  std::string schedule_text(const Point &p) const;
-  /// schedule_text parsed with parse_schedules.
+  /// Whether `p` is a point of this space (a sketch, one index in range per decision).
+  bool contains(const Point &p) const;
+  /// The schedule of a point of this space, built by its sketch (typed steps, never parsed).
   Schedule schedule(const Point &p) const;
+  /// to_string(schedule(p)): what the database and the registry store.
+  std::string schedule_text(const Point &p) const;
   /// The lowered function of a statically valid point (null otherwise). The space keeps the
   /// last kKeepLowered of them and lowers an older point again when asked: the evolutionary
   /// search checks hundreds of thousands of points, and keeping every lowered function (up to
@@ -116,9 +119,6 @@ class KernelSpace : public SearchSpace {
   size_t lowered_held() const { return held_.size(); }
   /// Why a point is statically invalid ("" when valid or not checked yet).
   std::string static_error(const Point &p) const;
-  /// The point recorded in a schedule text's `# kcc-point` comment when its signature is this
-  /// space's; nullopt otherwise.
-  std::optional<Point> point_of(const std::string &schedule_text) const;
 
  private:
   struct Entry {

@@ -54,8 +54,8 @@ class LocalEvaluator : public Evaluator {
       funcs.push_back(held.back().get());
     }
     std::vector<Measurement> ms = measurer_.measure(funcs);
-    for (size_t i = 0; i < points.size(); ++i)
-      if (!funcs[i] && ms[i].error.rfind("build: no loop IR", 0) == 0) ms[i].error = "static: " + space_.static_error(points[i]);
+    for (size_t i = 0; i < points.size(); ++i)  // no loop IR: statically invalid
+      if (!funcs[i]) ms[i] = Measurement::invalid(Outcome::Static, "static: " + space_.static_error(points[i]));
     return ms;
   }
 
@@ -87,16 +87,23 @@ std::unique_ptr<Evaluator> make_measuring_evaluator(KernelSpace &space, const Tu
   return std::make_unique<RunnerEvaluator>(space, r);
 }
 
-/// The database record of one measurement of `schedule` (a schedule's text) for kernel `k`.
-MeasureRecord record_of(const Kernel &k, const Target &t, std::string schedule, const Measurement &m,
-                        std::string strategy, const std::string &kcc_version, int64_t run_id) {
+/// The database record of one measurement of `schedule` for kernel `k`: a point of `space`, or
+/// (space null) a schedule from elsewhere (the hand schedule).
+MeasureRecord record_of(const Kernel &k, const Target &t, const Schedule &schedule, const KernelSpace *space,
+                        const Point *point, const Measurement &m, std::string strategy,
+                        const std::string &kcc_version, int64_t run_id) {
   MeasureRecord r;
   r.workload_key = workload_key(k);
   r.target_key = t.key();
   r.kernel = k.name;
-  r.schedule = std::move(schedule);
+  r.schedule = to_string(schedule);  // the one time a candidate becomes text
+  if (space && point) {
+    r.space = space->signature();
+    r.point = *point;
+  }
   r.samples = m.samples;
   r.median_seconds = m.valid ? m.median : 0;
+  r.outcome = outcome_of(m);
   r.error = m.valid ? "" : (m.error.empty() ? "invalid" : m.error);
   r.strategy = std::move(strategy);
   r.kcc_version = kcc_version;
@@ -136,7 +143,7 @@ class KernelEvaluator : public Evaluator {
   std::vector<Measurement> measure(const std::vector<Point> &points) override {
     std::vector<Measurement> ms = inner_.measure(points);
     for (size_t i = 0; i < ms.size(); ++i) {
-      failures.add(ms[i]);
+      failures.add(outcome_of(ms[i]), ms[i].error);
       if (outcome_of(ms[i]) != Outcome::WrongResult) continue;
       ++wrong_results;
       report_bug(opts_, space_.kernel(), space_.target(), space_.schedule_text(points[i]),
@@ -146,7 +153,7 @@ class KernelEvaluator : public Evaluator {
       std::vector<MeasureRecord> batch;
       const Kernel &k = space_.kernel();
       for (size_t i = 0; i < points.size(); ++i) {
-        batch.push_back(record_of(k, space_.target(), space_.schedule_text(points[i]), ms[i],
+        batch.push_back(record_of(k, space_.target(), space_.schedule(points[i]), &space_, &points[i], ms[i],
                                   strategy.empty() ? to_string(opts_.strategy) : strategy, opts_.kcc_version, run_id_));
       }
       db_->add(batch);  // one transaction: a kill loses at most this batch
@@ -215,11 +222,19 @@ constexpr const char *kGivenStrategy = "given";
 /// ... and of the re-measurements of the best points at the end of a run.
 constexpr const char *kVerifyStrategy = "verify";
 
+/// The point of `space` a record measured: nullopt when it came from another space (another kcc
+/// version's sketches, another kernel of the same workload) or from no space.
+std::optional<Point> point_in(const KernelSpace &space, const MeasureRecord &r) {
+  if (!r.point || r.space != space.signature() || !space.contains(*r.point)) return std::nullopt;
+  return r.point;
+}
+
 Measurement measurement_of(const MeasureRecord &r) {
   Measurement m;
   m.valid = r.valid();
   m.samples = r.samples;
   m.median = r.median_seconds;
+  m.outcome = r.outcome;
   m.error = r.error;
   return m;
 }
@@ -270,7 +285,7 @@ struct KernelTuner::Impl {
           continue;
         }
         if (!ours && !opts.reuse_database) continue;
-        auto p = space.point_of(r.schedule);
+        auto p = point_in(space, r);
         if (!p) continue;
         history.push_back({*p, measurement_of(r), r.strategy});
         if (r.strategy == kVerifyStrategy) continue;  // a re-measurement: not a budget item
@@ -293,7 +308,7 @@ struct KernelTuner::Impl {
     for (const MeasureRecord &r : db->records_elsewhere(wk, tk, 2000)) {
       std::optional<TargetKey> key = TargetKey::parse(r.target_key);
       if (!key || key->triple != t.triple) continue;
-      if (auto p = space.point_of(r.schedule)) prior[r.target_key].push_back({*p, r.median_seconds});
+      if (auto p = point_in(space, r)) prior[r.target_key].push_back({*p, r.median_seconds});
     }
     for (auto &[key, rows] : prior) summary.prior += static_cast<int64_t>(rows.size());
   }
@@ -380,16 +395,15 @@ struct KernelTuner::Impl {
         report_bug(opts, k, t, to_string(*given), &f, m);
       }
     } catch (const UserError &e) {  // the hand schedule does not apply (the pipeline reports it)
-      m.valid = false;
-      m.error = std::string("schedule error: ") + e.what();
+      m = Measurement::invalid(Outcome::Schedule, std::string("schedule error: ") + e.what());
     }
-    eval->failures.add(m);
+    eval->failures.add(outcome_of(m), m.error);
     given_m = m;
     ++spent;
     ++summary.measured;
     summary.invalid += !m.valid;
     if (db) {
-      db->add({record_of(k, t, to_string(*given), m, kGivenStrategy, opts.kcc_version, run.id)});
+      db->add({record_of(k, t, *given, nullptr, nullptr, m, kGivenStrategy, opts.kcc_version, run.id)});
     }
     const double b = best();
     summary.best_gflops_curve.push_back(b > 0 ? k.flops() / b * 1e-9 : 0);
@@ -544,9 +558,7 @@ std::vector<TuneSummary> tune_module(const Module &m, const Target &t, Database 
 }
 
 std::optional<Schedule> schedule_from_record(const Kernel &k, const Target &t, const MeasureRecord &r) {
-  KernelSpace space(k, t);
-  if (auto p = space.point_of(r.schedule)) return space.schedule(*p);
-  try {
+  try {  // the stored text is the schedule (its point, if any, only locates it in a search space)
     auto v = parse_schedules("<database>", r.schedule);
     if (v.size() != 1) return std::nullopt;
     Schedule s = v[0];
@@ -580,7 +592,7 @@ void TuningProvider::prepare(const Module &m, const Target &t) {
   }
   if (todo.kernels.empty()) return;
   for (auto &s : tune_module(todo, t, db_, opts_)) tuned_.push_back(s);
-  // Summaries refer to the copies in `todo`; match kernels by workload key from here on.
+  // Summaries name the kernels of `todo`, copies of m's: provide() matches them by name.
   for (size_t i = 0; i < tuned_.size() && i < todo.kernels.size(); ++i) tuned_[i].kernel = todo.kernels[i].name;
 }
 

@@ -123,8 +123,8 @@ TuneSummary tune_kernel(const Kernel &k, const Target &t, Database *db, const Tu
 std::vector<TuneSummary> tune_module(const Module &m, const Target &t, Database *db, const TuneOptions &opts,
                                      const std::vector<std::pair<std::string, double>> &weights = {});
 
-/// A valid schedule for `k` from a database record: the record's point rebuilt under `k`'s names
-/// when the record came from this search space, else the record's text if it applies to `k`.
+/// A valid schedule for `k` from a database record: the record's text (its kernel renamed `k`'s),
+/// if it applies to `k` (a record of the same workload under other stage or axis names does not).
 std::optional<Schedule> schedule_from_record(const Kernel &k, const Target &t, const MeasureRecord &r);
 
 /// The pipeline's provider: registry > database > tune now.

@@ -21,7 +21,7 @@
 #include "ir/parser.h"
 #include "passes/pipeline.h"
 #include "passes/schedule_error.h"
-#include "tools/runner/runner_client.h"
+#include "tuner/runner_client.h"
 
 using namespace kcc;
 

@@ -10,7 +10,7 @@
 
 #include "ir/parser.h"
 #include "passes/pipeline.h"
-#include "tools/runner/runner_client.h"
+#include "tuner/runner_client.h"
 #include "tuner/runner_evaluator.h"
 #include "tuner/space.h"
 
@@ -94,6 +94,7 @@ TEST_P(Runner, ReportsWrongResults) {
   auto res = r.measure({&bad, &good});
   ASSERT_EQ(res.size(), 2u);
   EXPECT_FALSE(res[0].ok);
+  EXPECT_EQ(res[0].outcome, tuner::Outcome::WrongResult) << res[0].error;
   EXPECT_EQ(res[0].error.rfind("wrong result", 0), 0u) << res[0].error;
   EXPECT_TRUE(res[1].ok) << res[1].error;  // the runner goes on after a failure
 }
@@ -107,7 +108,30 @@ TEST(RunnerProtocol, ParsesResponses) {
   auto crash = runner::parse_runner_line(R"J({"kernel":"k","ok":false,"error":"crashed: signal 11 (Segmentation fault)"})J");
   EXPECT_FALSE(crash.ok);
   EXPECT_EQ(crash.error, "crashed: signal 11 (Segmentation fault)");
+  EXPECT_EQ(crash.outcome, tuner::Outcome::Crashed);
   EXPECT_FALSE(runner::parse_runner_line("garbage").ok);
+  EXPECT_EQ(runner::parse_runner_line("garbage").outcome, tuner::Outcome::Runner);
+}
+
+// Each fixed first word of the protocol (docs/runner.md) gives its outcome.
+TEST(RunnerProtocol, AnErrorsFirstWordGivesItsOutcome) {
+  using tuner::Outcome;
+  const std::vector<std::pair<std::string, Outcome>> cases = {
+      {"load: no kernel 'k' in x.so", Outcome::Runner},
+      {"data: cannot open d.kccd: No such file", Outcome::Runner},
+      {"bounds: b.kccd is empty", Outcome::Runner},
+      {"runner: fork failed", Outcome::Runner},
+      {"status 3", Outcome::Status},
+      {"wrong result: output 0 element 3: got 0.5, expected -0.5, tolerance 1e-06", Outcome::WrongResult},
+      {"crashed: exit status 1 without a result", Outcome::Crashed},
+      {"timeout: more than 10 s", Outcome::Timeout},
+      {"something new", Outcome::Other},
+  };
+  for (auto &[error, o] : cases) {
+    auto r = runner::parse_runner_line(R"({"kernel":"k","ok":false,"error":")" + error + R"("})");
+    EXPECT_FALSE(r.ok);
+    EXPECT_EQ(r.outcome, o) << error;
+  }
 }
 
 TEST(RunnerProtocol, MissingLibraryAndKernelAreErrorsNotCrashes) {

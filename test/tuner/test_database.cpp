@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <thread>
+#include <tuple>
 
 #include "tuner/database.h"
 
@@ -23,7 +24,8 @@ std::string temp_db(const std::string &name) {
   return p;
 }
 
-MeasureRecord record(const std::string &wk, double median, const std::string &error = "", int64_t run = 0) {
+MeasureRecord record(const std::string &wk, double median, const std::string &error = "", int64_t run = 0,
+                     Outcome outcome = Outcome::Build) {
   MeasureRecord r;
   r.workload_key = wk;
   r.target_key = "x86_64|znver4|+avx2";
@@ -31,6 +33,7 @@ MeasureRecord record(const std::string &wk, double median, const std::string &er
   r.schedule = "schedule matmul {\n  parallel C.i\n}\n";
   if (error.empty()) r.samples = {median * 1.01, median, median * 0.99};
   r.median_seconds = error.empty() ? median : 0;
+  r.outcome = error.empty() ? Outcome::Ok : outcome;
   r.error = error;
   r.strategy = "random";
   r.kcc_version = "0.1.0";
@@ -57,6 +60,8 @@ TEST(Database, RecordsRoundTripAndBestIsSmallestValidMedian) {
   auto all = db.records("w1", "x86_64|znver4|+avx2");
   ASSERT_EQ(all.size(), 3u);
   EXPECT_EQ(all[2].error, "build: bad factor");
+  EXPECT_EQ(all[2].outcome, Outcome::Build);
+  EXPECT_EQ(all[1].outcome, Outcome::Ok);
   EXPECT_FALSE(all[2].valid());
   EXPECT_FALSE(db.best("w1", "other-target").has_value());
 }
@@ -83,7 +88,7 @@ TEST(Database, AScheduleMeasuredInvalidOnceDoesNotCount) {
   Database db(temp_db("invalid_once"));
   MeasureRecord b = record("w1", 2e-3);
   b.schedule = "schedule matmul {\n  vectorize C.j\n}\n";
-  db.add({record("w1", 1e-3), b, record("w1", 0, "crashed: worker ended with signal 11")});
+  db.add({record("w1", 1e-3), b, record("w1", 0, "crashed: worker ended with signal 11", 0, Outcome::Crashed)});
   auto best = db.best("w1", "x86_64|znver4|+avx2");
   ASSERT_TRUE(best.has_value());
   EXPECT_EQ(best->schedule, b.schedule);
@@ -119,6 +124,104 @@ TEST(Database, NewerSchemaIsRefused) {
             SQLITE_OK);
   sqlite3_close(raw);
   EXPECT_THROW(Database db(p), DatabaseError);
+}
+
+TEST(Database, APointAndItsSpaceRoundTrip) {
+  Database db(temp_db("point"));
+  MeasureRecord r = record("w1", 1e-3);
+  r.space = "0123456789abcdef";
+  r.point = Point{2, {0, 3, 1}};
+  MeasureRecord none = record("w1", 2e-3);  // a hand schedule: no point
+  none.schedule = "schedule matmul {\n}\n";
+  db.add({r, none});
+  auto all = db.records("w1", "x86_64|znver4|+avx2");
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].space, "0123456789abcdef");
+  ASSERT_TRUE(all[0].point.has_value());
+  EXPECT_EQ(*all[0].point, (Point{2, {0, 3, 1}}));
+  EXPECT_EQ(all[1].space, "");
+  EXPECT_FALSE(all[1].point.has_value());
+}
+
+/// A version-1 database (kcc before the outcome and point columns) with these rows: schedule
+/// text, median, error.
+void write_version_1(const std::string &p, const std::vector<std::tuple<std::string, double, std::string>> &rows) {
+  sqlite3 *raw = nullptr;
+  ASSERT_EQ(sqlite3_open(p.c_str(), &raw), SQLITE_OK);
+  std::string sql =
+      "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+      "INSERT INTO meta VALUES('schema_version', '1');"
+      "CREATE TABLE runs(id INTEGER PRIMARY KEY AUTOINCREMENT, workload_key TEXT NOT NULL, target_key TEXT NOT NULL, "
+      "kernel TEXT, strategy TEXT, budget INTEGER, pid INTEGER, host TEXT, started REAL, finished REAL);"
+      "CREATE TABLE measurements(id INTEGER PRIMARY KEY AUTOINCREMENT, run_id INTEGER, workload_key TEXT NOT NULL, "
+      "target_key TEXT NOT NULL, kernel TEXT, schedule TEXT NOT NULL, samples TEXT, median REAL, error TEXT, "
+      "strategy TEXT, kcc_version TEXT, timestamp REAL, flops REAL);";
+  ASSERT_EQ(sqlite3_exec(raw, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+  for (auto &[schedule, median, error] : rows) {
+    sqlite3_stmt *st = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(raw,
+                                 "INSERT INTO measurements(run_id, workload_key, target_key, kernel, schedule, samples, "
+                                 "median, error, strategy, kcc_version, timestamp, flops) "
+                                 "VALUES(0, 'w1', 't1', 'matmul', ?, ?, ?, ?, 'random', '0.1.0', 1.7e9, 2e6)",
+                                 -1, &st, nullptr),
+              SQLITE_OK);
+    const std::string samples = median > 0 ? std::to_string(median) : "";
+    sqlite3_bind_text(st, 1, schedule.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, samples.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_double(st, 3, median);
+    sqlite3_bind_text(st, 4, error.c_str(), -1, SQLITE_TRANSIENT);
+    ASSERT_EQ(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+  }
+  sqlite3_close(raw);
+}
+
+TEST(Database, AVersion1DatabaseIsMigratedPointCommentsBecomeColumns) {
+  const std::string p = temp_db("v1");
+  const std::string body = "schedule matmul {\n  parallel C.i\n}\n";
+  write_version_1(p, {{"# kcc-point 37f101c8aa5bbec4 1:[5,0,12]\n" + body, 1e-3, ""},
+                      {"schedule matmul {\n}\n", 2e-3, ""},  // a hand schedule: no comment
+                      {"# kcc-point 37f101c8aa5bbec4 0:[0]\n" + body, 0, "static: tiles of C.i exceed its extent 37"}});
+  Database db(p);
+  auto all = db.records("w1", "t1");
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all[0].schedule, body);
+  EXPECT_EQ(all[0].space, "37f101c8aa5bbec4");
+  ASSERT_TRUE(all[0].point.has_value());
+  EXPECT_EQ(*all[0].point, (Point{1, {5, 0, 12}}));
+  EXPECT_EQ(all[0].outcome, Outcome::Ok);
+  EXPECT_EQ(all[1].schedule, "schedule matmul {\n}\n");
+  EXPECT_FALSE(all[1].point.has_value());
+  EXPECT_EQ(all[2].outcome, Outcome::Static);
+  EXPECT_EQ(all[2].error, "static: tiles of C.i exceed its extent 37");
+  // Migrated once: the file now says version 2, and opening it again changes nothing.
+  Database again(p);
+  EXPECT_EQ(again.records("w1", "t1")[0].schedule, body);
+}
+
+TEST(Database, AVersion1ErrorTextGivesItsOutcome) {
+  const std::string p = temp_db("v1outcomes");
+  const std::vector<std::pair<std::string, Outcome>> cases = {
+      {"static: x", Outcome::Static},
+      {"schedule error: x", Outcome::Schedule},
+      {"build: optimization ran past its 2 s CPU-time limit", Outcome::CompileTimeLimit},
+      {"build: LLVM ERROR", Outcome::Build},
+      {"crashed: worker ended with signal 11", Outcome::Crashed},
+      {"timeout: no result within 10 s", Outcome::Timeout},
+      {"wrong result: output 'C' element 3", Outcome::WrongResult},
+      {"status 3: bad argument", Outcome::Status},
+      {"exception: x", Outcome::Exception},
+      {"cuda error: kcc_cuda_alloc failed", Outcome::Cuda},
+      {"load: no kernel", Outcome::Runner},
+      {"no samples", Outcome::Other},
+  };
+  std::vector<std::tuple<std::string, double, std::string>> rows;
+  for (auto &[error, o] : cases) rows.push_back({"schedule matmul {\n}\n", 0, error});
+  write_version_1(p, rows);
+  Database db(p);
+  auto all = db.records("w1", "t1");
+  ASSERT_EQ(all.size(), cases.size());
+  for (size_t i = 0; i < cases.size(); ++i) EXPECT_EQ(all[i].outcome, cases[i].second) << cases[i].first;
 }
 
 TEST(Database, DefaultPathIsInXdgCacheHome) {

@@ -49,7 +49,7 @@ struct FakePeak {
 
 /// One measurement of `schedule` of kernel `k` on the host: valid when `error` is empty.
 MeasureRecord record(const Kernel &k, const std::string &schedule, double seconds, const std::string &error = "",
-                     int64_t run = 0, const std::string &strategy = "hybrid") {
+                     int64_t run = 0, const std::string &strategy = "hybrid", Outcome outcome = Outcome::Other) {
   MeasureRecord r;
   r.workload_key = workload_key(k);
   r.target_key = host().key();
@@ -57,6 +57,7 @@ MeasureRecord record(const Kernel &k, const std::string &schedule, double second
   r.schedule = schedule;
   if (error.empty()) r.samples = {seconds, seconds, seconds};
   r.median_seconds = error.empty() ? seconds : 0;
+  r.outcome = error.empty() ? Outcome::Ok : outcome;
   r.error = error;
   r.strategy = strategy;
   r.run_id = run;
@@ -184,9 +185,11 @@ TEST(Report, AKernelWithoutAValidMeasurementShowsWhyItFailed) {
   Database db(temp_db("failed"));
   const Kernel &k = model().kernels[1];
   RunInfo run = db.begin_run(workload_key(k), host().key(), k.name, "hybrid", 4);
-  db.add({record(k, "schedule scale {\n}\n", 0, "timeout: no result within 10 s", run.id),
-          record(k, "schedule scale {\n  vectorize C.i\n}\n", 0, "build: LLVM ERROR: out of registers", run.id),
-          record(k, "schedule scale {\n  parallel C.i\n}\n", 0, "timeout: no result within 10 s", run.id)});
+  db.add({record(k, "schedule scale {\n}\n", 0, "timeout: no result within 10 s", run.id, "hybrid", Outcome::Timeout),
+          record(k, "schedule scale {\n  vectorize C.i\n}\n", 0, "build: LLVM ERROR: out of registers", run.id, "hybrid",
+                 Outcome::Build),
+          record(k, "schedule scale {\n  parallel C.i\n}\n", 0, "timeout: no result within 10 s", run.id, "hybrid",
+                 Outcome::Timeout)});
   FakePeak peak;
   std::string html = report_html(db, model().kernels, host(), with(peak));
   std::string s = section(html, "scale");
@@ -206,8 +209,9 @@ TEST(Report, AKernelWithoutAValidMeasurementShowsWhyItFailed) {
 TEST(Report, InvalidCountsByReasonBesideAValidBest) {
   Database db(temp_db("reasons"));
   const Kernel &k = model().kernels[0];
-  db.add({record(k, "schedule mm {\n}\n", 2e-5), record(k, "a", 0, "crashed: worker ended with signal 11"),
-          record(k, "b", 0, "wrong result: output 'C' element 3: got 1, expected 2")});
+  db.add({record(k, "schedule mm {\n}\n", 2e-5), record(k, "a", 0, "crashed: worker ended with signal 11", 0, "hybrid", Outcome::Crashed),
+          record(k, "b", 0, "wrong result: output 'C' element 3: got 1, expected 2", 0, "hybrid",
+                 Outcome::WrongResult)});
   FakePeak peak;
   std::string s = section(report_html(db, model().kernels, host(), with(peak)), "mm");
   EXPECT_NE(s.find("<svg"), std::string::npos);

@@ -11,7 +11,7 @@
 #include "ir/interp.h"
 #include "ir/parser.h"
 #include "passes/registry.h"
-#include "tools/runner/runner_client.h"
+#include "tuner/runner_client.h"
 #include "tuner/cli.h"
 #include "tuner/error_bound.h"
 #include "tuner/runner_evaluator.h"
@@ -136,6 +136,7 @@ TEST(RunnerTuning, StaticallyInvalidPointsAreNotSentToTheRunner) {
   auto ms = eval.measure({bad});
   ASSERT_EQ(ms.size(), 1u);
   EXPECT_FALSE(ms[0].valid);
+  EXPECT_EQ(ms[0].outcome, Outcome::Static) << ms[0].error;
   EXPECT_EQ(ms[0].error.rfind("static:", 0), 0u) << ms[0].error;
   EXPECT_EQ(eval.measured(), 0);
 }

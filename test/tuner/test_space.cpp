@@ -80,19 +80,41 @@ TEST(KernelSpace, DenseReluFusesTheEpilogueAndInlinesNothingElse) {
   EXPECT_NE(text.find("compute_at acc Y.j_1"), std::string::npos) << text;
 }
 
-TEST(KernelSpace, PointsRoundTripThroughTheirScheduleText) {
+TEST(KernelSpace, ContainsItsPointsAndNoOther) {
   KernelSpace s(*suite().find_kernel("conv3x3"), host());
   std::mt19937_64 rng(5);
   for (int i = 0; i < 20; ++i) {
     Point p = s.random_point(rng);
-    auto back = s.point_of(s.schedule_text(p));
-    ASSERT_TRUE(back.has_value());
-    EXPECT_EQ(*back, p);
-    Schedule sch = s.schedule(p);  // parses
-    EXPECT_EQ(sch.kernel, "conv3x3");
+    EXPECT_TRUE(s.contains(p));
+    EXPECT_EQ(s.schedule(p).kernel, "conv3x3");
   }
-  KernelSpace other(*suite().find_kernel("matmul"), host());
-  EXPECT_FALSE(other.point_of(s.schedule_text(Point{0, std::vector<int>(s.dims(0).size(), 0)})).has_value());
+  Point p{0, std::vector<int>(s.dims(0).size(), 0)};
+  EXPECT_TRUE(s.contains(p));
+  p.x[0] = s.dims(0)[0];  // one past the last candidate
+  EXPECT_FALSE(s.contains(p));
+  EXPECT_FALSE(s.contains(Point{0, {0}}));                    // too few decisions
+  EXPECT_FALSE(s.contains(Point{s.num_sketches(), p.x}));     // no such sketch
+}
+
+// The sketches build typed steps; their text (what the database and the registry store) must
+// parse back to the same schedule, or a stored schedule would mean something else.
+TEST(KernelSpace, CandidateSchedulesParseBackFromTheirText) {
+  std::mt19937_64 rng(7);
+  for (const char *target : {"host", "nvptx-sm_90", "aarch64-sve"})
+    for (const Kernel &k : suite().kernels) {
+      KernelSpace s(k, make_target(target));
+      for (int i = 0; i < 2 * s.num_sketches(); ++i) {
+        const Schedule sch = s.schedule(s.random_point_of(i % s.num_sketches(), rng));
+        const std::string text = to_string(sch);
+        std::vector<Schedule> back = parse_schedules("<test>", text);
+        ASSERT_EQ(back.size(), 1u) << text;
+        ASSERT_EQ(back[0].steps.size(), sch.steps.size()) << text;
+        for (size_t j = 0; j < sch.steps.size(); ++j) {
+          EXPECT_EQ(primitive_name(back[0].steps[j]), primitive_name(sch.steps[j])) << text;
+          EXPECT_EQ(to_string(back[0].steps[j]), to_string(sch.steps[j])) << text;
+        }
+      }
+    }
 }
 
 TEST(KernelSpace, TilesLargerThanTheExtentAreStaticallyInvalid) {

@@ -47,18 +47,11 @@ TuneFlags every_candidate_times_out(const std::string &db) {
 
 TEST(FailureCounts, GroupsByOutcomeWithTheFirstMessageOfEach) {
   FailureCounts c;
-  auto invalid = [](const std::string &e) {
-    Measurement m;
-    m.error = e;
-    return m;
-  };
-  c.add(invalid("static: tile 5 does not divide 12"));
-  c.add(invalid("crashed: worker ended with signal 11 (Segmentation fault)"));
-  c.add(invalid("static: tile 7 does not divide 12"));
-  c.add(invalid("build: optimization ran past its 2 s CPU-time limit (the code is too large)"));
-  Measurement ok;
-  ok.valid = true;
-  c.add(ok);
+  c.add(Outcome::Static, "static: tile 5 does not divide 12");
+  c.add(Outcome::Crashed, "crashed: worker ended with signal 11 (Segmentation fault)");
+  c.add(Outcome::Static, "static: tile 7 does not divide 12");
+  c.add(Outcome::CompileTimeLimit, "build: optimization ran past its 2 s CPU-time limit (the code is too large)");
+  c.add(Outcome::Ok, "");
   EXPECT_EQ(c.total(), 4);
   EXPECT_EQ(c.count[static_cast<size_t>(Outcome::Static)], 2);
   EXPECT_EQ(c.brief(), "2 static, 1 compile-time limit, 1 crashed");

@@ -15,6 +15,7 @@
 #include "ir/parser.h"
 #include "passes/registry.h"
 #include "tuner/task_scheduler.h"
+#include "tuner/space.h"
 #include "tuner/tuner.h"
 
 namespace kcc::tuner {
@@ -70,6 +71,16 @@ TEST(Tuner, TuneKernelRecordsEveryMeasurementAndReturnsTheBest) {
   auto sched = schedule_from_record(k, host(), *best);
   ASSERT_TRUE(sched.has_value());
   EXPECT_EQ(to_string(*sched), s.schedule_text);
+  // Each record names its point in the space (columns space and point), and its text is that
+  // point's schedule, with no comment.
+  KernelSpace space(k, host());
+  for (const MeasureRecord &r : db.records(workload_key(k), host().key())) {
+    EXPECT_EQ(r.space, space.signature());
+    ASSERT_TRUE(r.point.has_value());
+    EXPECT_EQ(r.schedule, space.schedule_text(*r.point));
+    EXPECT_EQ(r.schedule.rfind("schedule matmul {", 0), 0u) << r.schedule;
+    if (r.valid()) EXPECT_EQ(r.outcome, Outcome::Ok);
+  }
 }
 
 // Run only as the child of the resume test (a fresh process: libgomp, used by XGBoost, does not

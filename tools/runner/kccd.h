@@ -1,6 +1,6 @@
 /* tools/runner/kccd.h - the KCCD data file: a kernel's inputs and reference outputs.
  *
- * Little-endian, written by the compiling machine (tools/runner/runner_client.cpp), read by
+ * Little-endian, written by the compiling machine (tuner/runner_client.cpp), read by
  * kcc-runner and the AArch64 suite driver on the target machine (docs/runner.md):
  *   "KCCD"  u32 version (1)  u32 n_inputs  u32 n_outputs
  *   then n_inputs + n_outputs arrays, each:  u32 dtype (0 = f32)  u32 reserved (0)

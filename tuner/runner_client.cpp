@@ -1,5 +1,5 @@
-// tools/runner/runner_client.cpp - RemoteRunner: compile, link, write data, run one session.
-#include "tools/runner/runner_client.h"
+// tuner/runner_client.cpp - RemoteRunner: compile, link, write data, run one session.
+#include "tuner/runner_client.h"
 
 #include <fmt/format.h>
 
@@ -56,21 +56,39 @@ void write_kccd(const Kernel &k, unsigned seed, const std::string &path) {
   if (!out) throw std::runtime_error("cannot write " + path);
 }
 
+tuner::Outcome runner_outcome(const std::string &error) {
+  using tuner::Outcome;
+  // The protocol's fixed first words (docs/runner.md): the runner is a C program, possibly an
+  // older one on another machine, so its answer is read here, once, at the boundary.
+  static const std::pair<const char *, Outcome> words[] = {
+      {"load", Outcome::Runner},       {"data", Outcome::Runner},     {"bounds", Outcome::Runner},
+      {"runner", Outcome::Runner},     {"status", Outcome::Status},   {"wrong", Outcome::WrongResult},
+      {"crashed", Outcome::Crashed},   {"timeout", Outcome::Timeout},
+  };
+  const std::string first = error.substr(0, error.find_first_of(": "));
+  for (auto &[w, o] : words)
+    if (first == w) return o;
+  return Outcome::Other;
+}
+
 RunnerResult parse_runner_line(const std::string &line) {
   RunnerResult r;
   nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
   if (!j.is_object() || !j.contains("ok")) {
+    r.outcome = tuner::Outcome::Runner;
     r.error = "runner: unreadable response '" + line + "'";
     return r;
   }
   r.ok = j.value("ok", false);
   r.error = j.value("error", std::string());
+  r.outcome = r.ok ? tuner::Outcome::Ok : runner_outcome(r.error);
   r.median = j.value("median", 0.0);
   r.max_err = j.value("max_err", 0.0);
   if (j.contains("samples") && j["samples"].is_array())
     for (auto &s : j["samples"]) r.samples.push_back(s.get<double>());
   if (r.ok && r.samples.empty()) {
     r.ok = false;
+    r.outcome = tuner::Outcome::Runner;
     r.error = "runner: a result without samples";
   }
   return r;
@@ -132,14 +150,23 @@ std::vector<RunnerResult> RemoteRunner::measure(const std::vector<const LoweredF
     for (auto &n : names) add_argv_entry(cm, n, n + "__argv");  // any argument count
     cm.optimize();
     std::ofstream(base + ".o", std::ios::binary) << cm.object();
+  } catch (const InternalError &) {
+    throw;  // a kcc bug, not an invalid candidate
   } catch (const std::exception &e) {
-    for (auto &r : results) r.error = std::string("build: ") + e.what();
+    const bool limit = dynamic_cast<const CompileTimeLimit *>(&e) != nullptr;
+    for (auto &r : results) {
+      r.outcome = limit ? tuner::Outcome::CompileTimeLimit : tuner::Outcome::Build;
+      r.error = std::string("build: ") + e.what();
+    }
     return results;
   }
   std::string link = fmt::format("{} -o {} {} > {} 2>&1", o_.link_command, sh_quote(base + ".so"),
                                  sh_quote(base + ".o"), sh_quote(base + ".link.log"));
   if (std::system(link.c_str()) != 0) {
-    for (auto &r : results) r.error = "build: link failed: " + read_text(base + ".link.log");
+    for (auto &r : results) {
+      r.outcome = tuner::Outcome::Build;
+      r.error = "build: link failed: " + read_text(base + ".link.log");
+    }
     return results;
   }
 
@@ -170,7 +197,10 @@ std::vector<RunnerResult> RemoteRunner::measure(const std::vector<const LoweredF
   if (!hello)
     throw std::runtime_error(fmt::format("runner '{}' did not answer (exit status {}): {}", o_.command, rc,
                                          read_text(base + ".err")));
-  for (; next < results.size(); ++next) results[next].error = "runner: no response (the runner stopped)";
+  for (; next < results.size(); ++next) {
+    results[next].outcome = tuner::Outcome::Runner;
+    results[next].error = "runner: no response (the runner stopped)";
+  }
   return results;
 }
 

@@ -1,4 +1,4 @@
-// tools/runner/runner_client.h - measuring candidates through kcc-runner (docs/runner.md), on
+// tuner/runner_client.h - measuring candidates through kcc-runner (docs/runner.md), on
 // this machine or another one (an emulator, a board reached by ssh): the compiling side.
 //
 // A batch of lowered functions becomes one object (functions renamed NAME__bB_K), linked into a
@@ -13,6 +13,7 @@
 #include "codegen/target.h"
 #include "ir/kernel.h"
 #include "ir/stmt.h"
+#include "tuner/outcome.h"
 
 namespace kcc::runner {
 
@@ -40,11 +41,17 @@ struct RunnerOptions {
 /// One candidate's outcome, as the runner reported it.
 struct RunnerResult {
   bool ok = false;
+  tuner::Outcome outcome = tuner::Outcome::Other;  ///< why not ok
   std::string error;            ///< "wrong result: ...", "crashed: signal 11 (...)", "timeout: ...", "build: ..."
   std::vector<double> samples;  ///< seconds per call
   double median = 0;
   double max_err = 0;           ///< largest |out - ref| / (1 + |ref|)
 };
+
+/// The outcome a runner's error text says: its first word is fixed by the protocol
+/// (docs/runner.md: "load", "data", "bounds", "runner", "status", "wrong result", "crashed",
+/// "timeout"); Other for any other.
+tuner::Outcome runner_outcome(const std::string &error);
 
 /// Writes `k`'s KCCD file: random inputs in [-1, 1] from `seed` and the interpreter's outputs.
 void write_kccd(const Kernel &k, unsigned seed, const std::string &path);
