@@ -34,6 +34,9 @@
 #include <vector>
 
 #include "codegen/target.h"
+#ifdef KCC_HAVE_FRONTEND
+#include "frontend/import_model.h"
+#endif
 #include "ir/diag.h"
 #include "ir/parser.h"
 #include "passes/pipeline.h"
@@ -60,6 +63,8 @@ const char *kUsage = R"(usage: kcc compile MODEL.ir [MORE.ir ...] [options]
        kcc tune MODEL.ir [MORE.ir ...] --budget N [options]   tune and record, write nothing else
        kcc report MODEL.ir [--db PATH] [-o FILE.html]         tuning curves and roofline (HTML)
                            [--remeasure-peak]           measure the stored machine peak again
+       kcc import MODEL.onnx [-o OUT.ir] [--input-shape NAME=1x3x224x224 ...]
+                                                 write OUT.ir (kernels + model) and OUT.weights
        kcc targets
        kcc --version | --help
 
@@ -508,6 +513,47 @@ int run_targets() {
   return 0;
 }
 
+/// `kcc import MODEL.onnx [-o OUT.ir] [--input-shape NAME=DIMS ...]`: OUT.ir (default MODEL.ir
+/// beside the model) and OUT.weights beside it, written together or not at all.
+int run_import(const std::vector<std::string> &args) {
+#ifdef KCC_HAVE_FRONTEND
+  std::string model, out;
+  frontend::ModelImportOptions o;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string &a = args[i];
+    auto value = [&]() -> const std::string & {
+      if (i + 1 >= args.size()) throw UsageError(fmt::format("option '{}' needs a value", a));
+      return args[++i];
+    };
+    if (a == "-o") {
+      out = value();
+    } else if (a == "--input-shape") {
+      auto [name, shape] = frontend::parse_input_shape(value());
+      o.onnx.input_shapes[name] = shape;
+    } else if (!a.empty() && a[0] == '-') {
+      throw UsageError(fmt::format("unknown option '{}' for 'kcc import'", a));
+    } else if (model.empty()) {
+      model = a;
+    } else {
+      throw UsageError(fmt::format("'kcc import' takes one model (got '{}' and '{}')", model, a));
+    }
+  }
+  if (model.empty()) throw UsageError("'kcc import' needs a model file");
+  if (out.empty()) out = std::filesystem::path(model).replace_extension(".ir").string();
+  std::filesystem::path op(out);
+  std::string stem = op.stem().string();
+  o.model_name = stem;
+  o.weights_file = stem + ".weights";
+  frontend::LoweredModel m = frontend::import_model(model, o);
+  std::string weights = (op.parent_path() / o.weights_file).string();
+  write_files_atomically({{out, m.ir}, {weights, m.weights}});
+  return 0;
+#else
+  (void)args;
+  throw UsageError("this kcc was built without the ONNX frontend (KCC_BUILD_FRONTEND=OFF)");
+#endif
+}
+
 int run(const std::vector<std::string> &args) {
   if (args.empty()) throw UsageError("no command");
   const std::string &cmd = args[0];
@@ -522,6 +568,15 @@ int run(const std::vector<std::string> &args) {
   if (cmd == "targets") {
     if (args.size() > 1) throw UsageError(fmt::format("'kcc targets' takes no arguments (got '{}')", args[1]));
     return run_targets();
+  }
+  if (cmd == "import") {
+    std::vector<std::string> rest(args.begin() + 1, args.end());
+    for (auto &a : rest)
+      if (a == "--help" || a == "-h") {
+        print_usage();
+        return 0;
+      }
+    return run_import(rest);
   }
   if (cmd == "compile" || cmd == "tune" || cmd == "report") {
     std::vector<std::string> rest(args.begin() + 1, args.end());

@@ -5,6 +5,8 @@
   errors/NAME.onnx  models with one thing wrong each
   torch/NAME.onnx   PyTorch exports (fixed seed, random weights) and torch/expected.json with the
                     output shapes PyTorch computes
+  lower/NAME.onnx   small models with NAME.in (the inputs, float32 raw, concatenated) and NAME.out
+                    (PyTorch's outputs for them): what an imported model must compute
 Each group writes GROUP.status: "ok", or "skip: <why>" when its Python packages are missing.
 """
 import json
@@ -249,6 +251,122 @@ def torch_group():
     write_status("torch", "ok")
 
 
+def lower_group():
+    """Per-operator models and small whole networks, each with inputs and PyTorch's outputs."""
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+    import torchvision
+    from onnx import helper, numpy_helper
+
+    os.makedirs(os.path.join(OUT, "lower"), exist_ok=True)
+    path = lambda name: os.path.join(OUT, "lower", name)
+
+    def save(name, inputs, outputs):
+        with open(path(name + ".in"), "wb") as f:
+            for x in inputs:
+                f.write(np.ascontiguousarray(x, dtype=np.float32).tobytes())
+        with open(path(name + ".out"), "wb") as f:
+            for y in outputs:
+                f.write(np.ascontiguousarray(y.detach().numpy() if torch.is_tensor(y) else y, dtype=np.float32).tobytes())
+
+    def export(name, module, shapes, opset=13, positive=False):
+        torch.manual_seed(0)
+        args = tuple(torch.randn(*s) for s in shapes)
+        if positive:
+            args = tuple(a.abs() + 0.1 for a in args)
+        if isinstance(module, torch.nn.Module):
+            module.eval()
+        else:
+            fn = module
+            module = type("M", (torch.nn.Module,), {"forward": lambda self, *a: fn(*a)})()
+        with torch.no_grad():
+            outs = module(*args)
+        outs = outs if isinstance(outs, (tuple, list)) else [outs]
+        torch.onnx.export(module, args, path(name + ".onnx"), opset_version=opset,
+                          input_names=[f"x{i}" for i in range(len(args))])
+        save(name, [a.numpy() for a in args], outs)
+
+    torch.manual_seed(0)
+    export("conv_group_dilation", torch.nn.Conv2d(8, 6, 3, stride=(2, 1), padding=(2, 1), dilation=2, groups=2), [(1, 8, 9, 11)])
+    export("conv_depthwise", torch.nn.Conv2d(4, 4, 3, padding=1, groups=4, bias=False), [(1, 4, 6, 6)])
+    export("conv_transpose", torch.nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1, groups=2), [(1, 4, 5, 5)])
+    export("maxpool_ceil", torch.nn.MaxPool2d(3, stride=2, padding=1, ceil_mode=True), [(1, 2, 8, 8)])
+    export("avgpool_exclude_pad", torch.nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=False), [(1, 2, 7, 7)])
+    export("global_avgpool", torch.nn.AdaptiveAvgPool2d(1), [(2, 3, 5, 4)])
+    export("linear", torch.nn.Linear(12, 5), [(3, 12)])
+    export("gemm_trans", lambda a, b: 0.5 * a.t() @ b.t() + 2.0, [(4, 3), (5, 4)], opset=11)
+    export("matmul_broadcast", lambda a, b: a @ b, [(2, 1, 4, 3), (5, 3, 6)])
+    export("matmul_vector", lambda a, b: a @ b, [(3,), (2, 3, 4)])
+    export("elementwise", lambda a, b: (a + b) * (a - b) / (b * b + 1.0), [(2, 3, 4), (3, 1)])
+    export("activations", lambda x: torch.sigmoid(x) + torch.tanh(x) + F.leaky_relu(x, 0.2) + F.hardsigmoid(x)
+           + F.hardswish(x) + torch.erf(x) + torch.exp(x) + F.relu6(x) + torch.clamp(x, min=-0.5), [(2, 3, 4)])
+    export("gelu", lambda x: F.gelu(x), [(2, 8)])
+    export("gelu_tanh", lambda x: F.gelu(x, approximate="tanh"), [(2, 8)])
+    export("prelu", torch.nn.PReLU(3, init=0.1), [(1, 3, 2, 2)])
+    export("sqrt_pow", lambda x: torch.sqrt(x) + torch.pow(x, 3.0) + x ** 0.5, [(2, 5)], positive=True)
+    export("concat_split", lambda a, b: torch.split(torch.cat([a, b, a], dim=1), [2, 5, 3], dim=1), [(2, 3, 4), (2, 4, 4)])
+    export("slice_transpose", lambda x: x[:, 1:5:2, ::1].permute(2, 0, 1) * 2.0, [(2, 7, 3)])
+    export("reshape_flatten", lambda x: torch.flatten(x.reshape(2, 3, 4, 5).transpose(1, 2), 1) + 1.0, [(6, 20)])
+    export("squeeze_unsqueeze", lambda x: x.squeeze(1).unsqueeze(0) - 1.0, [(3, 1, 4)])
+    export("gather_constant", lambda x: x[:, 2] + x[:, torch.tensor([3, 0, 3])].sum(1), [(2, 5, 3)])
+    export("softmax", lambda x: torch.softmax(x, dim=1), [(2, 5, 3)])
+    export("layer_norm", torch.nn.LayerNorm(8, eps=1e-6), [(2, 3, 8)], opset=17)
+    export("layer_norm_decomposed", torch.nn.LayerNorm(8), [(2, 3, 8)], opset=13)
+    export("reduce", lambda x: x.mean(dim=(1, 2), keepdim=True) + x.sum(dim=2, keepdim=True), [(2, 3, 4)])
+    export("batchnorm", torch.nn.BatchNorm2d(3).eval(), [(2, 3, 4, 4)])
+
+    # Conv followed by BatchNormalization, written with onnx.helper (PyTorch folds it on export).
+    rng = np.random.default_rng(1)
+    w, b = rng.standard_normal((4, 3, 3, 3)).astype(np.float32), rng.standard_normal(4).astype(np.float32)
+    s, beta, mean = (rng.standard_normal(4).astype(np.float32) for _ in range(3))
+    var = (np.abs(rng.standard_normal(4)) + 0.5).astype(np.float32)
+    x = rng.standard_normal((1, 3, 6, 6)).astype(np.float32)
+    N = helper.make_node
+    g = helper.make_graph(
+        [N("Conv", ["x", "w", "b"], ["c"], name="conv", pads=[1, 1, 1, 1]),
+         N("BatchNormalization", ["c", "s", "beta", "mean", "var"], ["bn"], name="bn", epsilon=1e-3),
+         N("Relu", ["bn"], ["y"], name="relu")],
+        "conv_bn", [helper.make_tensor_value_info("x", 1, [1, 3, 6, 6])], [helper.make_tensor_value_info("y", 1, None)],
+        [numpy_helper.from_array(v, k) for k, v in dict(w=w, b=b, s=s, beta=beta, mean=mean, var=var).items()])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 8
+    with open(path("conv_bn.onnx"), "wb") as f:
+        f.write(m.SerializeToString())
+    t = lambda a: torch.from_numpy(a)
+    ref = F.relu(F.batch_norm(F.conv2d(t(x), t(w), t(b), padding=1), t(mean), t(var), t(s), t(beta), eps=1e-3))
+    save("conv_bn", [x], [ref])
+
+    # Whole networks at small inputs (the reference interpreter is slow).
+    torch.manual_seed(0)
+    export("resnet18", torchvision.models.resnet18(weights=None), [(1, 3, 32, 32)])
+    torch.manual_seed(0)
+    export("mobilenet_v2", torchvision.models.mobilenet_v2(weights=None), [(1, 3, 32, 32)], opset=11)
+    torch.manual_seed(0)
+    export("transformer_encoder_layer",
+           torch.nn.TransformerEncoderLayer(d_model=32, nhead=4, dim_feedforward=64, batch_first=True), [(1, 8, 32)], opset=17)
+    # What the language cannot express yet: an error naming the node.
+    def helper_model(name, nodes, x_shape, inits):
+        g = helper.make_graph(nodes, name, [helper.make_tensor_value_info("x", 1, x_shape)],
+                              [helper.make_tensor_value_info("y", 1, None)],
+                              [numpy_helper.from_array(v, k) for k, v in inits.items()])
+        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+        m.ir_version = 8
+        with open(path(name + ".onnx"), "wb") as f:
+            f.write(m.SerializeToString())
+
+    xh = rng.standard_normal((2, 3, 4)).astype(np.float32) * 4
+    helper_model("hardswish_gelu", [N("HardSwish", ["x"], ["a"], name="hswish"),
+                                    N("Gelu", ["a"], ["b"], name="gelu", approximate="tanh"),
+                                    N("Gelu", ["b"], ["y"], name="gelu_erf")], [2, 3, 4], {})
+    save("hardswish_gelu", [xh], [F.gelu(F.gelu(F.hardswish(t(xh)), approximate="tanh"))])
+    helper_model("error_conv1d", [N("Conv", ["x", "w"], ["y"], name="conv_1d")], [1, 3, 10],
+                 {"w": rng.standard_normal((4, 3, 3)).astype(np.float32)})
+    helper_model("error_layer_norm_axis", [N("LayerNormalization", ["x", "s", "b"], ["y"], name="ln_2", axis=1)], [2, 3, 4],
+                 {"s": np.ones((3, 4), np.float32), "b": np.zeros((3, 4), np.float32)})
+    write_status("lower", "ok")
+
+
 os.makedirs(OUT, exist_ok=True)
 try:
     import numpy  # noqa: F401
@@ -263,5 +381,7 @@ try:
     import torchvision  # noqa: F401
 except ImportError as e:
     write_status("torch", f"skip: python3-torch or python3-torchvision is missing ({e})")
+    write_status("lower", f"skip: python3-torch or python3-torchvision is missing ({e})")
 else:
     torch_group()
+    lower_group()

@@ -46,7 +46,7 @@ void ensure_models() {
   int fd = ::open((dir + ".lock").c_str(), O_CREAT | O_RDWR, 0644);
   if (fd < 0 || ::flock(fd, LOCK_EX) != 0) throw std::runtime_error("cannot lock " + dir + ".lock");
   bool fresh = true;
-  for (const char *g : {"ops", "errors", "torch"}) fresh = fresh && newer_than_script(dir + "/" + g + ".status");
+  for (const char *g : {"ops", "errors", "torch", "lower"}) fresh = fresh && newer_than_script(dir + "/" + g + ".status");
   int rc = 0;
   if (!fresh) {
     std::string cmd = python() + " " + KCC_MAKE_MODELS + " " + dir + " > " + dir + ".log 2>&1";

@@ -1,0 +1,175 @@
+// test/frontend/test_onnx_lower.cpp - ONNX models lowered to .ir (frontend/import_model.h) and
+// run through the reference interpreter, against PyTorch's outputs that make_models.py stored
+// beside each model (lower/NAME.in, NAME.out).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "frontend/import_model.h"
+#include "ir/interp.h"
+#include "ir/model.h"
+#include "ir/parser.h"
+#include "test/frontend/models.h"
+
+namespace kcc::frontend::test {
+namespace {
+
+std::vector<float> read_floats(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<float> v(s.size() / 4);
+  std::memcpy(v.data(), s.data(), v.size() * 4);
+  return v;
+}
+
+std::string stem(const std::string &onnx) { return onnx.substr(0, onnx.size() - 5); }
+
+struct Imported {
+  LoweredModel lowered;
+  Module module;
+};
+
+Imported import_lower(const std::string &name, ModelImportOptions o = {}) {
+  std::string path = model_path("lower", name);
+  LoweredModel m = import_model(path, o);
+  Module mod = parse_module(stem(path) + ".ir", m.ir);
+  return {m, mod};
+}
+
+/// Max |error| over max |reference| of the imported model on the stored inputs.
+double relative_error(const std::string &name, const Imported &im) {
+  std::string base = stem(model_path("lower", name));
+  const ModelDecl &model = im.module.models.at(0);
+  std::string weights = base + (im.lowered.weights.empty() ? "" : ".weights");
+  std::ofstream(base + ".weights", std::ios::binary) << im.lowered.weights;
+  std::vector<float> in = read_floats(base + ".in"), ref = read_floats(base + ".out");
+  std::vector<std::vector<double>> inputs;
+  size_t at = 0;
+  for (const ModelTensor &t : model.inputs) {
+    size_t n = 1;
+    for (int64_t d : t.shape) n *= size_t(d);
+    EXPECT_LE(at + n, in.size()) << name << ": the stored inputs are too short";
+    inputs.emplace_back(in.begin() + long(at), in.begin() + long(std::min(at + n, in.size())));
+    at += n;
+  }
+  auto outs = interpret_model(im.module, model, inputs, read_model_weights(model, base + ".weights"));
+  std::vector<double> got;
+  for (auto &o : outs) got.insert(got.end(), o.begin(), o.end());
+  EXPECT_FALSE(ref.empty()) << name;
+  EXPECT_EQ(got.size(), ref.size()) << name;
+  double err = 0, scale = 0;
+  for (size_t i = 0; i < std::min(got.size(), ref.size()); ++i) {
+    err = std::max(err, std::abs(got[i] - double(ref[i])));
+    scale = std::max(scale, std::abs(double(ref[i])));
+  }
+  return err / std::max(scale, 1e-30);
+}
+
+class LowerOp : public ::testing::TestWithParam<const char *> {};
+
+TEST_P(LowerOp, MatchesPyTorch) {
+  KCC_REQUIRE_MODELS("lower");
+  Imported im = import_lower(GetParam());
+  EXPECT_LE(relative_error(GetParam(), im), 1e-4) << im.lowered.ir;
+}
+
+INSTANTIATE_TEST_SUITE_P(Ops, LowerOp,
+                         ::testing::Values("conv_group_dilation", "conv_depthwise", "conv_transpose", "maxpool_ceil",
+                                           "avgpool_exclude_pad", "global_avgpool", "linear", "gemm_trans",
+                                           "matmul_broadcast", "matmul_vector", "elementwise", "activations", "gelu",
+                                           "gelu_tanh", "hardswish_gelu", "prelu", "sqrt_pow", "concat_split", "slice_transpose",
+                                           "reshape_flatten", "squeeze_unsqueeze", "gather_constant", "softmax",
+                                           "layer_norm", "layer_norm_decomposed", "reduce", "batchnorm", "conv_bn"),
+                         [](const auto &info) { return std::string(info.param); });
+
+TEST(LowerModel, ResNet18MatchesPyTorch) {
+  KCC_REQUIRE_MODELS("lower");
+  Imported im = import_lower("resnet18");
+  EXPECT_LE(relative_error("resnet18", im), 1e-4);
+}
+
+TEST(LowerModel, MobileNetV2MatchesPyTorch) {
+  KCC_REQUIRE_MODELS("lower");
+  Imported im = import_lower("mobilenet_v2");
+  EXPECT_LE(relative_error("mobilenet_v2", im), 1e-4);
+}
+
+TEST(LowerModel, TransformerEncoderLayerMatchesPyTorch) {
+  KCC_REQUIRE_MODELS("lower");
+  Imported im = import_lower("transformer_encoder_layer");
+  EXPECT_LE(relative_error("transformer_encoder_layer", im), 1e-4) << im.lowered.ir;
+}
+
+TEST(LowerModel, RepeatedWorkloadsShareOneKernel) {
+  KCC_REQUIRE_MODELS("lower");
+  Imported im = import_lower("resnet18");
+  // ResNet-18: 20 convolutions, 15 distinct conv kernels: the stem; per stage a 3x3 with ReLU and
+  // a 3x3 with residual add and ReLU; in stages 2-4 also a strided 3x3 and a 1x1 downsample.
+  size_t conv_calls = 0;
+  for (const ModelCall &c : im.module.models[0].calls) conv_calls += c.kernel.rfind("conv_", 0) == 0;
+  size_t conv_kernels = 0;
+  for (const Kernel &k : im.module.kernels) conv_kernels += k.name.rfind("conv_", 0) == 0;
+  EXPECT_EQ(conv_calls, 20u);
+  EXPECT_EQ(conv_kernels, 15u);
+  EXPECT_NE(im.lowered.ir.find("kernel conv_64x8x8_k3s1_add_relu("), std::string::npos) << im.lowered.ir;
+}
+
+TEST(LowerModel, PrintedTextParsesBackToTheSameText) {
+  KCC_REQUIRE_MODELS("lower");
+  Imported im = import_lower("mobilenet_v2");
+  std::string printed = to_string(im.module);
+  EXPECT_EQ(to_string(parse_module("printed.ir", printed)), printed);
+  // and the imported text itself reads back to the same module
+  EXPECT_EQ(to_string(parse_module("again.ir", im.lowered.ir)), printed);
+}
+
+TEST(LowerPasses, FoldedBatchNormMatchesUnfolded) {
+  KCC_REQUIRE_MODELS("lower");
+  ModelImportOptions unfolded;
+  unfolded.fold_batchnorm = false;
+  Imported a = import_lower("conv_bn"), b = import_lower("conv_bn", unfolded);
+  EXPECT_EQ(a.lowered.ir.find("rsqrt"), std::string::npos) << a.lowered.ir;  // folded: no BN stage
+  EXPECT_NE(b.lowered.ir.find("rsqrt"), std::string::npos) << b.lowered.ir;
+  EXPECT_LE(relative_error("conv_bn", a), 1e-4);
+  EXPECT_LE(relative_error("conv_bn", b), 1e-4);
+}
+
+TEST(LowerPasses, EpiloguesJoinTheConvolutionKernel) {
+  KCC_REQUIRE_MODELS("lower");
+  Imported fused = import_lower("conv_bn");
+  ModelImportOptions o;
+  o.fuse_epilogues = false;
+  Imported apart = import_lower("conv_bn", o);
+  EXPECT_EQ(fused.module.models[0].calls.size(), 1u) << fused.lowered.ir;
+  EXPECT_EQ(apart.module.models[0].calls.size(), 2u) << apart.lowered.ir;
+  EXPECT_LE(relative_error("conv_bn", apart), 1e-4);
+}
+
+void expect_error(const std::string &name, const std::string &text) {
+  std::string path = model_path("lower", name);
+  try {
+    import_model(path, {});
+    ADD_FAILURE() << name << ": no error";
+  } catch (const ModelError &e) {
+    EXPECT_EQ(std::string(e.what()), path + ": " + text);
+  }
+}
+
+TEST(LowerErrors, OneDimensionalConvNamesTheNode) {
+  KCC_REQUIRE_MODELS("lower");
+  expect_error("error_conv1d", "node 'conv_1d' (Conv): error: only 2-D windows (NCHW input) are supported; the input is 1x3x10");
+}
+
+TEST(LowerErrors, LayerNormOverSeveralAxesNamesTheNode) {
+  KCC_REQUIRE_MODELS("lower");
+  expect_error("error_layer_norm_axis",
+               "node 'ln_2' (LayerNormalization): error: normalization over axes 1.. of a rank-3 input: only the last "
+               "axis is supported");
+}
+
+}  // namespace
+}  // namespace kcc::frontend::test
