@@ -390,6 +390,25 @@ TEST(ModelEntry, ExternalWeightsOfAnotherModelOrMisplacedAreRejected) {
   EXPECT_LE(relative_error(y, net.reference[0]), 1e-4);
 }
 
+TEST(ModelEntry, ModelWithoutValuesOrWeightsNeedsNoWorkspace) {
+  // One call: its result is the output, so nothing lives in a workspace; no weights file.
+  Module m = parse_module("one.ir", R"(kernel twice(X: f32[3]) -> Y: f32[3] {
+  Y[i] = X[i] * 2.0
+}
+model one(x: f32[3]) -> y: f32[3] {
+  y = twice(x)
+}
+)");
+  CompileResult r = compile(m);
+  EXPECT_EQ(r.models.at(0).plan.peak, 0);
+  JitNet j = jit(std::move(r));
+  EXPECT_EQ(j.fn<SizeFn>("one_workspace_size")(), 0u);
+  std::vector<float> x = {1, -2, 0.5f}, y(3);
+  using RunFn = int (*)(void *, const float *, float *);
+  ASSERT_EQ(j.fn<RunFn>("one_run")(nullptr, x.data(), y.data()), KCC_OK);  // NULL: 0 bytes needed
+  EXPECT_EQ(y, (std::vector<float>{2, -4, 1}));
+}
+
 // ------------------------------------------------------------------ what a user can get wrong
 
 /// compile_module's UserError, or "" when it compiles.
