@@ -122,6 +122,9 @@ struct Net {
     std::vector<double> xd(x.begin(), x.end());
     reference = interpret_model(m, model(), {xd}, read_model_weights(model(), (dir / "net.weights").string()));
   }
+  ~Net() {
+    if (!::testing::Test::HasFailure()) fs::remove_all(dir);  // kept for a look when a test fails
+  }
   const ModelDecl &model() const { return m.models.at(0); }
 };
 
