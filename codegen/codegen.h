@@ -8,6 +8,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "codegen/target.h"
@@ -71,10 +72,11 @@ struct ModelEntrySpec {
   std::vector<int> input_align, output_align;    ///< bytes each argument must be aligned to (its element size)
   std::vector<Call> calls;                       ///< in order
   int64_t workspace_bytes = 0;
-  /// Embedded weights: the blob, a 64-byte-aligned constant. External: empty, and the entry
-  /// points take a `const void *weights` of `weights_bytes` bytes first.
+  /// Embedded weights: the blob (borrowed; copied into the module), a 64-byte-aligned constant.
+  /// External: empty, and the entry points take a `const void *weights` of `weights_bytes`
+  /// bytes first.
   bool external_weights = false;
-  std::string weights;
+  std::string_view weights;
   int64_t weights_bytes = 0;
   uint64_t weights_fnv1a = 0;                    ///< external: what NAME_load_weights checks
 };

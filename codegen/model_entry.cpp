@@ -58,7 +58,8 @@ class EntryEmitter {
   }
 
   void embed_weights() {
-    auto *data = llvm::ConstantDataArray::getRaw(s_.weights, s_.weights.size(), b_.getInt8Ty());
+    auto *data = llvm::ConstantDataArray::getRaw(llvm::StringRef(s_.weights.data(), s_.weights.size()),
+                                                s_.weights.size(), b_.getInt8Ty());
     weights_ = new llvm::GlobalVariable(m_, data->getType(), /*isConstant=*/true, llvm::GlobalValue::PrivateLinkage,
                                         data, s_.name + ".weights");
     weights_->setAlignment(llvm::Align(kAlign));
