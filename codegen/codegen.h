@@ -4,9 +4,11 @@
 // function attributes) is reached through the Target. NVPTX will get its own generator behind
 // the same interface.
 #pragma once
+#include <cstdint>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "codegen/target.h"
@@ -52,6 +54,47 @@ class CompiledModule {
 /// InternalError). `module_name` names the LLVM module.
 CompiledModule generate_code(const std::vector<LoweredFunc> &funcs, const Target &target,
                              const std::string &module_name = "kcc");
+
+/// The entry points of a compiled model (codegen/model_entry.cpp), in terms of buffers only: the
+/// pipeline plans where each tensor lives (passes/memory_plan.h) and says so here.
+struct ModelEntrySpec {
+  /// Where an argument of a kernel call points.
+  enum class Place : uint8_t { Input, Output, Workspace, Weights };
+  struct Buffer {
+    Place place = Place::Input;
+    int64_t index = 0;  ///< Input/Output: which argument of the model; Workspace/Weights: byte offset
+  };
+  struct Call {
+    std::string kernel;          ///< a function of the module: int K(ptr...) returning a kcc_status
+    std::vector<Buffer> args;    ///< inputs then outputs of the kernel
+  };
+  std::string name;                              ///< the model's C name
+  std::vector<int> input_align, output_align;    ///< bytes each argument must be aligned to (its element size)
+  std::vector<Call> calls;                       ///< in order
+  int64_t workspace_bytes = 0;
+  /// Embedded weights: the blob (borrowed; copied into the module), a 64-byte-aligned constant.
+  /// External: empty, and the entry points take a `const void *weights` of `weights_bytes`
+  /// bytes first.
+  bool external_weights = false;
+  std::string_view weights;
+  int64_t weights_bytes = 0;
+  uint64_t weights_fnv1a = 0;                    ///< external: what NAME_load_weights checks
+};
+
+/// Adds a model's C entry points to `m` (the kernels it calls must be there): with W the
+/// `const void *weights` argument of external weights, absent when they are embedded,
+///   int NAME(W, const T *in..., T *out...)                 a workspace of its own (kcc_alloc)
+///   int NAME_run(W, void *workspace, const T *in..., T *out...)  the caller's workspace
+///   size_t NAME_workspace_size(void)
+/// and with external weights
+///   size_t NAME_weights_size(void)
+///   int NAME_load_weights(const char *path, void **weights)   through kcc_load_weights
+/// Each returns KCC_ERR_NULL_ARGUMENT for a NULL pointer (workspace and weights may be NULL
+/// when their size is 0), KCC_ERR_MISALIGNED for a workspace or weights pointer not 64-byte
+/// aligned or a tensor not aligned to its element, before any work; then the first non-zero
+/// status of a kernel. No global mutable state: calls with separate workspaces may run at once.
+/// The verifier runs on the result (InternalError on failure).
+void add_model_entry(CompiledModule &m, const ModelEntrySpec &spec);
 
 /// An in-process JIT of an optimized module (host targets only), for tests and measurement.
 /// Runtime symbols (kcc_parallel_for, ...) resolve to the copies linked into this process.

@@ -53,6 +53,7 @@ llvm::Error define_runtime_symbols(llvm::orc::LLJIT &j) {
   add("kcc_parallel_for", &kcc_parallel_for);
   add("kcc_alloc", &kcc_alloc);
   add("kcc_free", &kcc_free);
+  add("kcc_load_weights", &kcc_load_weights);
   // NVPTX host stubs (the device code itself is loaded by the CUDA driver at run time).
   add("kcc_cuda_launch", &kcc_cuda_launch);
   add("kcc_cuda_alloc", &kcc_cuda_alloc);

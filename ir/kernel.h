@@ -115,7 +115,7 @@ struct ModelDecl {
 struct Module {
   SourceFileRef file;
   std::vector<Kernel> kernels;
-  std::vector<ModelDecl> models;    ///< checked against the kernels; not compiled (yet)
+  std::vector<ModelDecl> models;    ///< checked against the kernels; compiled to entry points
   std::vector<Schedule> schedules;  ///< hand-written schedules, by kernel name
 
   const Kernel *find_kernel(const std::string &n) const;

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <map>
 
+#include "ir/model.h"
 #include "ir/visitor.h"
 #include "passes/lower_passes.h"
 #include "passes/schedule_state.h"
@@ -26,7 +27,7 @@ const char *to_string(ScheduleSource s) {
 
 std::vector<std::string> pipeline_steps() {
   return {"choose-schedule", "apply-schedule", "lower",  "simplify", "partition-loops", "vectorize",
-          "unroll",          "simplify-final", "hoist-allocations", "verify", "codegen",  "optimize"};
+          "unroll",          "simplify-final", "hoist-allocations", "verify", "plan-memory", "codegen", "model-entry", "optimize"};
 }
 
 namespace {
@@ -122,6 +123,83 @@ LoweredFunc lower_with(const Kernel &k, const Schedule &s, const Target &t, Step
   return f;
 }
 
+/// The C names a model's entry points take (codegen.h, add_model_entry).
+std::vector<std::string> entry_names(const ModelDecl &model, bool external_weights) {
+  std::vector<std::string> names = {model.name, model.name + "_run", model.name + "_workspace_size"};
+  if (external_weights) {
+    names.push_back(model.name + "_weights_size");
+    names.push_back(model.name + "_load_weights");
+  }
+  return names;
+}
+
+std::string line_col(const SourceLoc &l) { return fmt::format("{}:{}", l.line, l.col); }
+
+/// What stops `m`'s models from becoming entry points: a GPU target, an entry point named like
+/// a kernel or like another model's entry point (the checker already keeps a model's own name
+/// from being a kernel's).
+void check_models(const Module &m, const CompileOptions &opts) {
+  std::map<std::string, const ModelDecl *> taken;
+  for (const ModelDecl &model : m.models) {
+    if (opts.target.is_gpu())
+      throw UserError(model.loc, fmt::format("model '{}' cannot be compiled for GPU target '{}': model entry points "
+                                             "are generated for CPU targets only (compile its kernels without it)",
+                                             model.name, opts.target.name));
+    for (const std::string &n : entry_names(model, opts.external_weights)) {
+      if (const Kernel *k = m.find_kernel(n))
+        throw UserError(model.loc, fmt::format("model '{}' needs the C name '{}' for an entry point, but kernel '{}' at "
+                                               "{} has it; rename one of them",
+                                               model.name, n, k->name, line_col(k->loc)));
+      if (auto [it, fresh] = taken.emplace(n, &model); !fresh)
+        throw UserError(model.loc, fmt::format("model '{}' needs the C name '{}' for an entry point, but model '{}' at "
+                                               "{} has it; rename one of them",
+                                               model.name, n, it->second->name, line_col(it->second->loc)));
+    }
+  }
+}
+
+/// The weights file of `model`, beside the file the model was read from.
+std::string model_weights_path(const Module &m, const ModelDecl &model) {
+  Module home;
+  home.file = model.loc.file ? model.loc.file : m.file;
+  return weights_path(home, model);
+}
+
+/// Where every argument of every call of `cm` points, for add_model_entry.
+ModelEntrySpec entry_spec(const CompiledModel &cm) {
+  const ModelDecl &model = *cm.model;
+  ModelEntrySpec spec;
+  spec.name = model.name;
+  std::map<std::string, ModelEntrySpec::Buffer> where;
+  for (size_t i = 0; i < model.inputs.size(); ++i) {
+    spec.input_align.push_back(Type{model.inputs[i].elem, 1}.bytes());
+    where[model.inputs[i].name] = {ModelEntrySpec::Place::Input, static_cast<int64_t>(i)};
+  }
+  for (size_t i = 0; i < model.outputs.size(); ++i) {
+    spec.output_align.push_back(Type{model.outputs[i].elem, 1}.bytes());
+    where[model.outputs[i].name] = {ModelEntrySpec::Place::Output, static_cast<int64_t>(i)};
+  }
+  for (size_t i = 0; i < model.weights.size(); ++i)
+    where[model.weights[i].tensor.name] = {ModelEntrySpec::Place::Weights, cm.weights.offsets[i]};
+  for (const PlannedValue &v : cm.plan.values) where[v.name] = {ModelEntrySpec::Place::Workspace, v.offset};
+  for (const ModelCall &call : model.calls) {
+    ModelEntrySpec::Call c{call.kernel, {}};
+    for (auto *names : {&call.args, &call.results})
+      for (const std::string &n : *names) {
+        auto it = where.find(n);
+        KCC_INTERNAL(it != where.end(), fmt::format("model '{}': tensor '{}' has no place", model.name, n));
+        c.args.push_back(it->second);
+      }
+    spec.calls.push_back(std::move(c));
+  }
+  spec.workspace_bytes = cm.plan.peak;
+  spec.external_weights = cm.external_weights;
+  spec.weights_bytes = static_cast<int64_t>(cm.weights.bytes.size());
+  spec.weights_fnv1a = cm.weights.fnv1a;
+  if (!cm.external_weights) spec.weights = cm.weights.bytes;
+  return spec;
+}
+
 }  // namespace
 
 LoweredFunc lower_kernel(const Kernel &k, const Schedule &s, const Target &t) {
@@ -131,6 +209,7 @@ LoweredFunc lower_kernel(const Kernel &k, const Schedule &s, const Target &t) {
 
 CompileResult compile_module(const Module &m, const CompileOptions &opts, std::ostream &dump) {
   StepRunner steps(&opts, &dump);
+  check_models(m, opts);
   std::vector<CompiledKernel> kernels;
   std::vector<LoweredFunc> funcs;
   for (const Kernel &k : m.kernels) {
@@ -156,14 +235,31 @@ CompileResult compile_module(const Module &m, const CompileOptions &opts, std::o
     funcs.push_back(ck.func);
     kernels.push_back(std::move(ck));
   }
+  std::vector<CompiledModel> models;
+  for (const ModelDecl &model : m.models) {
+    CompiledModel cm;
+    cm.model = &model;
+    cm.external_weights = opts.external_weights;
+    cm.plan = steps.run("plan-memory", [&] { return plan_memory(model); });
+    cm.weights = steps.run("plan-memory", [&] { return pack_weights(model, model_weights_path(m, model)); });
+    steps.dump("plan-memory", model.name, [&] { return to_string(cm.plan, model); });
+    models.push_back(std::move(cm));
+  }
   CompiledModule code = steps.run("codegen", [&] { return generate_code(funcs, opts.target, m.file ? m.file->path : "kcc"); });
   steps.dump("codegen", "module", [&] { return code.llvm_ir(); });
+  for (const CompiledModel &cm : models) {
+    steps.run("model-entry", [&] {
+      add_model_entry(code, entry_spec(cm));
+      return 0;
+    });
+  }
+  if (!models.empty()) steps.dump("model-entry", "module", [&] { return code.llvm_ir(); });
   steps.run("optimize", [&] {
     code.optimize();
     return 0;
   });
   steps.dump("optimize", "module", [&] { return code.llvm_ir(); });
-  return CompileResult{std::move(kernels), std::move(code), steps.timings()};
+  return CompileResult{std::move(kernels), std::move(models), std::move(code), steps.timings()};
 }
 
 }  // namespace kcc

@@ -9,6 +9,7 @@
 #include "codegen/target.h"
 #include "ir/kernel.h"
 #include "ir/stmt.h"
+#include "passes/memory_plan.h"
 
 namespace kcc {
 
@@ -40,12 +41,23 @@ struct CompileOptions {
   ScheduleProvider *provider = nullptr;  ///< may be null
   /// A registry compile: every kernel must get its schedule from the provider.
   bool require_provider = false;
+  /// Models take their weights as an argument (`kcc compile --weights external`) instead of
+  /// embedding them in the object.
+  bool external_weights = false;
 };
 
 struct CompiledKernel {
   const Kernel *kernel = nullptr;
   ChosenSchedule chosen;
   LoweredFunc func;
+};
+
+/// A model compiled into entry points (codegen.h, add_model_entry) beside its kernels.
+struct CompiledModel {
+  const ModelDecl *model = nullptr;
+  MemoryPlan plan;
+  PackedWeights weights;  ///< the blob: in the object, or NAME.weights with external weights
+  bool external_weights = false;
 };
 
 struct PassTiming {
@@ -55,15 +67,19 @@ struct PassTiming {
 
 struct CompileResult {
   std::vector<CompiledKernel> kernels;
-  CompiledModule code;  ///< optimized LLVM module for all kernels
+  std::vector<CompiledModel> models;  ///< in m.models order
+  CompiledModule code;  ///< LLVM module for all kernels and models' entry points
   std::vector<PassTiming> timings;
 };
 
 /// The names of the pipeline's steps, in order (for --print-after).
 std::vector<std::string> pipeline_steps();
 
-/// Schedules, lowers and generates code for every kernel of `m`. IR after the steps named in
-/// opts.print_after goes to `dump`. Throws UserError for bad schedules.
+/// Schedules, lowers and generates code for every kernel of `m`, then gives each model of `m` a
+/// memory plan, its packed weights (read from the file its `weights` statement names) and its
+/// entry points. IR after the steps named in opts.print_after goes to `dump`. Throws UserError
+/// for bad schedules, unreadable weights, a model on a GPU target or a model whose entry point
+/// would have the name of a kernel or of another model's entry point.
 CompileResult compile_module(const Module &m, const CompileOptions &opts, std::ostream &dump);
 
 /// Lowers one kernel with one schedule to loop IR (apply schedule, lower, simplify, verify).

@@ -33,7 +33,10 @@ enum kcc_status {
   KCC_ERR_THREAD_POOL = 3,
   KCC_ERR_NO_CUDA_DRIVER = 4,
   KCC_ERR_CUDA = 5,
-  KCC_ERR_TASK_FAILED = 6
+  KCC_ERR_TASK_FAILED = 6,
+  KCC_ERR_MISALIGNED = 7,   /* a model's workspace or weights not 64-byte aligned, or a tensor
+                               not aligned to its element type (model entry points only) */
+  KCC_ERR_WEIGHTS_FILE = 8  /* kcc_load_weights: the file cannot be read or is not the model's */
 };
 
 /* A human-readable message for a status code (never NULL). */
@@ -55,6 +58,15 @@ int kcc_parallel_for(int64_t n, kcc_task_fn fn, void *closure);
 /* 64-byte aligned scratch memory; kcc_free(NULL) is a no-op. */
 void *kcc_alloc(size_t bytes);
 void kcc_free(void *p);
+
+/* Reads a compiled model's external weights (`kcc compile --weights external` writes NAME.weights;
+ * the generated NAME_load_weights calls this with the model's numbers): `bytes` bytes whose
+ * FNV-1a 64 hash must be `fnv1a`, into new 64-byte aligned memory stored in *weights (free it
+ * with kcc_free). Returns KCC_ERR_NULL_ARGUMENT (path or weights NULL), KCC_ERR_WEIGHTS_FILE
+ * (cannot open or read it, another size, another hash), KCC_ERR_OUT_OF_MEMORY; *weights is
+ * NULL on any error. A 0-byte model needs no file: *weights = NULL and 0. Keeps no state: the
+ * weights are the caller's to share between threads and free. */
+int kcc_load_weights(const char *path, size_t bytes, uint64_t fnv1a, void **weights);
 
 /* ---- NVPTX targets (runtime/cuda_launch.c): what kcc's GPU launch stubs call. The CUDA driver
  * (libcuda.so.1) is loaded with dlopen at first use; without it every call returns

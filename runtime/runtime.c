@@ -52,6 +52,8 @@ const char *kcc_error_string(int status) {
     case KCC_ERR_NO_CUDA_DRIVER: return "no CUDA driver (libcuda.so.1 could not be loaded)";
     case KCC_ERR_CUDA: return "CUDA driver error";
     case KCC_ERR_TASK_FAILED: return "a parallel task failed";
+    case KCC_ERR_MISALIGNED: return "misaligned argument (workspace and weights need 64 bytes, a tensor its element size)";
+    case KCC_ERR_WEIGHTS_FILE: return "weights file cannot be read or does not belong to this model";
     default: return "unknown kcc error";
   }
 }

@@ -2,7 +2,7 @@
 //
 //   kcc compile model.ir --target T [--mcpu CPU] [--mattr ATTRS] [-o OUTDIR/NAME]
 //               [--registry FILE.kreg] [--emit=ast|ir|scheduled|lowered|llvm|asm|obj]
-//               [--print-after=STEP[,STEP]] [--time-passes] [-v]
+//               [--print-after=STEP[,STEP]] [--time-passes] [--weights embed|external] [-v]
 //   kcc tune model.ir --budget N [--target T] [--db PATH] [--strategy S]   (no output files)
 //   kcc report model.ir [--db PATH] [--target T] [--weight K=W] [--remeasure-peak] [-o report.html]
 //   kcc targets
@@ -72,14 +72,19 @@ compile options:
   --target T            target (default host; `kcc targets` lists them)
   --mcpu CPU            override the target's CPU (as in llc -mcpu)
   --mattr ATTRS         override the target's features (as in llc -mattr, e.g. +avx2,+fma)
-  -o OUTDIR/NAME        outputs OUTDIR/NAME.o, NAME.h and NAME.kreg (default: ./MODEL);
+  -o OUTDIR/NAME        outputs OUTDIR/NAME.o, NAME.h and NAME.kreg (default: ./MODEL), and
+                        NAME.weights with --weights external;
                         with --emit other than obj, the file to write instead of stdout
   --registry FILE.kreg  take every kernel's schedule from this registry; fail if one is missing.
                         Entries recorded on another cpu of the same instruction set are used
                         (with a note); entries needing features the target lacks never are
   --registry-strict     with --registry: demand entries recorded for this exact target
   --llvm-unroll=on|off  LLVM's own loop unrolling (default on; part of the target key)
-  --emit=KIND           obj (default), or print: ast, ir, scheduled, lowered, llvm, asm
+  --emit=KIND           obj (default), or print: ast, ir, scheduled, lowered, llvm, asm, memory
+                        (memory: each model's workspace plan and peak)
+  --weights embed|external  a model's weights in the object's read-only data (default), or in
+                        NAME.weights, loaded at run time with NAME_load_weights (one model; with
+                        several, OUTDIR/NAME.MODEL.weights each)
   --print-after=STEP[,STEP]  dump the IR after these pipeline steps to stderr
   --time-passes         print the time of each pipeline step to stderr
   -v                    say which schedule each kernel got and which files were written
@@ -89,7 +94,7 @@ compile options:
 const char *kTargetNames[] = {"host",         "x86_64-avx2",   "x86_64-avx512", "aarch64-neon",
                               "aarch64-sve",  "aarch64-a64fx", "nvptx-sm_80",   "nvptx-sm_90"};
 
-enum class Emit { Ast, Ir, Scheduled, Lowered, Llvm, Asm, Obj };
+enum class Emit { Ast, Ir, Scheduled, Lowered, Llvm, Asm, Obj, Memory };
 
 struct Options {
   std::vector<std::string> inputs;
@@ -103,6 +108,7 @@ struct Options {
   std::vector<std::string> print_after;
   bool time_passes = false;
   bool verbose = false;
+  bool external_weights = false;  // --weights external
   bool remeasure_peak = false;  // kcc report
   tuner::TuneFlags tune;  // --budget, --db, --strategy, --hybrid-switch, --weight
 };
@@ -110,10 +116,10 @@ struct Options {
 Emit parse_emit(const std::string &s) {
   static const std::map<std::string, Emit> kinds = {
       {"ast", Emit::Ast},         {"ir", Emit::Ir},   {"scheduled", Emit::Scheduled}, {"lowered", Emit::Lowered},
-      {"llvm", Emit::Llvm},       {"asm", Emit::Asm}, {"obj", Emit::Obj}};
+      {"llvm", Emit::Llvm},       {"asm", Emit::Asm}, {"obj", Emit::Obj}, {"memory", Emit::Memory}};
   auto it = kinds.find(s);
   if (it == kinds.end())
-    throw UsageError(fmt::format("unknown --emit kind '{}' (expected ast, ir, scheduled, lowered, llvm, asm or obj)", s));
+    throw UsageError(fmt::format("unknown --emit kind '{}' (expected ast, ir, scheduled, lowered, llvm, asm, obj or memory)", s));
   return it->second;
 }
 
@@ -164,6 +170,10 @@ Options parse_compile_args(const std::vector<std::string> &args) {
     else if (auto v = value("--llvm-unroll")) {
       if (*v != "on" && *v != "off") throw UsageError(fmt::format("--llvm-unroll takes on or off, not '{}'", *v));
       o.llvm_unroll = *v == "on";
+    } else if (auto v = value("--weights")) {
+      if (*v != "embed" && *v != "external")
+        throw UsageError(fmt::format("--weights takes embed or external, not '{}'", *v));
+      o.external_weights = *v == "external";
     } else if (a == "--registry-strict") o.registry_strict = true;
     else if (auto v = value("--print-after")) {
       for (auto &s : split_commas(*v)) o.print_after.push_back(s);
@@ -246,6 +256,16 @@ Module load_inputs(const std::vector<std::string> &paths, bool verbose) {
         m.kernels.push_back(std::move(k));
       }
       file_schedules = std::move(part->schedules);
+      for (ModelDecl &model : part->models) {
+        if (const ModelDecl *first = m.find_model(model.name))
+          throw UserError(model.loc,
+                          fmt::format("model '{}' is defined twice; first at {}", model.name, where(first->loc)));
+        if (const Kernel *k = m.find_kernel(model.name))
+          throw UserError(model.loc, fmt::format("model '{}' has the name of kernel '{}' at {}; both would be C "
+                                                 "functions of one object",
+                                                 model.name, k->name, where(k->loc)));
+        m.models.push_back(std::move(model));
+      }
     }
     for (Schedule &s : file_schedules) {
       bool replaced = false;
@@ -387,6 +407,13 @@ int run_compile(const Options &o) {
     emit_text(o, to_string(m));
     return 0;
   }
+  if (o.emit == Emit::Memory) {
+    std::string text;
+    for (const ModelDecl &model : m.models) text += (text.empty() ? "" : "\n") + to_string(plan_memory(model), model);
+    if (m.models.empty()) text = "no model: nothing to plan\n";
+    emit_text(o, text);
+    return 0;
+  }
   if (o.emit == Emit::Ir) {
     std::string text;
     for (const Kernel &k : m.kernels) text += (text.empty() ? "" : "\n") + to_string(k);
@@ -422,6 +449,7 @@ int run_compile(const Options &o) {
   }
   opts.provider = registry ? static_cast<ScheduleProvider *>(registry.get()) : tuning.provider.get();
   opts.require_provider = registry != nullptr;
+  opts.external_weights = o.external_weights;
   std::ostringstream captured;
   if (o.emit == Emit::Scheduled) {
     std::string step = schedule_step();
@@ -442,7 +470,8 @@ int run_compile(const Options &o) {
   auto t1 = clock::now();
   switch (o.emit) {
     case Emit::Ast:
-    case Emit::Ir: break;  // handled above, before compiling
+    case Emit::Ir:
+    case Emit::Memory: break;  // handled above, before compiling
     case Emit::Scheduled: {
       std::string text;
       for (const CompiledKernel &ck : r.kernels)
@@ -471,9 +500,13 @@ int run_compile(const Options &o) {
       r.code.optimize();
       std::vector<std::pair<std::string, std::string>> files = {
           {base + ".o", r.code.object()},
-          {base + ".h", generate_header(name, o.inputs[0], r.kernels, target, KCC_VERSION)},
+          {base + ".h", generate_header(name, o.inputs[0], r.kernels, target, KCC_VERSION, r.models)},
           {base + ".kreg", registry_to_json(make_registry(r.kernels, target, KCC_VERSION))},
       };
+      for (const CompiledModel &cm : r.models)
+        if (cm.external_weights)
+          files.emplace_back(r.models.size() == 1 ? base + ".weights" : base + "." + cm.model->name + ".weights",
+                             cm.weights.bytes);
       write_files_atomically(files);
       if (o.verbose)
         for (auto &f : files) std::cerr << "kcc: wrote " << f.first << "\n";
