@@ -59,8 +59,9 @@ class UsageError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-const char *kUsage = R"(usage: kcc compile MODEL.ir [MORE.ir ...] [options]
-       kcc tune MODEL.ir [MORE.ir ...] --budget N [options]   tune and record, write nothing else
+const char *kUsage = R"(usage: kcc compile MODEL.ir|MODEL.onnx [MORE.ir ...] [options]
+       kcc tune MODEL.ir|MODEL.onnx [MORE.ir ...] --budget N [options]   tune and record, write
+                                                 nothing else (a model's kernels weighted by calls)
        kcc report MODEL.ir [--db PATH] [-o FILE.html]         tuning curves and roofline (HTML)
                            [--remeasure-peak]           measure the stored machine peak again
        kcc import MODEL.onnx [-o OUT.ir] [--input-shape NAME=1x3x224x224 ...]
@@ -85,6 +86,8 @@ compile options:
   --weights embed|external  a model's weights in the object's read-only data (default), or in
                         NAME.weights, loaded at run time with NAME_load_weights (one model; with
                         several, OUTDIR/NAME.MODEL.weights each)
+  --input-shape NAME=DIMS  pin a dynamic dimension of an ONNX input (e.g. input=1x3x224x224);
+                        MODEL.onnx is imported as `kcc import` does, into a temporary folder
   --print-after=STEP[,STEP]  dump the IR after these pipeline steps to stderr
   --time-passes         print the time of each pipeline step to stderr
   -v                    say which schedule each kernel got and which files were written
@@ -110,6 +113,7 @@ struct Options {
   bool verbose = false;
   bool external_weights = false;  // --weights external
   bool remeasure_peak = false;  // kcc report
+  std::vector<std::string> input_shapes;  // --input-shape NAME=DIMS, for ONNX inputs
   tuner::TuneFlags tune;  // --budget, --db, --strategy, --hybrid-switch, --weight
 };
 
@@ -166,6 +170,7 @@ Options parse_compile_args(const std::vector<std::string> &args) {
     else if (auto v = value("--mattr")) o.mattr = *v;
     else if (auto v = value("-o")) o.output = *v;
     else if (auto v = value("--registry")) o.registry = *v;
+    else if (auto v = value("--input-shape")) o.input_shapes.push_back(*v);
     else if (auto v = value("--emit")) o.emit = parse_emit(*v);
     else if (auto v = value("--llvm-unroll")) {
       if (*v != "on" && *v != "off") throw UsageError(fmt::format("--llvm-unroll takes on or off, not '{}'", *v));
@@ -221,6 +226,68 @@ std::string schedule_step() {
 std::string where(const SourceLoc &loc) {
   return loc.valid() ? fmt::format("{}:{}:{}", loc.file->path, loc.line, loc.col) : "an earlier input";
 }
+
+/// The ONNX inputs of a command (`kcc compile model.onnx` = `kcc import` + `kcc compile`),
+/// imported into a private temporary folder (the .ir and its weights) that lives as long as the
+/// command. The model is named after -o's NAME when it is the only model, else after its file.
+class ImportedModels {
+ public:
+  ImportedModels() = default;
+  ImportedModels(const ImportedModels &) = delete;
+  ImportedModels &operator=(const ImportedModels &) = delete;
+  ~ImportedModels() {
+    std::error_code ec;
+    if (!dir_.empty()) std::filesystem::remove_all(dir_, ec);
+  }
+
+  /// o.inputs with each .onnx file replaced by the .ir it imports to.
+  std::vector<std::string> resolve(const Options &o) {
+    namespace fs = std::filesystem;
+    std::vector<std::string> out;
+    int onnx = 0;
+    for (const std::string &in : o.inputs) onnx += fs::path(in).extension() == ".onnx";
+    if (onnx == 0 && !o.input_shapes.empty()) throw UsageError("--input-shape applies to ONNX inputs, and none was given");
+    for (const std::string &in : o.inputs) {
+      if (fs::path(in).extension() != ".onnx") {
+        out.push_back(in);
+        continue;
+      }
+#ifdef KCC_HAVE_FRONTEND
+      frontend::ModelImportOptions io;
+      for (const std::string &pin : o.input_shapes) {
+        auto [name, shape] = frontend::parse_input_shape(pin);
+        io.onnx.input_shapes[name] = shape;
+      }
+      std::string stem = onnx == 1 && !o.output.empty() && o.emit == Emit::Obj ? fs::path(o.output).stem().string()
+                                                                              : fs::path(in).stem().string();
+      io.model_name = frontend::model_identifier(stem);
+      io.weights_file = io.model_name + ".weights";
+      frontend::LoweredModel m = frontend::import_model(in, io);
+      if (dir_.empty()) dir_ = make_dir();
+      fs::path ir = dir_ / (io.model_name + ".ir");
+      write_files_atomically({{ir.string(), m.ir}, {(dir_ / io.weights_file).string(), m.weights}});
+      out.push_back(ir.string());
+#else
+      throw UsageError(fmt::format("'{}': this kcc was built without the ONNX frontend (KCC_BUILD_FRONTEND=OFF)", in));
+#endif
+    }
+    return out;
+  }
+
+ private:
+  static std::filesystem::path make_dir() {
+    std::error_code ec;
+    std::filesystem::path base = std::filesystem::temp_directory_path(ec);
+    if (ec) base = "/tmp";
+    std::string tmpl = (base / "kcc-import-XXXXXX").string();
+    if (!mkdtemp(tmpl.data()))
+      throw UserError(SourceLoc{}, fmt::format("cannot make a temporary folder in '{}': {}", base.string(),
+                                               std::strerror(errno)));
+    return tmpl;
+  }
+
+  std::filesystem::path dir_;
+};
 
 /// Reads the input files into one module. A file may hold kernels and schedules (model.ir) or
 /// only schedules for kernels of other inputs (read with parse_schedules when parse_module
@@ -359,13 +426,28 @@ Target target_of(const Options &o) {
 
 void print_usage() { std::cout << kUsage << "\ntuning options (compile and tune):\n" << tuner::tune_flags_help(); }
 
+/// The tuning flags with each kernel a model calls weighted by its calls (a task runs as often
+/// as the model calls it; DESIGN §6 task scheduler), unless --weight names it.
+tuner::TuneFlags weighted_by_uses(tuner::TuneFlags f, const Module &m) {
+  std::map<std::string, double> uses;
+  for (const ModelDecl &model : m.models)
+    for (const ModelCall &c : model.calls) uses[c.kernel] += 1;
+  for (auto &[kernel, n] : uses) {
+    bool given = false;
+    for (auto &[name, w] : f.weights) given = given || name == kernel;
+    if (!given) f.weights.emplace_back(kernel, n);
+  }
+  return f;
+}
+
 /// `kcc tune`: tunes every kernel of the inputs and records the measurements; writes no files.
 int run_tune(const Options &o) {
   if (o.tune.budget <= 0) throw UsageError("'kcc tune' needs --budget N with N > 0 measurements");
-  Module m = load_inputs(o.inputs, o.verbose);
+  ImportedModels imported;
+  Module m = load_inputs(imported.resolve(o), o.verbose);
   Target target = target_of(o);
   try {
-    return tuner::run_tune(o.tune, m, target, KCC_VERSION, std::cout, &std::cerr, isatty(2));
+    return tuner::run_tune(weighted_by_uses(o.tune, m), m, target, KCC_VERSION, std::cout, &std::cerr, isatty(2));
   } catch (const tuner::DatabaseError &e) {
     throw UserError(SourceLoc{}, e.what());
   }
@@ -373,11 +455,12 @@ int run_tune(const Options &o) {
 
 /// `kcc report`: an HTML page about the tuning of the inputs' kernels on the target.
 int run_report(const Options &o) {
-  Module m = load_inputs(o.inputs, o.verbose);
+  ImportedModels imported;
+  Module m = load_inputs(imported.resolve(o), o.verbose);
   std::string path = o.tune.db.empty() ? tuner::Database::default_path() : o.tune.db;
   tuner::ReportOptions options;
   for (const std::string &in : o.inputs) options.title += (options.title.empty() ? "" : " ") + in;
-  options.weights = o.tune.weights;
+  options.weights = weighted_by_uses(o.tune, m).weights;
   options.remeasure_peak = o.remeasure_peak;
   std::string html;
   try {
@@ -400,7 +483,8 @@ int run_compile(const Options &o) {
   using clock = std::chrono::steady_clock;
   auto t0 = clock::now();
   check_steps(o.print_after);
-  Module m = load_inputs(o.inputs, o.verbose);
+  ImportedModels imported;
+  Module m = load_inputs(imported.resolve(o), o.verbose);
   double parse_seconds = std::chrono::duration<double>(clock::now() - t0).count();
 
   if (o.emit == Emit::Ast) {
@@ -442,7 +526,7 @@ int run_compile(const Options &o) {
   tuner::TuningSetup tuning;
   if (!registry) {
     try {
-      tuning = tuner::make_tuning_setup(o.tune, m, target, nullptr, KCC_VERSION, &std::cerr, isatty(2));
+      tuning = tuner::make_tuning_setup(weighted_by_uses(o.tune, m), m, target, nullptr, KCC_VERSION, &std::cerr, isatty(2));
     } catch (const tuner::DatabaseError &e) {
       throw UserError(SourceLoc{}, e.what());
     }

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# test/e2e/test_onnx_models.sh - whole models end to end: PyTorch exports (random weights, fixed
+# seed; export_models.py) compiled by `kcc compile MODEL.onnx`, linked into a C program with the
+# runtime, run on PyTorch's input and compared with PyTorch's output: max |error| / max |ref|
+# <= 1e-4. Host and x86_64-avx2 natively; aarch64-a64fx under qemu (a small ResNet-18, to keep
+# the emulator's time sane). Exit 77 (skipped) without python3-torch.
+#
+# usage: test_onnx_models.sh KCC RUNTIME_LIB RUNTIME_INC WORK PYTHON CC [A64_CC A64_RUNTIME QEMU SYSROOT]
+set -u
+KCC=$1 RUNTIME_LIB=$2 RUNTIME_INC=$3 WORK=$4 PYTHON=$5 CC=$6
+A64_CC=${7:-} A64_RUNTIME=${8:-} QEMU=${9:-} SYSROOT=${10:-}
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+rm -rf "$WORK"
+mkdir -p "$WORK"
+cd "$WORK" || exit 1
+failures=0
+pass() { echo "PASS: $1"; }
+fail() {
+  echo "FAIL: $1"
+  failures=$((failures + 1))
+}
+
+native="resnet18 resnet50 mobilenet_v2 vgg16 bert_layer encoder_layer"
+"$PYTHON" "$HERE/export_models.py" models $native resnet18@64 >export.log 2>&1
+status=$?
+if [ $status -eq 77 ]; then
+  cat export.log
+  exit 77
+fi
+[ $status -eq 0 ] || { sed 's/^/    /' export.log | tail -20; echo "FAIL: export_models.py exited $status"; exit 1; }
+
+# app.c: runs model M (the macro names come from its header) once and compares.
+app() {
+  local m=$1 up
+  up=$(echo "$m" | tr a-z A-Z)
+  cat <<C
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include "$m.h"
+static float *load(const char *path, size_t n) {
+  float *v = malloc(n * sizeof *v);
+  FILE *f = fopen(path, "rb");
+  if (!v || !f || fread(v, sizeof *v, n, f) != n) { printf("cannot read %zu floats from %s\n", n, path); exit(2); }
+  fclose(f);
+  return v;
+}
+int main(int argc, char **argv) {
+  (void)argc;
+  float *x = load(argv[1], KCC_${up}_INPUT_SIZE), *ref = load(argv[2], KCC_${up}_OUTPUT_SIZE);
+  float *y = malloc(KCC_${up}_OUTPUT_SIZE * sizeof *y);
+  int rc = $m(x, y);
+  if (rc != 0) { printf("$m returned %d: %s\n", rc, kcc_error_string(rc)); return 1; }
+  double err = 0, mag = 0;
+  for (size_t i = 0; i < KCC_${up}_OUTPUT_SIZE; ++i) {
+    if (!(fabs(y[i] - ref[i]) <= err)) err = fabs(y[i] - ref[i]);  /* NaN-safe: a NaN wins */
+    if (fabs(ref[i]) > mag) mag = fabs(ref[i]);
+  }
+  printf("$m: max error %.3g of max %.3g (relative %.3g)\n", err, mag, err / mag);
+  return !(err / mag <= 1e-4);
+}
+C
+}
+
+# check NAME TARGET: compile models/NAME.onnx for TARGET, link, run (under qemu for AArch64).
+check() {
+  local m=$1 target=$2 dir="$2/$1"
+  mkdir -p "$dir"
+  if ! "$KCC" compile "models/$m.onnx" --target "$target" --db "$WORK/none.db" -o "$dir/$m" >"$dir/compile.log" 2>&1; then
+    fail "$m on $target: kcc compile"; sed 's/^/    /' "$dir/compile.log" | tail -10; return
+  fi
+  app "$m" >"$dir/app.c"
+  local run=()
+  case $target in
+    aarch64-*)
+      "$A64_CC" -O2 -I"$dir" -I"$RUNTIME_INC" "$dir/app.c" "$dir/$m.o" "$A64_RUNTIME" -lpthread -lm -o "$dir/app" \
+        >"$dir/link.log" 2>&1 || { fail "$m on $target: link"; sed 's/^/    /' "$dir/link.log" | tail; return; }
+      run=("$QEMU" -cpu a64fx -L "$SYSROOT") ;;
+    *)
+      "$CC" -O2 -I"$dir" -I"$RUNTIME_INC" "$dir/app.c" "$dir/$m.o" "$RUNTIME_LIB" -lpthread -lm -o "$dir/app" \
+        >"$dir/link.log" 2>&1 || { fail "$m on $target: link"; sed 's/^/    /' "$dir/link.log" | tail; return; }
+      ;;
+  esac
+  if "${run[@]}" "$dir/app" "models/$m.in" "models/$m.out" >"$dir/run.log" 2>&1; then
+    pass "$m on $target matches PyTorch ($(tail -1 "$dir/run.log" | sed 's/.*(//; s/)//'))"
+  else
+    fail "$m on $target"; sed 's/^/    /' "$dir/run.log" | tail -5
+  fi
+}
+
+for m in $native; do check "$m" host; done
+check resnet18 x86_64-avx2
+check mobilenet_v2 x86_64-avx2
+if [ -n "$A64_CC" ] && [ -n "$QEMU" ] && [ -f "$A64_RUNTIME" ]; then
+  check resnet18_64 aarch64-a64fx
+else
+  echo "SKIP: aarch64-a64fx (no cross compiler, qemu-aarch64 or AArch64 runtime)"
+fi
+
+# The memory plan: ResNet-50's peak workspace within 1.5x of its two largest live activations.
+if "$KCC" compile models/resnet50.onnx --emit=memory >memory.txt 2>&1; then
+  peak=$(head -1 memory.txt | sed -E 's/.*workspace peak ([0-9]+) bytes.*/\1/')
+  two=$(awk 'NR > 2 { print $2 }' memory.txt | sort -n | tail -2 | awk '{ s += $1 } END { print s }')
+  if [ -n "$peak" ] && [ -n "$two" ] && [ $((peak * 2)) -le $((two * 3)) ]; then
+    pass "resnet50 peak workspace $peak bytes <= 1.5 x the two largest activations ($two bytes)"
+  else
+    fail "resnet50 peak workspace '$peak' vs the two largest activations '$two'"
+  fi
+else
+  fail "resnet50 --emit=memory"; sed 's/^/    /' memory.txt | tail -5
+fi
+
+echo "$failures failed"
+[ "$failures" -eq 0 ]
