@@ -152,6 +152,7 @@ TuneOptions options_of(const TuneFlags &f, const Target &t, const std::string &v
   o.kcc_version = version;
   o.progress = progress;
   o.progress_is_terminal = terminal;
+  o.weights = f.weights;
   return o;
 }
 
@@ -193,8 +194,7 @@ TuningSetup make_tuning_setup(const TuneFlags &f, const Module &m, const Target 
 int run_tune(const TuneFlags &f, const Module &m, const Target &t, const std::string &kcc_version, std::ostream &out,
              std::ostream *progress, bool progress_is_terminal) {
   Database db(f.db.empty() ? Database::default_path() : f.db);
-  auto summaries = tune_module(m, t, &db, options_of(f, t, kcc_version, progress, progress_is_terminal, db.path()),
-                               f.weights);
+  auto summaries = tune_module(m, t, &db, options_of(f, t, kcc_version, progress, progress_is_terminal, db.path()));
   out << fmt::format("{:<24} {:>12} {:>10} {:>8} {:>8} {:>8}\n", "kernel", "median", "GFLOP/s", "measured", "invalid",
                      "resumed");
   int64_t measured = 0, invalid = 0, verified = 0;
@@ -212,6 +212,20 @@ int run_tune(const TuneFlags &f, const Module &m, const Target &t, const std::st
       out << fmt::format("kcc: COMPILER BUG: {} candidate(s) of kernel '{}' computed wrong results (reports in {})\n",
                          s.wrong_results, s.kernel, bug_dir_beside(db.path()));
   }
+  // The whole: each kernel's best time as often as it runs (a model's calls; --weight).
+  double estimate = 0;
+  int scheduled = 0;
+  for (auto &s : summaries) {
+    if (!s.found) continue;
+    double w = 1;
+    for (auto &[name, weight] : f.weights)
+      if (name == s.kernel) w = weight;
+    estimate += w * s.median_seconds;
+    ++scheduled;
+  }
+  out << fmt::format("estimated time of one run of the file (each kernel x its weight): {:.3f} ms over {} of {} "
+                     "kernels\n",
+                     estimate * 1e3, scheduled, summaries.size());
   out << fmt::format("{} measurements, {} on invalid candidates ({:.1f}%), {} re-measurements of the best; database {}\n",
                      measured, invalid,
                      measured ? 100.0 * static_cast<double>(invalid) / static_cast<double>(measured) : 0.0, verified,

@@ -189,8 +189,10 @@ class Progress : public SearchObserver {
       const double elapsed = wall_now() - file_->t0;
       const double eta =
           file_done > 0 ? elapsed / static_cast<double>(file_done) * static_cast<double>(file_->budget - file_done) : -1;
-      line = fmt::format("kcc tune: {}  {}/{}  (file {}/{}, {} kernels)  best {:.1f} GFLOP/s  ETA {}", k_.name, done,
-                         own, file_done, file_->budget, file_->kernels, gf, format_eta(eta));
+      line = fmt::format("kcc tune: {}  {}/{}  (file {}/{}, {}/{} kernels scheduled, all ~{:.3g} ms)  best {:.1f} "
+                         "GFLOP/s  ETA {}",
+                         k_.name, done, own, file_done, file_->budget, file_->with_schedule, file_->kernels,
+                         file_->estimate * 1e3, gf, format_eta(eta));
     } else {
       const double elapsed = wall_now() - t0_;
       const double eta = done > 0 ? elapsed / static_cast<double>(done) * static_cast<double>(budget_ - done) : -1;
@@ -524,8 +526,7 @@ TuneSummary tune_kernel(const Kernel &k, const Target &t, Database *db, const Tu
   return kt.finish();
 }
 
-std::vector<TuneSummary> tune_module(const Module &m, const Target &t, Database *db, const TuneOptions &opts,
-                                     const std::vector<std::pair<std::string, double>> &weights) {
+std::vector<TuneSummary> tune_module(const Module &m, const Target &t, Database *db, const TuneOptions &opts) {
   std::vector<std::unique_ptr<KernelTuner>> tuners;
   std::vector<SchedulerTask> tasks;
   FileProgress file;
@@ -537,11 +538,20 @@ std::vector<TuneSummary> tune_module(const Module &m, const Target &t, Database 
     KernelTuner *kt = tuners.back().get();
     kt->share_file_budget(&file);
     SchedulerTask task;
-    for (auto &[name, w] : weights)
+    for (auto &[name, w] : opts.weights)
       if (name == k.name) task.weight = w;
-    task.step = [kt, &file](int64_t n) {
+    task.step = [kt, &file, &tuners, &tasks](int64_t n) {
       const int64_t got = kt->done() ? 0 : kt->step(n);
       file.spent += got;
+      // The model as tuned so far, for the progress line: kernels with a schedule and the sum
+      // of weight x best time over them.
+      file.with_schedule = 0;
+      file.estimate = 0;
+      for (size_t i = 0; i < tuners.size(); ++i)
+        if (const double b = tuners[i]->best_seconds(); b > 0) {
+          ++file.with_schedule;
+          file.estimate += tasks[i].weight * b;
+        }
       return got;
     };
     task.best = [kt] { return kt->best_seconds(); };
@@ -591,7 +601,7 @@ void TuningProvider::prepare(const Module &m, const Target &t) {
     todo.kernels.push_back(k);
   }
   if (todo.kernels.empty()) return;
-  for (auto &s : tune_module(todo, t, db_, opts_)) tuned_.push_back(s);
+  for (auto &s : tune_module(todo, t, db_, opts_)) tuned_.push_back(s);  // opts_.weights: by calls
   // Summaries name the kernels of `todo`, copies of m's: provide() matches them by name.
   for (size_t i = 0; i < tuned_.size() && i < todo.kernels.size(); ++i) tuned_[i].kernel = todo.kernels[i].name;
 }

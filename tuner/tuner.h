@@ -53,6 +53,9 @@ struct TuneOptions {
   bool progress_is_terminal = false;
   /// Where compiler-bug reports go (bug_report.h); "" = beside the default database.
   std::string bug_dir;
+  /// How often each kernel runs per model invocation (by name; default 1): the task scheduler's
+  /// weights, and the model's estimated latency (sum of weight x best time).
+  std::vector<std::pair<std::string, double>> weights;
 };
 
 /// What a tuning produced for one kernel.
@@ -84,6 +87,8 @@ struct FileProgress {
   int64_t spent = 0;  ///< measurements of all its kernels' finished steps
   int kernels = 1;
   double t0 = 0;      ///< when the file's tuning started (steady clock, seconds)
+  int with_schedule = 0;  ///< kernels with a valid measurement so far
+  double estimate = 0;    ///< sum of weight x best time over those kernels (seconds)
 };
 
 /// Tunes one kernel in steps. `k` and `db` must outlive it; `db` may be null (nothing recorded).
@@ -118,10 +123,9 @@ TuneSummary tune_kernel(const Kernel &k, const Target &t, Database *db, const Tu
                         const Schedule *given = nullptr);
 
 /// Tunes every kernel of `m` with a total of opts.budget measurements, spread by the task
-/// scheduler; `weights` (by kernel name, default 1) say how often a kernel runs. Hand schedules
+/// scheduler; opts.weights (by kernel name, default 1) say how often a kernel runs. Hand schedules
 /// in m.schedules are measured first as baselines.
-std::vector<TuneSummary> tune_module(const Module &m, const Target &t, Database *db, const TuneOptions &opts,
-                                     const std::vector<std::pair<std::string, double>> &weights = {});
+std::vector<TuneSummary> tune_module(const Module &m, const Target &t, Database *db, const TuneOptions &opts);
 
 /// A valid schedule for `k` from a database record: the record's text (its kernel renamed `k`'s),
 /// if it applies to `k` (a record of the same workload under other stage or axis names does not).

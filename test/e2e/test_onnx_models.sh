@@ -98,6 +98,23 @@ else
   echo "SKIP: aarch64-a64fx (no cross compiler, qemu-aarch64 or AArch64 runtime)"
 fi
 
+# The .kreg locks every task: --registry rebuilds the model's object exactly.
+if [ -f host/resnet18/resnet18.kreg ]; then
+  if "$KCC" compile models/resnet18.onnx --registry host/resnet18/resnet18.kreg -o locked/resnet18 >locked.log 2>&1 &&
+     cmp -s host/resnet18/resnet18.o locked/resnet18.o; then
+    pass "resnet18 rebuilt from its .kreg gives the same object"
+  else
+    fail "resnet18 rebuilt from its .kreg gives the same object"; sed 's/^/    /' locked.log | tail -5
+  fi
+fi
+# Tasks are weighted by their calls: ResNet-18's layer1 3x3 conv + relu runs twice per inference.
+if "$KCC" report models/resnet18_64.onnx --db "$WORK/none.db" -o report.html >report.log 2>&1 &&
+   grep -q "conv_64x16x16_k3s1_relu</a></td><td[^>]*>[^<]*</td><td[^>]*>[^<]*</td><td[^>]*>[^<]*</td><td data-v='2'>" report.html; then
+  pass "a kernel called twice by the model has weight 2"
+else
+  fail "a kernel called twice by the model has weight 2"; sed 's/^/    /' report.log | tail -5
+fi
+
 # The memory plan: ResNet-50's peak workspace within 1.5x of its two largest live activations.
 if "$KCC" compile models/resnet50.onnx --emit=memory >memory.txt 2>&1; then
   peak=$(head -1 memory.txt | sed -E 's/.*workspace peak ([0-9]+) bytes.*/\1/')

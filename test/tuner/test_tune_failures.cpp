@@ -101,17 +101,20 @@ TEST(Tuner, EachKernelsProgressLineShowsItsOwnBudgetBesideTheFiles) {
   o.progress = &progress;
   Database db(fresh_db("progress"));
   tune_module(m, make_target("host"), &db, o);
-  // "kcc tune: NAME  DONE/OWN  (file FILE_DONE/8, 2 kernels)  best ...": a kernel can get at most
-  // what it has plus what is left of the file's budget.
-  const std::regex line(R"(kcc tune: (\w+)  (\d+)/(\d+)  \(file (\d+)/8, 2 kernels\)  best .*)");
+  // "kcc tune: NAME  DONE/OWN  (file FILE_DONE/8, S/2 kernels scheduled, all ~T ms)  best ...": a
+  // kernel can get at most what it has plus what is left of the file's budget; S kernels have a
+  // schedule so far and T is the file's estimated time with them.
+  const std::regex line(
+      R"(kcc tune: (\w+)  (\d+)/(\d+)  \(file (\d+)/8, (\d)/2 kernels scheduled, all ~([0-9.e+-]+) ms\)  best .*)");
   std::istringstream lines(progress.str());
   int seen = 0;
   for (std::string l; std::getline(lines, l);) {
     std::smatch g;
     ASSERT_TRUE(std::regex_match(l, g, line)) << l;
-    const int done = std::stoi(g[2]), own = std::stoi(g[3]), file = std::stoi(g[4]);
+    const int done = std::stoi(g[2]), own = std::stoi(g[3]), file = std::stoi(g[4]), scheduled = std::stoi(g[5]);
     EXPECT_EQ(own, done + (8 - file)) << l;
     EXPECT_LE(done, file) << l;
+    EXPECT_EQ(std::stod(g[6]) > 0, scheduled > 0) << l;
     ++seen;
   }
   EXPECT_GE(seen, 2) << progress.str();
