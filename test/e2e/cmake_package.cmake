@@ -60,3 +60,34 @@ foreach(app matmul/matmul_app mlp/mlp_app resnet_block/resnet_block_app resnet/r
   message(STATUS "running ${app}")
   run("${app}" ${build}/${app})
 endforeach()
+
+# kcc_add_model (and kcc_add_kernels) called wrongly: the message names the function, the
+# library and the mistake.
+set(cases "MODEL is required" "WEIGHTS is embed or external, not 'inline'"
+          "unknown arguments: BOGUS" "LOCKED needs a REGISTRY" "unknown arguments: SOURCE")
+set(n 0)
+foreach(want IN LISTS cases)
+  execute_process(COMMAND ${CMAKE_COMMAND} -DFUNCTIONS=${prefix}/lib/cmake/kcc/kccFunctions.cmake
+                          -DCASE=${n} -P ${CMAKE_CURRENT_LIST_DIR}/model_package/errors.cmake
+                  RESULT_VARIABLE rc ERROR_VARIABLE err)
+  string(REPLACE "\n" " " err "${err}")
+  string(REGEX REPLACE " +" " " err "${err}")
+  if(rc EQUAL 0 OR NOT err MATCHES "kcc_add_(model|kernels)\\(bad\\): ")
+    message(FATAL_ERROR "error case ${n}: exit ${rc}, no message naming the call: ${err}")
+  endif()
+  string(FIND "${err}" "${want}" at)
+  if(at LESS 0)
+    message(FATAL_ERROR "error case ${n}: expected '${want}' in: ${err}")
+  endif()
+  math(EXPR n "${n} + 1")
+endforeach()
+message(STATUS "kcc_add_model, kcc_add_kernels: ${n} wrong calls rejected with their messages")
+
+# WEIGHTS external and INPUT_SHAPE, on the model examples/resnet exported (when it did).
+if(EXISTS ${build}/resnet/data/resnet18.onnx)
+  run("configure model_package" ${CMAKE_COMMAND} -S ${CMAKE_CURRENT_LIST_DIR}/model_package
+      -B ${WORK_DIR}/model_package -G ${GENERATOR} -DCMAKE_PREFIX_PATH=${prefix}
+      -DCMAKE_BUILD_TYPE=Release -DMODEL_DIR=${build}/resnet/data ${cc_arg})
+  run("build model_package" ${CMAKE_COMMAND} --build ${WORK_DIR}/model_package --parallel 2)
+  run("r18_app" ${WORK_DIR}/model_package/r18_app)
+endif()
