@@ -1,0 +1,16 @@
+# cmake -DFUNCTIONS=<installed kccFunctions.cmake> -DCASE=n -P errors.cmake: kcc_add_model called
+# wrongly; each case stops with its message before defining anything (cmake_package.cmake checks).
+include(${FUNCTIONS})
+set(m ${CMAKE_CURRENT_LIST_DIR}/none.onnx)
+if(CASE EQUAL 0)
+  kcc_add_model(bad INPUT_SHAPE input=1x3x8x8)
+elseif(CASE EQUAL 1)
+  kcc_add_model(bad MODEL ${m} WEIGHTS inline)
+elseif(CASE EQUAL 2)
+  kcc_add_model(bad MODEL ${m} BOGUS 1)
+elseif(CASE EQUAL 3)
+  kcc_add_model(bad MODEL ${m} LOCKED)
+elseif(CASE EQUAL 4)
+  kcc_add_kernels(bad SOURCE ${m})
+endif()
+message(FATAL_ERROR "case ${CASE}: kcc_add_model accepted it")
