@@ -39,6 +39,7 @@ app() {
 #include <stdio.h>
 #include <stdlib.h>
 #include "$m.h"
+#include "kcc_runtime.h"
 static float *load(const char *path, size_t n) {
   float *v = malloc(n * sizeof *v);
   FILE *f = fopen(path, "rb");
