@@ -106,6 +106,17 @@ void ScheduleApplier::fail(ScheduleErrorKind k, const std::string &loop, const s
   throw ScheduleError(k, index_, step_, loop, msg);
 }
 
+void ScheduleApplier::fail_at(const SourceLoc &at, ScheduleErrorKind k, const std::string &loop,
+                              const std::string &msg) const {
+  throw ScheduleError(k, index_, primitive_name(*step_), at, loop, msg);
+}
+
+void ScheduleApplier::check_stage_of(const LoopName &l, const std::string &stage) const {
+  if (!l.stage.empty() && l.stage != stage)
+    fail_at(l.loc, ScheduleErrorKind::UnknownLoop, l.loop,
+            fmt::format("loop '{}.{}' does not belong to stage '{}'", l.stage, l.loop, stage));
+}
+
 StepRef ScheduleApplier::step_ref() const { return {index_, primitive_name(*step_), step_->loc}; }
 
 StageState &ScheduleApplier::stage(const std::string &name) {

@@ -46,6 +46,9 @@ class ScheduleApplier {
 
   /// Throws a ScheduleError naming the current step, the primitive and `loop`.
   [[noreturn]] void fail(ScheduleErrorKind k, const std::string &loop, const std::string &msg) const;
+  /// The same, pointing at `at` (a name inside the step) instead of the step's first token.
+  [[noreturn]] void fail_at(const SourceLoc &at, ScheduleErrorKind k, const std::string &loop,
+                            const std::string &msg) const;
   /// The current step, for checks made later (lowering).
   StepRef step_ref() const;
 
@@ -57,6 +60,8 @@ class ScheduleApplier {
   /// A new loop of `st` named `name`, which no live loop of `st` may have.
   int new_loop(StageState &st, const std::string &name, bool reduce);
   void check_unique(const std::vector<std::string> &names);
+  /// `l` is unqualified or qualified with `stage` (steps that name the stage once, then loops).
+  void check_stage_of(const LoopName &l, const std::string &stage) const;
   bool is_output(const std::string &name) const;
 
   // loops

@@ -88,8 +88,8 @@ void ScheduleApplier::apply(const CacheWriteStep &s) {
   auto &st = stage(s.stage);
   std::string ls = s.at.stage.empty() ? s.stage : s.at.stage;
   if (ls != s.stage)
-    fail(ScheduleErrorKind::IllegalCache, s.at.loop,
-         fmt::format("cache_write of '{}' must be placed at one of its own loops, not at stage '{}'", s.stage, ls));
+    fail_at(s.at.loc, ScheduleErrorKind::IllegalCache, s.at.loop,
+            fmt::format("cache_write of '{}' must be placed at one of its own loops, not at stage '{}'", s.stage, ls));
   if (s.scope == CacheScope::Shared && !sk_.target.is_gpu())
     fail(ScheduleErrorKind::TargetMismatch, "", "shared-memory caches need a GPU target");
   if (st.cache_write) fail(ScheduleErrorKind::IllegalCache, s.at.loop, "stage already has a cache_write");
@@ -122,6 +122,7 @@ void ScheduleApplier::apply(const ReorderStorageStep &s) {
   const size_t rank = st.def.axes.size();
   std::vector<int> order;
   for (const LoopName &a : s.axes) {
+    check_stage_of(a, s.stage);
     int dim = -1;
     for (size_t d = 0; d < rank; ++d)
       if (st.def.axes[d].var->name == a.loop) dim = static_cast<int>(d);

@@ -25,7 +25,8 @@ void ScheduleApplier::split_once(StageState &st, int parent, int outer, int inne
 void ScheduleApplier::do_split(StageState &st, const std::string &loop_name, const std::vector<int64_t> &factors,
                                  const std::vector<std::string> &results) {
   int p = loop(st, loop_name);
-  if (factors.empty() || results.size() != factors.size() + 1)
+  if (factors.empty()) fail(ScheduleErrorKind::BadFactor, loop_name, "'split' needs at least one factor");
+  if (results.size() != factors.size() + 1)
     fail(ScheduleErrorKind::BadFactor, loop_name,
          fmt::format("split of '{}' with {} factors needs {} result names, got {}", loop_name, factors.size(),
                      factors.size() + 1, results.size()));
@@ -80,14 +81,18 @@ void ScheduleApplier::apply(const SplitStep &s) {
 
 void ScheduleApplier::apply(const TileStep &s) {
   if (s.x.stage != s.y.stage)
-    fail(ScheduleErrorKind::UnknownLoop, s.y.loop,
-         fmt::format("tile needs two loops of one stage, got '{}.{}' and '{}.{}'", s.x.stage, s.x.loop,
-                     s.y.stage, s.y.loop));
-  if (s.results.size() != 4)
-    fail(ScheduleErrorKind::BadFactor, s.x.loop, "tile needs four result names: x0 y0 x1 y1");
+    fail_at(s.y.loc, ScheduleErrorKind::UnknownLoop, s.y.loop,
+            fmt::format("tile needs two loops of one stage, got '{}.{}' and '{}.{}'", s.x.stage, s.x.loop,
+                        s.y.stage, s.y.loop));
   auto &st = stage(s.x.stage);
   loop(st, s.x.loop);
   loop(st, s.y.loop);
+  for (auto [f, l] : {std::pair{s.fx, &s.x}, std::pair{s.fy, &s.y}})
+    if (f < 1)
+      fail(ScheduleErrorKind::BadFactor, l->loop, fmt::format("tile factor {} of loop '{}' must be positive", f, l->loop));
+  if (s.results.size() != 4)
+    fail(ScheduleErrorKind::BadFactor, s.x.loop,
+         fmt::format("tile needs four result names (x0 y0 x1 y1), got {}", s.results.size()));
   if (s.x.loop == s.y.loop) fail(ScheduleErrorKind::IllegalReorder, s.x.loop, "tile of a loop with itself");
   check_unique(s.results);
   do_split(st, s.x.loop, {s.fx}, {s.results[0], s.results[2]});
@@ -99,13 +104,18 @@ void ScheduleApplier::apply(const TileStep &s) {
 void ScheduleApplier::apply(const ReorderStep &s) {
   auto &st = stage(s.stage);
   std::vector<int> order;
-  for (auto &l : s.order) order.push_back(loop(st, l.loop));
+  for (auto &l : s.order) {
+    check_stage_of(l, s.stage);
+    order.push_back(loop(st, l.loop));
+  }
   do_reorder(st, order);
 }
 
 void ScheduleApplier::apply(const FuseStep &s) {
   auto &st = stage(s.stage);
-  if (s.loops.size() < 2) fail(ScheduleErrorKind::NotAdjacent, "", "fuse needs at least two loops");
+  for (auto &l : s.loops) check_stage_of(l, s.stage);
+  if (s.loops.size() < 2)
+    fail(ScheduleErrorKind::NotAdjacent, "", fmt::format("fuse needs at least two loops, found {}", s.loops.size()));
   std::vector<int> ls;
   for (auto &l : s.loops) ls.push_back(loop(st, l.loop));
   auto first = std::find(st.leaves.begin(), st.leaves.end(), ls[0]) - st.leaves.begin();
