@@ -117,6 +117,22 @@ void ScheduleApplier::check_stage_of(const LoopName &l, const std::string &stage
             fmt::format("loop '{}.{}' does not belong to stage '{}'", l.stage, l.loop, stage));
 }
 
+void ScheduleApplier::check_not_held(const StageState &st, int l, const char *what) const {
+  const int si = static_cast<int>(&st - sk_.stages.data());
+  const std::string &n = st.loops[l].name;
+  for (const StageState &p : sk_.stages)
+    if (p.where == ComputeLoc::At && p.at_stage == si && p.at_loop == l)
+      fail(ScheduleErrorKind::IllegalComputeLocation, n,
+           fmt::format("cannot {} loop '{}' of stage '{}': stage '{}' is computed at it (step {} '{}'); {} it before "
+                       "that step",
+                       what, n, st.name(), p.name(), p.where_step.index, p.where_step.primitive, what));
+  if (st.cache_write && st.cache_write_loop == l)
+    fail(ScheduleErrorKind::IllegalCache, n,
+         fmt::format("cannot {} loop '{}' of stage '{}': the stage's cache_write is placed at it (step {}); {} it "
+                     "before that step",
+                     what, n, st.name(), st.cache_write_step.index, what));
+}
+
 StepRef ScheduleApplier::step_ref() const { return {index_, primitive_name(*step_), step_->loc}; }
 
 StageState &ScheduleApplier::stage(const std::string &name) {

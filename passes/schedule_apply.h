@@ -63,6 +63,10 @@ class ScheduleApplier {
   /// `l` is unqualified or qualified with `stage` (steps that name the stage once, then loops).
   void check_stage_of(const LoopName &l, const std::string &stage) const;
   bool is_output(const std::string &name) const;
+  /// Steps that replace loop `l` of `st` (`what`: "split", "fuse", ...) refuse a loop that a
+  /// stage is computed at or that holds the stage's cache_write: those steps name the loop, and
+  /// must come after the loop nest is final.
+  void check_not_held(const StageState &st, int l, const char *what) const;
 
   // loops
   void replace_leaf(StageState &st, int old, const std::vector<int> &with);

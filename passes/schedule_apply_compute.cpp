@@ -97,6 +97,9 @@ void ScheduleApplier::apply(const RfactorStep &s) {
       fail(ScheduleErrorKind::IllegalRfactor, st.loops[l].name, "rfactor must come before annotations of the stage");
   if (sk_.kernel->find_tensor(s.result) || sk_.find_stage(s.result) >= 0)
     fail(ScheduleErrorKind::DuplicateName, "", fmt::format("name '{}' is already used", s.result));
+  // The stage's reduction loops are replaced (its spatial loops keep their handles).
+  for (int x : st.leaves)
+    if (st.loops[x].reduce) check_not_held(st, x, "rfactor");
   const LoopRelation rel = st.relations[0];
   const Stage &def = st.def;
   int raxis = -1;

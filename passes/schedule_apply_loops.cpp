@@ -35,6 +35,7 @@ void ScheduleApplier::do_split(StageState &st, const std::string &loop_name, con
       fail(ScheduleErrorKind::BadFactor, loop_name,
            fmt::format("split factor {} of loop '{}' must be positive", f, loop_name));
   check_unique(results);
+  check_not_held(st, p, "split");
   bool reduce = st.loops[p].reduce;
   std::vector<int> made;
   // Result names may reuse the parent's name: check against leaves other than the parent.
@@ -130,6 +131,7 @@ void ScheduleApplier::apply(const FuseStep &s) {
            fmt::format("cannot fuse reduction loop with spatial loop ('{}' and '{}')", st.loops[ls[0]].name,
                        st.loops[ls[i]].name));
   }
+  for (int l : ls) check_not_held(st, l, "fuse");
   bool reduce = st.loops[ls[0]].reduce;
   std::string saved0 = st.loops[ls[0]].name;
   for (int l : ls) st.loops[l].name = "";  // the result may reuse a fused loop's name
