@@ -94,6 +94,7 @@ ScheduleApplier::ScheduleApplier(const Kernel &k, const Target &t) {
 }
 
 ScheduledKernel ScheduleApplier::run(const Schedule &s) {
+  sk_.schedule_loc = s.loc;
   for (size_t i = 0; i < s.steps.size(); ++i) {
     step_ = &s.steps[i];
     index_ = static_cast<int>(i) + 1;

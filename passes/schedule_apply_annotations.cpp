@@ -10,6 +10,7 @@ void ScheduleApplier::apply(const AnnotateStep &s) {
   auto &st = stage(s.loop.stage);
   int l = loop(st, s.loop.loop);
   LoopInfo &li = st.loops[l];
+  li.kind_step = step_ref();
   switch (s.what) {
     case LoopAnnotation::Parallel:
       if (li.reduce)
@@ -56,6 +57,7 @@ void ScheduleApplier::apply(const BindStep &s) {
   bool block = s.axis == GpuAxis::BlockX || s.axis == GpuAxis::BlockY || s.axis == GpuAxis::BlockZ;
   st.loops[l].kind = block ? ForKind::GpuBlock : ForKind::GpuThread;
   st.loops[l].thread_axis = static_cast<int>(s.axis) % 3;
+  st.loops[l].kind_step = step_ref();
 }
 
 }  // namespace kcc

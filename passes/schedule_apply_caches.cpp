@@ -92,6 +92,9 @@ void ScheduleApplier::apply(const CacheWriteStep &s) {
             fmt::format("cache_write of '{}' must be placed at one of its own loops, not at stage '{}'", s.stage, ls));
   if (s.scope == CacheScope::Shared && !sk_.target.is_gpu())
     fail(ScheduleErrorKind::TargetMismatch, "", "shared-memory caches need a GPU target");
+  if (s.scope == CacheScope::Shared)
+    fail(ScheduleErrorKind::IllegalCache, s.at.loop,
+         fmt::format("cache_write {} shared is not supported yet on GPU targets; use local (registers)", s.stage));
   if (st.cache_write) fail(ScheduleErrorKind::IllegalCache, s.at.loop, "stage already has a cache_write");
   st.cache_write = true;
   st.cache_write_scope = s.scope;
