@@ -19,10 +19,6 @@ using ast::NodeP;
 
 constexpr int kMaxDepth = 256;
 
-const char *const kPrimitives =
-    "split, tile, reorder, fuse, parallel, vectorize, unroll, unroll_limit, bind, compute_at, "
-    "compute_inline, compute_root, cache_read, cache_write, rfactor, storage_align, reorder_storage";
-
 ReduceOp reduce_op(const std::string &s) {
   if (s == "sum") return ReduceOp::Sum;
   if (s == "max") return ReduceOp::Max;
@@ -716,34 +712,42 @@ class Parser {
     next();
   }
 
-  /// Unqualified loops of `stage`, or qualified ones naming that stage.
-  void check_stage_of(const LoopName &l, const std::string &stage) {
-    if (!l.stage.empty() && l.stage != stage)
-      fail(l.loc, fmt::format("loop '{}.{}' does not belong to stage '{}'", l.stage, l.loop, stage));
-  }
-
-  std::vector<int64_t> factors(const std::string &prim, const LoopName &l) {
+  /// `[f1, ..., fn]`: integers; what they must be is checked when the step is applied.
+  std::vector<int64_t> factors(const std::string &prim) {
     std::vector<int64_t> f;
     expect(Tok::LBracket, fmt::format("'[' and the factors of '{}'", prim));
-    if (is(Tok::RBracket)) fail(cur().loc, fmt::format("'{}' needs at least one factor", prim));
+    if (is(Tok::RBracket)) {
+      next();
+      return f;
+    }
     do {
-      SourceLoc fl;
-      int64_t v = integer("a factor (an integer)", &fl);
-      if (v <= 0) fail(fl, fmt::format("{} factor {} of loop '{}' must be positive", prim, v, l.loop));
-      f.push_back(v);
+      f.push_back(integer("a factor (an integer)"));
     } while (accept(Tok::Comma));
     expect(Tok::RBracket, "',' or ']' after a factor");
     return f;
   }
 
-  std::vector<std::string> results(const std::string &prim, size_t want, const SourceLoc &step_loc) {
-    SourceLoc arrow = cur().loc;
+  /// `-> name ...`: how many a step needs is checked when it is applied.
+  std::vector<std::string> results(const std::string &prim) {
     expect(Tok::Arrow, fmt::format("'->' and the result names of '{}'", prim));
     std::vector<std::string> r;
     while (is(Tok::Ident)) r.push_back(next().text);
-    if (r.size() != want)
-      fail(arrow, fmt::format("'{}' here needs {} result names, found {}", prim, want, r.size()));
     return r;
+  }
+
+  /// `-> name`, for steps that make one thing.
+  std::string result(const std::string &prim) {
+    SourceLoc arrow = cur().loc;
+    std::vector<std::string> r = results(prim);
+    if (r.size() != 1) fail(arrow, fmt::format("'{}' here needs 1 result names, found {}", prim, r.size()));
+    return r[0];
+  }
+
+  /// Loop names up to the end of the step (reorder, fuse, reorder_storage).
+  std::vector<LoopName> loop_names(const std::string &prim) {
+    std::vector<LoopName> v;
+    while (is(Tok::Ident)) v.push_back(loop_name(false, prim));
+    return v;
   }
 
   Schedule schedule() {
@@ -761,133 +765,171 @@ class Parser {
     return s;
   }
 
+  // ---- one function per primitive: syntax only. Every semantic check of a step (factors,
+  // result counts, stages of loops, limits) is made where the step is applied
+  // (passes/schedule_apply*.cpp), so that it is made once, with one wording.
+
+  StepKind split_step(const std::string &p) {
+    SplitStep s;
+    s.loop = loop_name(true, p);
+    s.factors = factors(p);
+    s.results = results(p);
+    return s;
+  }
+  StepKind tile_step(const std::string &p) {
+    TileStep s;
+    s.x = loop_name(true, p);
+    s.y = loop_name(true, p);
+    std::vector<int64_t> f = factors(p);
+    if (f.size() != 2) fail(step_loc_, fmt::format("'tile' takes 2 factors, found {}", f.size()));
+    s.fx = f[0];
+    s.fy = f[1];
+    s.results = results(p);
+    return s;
+  }
+  StepKind reorder_step(const std::string &p) {
+    ReorderStep s;
+    s.stage = name_after(p, "a stage name");
+    s.order = loop_names(p);
+    if (s.order.empty()) fail(cur().loc, fmt::format("expected loop names after 'reorder {}', found {}", s.stage, describe(cur())));
+    return s;
+  }
+  StepKind fuse_step(const std::string &p) {
+    FuseStep s;
+    s.stage = name_after(p, "a stage name");
+    s.loops = loop_names(p);
+    s.result = result(p);
+    return s;
+  }
+  StepKind annotate_step(const std::string &p) {
+    AnnotateStep s;
+    s.what = p == "parallel" ? LoopAnnotation::Parallel : p == "vectorize" ? LoopAnnotation::Vectorize : LoopAnnotation::Unroll;
+    s.loop = loop_name(true, p);
+    return s;
+  }
+  StepKind unroll_limit_step(const std::string &p) {
+    UnrollLimitStep s;
+    s.stage = name_after(p, "a stage name");
+    s.limit = integer("an unroll limit (an integer)");
+    return s;
+  }
+  StepKind bind_step(const std::string &p) {
+    BindStep s;
+    s.loop = loop_name(true, p);
+    SourceLoc l = cur().loc;
+    std::string a = ident("a GPU axis (block.x, block.y, block.z, thread.x, thread.y, thread.z)");
+    if (accept(Tok::Dot)) a += "." + ident("'x', 'y' or 'z' after '.'");
+    static const GpuAxis all[] = {GpuAxis::BlockX,  GpuAxis::BlockY,  GpuAxis::BlockZ,
+                                  GpuAxis::ThreadX, GpuAxis::ThreadY, GpuAxis::ThreadZ};
+    for (GpuAxis g : all)
+      if (a == to_string(g)) {
+        s.axis = g;
+        return s;
+      }
+    fail(l, fmt::format("unknown GPU axis '{}'; expected block.x, block.y, block.z, thread.x, thread.y or thread.z", a));
+  }
+  StepKind compute_at_step(const std::string &p) {
+    ComputeStep s;
+    s.where = ComputeLoc::At;
+    s.stage = name_after(p, "a stage name");
+    s.at = loop_name(true, p);
+    return s;
+  }
+  StepKind compute_inline_or_root_step(const std::string &p) {
+    ComputeStep s;
+    s.where = p == "compute_inline" ? ComputeLoc::Inline : ComputeLoc::Root;
+    s.stage = name_after(p, "a stage name");
+    return s;
+  }
+  StepKind cache_read_step(const std::string &p) {
+    CacheReadStep s;
+    s.tensor = name_after(p, "a tensor name");
+    s.scope = cache_scope();
+    expect_word("at", p);
+    s.at = loop_name(true, p);
+    s.result = result(p);
+    return s;
+  }
+  StepKind cache_write_step(const std::string &p) {
+    CacheWriteStep s;
+    s.stage = name_after(p, "a stage name");
+    s.scope = cache_scope();
+    expect_word("at", p);
+    s.at = loop_name(false, p);
+    return s;
+  }
+  StepKind rfactor_step(const std::string &p) {
+    RfactorStep s;
+    s.loop = loop_name(true, p);
+    s.result = result(p);
+    return s;
+  }
+  StepKind reorder_storage_step(const std::string &p) {
+    ReorderStorageStep s;
+    s.stage = name_after(p, "a stage name");
+    s.axes = loop_names(p);
+    if (s.axes.empty())
+      fail(cur().loc, fmt::format("expected axis names after 'reorder_storage {}', found {}", s.stage, describe(cur())));
+    return s;
+  }
+  StepKind storage_align_step(const std::string &p) {
+    StorageAlignStep s;
+    s.axis = loop_name(true, p);
+    s.factor = integer("an alignment factor (an integer)");
+    s.offset = integer("an alignment offset (an integer)");
+    return s;
+  }
+
+  /// The primitives: the name a step starts with and the function parsing the rest. Printing is
+  /// by step type (ir/schedule.cpp), applying too (passes/schedule_apply.h).
+  struct Primitive {
+    const char *name;
+    StepKind (Parser::*parse)(const std::string &);
+  };
+  static constexpr Primitive kPrimitives[] = {
+      {"split", &Parser::split_step},
+      {"tile", &Parser::tile_step},
+      {"reorder", &Parser::reorder_step},
+      {"fuse", &Parser::fuse_step},
+      {"parallel", &Parser::annotate_step},
+      {"vectorize", &Parser::annotate_step},
+      {"unroll", &Parser::annotate_step},
+      {"unroll_limit", &Parser::unroll_limit_step},
+      {"bind", &Parser::bind_step},
+      {"compute_at", &Parser::compute_at_step},
+      {"compute_inline", &Parser::compute_inline_or_root_step},
+      {"compute_root", &Parser::compute_inline_or_root_step},
+      {"cache_read", &Parser::cache_read_step},
+      {"cache_write", &Parser::cache_write_step},
+      {"rfactor", &Parser::rfactor_step},
+      {"storage_align", &Parser::storage_align_step},
+      {"reorder_storage", &Parser::reorder_storage_step},
+  };
+
+  static std::string primitive_list() {
+    std::string s;
+    for (const Primitive &p : kPrimitives) s += (s.empty() ? "" : ", ") + std::string(p.name);
+    return s;
+  }
+
   Step step() {
     Step st;
     st.loc = cur().loc;
-    if (!is(Tok::Ident)) fail(cur().loc, fmt::format("expected a schedule primitive ({}), found {}", kPrimitives, describe(cur())));
+    if (!is(Tok::Ident))
+      fail(cur().loc, fmt::format("expected a schedule primitive ({}), found {}", primitive_list(), describe(cur())));
     std::string p = next().text;
-    if (p == "split") {
-      SplitStep s;
-      s.loop = loop_name(true, p);
-      s.factors = factors(p, s.loop);
-      s.results = results(p, s.factors.size() + 1, st.loc);
-      st.kind = std::move(s);
-    } else if (p == "tile") {
-      TileStep s;
-      s.x = loop_name(true, p);
-      s.y = loop_name(true, p);
-      if (s.y.stage != s.x.stage)
-        fail(s.y.loc, fmt::format("'tile' loops must belong to one stage; found '{}' and '{}'", s.x.stage, s.y.stage));
-      std::vector<int64_t> f = factors(p, s.x);
-      if (f.size() != 2) fail(st.loc, fmt::format("'tile' takes 2 factors, found {}", f.size()));
-      s.fx = f[0];
-      s.fy = f[1];
-      s.results = results(p, 4, st.loc);
-      st.kind = std::move(s);
-    } else if (p == "reorder") {
-      ReorderStep s;
-      s.stage = name_after(p, "a stage name");
-      while (is(Tok::Ident)) {
-        s.order.push_back(loop_name(false, p));
-        check_stage_of(s.order.back(), s.stage);
+    step_loc_ = st.loc;
+    for (const Primitive &prim : kPrimitives)
+      if (p == prim.name) {
+        st.kind = (this->*prim.parse)(p);
+        return st;
       }
-      if (s.order.empty()) fail(cur().loc, fmt::format("expected loop names after 'reorder {}', found {}", s.stage, describe(cur())));
-      st.kind = std::move(s);
-    } else if (p == "fuse") {
-      FuseStep s;
-      s.stage = name_after(p, "a stage name");
-      while (is(Tok::Ident)) {
-        s.loops.push_back(loop_name(false, p));
-        check_stage_of(s.loops.back(), s.stage);
-      }
-      if (s.loops.size() < 2) fail(cur().loc, fmt::format("'fuse' needs at least two loops, found {}", s.loops.size()));
-      s.result = results(p, 1, st.loc)[0];
-      st.kind = std::move(s);
-    } else if (p == "parallel" || p == "vectorize" || p == "unroll") {
-      AnnotateStep s;
-      s.what = p == "parallel" ? LoopAnnotation::Parallel : p == "vectorize" ? LoopAnnotation::Vectorize : LoopAnnotation::Unroll;
-      s.loop = loop_name(true, p);
-      st.kind = std::move(s);
-    } else if (p == "unroll_limit") {
-      UnrollLimitStep s;
-      s.stage = name_after(p, "a stage name");
-      SourceLoc l;
-      s.limit = integer("an unroll limit (an integer)", &l);
-      if (s.limit < 0) fail(l, fmt::format("unroll limit {} must not be negative", s.limit));
-      st.kind = std::move(s);
-    } else if (p == "bind") {
-      BindStep s;
-      s.loop = loop_name(true, p);
-      SourceLoc l = cur().loc;
-      std::string a = ident("a GPU axis (block.x, block.y, block.z, thread.x, thread.y, thread.z)");
-      if (accept(Tok::Dot)) a += "." + ident("'x', 'y' or 'z' after '.'");
-      static const GpuAxis all[] = {GpuAxis::BlockX,  GpuAxis::BlockY,  GpuAxis::BlockZ,
-                                    GpuAxis::ThreadX, GpuAxis::ThreadY, GpuAxis::ThreadZ};
-      bool found = false;
-      for (GpuAxis g : all)
-        if (a == to_string(g)) s.axis = g, found = true;
-      if (!found)
-        fail(l, fmt::format("unknown GPU axis '{}'; expected block.x, block.y, block.z, thread.x, thread.y or thread.z", a));
-      st.kind = std::move(s);
-    } else if (p == "compute_at") {
-      ComputeStep s;
-      s.where = ComputeLoc::At;
-      s.stage = name_after(p, "a stage name");
-      s.at = loop_name(true, p);
-      st.kind = std::move(s);
-    } else if (p == "compute_inline" || p == "compute_root") {
-      ComputeStep s;
-      s.where = p == "compute_inline" ? ComputeLoc::Inline : ComputeLoc::Root;
-      s.stage = name_after(p, "a stage name");
-      st.kind = std::move(s);
-    } else if (p == "cache_read") {
-      CacheReadStep s;
-      s.tensor = name_after(p, "a tensor name");
-      s.scope = cache_scope();
-      expect_word("at", p);
-      s.at = loop_name(true, p);
-      s.result = results(p, 1, st.loc)[0];
-      st.kind = std::move(s);
-    } else if (p == "cache_write") {
-      CacheWriteStep s;
-      s.stage = name_after(p, "a stage name");
-      s.scope = cache_scope();
-      expect_word("at", p);
-      s.at = loop_name(false, p);
-      check_stage_of(s.at, s.stage);
-      st.kind = std::move(s);
-    } else if (p == "rfactor") {
-      RfactorStep s;
-      s.loop = loop_name(true, p);
-      s.result = results(p, 1, st.loc)[0];
-      st.kind = std::move(s);
-    } else if (p == "reorder_storage") {
-      ReorderStorageStep s;
-      s.stage = name_after(p, "a stage name");
-      while (is(Tok::Ident)) {
-        s.axes.push_back(loop_name(false, p));
-        check_stage_of(s.axes.back(), s.stage);
-      }
-      if (s.axes.empty())
-        fail(cur().loc, fmt::format("expected axis names after 'reorder_storage {}', found {}", s.stage, describe(cur())));
-      st.kind = std::move(s);
-    } else if (p == "storage_align") {
-      StorageAlignStep s;
-      s.axis = loop_name(true, p);
-      SourceLoc fl, ol;
-      s.factor = integer("an alignment factor (an integer)", &fl);
-      s.offset = integer("an alignment offset (an integer)", &ol);
-      if (s.factor <= 0) fail(fl, fmt::format("storage_align factor {} must be positive", s.factor));
-      if (s.offset < 0) fail(ol, fmt::format("storage_align offset {} must not be negative", s.offset));
-      st.kind = std::move(s);
-    } else {
-      fail(st.loc, fmt::format("unknown schedule primitive '{}'; primitives: {}", p, kPrimitives));
-    }
-    return st;
+    fail(st.loc, fmt::format("unknown schedule primitive '{}'; primitives: {}", p, primitive_list()));
   }
 
   SourceFileRef file_;
   std::vector<Token> toks_;
+  SourceLoc step_loc_;  ///< the first token of the schedule step being parsed
   size_t p_ = 0;
   int depth_ = 0;
   int chain_ = 0;

@@ -29,6 +29,9 @@
 // Loops are named by the step that created them (an axis name from the kernel, or a result of
 // split/tile/fuse). Application resolves each name to a loop handle once; lowering never
 // searches loops by name.
+// The parser (ir/parser.cpp, one function per primitive in a table) checks syntax only; what
+// factors, result names, stages and limits must be is checked once, where the step is applied
+// (passes/schedule_apply.h).
 #pragma once
 #include <cstdint>
 #include <string>

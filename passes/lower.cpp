@@ -232,9 +232,8 @@ class Lowerer {
     const StageState &c = sk_.stages[ci];
     const int pos = leaf_pos(c, p.at_loop);
     const std::string where = fmt::format("'{}.{}'", c.name(), c.loops[p.at_loop].name);
-    if (pos < 0)
-      fail(p.where_step, ScheduleErrorKind::IllegalComputeLocation, c.loops[p.at_loop].name,
-           fmt::format("compute_at {} {}: the loop was split or fused after the compute_at step", p.name(), where));
+    // Steps that replace a loop refuse one that a stage is computed at (check_not_held).
+    KCC_INTERNAL(pos >= 0, "compute_at loop " + where + " of '" + p.name() + "' is not a leaf");
     Scope lift = inner_scope(ci, pos);
     if (p.shared_cache) {
       // Shared memory serves the whole thread block: the region covers every thread of the
@@ -432,10 +431,8 @@ class Lowerer {
     for (size_t p = 0; p < st.leaves.size(); ++p)
       if (st.loops[st.leaves[p]].reduce && first_reduce < 0) first_reduce = static_cast<int>(p);
     int cw = st.cache_write ? leaf_pos(st, st.cache_write_loop) : -1;
-    if (st.cache_write && cw < 0)
-      fail(st.cache_write_step, ScheduleErrorKind::IllegalCache, st.loops[st.cache_write_loop].name,
-           fmt::format("cache_write of '{}': its loop '{}' was split or fused after the cache_write step", st.name(),
-                       st.loops[st.cache_write_loop].name));
+    // Steps that replace a loop refuse the one holding the cache_write (check_not_held).
+    KCC_INTERNAL(!st.cache_write || cw >= 0, "cache_write loop of '" + st.name() + "' is not a leaf");
     const bool reduce_outside_cache = cw >= 0 && first_reduce >= 0 && first_reduce <= cw;
 
     // The local accumulator of cache_write: the spatial box of the stage inside its loop.

@@ -5,6 +5,7 @@
 
 #include "codegen/target.h"
 #include "ir/stmt.h"
+#include "passes/schedule_error.h"
 
 namespace kcc {
 
@@ -39,8 +40,9 @@ void verify_lowered(const LoweredFunc &f, const Target &t);
 
 /// GPU targets (passes/gpu_verify.cpp): the launches of `f` (codegen/gpu_launch.h) fit the
 /// target's limits: threads per block, grid size, shared memory per block, barriers reached by
-/// every thread. Throws ScheduleError (LimitExceeded, IllegalAnnotation) so that the tuner
-/// discards the candidate before building it. Called by verify_lowered() for GPU targets.
-void verify_gpu_limits(const LoweredFunc &f, const Target &t);
+/// every thread. Throws ScheduleError (LimitExceeded, IllegalAnnotation) naming the step from
+/// `blame` that caused it, so that the tuner discards the candidate before building it and a
+/// person sees which step to change. Called by the pipeline after verify_lowered().
+void verify_gpu_limits(const LoweredFunc &f, const Target &t, const GpuBlame &blame);
 
 }  // namespace kcc

@@ -118,6 +118,7 @@ LoweredFunc lower_with(const Kernel &k, const Schedule &s, const Target &t, Step
   steps.dump("hoist-allocations", k.name, [&] { return to_string(f); });
   steps.run("verify", [&] {
     verify_lowered(f, t);
+    if (t.is_gpu()) verify_gpu_limits(f, t, gpu_blame(sk));
     return 0;
   });
   return f;

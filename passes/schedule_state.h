@@ -11,15 +11,9 @@
 #include "ir/kernel.h"
 #include "ir/schedule.h"
 #include "ir/stmt.h"
+#include "passes/schedule_error.h"
 
 namespace kcc {
-
-/// The step that asked for something checked only during lowering (for its error messages).
-struct StepRef {
-  int index = 0;
-  std::string primitive;
-  SourceLoc loc;
-};
 
 /// The most copies of a loop body that unrolling may make: the product of the extents of the
 /// unrolled loops around a statement, counting those of the consumers a stage is computed in.
@@ -36,6 +30,7 @@ struct LoopInfo {
   bool reduce = false;
   ForKind kind = ForKind::Serial;
   int thread_axis = 0;
+  StepRef kind_step = {};  ///< the step that set `kind` (parallel, vectorize, unroll, bind)
 };
 
 /// parent = outer * factor + inner (Split), or outer = fused / |inner|, inner = fused % |inner| (Fuse).
@@ -76,6 +71,7 @@ struct ScheduledKernel {
   std::vector<Tensor> inputs, outputs;  ///< the kernel's arguments
   std::vector<StageState> stages;       ///< in an order where producers come first
   Target target;
+  SourceLoc schedule_loc;  ///< the schedule, for errors that no one step caused
 
   int find_stage(const std::string &n) const;
 };
@@ -89,7 +85,11 @@ Stmt lower_scheduled(const ScheduledKernel &sk);
 /// GPU targets: checks that the schedule maps onto blocks and threads (passes/gpu_check.cpp):
 /// every root stage's outer loops are bound, block loops outside thread loops, bound loops
 /// spatial, no `parallel`, thread-bound loops in computed-at stages only for shared caches.
-/// Throws ScheduleError. Called by lower_scheduled() for GPU targets.
+/// Throws ScheduleError naming the bind (or parallel) step of the loop, or the schedule when a
+/// stage lacks a binding. Called by lower_scheduled() for GPU targets.
 void check_gpu_schedule(const ScheduledKernel &sk);
+
+/// The steps to blame for the GPU limits of the lowered `sk` (verify_gpu_limits).
+GpuBlame gpu_blame(const ScheduledKernel &sk);
 
 }  // namespace kcc

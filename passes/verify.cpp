@@ -79,7 +79,6 @@ class Verifier : public IRVisitor {
 void verify_lowered(const LoweredFunc &f, const Target &t) {
   Verifier v(f, t);
   v.visit(f.body);
-  if (t.is_gpu()) verify_gpu_limits(f, t);
 }
 
 }  // namespace kcc

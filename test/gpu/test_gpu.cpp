@@ -162,19 +162,53 @@ TEST(GpuLowering, SerialMeaningMatchesInterpreter) {
   }
 }
 
-TEST(GpuLowering, UnboundRootStageIsRejected) {
+TEST(GpuLowering, UnboundRootStageIsRejectedAtTheSchedule) {
   const Target t = make_target("nvptx-sm_90");
   const Kernel &k = kernel_of(suite(), "transpose");
-  Schedule s;
-  s.kernel = k.name;
+  auto s = parse_schedules("t.ir", "\nschedule transpose {\n}\n");
   try {
-    lower_kernel(k, s, t);
+    lower_kernel(k, s[0], t);
     FAIL() << "no error";
   } catch (const ScheduleError &e) {
     EXPECT_NE(std::string(e.what()).find(
                   "on a GPU target every stage's outer loops must be bound; stage 'Y' has unbound loop 'i'"),
               std::string::npos)
         << e.what();
+    // No step lacks the binding: the error points at the schedule.
+    EXPECT_EQ(e.step_index(), 0);
+    EXPECT_EQ(e.primitive(), "");
+    EXPECT_EQ(e.loc().line, 2);
+  }
+}
+
+TEST(GpuLowering, BlockLoopInsideThreadLoopNamesItsBindStep) {
+  const Target t = make_target("nvptx-sm_90");
+  const Kernel &k = kernel_of(suite(), "transpose");
+  auto s = parse_schedules("t.ir", "schedule transpose {\n  bind Y.i thread.x\n  bind Y.j block.x\n}\n");
+  try {
+    lower_kernel(k, s[0], t);
+    FAIL() << "no error";
+  } catch (const ScheduleError &e) {
+    EXPECT_NE(std::string(e.what()).find("block loop 'j' of stage 'Y' must be outside"), std::string::npos)
+        << e.what();
+    EXPECT_EQ(e.step_index(), 2) << e.what();
+    EXPECT_EQ(e.primitive(), "bind");
+    EXPECT_EQ(e.loc().line, 3);
+  }
+}
+
+TEST(GpuLowering, SharedCacheWriteIsRefusedAtItsStep) {
+  const Target t = make_target("nvptx-sm_90");
+  const Kernel &k = kernel_of(suite(), "transpose");
+  auto s = parse_schedules("t.ir", "schedule transpose {\n  bind Y.i block.x\n  cache_write Y shared at Y.j\n}\n");
+  try {
+    lower_kernel(k, s[0], t);
+    FAIL() << "no error";
+  } catch (const ScheduleError &e) {
+    EXPECT_EQ(e.kind(), ScheduleErrorKind::IllegalCache) << e.what();
+    EXPECT_EQ(e.step_index(), 2) << e.what();
+    EXPECT_EQ(e.primitive(), "cache_write");
+    EXPECT_EQ(e.loc().line, 3);
   }
 }
 
@@ -189,6 +223,29 @@ TEST(GpuLowering, TooManyThreadsIsRejectedBeforeBuilding) {
   } catch (const ScheduleError &e) {
     EXPECT_EQ(e.kind(), ScheduleErrorKind::LimitExceeded) << e.what();
     EXPECT_NE(std::string(e.what()).find("2048 threads per block"), std::string::npos) << e.what();
+    // The bind that made the block too wide, with its place.
+    EXPECT_EQ(e.step_index(), 4) << e.what();
+    EXPECT_EQ(e.primitive(), "bind");
+    EXPECT_EQ(e.loop(), "t");
+    EXPECT_EQ(e.loc().line, 5);
+  }
+}
+
+TEST(GpuLowering, TooMuchSharedMemoryNamesTheCacheReadStep) {
+  const Target t = make_target("nvptx-sm_90");
+  // One block reads 8 rows of A: 8 x 8192 floats = 256 KiB of shared memory.
+  Module m = parse_module("s.ir", "kernel rows(A: f32[64, 8192]) -> Y: f32[64] {\n  Y[i] = sum(k) A[i, k]\n}\n");
+  auto s = parse_schedules("s.ir", "schedule rows {\n  split Y.i [8] -> i0 i1\n  bind Y.i0 block.x\n"
+                                   "  bind Y.i1 thread.x\n  cache_read A shared at Y.i0 -> As\n}\n");
+  try {
+    lower_kernel(kernel_of(m, "rows"), s[0], t);
+    FAIL() << "256 KiB of shared memory accepted";
+  } catch (const ScheduleError &e) {
+    EXPECT_EQ(e.kind(), ScheduleErrorKind::LimitExceeded) << e.what();
+    EXPECT_NE(std::string(e.what()).find("bytes of shared memory per block exceed"), std::string::npos) << e.what();
+    EXPECT_EQ(e.step_index(), 4) << e.what();
+    EXPECT_EQ(e.primitive(), "cache_read");
+    EXPECT_EQ(e.loc().line, 5);
   }
 }
 
