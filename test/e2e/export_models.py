@@ -47,23 +47,30 @@ def model(name):
     return getattr(torchvision.models, base)(), (1, 3, size, size)
 
 
+def build(name):
+    """(module in eval mode, input) of a model name: the same weights on every call (seed 0)."""
+    torch.manual_seed(0)
+    m, shape = model(name)
+    m.eval()
+    with torch.no_grad():
+        # Batch-norm statistics are zero mean, unit variance at construction: make them
+        # random so that folding them into the convolutions is tested.
+        for mod in m.modules():
+            if isinstance(mod, torch.nn.BatchNorm2d):
+                mod.running_mean.uniform_(-0.1, 0.1)
+                mod.running_var.uniform_(0.5, 1.5)
+                mod.weight.uniform_(0.5, 1.5)
+                mod.bias.uniform_(-0.1, 0.1)
+        x = torch.randn(*shape)
+    return m, x
+
+
 def main():
     out, names = sys.argv[1], sys.argv[2:]
     os.makedirs(out, exist_ok=True)
     for name in names:
-        torch.manual_seed(0)
-        m, shape = model(name)
-        m.eval()
+        m, x = build(name)
         with torch.no_grad():
-            # Batch-norm statistics are zero mean, unit variance at construction: make them
-            # random so that folding them into the convolutions is tested.
-            for mod in m.modules():
-                if isinstance(mod, torch.nn.BatchNorm2d):
-                    mod.running_mean.uniform_(-0.1, 0.1)
-                    mod.running_var.uniform_(0.5, 1.5)
-                    mod.weight.uniform_(0.5, 1.5)
-                    mod.bias.uniform_(-0.1, 0.1)
-            x = torch.randn(*shape)
             y = m(x)
         stem = os.path.join(out, name.replace("@", "_"))
         torch.onnx.export(m, x, stem + ".onnx", opset_version=13 if "encoder" not in name else 17,

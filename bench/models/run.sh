@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# bench/models/run.sh - whole models, batch 1, fp32: kcc against PyTorch, ONNX Runtime and
+# OpenVINO in one run, then a per-kernel profile of kcc's ResNet-50. Prints markdown.
+#
+#   bench/models/run.sh [--build DIR] [--kcc PATH] [--db PATH] [--models a,b,...]
+#                       [--threads 1,2] [--rounds N] [--per-round N] [--warmup N] [--no-profile]
+#
+#   --build DIR   kcc's build folder (default build): kcc, libkcc_runtime.a, and the work folder
+#                 DIR/bench/models (venv, models, objects, outputs)
+#   --kcc PATH    the kcc to compile with (default DIR/tools/kcc)
+#   --db PATH     tuning database whose records kcc compile uses (default: an empty one, so every
+#                 kernel gets kcc's default schedule: the "kcc untuned" row)
+#   --models      default resnet50,resnet18,mobilenet_v2,vgg16,bert_layer (export_models.py names)
+#   --rounds/--per-round/--warmup  see bench.py (default 4 x 5 timed inferences after 3)
+#
+# Steps: (1) a venv in the work folder, --system-site-packages over /usr/bin/python3 (Debian's
+# torch 1.13), with onnxruntime and openvino from PyPI; (2) the models exported by
+# test/e2e/export_models.py (random weights, seed 0), kept between runs; (3) `kcc compile
+# MODEL.onnx --db DB` and harness.c linked per model; (4) bench.py times every peer, interleaved;
+# (5) profile.c times each kernel of ResNet-50 alone. Nothing here is a dependency of kcc.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+build=$root/build kcc= db= models=resnet50,resnet18,mobilenet_v2,vgg16,bert_layer
+threads=1,2 rounds=4 per_round=5 warmup=3 profile=1
+while [ $# -gt 0 ]; do
+  case $1 in
+    --build) build=$(realpath "$2"); shift 2 ;;
+    --kcc) kcc=$(realpath "$2"); shift 2 ;;
+    --db) db=$(realpath "$2"); shift 2 ;;
+    --models) models=$2; shift 2 ;;
+    --threads) threads=$2; shift 2 ;;
+    --rounds) rounds=$2; shift 2 ;;
+    --per-round) per_round=$2; shift 2 ;;
+    --warmup) warmup=$2; shift 2 ;;
+    --no-profile) profile=0; shift ;;
+    *) echo "run.sh: unknown argument '$1' (see the comment at the top)" >&2; exit 2 ;;
+  esac
+done
+kcc=${kcc:-$build/tools/kcc}
+runtime_lib=$build/runtime/libkcc_runtime.a
+work=$build/bench/models
+cc=${CC:-cc}
+for f in "$kcc" "$runtime_lib"; do [ -f "$f" ] || { echo "run.sh: $f missing: build kcc and kcc_runtime" >&2; exit 1; }; done
+mkdir -p "$work"
+label="kcc untuned"
+if [ -z "$db" ]; then
+  db=$work/empty.db
+  rm -f "$db"
+else
+  label="kcc ($(basename "$db"))"
+fi
+log() { echo "-- $*" >&2; }
+
+# (1) the venv
+venv=$work/venv
+if ! "$venv/bin/python" -c 'import onnxruntime, openvino' 2>/dev/null; then
+  log "making $venv (onnxruntime, openvino from PyPI)"
+  rm -rf "$venv"
+  /usr/bin/python3 -m venv --system-site-packages "$venv"
+  "$venv/bin/pip" install -q onnxruntime openvino >&2
+fi
+py=$venv/bin/python
+
+# (2) the models
+mkdir -p "$work/models"
+IFS=, read -r -a names <<<"$models"
+need=()
+for m in "${names[@]}"; do
+  [ -f "$work/models/$m.onnx" ] && [ -f "$work/models/$m.out" ] && [ "$work/models/$m.out" -nt "$root/test/e2e/export_models.py" ] ||
+    need+=("$m")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  log "exporting ${need[*]}"
+  "$py" "$root/test/e2e/export_models.py" "$work/models" "${need[@]}" >&2
+fi
+
+# (3) kcc's objects and harnesses
+for m in "${names[@]}"; do
+  dir=$work/kcc/$m
+  mkdir -p "$dir"
+  log "kcc compile $m.onnx --db $db"
+  "$kcc" compile "$work/models/$m.onnx" --db "$db" -o "$dir/$m" >"$dir/compile.log" 2>&1 ||
+    { tail -20 "$dir/compile.log" >&2; exit 1; }
+  up=$(echo "$m" | tr a-z A-Z)
+  "$cc" -O2 -I"$dir" -I"$root/runtime" -DMODEL="$m" -DMODEL_UP="$up" "$root/bench/models/harness.c" "$dir/$m.o" \
+    "$runtime_lib" -lpthread -lm -o "$dir/harness"
+done
+
+# (4) the peers, side by side
+commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
+dirty=$(git -C "$root" status --porcelain --untracked-files=no 2>/dev/null | head -1)
+echo "Machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; $(uname -sr); load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "kcc: commit $commit${dirty:+ (with uncommitted changes)}, $("$kcc" --version 2>&1 | head -1); schedules: ${label#kcc }"
+"$py" "$root/bench/models/bench.py" drive --work "$work" --models "$models" --threads "$threads" \
+  --rounds "$rounds" --per-round "$per_round" --warmup "$warmup" --kcc-label "$label"
+
+# (5) per-kernel profile of ResNet-50: each kernel alone, with the model's shapes
+if [ "$profile" = 1 ] && [[ ",$models," == *,resnet50,* ]]; then
+  dir=$work/kcc/resnet50
+  "$kcc" import "$work/models/resnet50.onnx" -o "$dir/import.ir" >/dev/null
+  # The model's calls: "OUT = KERNEL(ARGS)" lines inside `model ... { }`.
+  awk '/^model /{on=1; next} on && /^}/{on=0} on && /= [A-Za-z_][A-Za-z0-9_]*\(/ {
+         sub(/\(.*/, ""); n[$NF]++ } END { for (k in n) print k, n[k] }' "$dir/import.ir" >"$dir/calls.txt"
+  "$cc" -O2 -I"$dir" -I"$root/runtime" -DMODEL=resnet50 -DMODEL_UP=RESNET50 "$root/bench/models/profile.c" \
+    "$dir/resnet50.o" "$runtime_lib" -lpthread -lm -o "$dir/profile"
+  echo "### Per-kernel profile: $label ResNet-50, 1 thread (each kernel alone, median of 11), top 15"
+  echo
+  "$dir/profile" "$dir/calls.txt" 1 11 15
+  echo
+  echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+fi
