@@ -99,6 +99,12 @@ int64_t num_elements(const Shape &s) {
   return n;
 }
 
+Shape stored_shape(const Tensor &t) {
+  if (!t.is_blocked()) return t.shape;
+  const Shape &s = t.shape;
+  return {s[0], s[1] / t.channel_block, s[2], s[3], t.channel_block};
+}
+
 std::string shape_to_string(const Shape &s) {
   if (s.empty()) return "scalar";
   return fmt::format("{}", fmt::join(s, "x"));
@@ -183,8 +189,8 @@ std::string attr_to_string(const Attribute &a) {
 }
 
 std::string tensor_to_string(const Tensor &t) {
-  return fmt::format("{}: {} {}{}", t.name, elem_type_name(t.type), shape_to_string(t.shape),
-                     t.is_constant() ? " const" : "");
+  return fmt::format("{}: {} {}{}{}", t.name, elem_type_name(t.type), shape_to_string(t.shape),
+                     t.is_blocked() ? fmt::format(" blocked{}c", t.channel_block) : "", t.is_constant() ? " const" : "");
 }
 
 }  // namespace

@@ -54,8 +54,16 @@ struct Tensor {
   ElemType type = ElemType::F32;
   Shape shape;
   std::optional<std::vector<uint8_t>> data;
+  /// How the values are stored: 1 = row-major in `shape`; b > 1 (an activation [N, C, H, W]
+  /// with C % b == 0, set by assign_layouts) = channel-blocked NCHW[b]c, [N, C/b, H, W, b], so
+  /// that channel c lives at [n, c / b, h, w, c % b]. `shape` stays the logical one.
+  int64_t channel_block = 1;
   bool is_constant() const { return data.has_value(); }
+  bool is_blocked() const { return channel_block > 1; }
 };
+
+/// The dimensions `t` is stored with: its shape, or [N, C/b, H, W, b] when it is channel-blocked.
+Shape stored_shape(const Tensor &t);
 
 /// The elements of a constant tensor as int64 (floats truncated, bools 0/1) or as double.
 std::vector<int64_t> read_ints(const Tensor &t);
@@ -85,12 +93,14 @@ using TensorId = int;
 ///   Gather(data, indices): axis; Softmax(X): axis (opset 13 semantics: one axis)
 ///   LayerNormalization(X, scale[, B]): axis, epsilon
 ///   ReduceMean(X), ReduceSum(X): axes (sorted; every axis when ONNX gave none), keepdims
+///   Relayout(X): X's values in the output's layout (Tensor::channel_block); no attributes. Made by
+///     the assign_layouts pass, never imported.
 #define KCC_FRONTEND_OPS(X)                                                                        \
   X(Conv) X(ConvTranspose) X(BatchNormalization) X(MaxPool) X(AveragePool) X(GlobalAveragePool)   \
   X(Relu) X(Clip) X(LeakyRelu) X(PRelu) X(Sigmoid) X(HardSigmoid) X(HardSwish) X(Tanh) X(Erf)     \
   X(Gelu) X(Exp) X(Sqrt) X(Pow) X(Add) X(Sub) X(Mul) X(Div) X(Gemm) X(MatMul) X(Concat) X(Split) \
   X(Slice) X(Flatten) X(Reshape) X(Transpose) X(Squeeze) X(Unsqueeze) X(Gather) X(Softmax)        \
-  X(LayerNormalization) X(ReduceMean) X(ReduceSum)
+  X(LayerNormalization) X(ReduceMean) X(ReduceSum) X(Relayout)
 
 enum class OpKind {
 #define KCC_X(name) name,

@@ -5,6 +5,7 @@
 
 #include <cctype>
 
+#include "frontend/passes/assign_layouts.h"
 #include "frontend/passes/eliminate_dead_code.h"
 #include "frontend/passes/fold_batchnorm.h"
 #include "frontend/passes/fuse_epilogues.h"
@@ -23,6 +24,7 @@ LoweredModel lower_model(const Graph &graph, const std::string &path, const Mode
   Graph g = graph;
   if (o.fold_batchnorm) g = fold_batchnorm(std::move(g));
   g = eliminate_dead_code(std::move(g));
+  g = assign_layouts(std::move(g), o.channel_block);
   Partition p = o.fuse_epilogues ? fuse_epilogues(g) : one_kernel_per_node(g);
 
   LowerOptions lo;

@@ -1,7 +1,8 @@
 // frontend/import_model.h - `kcc import`: an ONNX file -> `.ir` text and a weights file.
 //
 // The pipeline, one step per line in import_model(): import_onnx (a typed, shape-inferred
-// Graph), fold_batchnorm, eliminate_dead_code, fuse_epilogues (which nodes share a kernel),
+// Graph), fold_batchnorm, eliminate_dead_code, assign_layouts (NCHW[b]c for conv chains),
+// fuse_epilogues (which nodes share a kernel),
 // lower_graph (kernels and the model that calls them), then parse_module as a self-check.
 #pragma once
 #include <string>
@@ -17,6 +18,9 @@ struct ModelImportOptions {
   std::string weights_file;  ///< as the .ir names it; "" = MODEL_NAME.weights
   bool fold_batchnorm = true;
   bool fuse_epilogues = true;
+  /// Channel block of conv chains' activations (assign_layouts): the target's f32 vector
+  /// lanes (Target::f32_lanes(): 16 on AVX-512, 8 on AVX2, 4 on NEON); 1 = plain NCHW.
+  int64_t channel_block = 1;
 };
 
 /// Imports the ONNX model at `path` (ModelError / UserError as import_onnx and lower_graph).

@@ -284,6 +284,8 @@ detail::Operand Lowering::operand(TensorId t, const std::string &role, KernelArg
   detail::Operand op;
   op.shape = g_.tensor(t).shape;
   op.map = v.map;
+  op.block = base.channel_block;
+  KCC_INTERNAL(!op.map || !base.is_blocked(), fmt::format("a view of the blocked tensor '{}'", base.name));
   if (base.is_constant() && num_elements(base.shape) == 1) {
     op.literal = detail::float_literal(read_doubles(base)[0]);
     op.map = {};
@@ -349,16 +351,22 @@ std::string Lowering::kernel_name(const std::vector<size_t> &group) const {
     if (d[0] != 1 || d[1] != 1) s += "_d" + (d[0] == d[1] ? std::to_string(d[0]) : join_dims(d));
   } else if ((n.op == OpKind::MaxPool || n.op == OpKind::AveragePool) && os.size() == 4) {
     s = window(n.op == OpKind::MaxPool ? "maxpool" : "avgpool");
+  } else if (n.op == OpKind::Relayout) {
+    int64_t b = g_.tensor(n.outputs[0]).channel_block;
+    s = (b > 1 ? fmt::format("to_{}c", b) : std::string("to_nchw")) + "_" + join_dims(os);
   } else {
     s = short_op(n.op) + "_" + join_dims(os);
   }
+  // A blocked result says its block as oneDNN's nChw16c does: conv_64x56x56_k3s1_16c.
+  if (n.op != OpKind::Relayout && g_.tensor(n.outputs[0]).is_blocked())
+    s += fmt::format("_{}c", g_.tensor(n.outputs[0]).channel_block);
   for (size_t k = 1; k < group.size(); ++k) s += "_" + short_op(g_.nodes[group[k]].op);
   return s;
 }
 
 void Lowering::finish_kernel(const std::string &base, const KernelArgs &k, const detail::KernelBody &body) {
   auto param = [&](const std::pair<TensorId, std::string> &a) {
-    return fmt::format("{}: f32{}", a.second, detail::dims(g_.tensor(a.first).shape));
+    return fmt::format("{}: f32{}", a.second, detail::dims(stored_shape(g_.tensor(a.first))));
   };
   std::string sig = "(";
   for (size_t i = 0; i < k.args.size(); ++i) sig += (i ? ", " : "") + param(k.args[i]);
@@ -400,11 +408,11 @@ void Lowering::lower_group(const std::vector<size_t> &group) {
   std::map<TensorId, std::string> local;
   for (size_t gi = 0; gi < group.size(); ++gi) {
     const Node &n = g_.nodes[group[gi]];
-    detail::NodeContext c{n, o_.path, {}, {}, {}, {}, body};
+    detail::NodeContext c{n, o_.path, {}, {}, {}, {}, {}, body};
     for (size_t i = 0; i < n.inputs.size(); ++i) {
       TensorId t = n.inputs[i];
       if (local.count(t)) {
-        c.in.push_back(detail::Operand{local[t], g_.tensor(t).shape, "", {}});
+        c.in.push_back(detail::Operand{local[t], g_.tensor(t).shape, "", {}, g_.tensor(t).channel_block});
         continue;
       }
       c.in.push_back(operand(t, role(n, i, gi == 0, g_.tensor(view_of(t).base).is_constant()), k, body));
@@ -419,6 +427,7 @@ void Lowering::lower_group(const std::vector<size_t> &group) {
       c.out.push_back(name);
       c.out_shape.push_back(g_.tensor(t).shape);
       c.out_is_result.push_back(escapes);
+      c.out_block.push_back(g_.tensor(t).channel_block);
       if (escapes) k.results.push_back({t, name});
       if (g_.tensor(t).type != ElemType::F32)
         fail_node(n, fmt::format("output '{}' is {}: only float tensors are supported", g_.tensor(t).name,
@@ -483,7 +492,7 @@ LoweredModel Lowering::run() {
   auto params = [&](const std::vector<TensorId> &ts) {
     std::string s;
     for (size_t i = 0; i < ts.size(); ++i)
-      s += fmt::format("{}{}: f32{}", i ? ", " : "", names_.at(ts[i]), detail::dims(g_.tensor(ts[i]).shape));
+      s += fmt::format("{}{}: f32{}", i ? ", " : "", names_.at(ts[i]), detail::dims(stored_shape(g_.tensor(ts[i]))));
     return s;
   };
   std::string m = fmt::format("model {}({}) -> ({}) {{\n", o_.model_name, params(g_.inputs), params(g_.outputs));

@@ -6,8 +6,10 @@
 // KernelBody::whole copies a view into a stage first.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <set>
 
 #include "frontend/lower_ops.h"
 #include "frontend/onnx_import.h"
@@ -51,9 +53,20 @@ std::string lhs(const std::string &name, const Index &v) {
 }
 }  // namespace
 
+Index NodeContext::out_vars(size_t i) const {
+  if (out_block[i] > 1) return {"n", "c", "h", "w", "ci"};
+  return index_vars(out_shape[i].size());
+}
+
+Shape NodeContext::out_stored(size_t i) const {
+  const Shape &s = out_shape[i];
+  if (out_block[i] == 1) return s;
+  return {s[0], s[1] / out_block[i], s[2], s[3], out_block[i]};
+}
+
 void NodeContext::stage(size_t i, const std::string &rhs) const {
-  std::string s = lhs(out[i], index_vars(out_shape[i].size())) + " = " + rhs;
-  if (!out_is_result[i]) s += " : f32" + dims(out_shape[i]);
+  std::string s = lhs(out[i], out_vars(i)) + " = " + rhs;
+  if (!out_is_result[i]) s += " : f32" + dims(out_stored(i));
   body.line(s);
 }
 
@@ -92,9 +105,29 @@ Index broadcast(const Operand &x, const Index &v, const Shape &out) {
   return r;
 }
 
+/// The channel an element of a blocked output stands for: `c * 16 + ci`.
+std::string blocked_channel(const NodeContext &c) { return fmt::format("c * {} + ci", c.out_block[0]); }
+
+/// The output's element (at out_vars) as indices of its logical shape: with a blocked output
+/// [n, c * b + ci, h, w].
+Index logical_vars(const NodeContext &c) {
+  if (c.out_block[0] == 1) return index_vars(c.out_shape[0].size());
+  return {"n", blocked_channel(c), "h", "w"};
+}
+
+/// Operand i read at the output's element, broadcast (numpy rules). A blocked operand has the
+/// output's block and channels (assign_layouts makes sure), so it is read at [n, c, h, w, ci]
+/// (with 0 on its broadcast axes); a row-major one at the logical index.
 std::string bc(const NodeContext &c, size_t i) {
-  Index v = index_vars(c.out_shape[0].size());
-  return c.in[i].at(broadcast(c.in[i], v, c.out_shape[0]));
+  const Operand &x = c.in[i];
+  if (x.block > 1 && x.literal.empty()) {
+    KCC_INTERNAL(c.out_block[0] == x.block && x.shape.size() == 4 && x.shape[1] == c.out_shape[0][1],
+                 "a blocked operand that does not match its blocked output");
+    Index v = c.out_vars(0), r = broadcast(x, {v[0], v[1], v[2], v[3]}, c.out_shape[0]);
+    r.push_back(v[4]);
+    return x.at(r);
+  }
+  return x.at(broadcast(x, logical_vars(c), c.out_shape[0]));
 }
 
 std::string list(const std::vector<int64_t> &v) {
@@ -157,9 +190,9 @@ void emit_binary(const NodeContext &c) {
 }
 
 void emit_batchnorm(const NodeContext &c) {
-  Index v = index_vars(c.out_shape[0].size());
+  Index v = logical_vars(c);
   Index ch = {v.size() > 1 ? v[1] : "0"};
-  c.stage(0, fmt::format("({} - {}) * {} * rsqrt({} + {}) + {}", c.in[0].at(v), c.in[3].at(ch), c.in[1].at(ch),
+  c.stage(0, fmt::format("({} - {}) * {} * rsqrt({} + {}) + {}", bc(c, 0), c.in[3].at(ch), c.in[1].at(ch),
                          c.in[4].at(ch), float_literal(c.node.attr_float("epsilon")), c.in[2].at(ch)));
 }
 
@@ -181,8 +214,154 @@ std::string window_keys(const Node &n, bool always_stride) {
   return s;
 }
 
+// Channel-blocked windows ------------------------------------------------------------------------
+// Written in index notation (the layer shorthands are NCHW), in the shape of bench/conv/conv16c.ir:
+// the innermost dimension of the output is the block, so the default schedule vectorizes it.
+
+/// One spatial axis of a window: `out` windows of `k` taps `dil` apart, `stride` apart, over `in`
+/// elements padded by `lo` before and `hi` after.
+struct Axis {
+  int64_t in, k, stride, lo, hi, dil, out;
+  int64_t span() const { return dil * (k - 1) + 1; }
+  /// How far the windows reach (a ceil_mode window may hang over the padded end).
+  int64_t extent() const { return std::max(in + lo + hi, (out - 1) * stride + span()); }
+  /// How many taps of window `y` lie in [from, to).
+  int64_t taps(int64_t y, int64_t from, int64_t to) const {
+    int64_t n = 0;
+    for (int64_t r = 0; r < k; ++r) n += y * stride + r * dil >= from && y * stride + r * dil < to;
+    return n;
+  }
+};
+
+std::pair<Axis, Axis> window_axes(const NodeContext &c, const std::vector<int64_t> &k) {
+  const Shape &xs = c.in[0].shape, &ys = c.out_shape[0];
+  auto st = c.node.attr_ints("strides"), dl = c.node.attr_ints("dilations"), pd = c.node.attr_ints("pads");
+  return {Axis{xs[2], k[0], st[0], pd[0], pd[2], dl[0], ys[2]}, Axis{xs[3], k[1], st[1], pd[1], pd[3], dl[1], ys[3]}};
+}
+
+/// `y * 2 + r * 3`: where tap `r` of window `y` reads the padded input.
+std::string tap(const char *y, int64_t stride, const char *r, int64_t dil) {
+  return fmt::format("{} + {}", stride == 1 ? y : fmt::format("{} * {}", y, stride),
+                     dil == 1 ? r : fmt::format("{} * {}", r, dil));
+}
+
+/// `x` (logical shape xs, stored with `block`) padded with `fill` for the windows `rows`, `cols`:
+/// a stage `P[n, c, h, w(, ci)] = select(h >= top and ..., x[n, c, h - top, w - left(, ci)], fill)`
+/// comparing only on the sides that are padded. Returns its name, or x's when nothing is.
+std::string pad_stage(const NodeContext &c, const std::string &x, const Shape &xs, int64_t block, const Axis &rows,
+                      const Axis &cols, const std::string &fill) {
+  std::vector<std::string> conds;
+  Index v = block > 1 ? Index{"n", "c", "h", "w", "ci"} : Index{"n", "c", "h", "w"}, src = v;
+  auto side = [&](size_t d, const Axis &a) {
+    if (a.lo > 0) conds.push_back(fmt::format("{} >= {}", v[d], a.lo));
+    if (a.extent() > a.lo + a.in) conds.push_back(fmt::format("{} <= {}", v[d], a.lo + a.in - 1));
+    if (a.lo > 0) src[d] = fmt::format("{} - {}", v[d], a.lo);
+  };
+  side(2, rows);
+  side(3, cols);
+  if (conds.empty()) return x;
+  Shape ps = {xs[0], xs[1] / block, rows.extent(), cols.extent()};
+  if (block > 1) ps.push_back(block);
+  std::string p = c.body.fresh("P"), cond;
+  for (size_t k = 0; k < conds.size(); ++k) cond += (k ? " and " : "") + conds[k];
+  c.body.line(fmt::format("{} = select({}, {}, {}) : f32{}", lhs(p, v), cond, lhs(x, src), fill, dims(ps)));
+  return p;
+}
+
+/// A convolution with a blocked input or output (assign_layouts chose which; the weights are
+/// stored as it wrote them, see there): input block bi, output block bo, group g.
+///   g = 1, bi = bo = b:  Y[n, f, y, x, fi] = sum(c, r, s, ci) P[n, c, Y, X, ci] * W[f, c, r, s, ci, fi]
+///   g = 1, bi = 1:       Y[n, f, y, x, fi] = sum(c, r, s) P[n, c, Y, X] * W[f, c, r, s, fi]
+///   g = 1, bo = 1:       Y[n, f, y, x] = sum(c, r, s, ci) P[n, c, Y, X, ci] * W[f, c, r, s, ci]
+///   depthwise:           Y[n, f, y, x, fi] = sum(r, s) P[n, f, Y, X, fi] * W[f, r, s, fi]
+///   grouped:             as g = 1, bi = bo = b, with the group's first input block added to c
+void emit_conv_blocked(const NodeContext &c) {
+  const Operand &xo = c.in[0];
+  const Shape &xs = xo.shape, &ys = c.out_shape[0];
+  int64_t bi = xo.block, bo = c.out_block[0], g = c.node.attr_int("group"), C = xs[1], F = ys[1];
+  auto k = c.node.attr_ints("kernel_shape");
+  auto [rows, cols] = window_axes(c, k);
+  std::string x = c.body.whole(xo), w = c.body.whole(c.in[1]);
+  std::string p = pad_stage(c, x, xs, bi, rows, cols, "0.0");
+  std::string yy = tap("y", rows.stride, "r", rows.dil), xx = tap("x", cols.stride, "s", cols.dil);
+  std::string rhs;
+  if (g == 1 && bi > 1 && bo > 1) {
+    rhs = fmt::format("sum(c: {}, r: {}, s: {}, ci: {}) {}[n, c, {}, {}, ci] * {}[f, c, r, s, ci, fi]", C / bi, k[0], k[1],
+                      bi, p, yy, xx, w);
+  } else if (g == 1 && bo > 1) {
+    rhs = fmt::format("sum(c: {}, r: {}, s: {}) {}[n, c, {}, {}] * {}[f, c, r, s, fi]", C, k[0], k[1], p, yy, xx, w);
+  } else if (g == 1) {
+    rhs = fmt::format("sum(c: {}, r: {}, s: {}, ci: {}) {}[n, c, {}, {}, ci] * {}[f, c, r, s, ci]", C / bi, k[0], k[1], bi,
+                      p, yy, xx, w);
+  } else if (g == C && g == F) {
+    KCC_INTERNAL(bi == bo && bi > 1, "a depthwise convolution between layouts");
+    rhs = fmt::format("sum(r: {}, s: {}) {}[n, f, {}, {}, fi] * {}[f, r, s, fi]", k[0], k[1], p, yy, xx, w);
+  } else {
+    KCC_INTERNAL(bi == bo && bi > 1, "a grouped convolution between layouts");
+    int64_t cb = C / g / bi, fb = F / g / bo;  // blocks per group
+    std::string first = fb == 1 ? "f" : fmt::format("f / {}", fb);
+    if (cb != 1) first += fmt::format(" * {}", cb);
+    rhs = fmt::format("sum(c: {}, r: {}, s: {}, ci: {}) {}[n, {} + c, {}, {}, ci] * {}[f, c, r, s, ci, fi]", cb, k[0], k[1],
+                      bi, p, first, yy, xx, w);
+  }
+  Index vars = bo > 1 ? Index{"n", "f", "y", "x", "fi"} : Index{"n", "f", "y", "x"};
+  if (c.in.size() < 3) {
+    c.body.line(lhs(c.out[0], vars) + " = " + rhs + (c.out_is_result[0] ? "" : " : f32" + dims(c.out_stored(0))));
+    return;
+  }
+  std::string t = c.body.fresh("T");
+  c.body.line(lhs(t, vars) + " = " + rhs + " : f32" + dims(c.out_stored(0)));
+  if (bo == 1) return c.layer(0, fmt::format("bias_add({}, {})", t, c.body.whole(c.in[2])));
+  c.stage(0, fmt::format("{} + {}", lhs(t, c.out_vars(0)), c.in[2].at({blocked_channel(c)})));
+}
+
+/// A pool over a blocked input (to a blocked output), as maxpool2d/avgpool2d expand with a ci axis.
+void emit_pool_blocked(const NodeContext &c) {
+  auto k = c.node.attr_ints("kernel_shape");
+  auto [rows, cols] = window_axes(c, k);
+  bool avg = c.node.op == OpKind::AveragePool;
+  int64_t b = c.in[0].block;
+  std::string p = pad_stage(c, c.body.whole(c.in[0]), c.in[0].shape, b, rows, cols, avg ? "0.0" : "-inf");
+  std::string read = fmt::format("{}[n, c, {}, {}, ci]", p, tap("h", rows.stride, "r", rows.dil),
+                                 tap("w", cols.stride, "s", cols.dil));
+  if (!avg) return c.stage(0, fmt::format("max(r: {}, s: {}) {}", k[0], k[1], read));
+  std::string sum = c.body.fresh("S");
+  c.body.line(fmt::format("{} = sum(r: {}, s: {}) {} : f32{}", lhs(sum, c.out_vars(0)), k[0], k[1], read,
+                          dims(c.out_stored(0))));
+  // The taps that count lie in [from, to) of the padded axis; a ceil_mode overhang never counts.
+  bool include = c.node.attr_int("count_include_pad");
+  auto limits = [&](const Axis &a) {
+    return include ? std::pair<int64_t, int64_t>{0, a.in + a.lo + a.hi} : std::pair<int64_t, int64_t>{a.lo, a.lo + a.in};
+  };
+  auto [rlo, rhi] = limits(rows);
+  auto [clo, chi] = limits(cols);
+  std::set<int64_t> counts;
+  for (int64_t y = 0; y < rows.out; ++y)
+    for (int64_t x = 0; x < cols.out; ++x) counts.insert(rows.taps(y, rlo, rhi) * cols.taps(x, clo, chi));
+  if (counts.size() == 1)
+    return c.stage(0, fmt::format("{} / {}", lhs(sum, c.out_vars(0)), float_literal(double(*counts.begin()))));
+  std::string cnt = c.body.fresh("N"), th = tap("h", rows.stride, "r", rows.dil), tw = tap("w", cols.stride, "s", cols.dil);
+  c.body.line(fmt::format("{}[h, w] = sum(r: {}, s: {}) select({} >= {} and {} <= {} and {} >= {} and {} <= {}, 1.0, 0.0) : "
+                          "f32[{}, {}]",
+                          cnt, k[0], k[1], th, rlo, th, rhi - 1, tw, clo, tw, chi - 1, rows.out, cols.out));
+  c.stage(0, fmt::format("{} / {}[h, w]", lhs(sum, c.out_vars(0)), cnt));
+}
+
+/// Between row-major and channel-blocked: Y[n, c, h, w, ci] = X[n, c * b + ci, h, w], or back
+/// Y[n, c, h, w] = X[n, c / b, h, w, c % b].
+void emit_relayout(const NodeContext &c) {
+  const Operand &x = c.in[0];
+  if (c.out_block[0] > 1) {
+    KCC_INTERNAL(x.block == 1, "a relayout between two blocked layouts");
+    return c.stage(0, x.at({"n", blocked_channel(c), "h", "w"}));
+  }
+  KCC_INTERNAL(x.block > 1 && x.literal.empty(), "a relayout of a row-major tensor to row-major");
+  c.stage(0, x.at({"n", fmt::format("c / {}", x.block), "h", "w", fmt::format("c % {}", x.block)}));
+}
+
 void emit_conv(const NodeContext &c) {
   require_2d(c);
+  if (c.in[0].block > 1 || c.out_block[0] > 1) return emit_conv_blocked(c);
   std::string x = c.body.whole(c.in[0]), w = c.body.whole(c.in[1]);
   std::string call = fmt::format("conv2d({}, {}{}", x, w, window_keys(c.node, false));
   if (c.node.attr_int("group") != 1) call += fmt::format(", groups={}", c.node.attr_int("group"));
@@ -225,6 +404,7 @@ void emit_pool(const NodeContext &c) {
   for (int a = 0; a < 2; ++a)
     if (p[a] > k[a] / 2 || p[a + 2] > k[a] / 2)
       c.fail(fmt::format("pads {} exceed half the window {} (the language's pools allow at most half)", list(p), list(k)));
+  if (c.in[0].block > 1) return emit_pool_blocked(c);
   bool avg = c.node.op == OpKind::AveragePool;
   std::string call = fmt::format("{}({}, kernel={}{}", avg ? "avgpool2d" : "maxpool2d", c.body.whole(c.in[0]), list(k),
                                  window_keys(c.node, true));
@@ -235,6 +415,9 @@ void emit_pool(const NodeContext &c) {
 
 void emit_global_avgpool(const NodeContext &c) {
   const Shape &s = c.in[0].shape;
+  if (c.in[0].block > 1)
+    return c.stage(0, fmt::format("sum(r: {}, s: {}) {}[n, c, r, s, ci] / {}", s[2], s[3], c.body.whole(c.in[0]),
+                                  float_literal(double(s[2] * s[3]))));
   Index v = index_vars(s.size()), x = {v[0], v[1]};
   std::string red;
   int64_t count = 1;
@@ -374,8 +557,29 @@ void emit_reduce(const NodeContext &c) {
 
 }  // namespace
 
+/// Operators that read and write channel-blocked tensors (assign_layouts gives no others one).
+bool layout_aware(OpKind op) {
+  switch (op) {
+    case OpKind::Gemm:
+    case OpKind::MatMul:
+    case OpKind::Concat:
+    case OpKind::Softmax:
+    case OpKind::LayerNormalization:
+    case OpKind::ReduceMean:
+    case OpKind::ReduceSum:
+    case OpKind::ConvTranspose:
+    case OpKind::Gather: return false;
+    default: return true;
+  }
+}
+
 void emit_node(const NodeContext &c) {
+  if (!layout_aware(c.node.op)) {
+    for (const Operand &x : c.in) KCC_INTERNAL(x.block == 1, "a blocked input to an operator that is not layout-aware");
+    for (int64_t b : c.out_block) KCC_INTERNAL(b == 1, "a blocked output of an operator that is not layout-aware");
+  }
   switch (c.node.op) {
+    case OpKind::Relayout: return emit_relayout(c);
     case OpKind::Relu:
     case OpKind::Clip:
     case OpKind::LeakyRelu:

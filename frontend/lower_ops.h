@@ -21,6 +21,7 @@ struct Operand {
   Shape shape;          ///< the shape the node sees
   std::string literal;  ///< a single-element constant, written in place
   IndexMap map;         ///< the node's indices -> `name`'s; empty when they are the same
+  int64_t block = 1;    ///< `name` is channel-blocked (Tensor::channel_block); never with a map
   bool is_whole() const { return literal.empty() && !map; }
   /// `X[i, j]` for the element at `idx` (of `shape`), or the literal.
   std::string at(const Index &idx) const;
@@ -50,10 +51,16 @@ struct NodeContext {
   std::vector<std::string> out;  ///< the kernel's tensor for each node output
   std::vector<Shape> out_shape;
   std::vector<bool> out_is_result;  ///< kernel outputs are declared; intermediates annotated
+  std::vector<int64_t> out_block;   ///< Tensor::channel_block of each output
   KernelBody &body;
 
   [[noreturn]] void fail(const std::string &msg) const;
-  /// `OUT[vars] = rhs` (annotated when an intermediate); vars are index_vars(rank of output i).
+  /// The index variables of output i as stored: index_vars of its rank, or n c h w ci when
+  /// it is channel-blocked.
+  Index out_vars(size_t i) const;
+  /// Output i's stored shape ([N, C/b, H, W, b] when blocked).
+  Shape out_stored(size_t i) const;
+  /// `OUT[vars] = rhs` (annotated when an intermediate); vars are out_vars(i).
   void stage(size_t i, const std::string &rhs) const;
   /// A layer call `OUT = rhs` for output i.
   void layer(size_t i, const std::string &rhs) const { body.line(out[i] + " = " + rhs); }

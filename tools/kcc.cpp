@@ -65,7 +65,9 @@ const char *kUsage = R"(usage: kcc compile MODEL.ir|MODEL.onnx [MORE.ir ...] [op
        kcc report MODEL.ir [--db PATH] [-o FILE.html]         tuning curves and roofline (HTML)
                            [--remeasure-peak]           measure the stored machine peak again
        kcc import MODEL.onnx [-o OUT.ir] [--input-shape NAME=1x3x224x224 ...]
-                                                 write OUT.ir (kernels + model) and OUT.weights
+                  [--channel-block N | --target T]  write OUT.ir (kernels + model) and OUT.weights;
+                                                 conv chains NCHW[N]c (default 1 = NCHW, or
+                                                 the target's f32 lanes)
        kcc targets
        kcc --version | --help
 
@@ -227,6 +229,12 @@ std::string where(const SourceLoc &loc) {
   return loc.valid() ? fmt::format("{}:{}:{}", loc.file->path, loc.line, loc.col) : "an earlier input";
 }
 
+Target target_of(const Options &o);
+
+/// The channel block of an imported model's conv chains for target `t`: its f32 vector lanes
+/// (16 on AVX-512, 8 on AVX2, 4 on NEON); none on GPUs.
+int64_t channel_block_for(const Target &t) { return t.is_gpu() ? 1 : t.f32_lanes(); }
+
 /// The ONNX inputs of a command (`kcc compile model.onnx` = `kcc import` + `kcc compile`),
 /// imported into a private temporary folder (the .ir and its weights) that lives as long as the
 /// command. The model is named after -o's NAME when it is the only model, else after its file.
@@ -262,6 +270,7 @@ class ImportedModels {
                                                                               : fs::path(in).stem().string();
       io.model_name = frontend::model_identifier(stem);
       io.weights_file = io.model_name + ".weights";
+      io.channel_block = channel_block_for(target_of(o));
       frontend::LoweredModel m = frontend::import_model(in, io);
       if (dir_.empty()) dir_ = make_dir();
       fs::path ir = dir_ / (io.model_name + ".ir");
@@ -636,6 +645,7 @@ int run_import(const std::vector<std::string> &args) {
 #ifdef KCC_HAVE_FRONTEND
   std::string model, out;
   frontend::ModelImportOptions o;
+  int64_t block = 0, target_block = 1;  // --channel-block wins over --target
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string &a = args[i];
     auto value = [&]() -> const std::string & {
@@ -647,6 +657,17 @@ int run_import(const std::vector<std::string> &args) {
     } else if (a == "--input-shape") {
       auto [name, shape] = frontend::parse_input_shape(value());
       o.onnx.input_shapes[name] = shape;
+    } else if (a == "--channel-block") {
+      const std::string &v = value();
+      char *end = nullptr;
+      long b = std::strtol(v.c_str(), &end, 10);
+      if (v.empty() || *end != '\0' || b < 1 || b > 64)
+        throw UsageError(fmt::format("--channel-block wants a number from 1 to 64 (got '{}')", v));
+      block = b;
+    } else if (a == "--target") {
+      Options to;
+      to.target = value();
+      target_block = channel_block_for(target_of(to));
     } else if (!a.empty() && a[0] == '-') {
       throw UsageError(fmt::format("unknown option '{}' for 'kcc import'", a));
     } else if (model.empty()) {
@@ -661,6 +682,7 @@ int run_import(const std::vector<std::string> &args) {
   std::string stem = op.stem().string();
   o.model_name = stem;
   o.weights_file = stem + ".weights";
+  o.channel_block = block ? block : target_block;
   frontend::LoweredModel m = frontend::import_model(model, o);
   std::string weights = (op.parent_path() / o.weights_file).string();
   write_files_atomically({{out, m.ir}, {weights, m.weights}});

@@ -40,6 +40,7 @@ int next_in_chain(const Graph &g, const Uses &uses, const Node &last) {
   const Node &n = g.nodes[c];
   if (!is_elementwise(n.op) || is_view(g, n)) return -1;
   if (g.tensor(n.outputs[0]).shape != g.tensor(t).shape) return -1;  // a broadcast widens it
+  if (g.tensor(n.outputs[0]).channel_block != g.tensor(t).channel_block) return -1;  // a layout change
   return int(c);
 }
 

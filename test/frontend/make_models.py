@@ -316,6 +316,49 @@ def lower_group():
     export("reduce", lambda x: x.mean(dim=(1, 2), keepdim=True) + x.sum(dim=2, keepdim=True), [(2, 3, 4)])
     export("batchnorm", torch.nn.BatchNorm2d(3).eval(), [(2, 3, 4, 4)])
 
+    # A conv chain for the channel-blocked layouts (tests run it at blocks 1, 4 and 16): a stem on
+    # 3 channels, a strided dilated conv with a residual, a depthwise and a grouped conv, pools,
+    # per-channel parameters, 24 channels (blocked at 4, row-major at 16), a classifier, and a
+    # feature map that is also a graph output.
+    class ConvChain(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            nn = torch.nn
+            self.stem = nn.Conv2d(3, 16, 3, padding=1)
+            self.down = nn.Conv2d(16, 32, 3, stride=2, padding=(1, 2), dilation=(1, 2))
+            self.skip = nn.Conv2d(16, 32, 1, stride=2)
+            self.dw = nn.Conv2d(32, 32, 3, padding=1, groups=32)
+            self.grouped = nn.Conv2d(32, 32, 3, padding=1, groups=2)
+            self.narrow = nn.Conv2d(32, 24, 1)
+            self.wide = nn.Conv2d(24, 32, 3, padding=1, bias=False)
+            self.prelu = nn.PReLU(32, init=0.1)
+            self.scale = nn.Parameter(torch.randn(1, 32, 1, 1))
+            self.fc = nn.Linear(32, 5)
+
+        def forward(self, x):
+            a = F.relu(self.stem(x))
+            b = F.relu(self.down(a) + self.skip(a))
+            c = F.max_pool2d(b, 3, stride=1, padding=1)
+            d = self.prelu(self.dw(c)) * self.scale
+            e = torch.sigmoid(self.grouped(d)) + c
+            f = F.avg_pool2d(e, 3, stride=2, padding=1, ceil_mode=True, count_include_pad=False)
+            g = self.wide(F.relu(self.narrow(f)))
+            return self.fc(torch.flatten(F.adaptive_avg_pool2d(g, 1), 1)), g
+
+    torch.manual_seed(0)
+    export("conv_chain", ConvChain(), [(1, 3, 12, 12)])
+    # A graph input of 16 channels added to a conv's result: converted to the blocked layout once.
+    class ConvAddInput(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(16, 16, 3, padding=1)
+
+        def forward(self, x):
+            return F.relu(self.conv(x)) + x
+
+    torch.manual_seed(0)
+    export("conv_add_input", ConvAddInput(), [(1, 16, 5, 5)])
+
     # Conv followed by BatchNormalization, written with onnx.helper (PyTorch folds it on export).
     rng = np.random.default_rng(1)
     w, b = rng.standard_normal((4, 3, 3, 3)).astype(np.float32), rng.standard_normal(4).astype(np.float32)

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "frontend/import_model.h"
@@ -69,22 +70,35 @@ double relative_error(const std::string &name, const Imported &im) {
   return err / std::max(scale, 1e-30);
 }
 
-class LowerOp : public ::testing::TestWithParam<const char *> {};
+ModelImportOptions blocked(int64_t block) {
+  ModelImportOptions o;
+  o.channel_block = block;
+  return o;
+}
+
+/// A model and the channel block it is imported with (1: NCHW; 4 as NEON, 16 as AVX-512).
+class LowerOp : public ::testing::TestWithParam<std::tuple<const char *, int64_t>> {};
 
 TEST_P(LowerOp, MatchesPyTorch) {
   KCC_REQUIRE_MODELS("lower");
-  Imported im = import_lower(GetParam());
-  EXPECT_LE(relative_error(GetParam(), im), 1e-4) << im.lowered.ir;
+  auto [name, block] = GetParam();
+  Imported im = import_lower(name, blocked(block));
+  EXPECT_LE(relative_error(name, im), 1e-4) << im.lowered.ir;
 }
 
-INSTANTIATE_TEST_SUITE_P(Ops, LowerOp,
-                         ::testing::Values("conv_group_dilation", "conv_depthwise", "conv_transpose", "maxpool_ceil",
-                                           "avgpool_exclude_pad", "global_avgpool", "linear", "gemm_trans",
-                                           "matmul_broadcast", "matmul_vector", "elementwise", "activations", "gelu",
-                                           "gelu_tanh", "hardswish_gelu", "prelu", "sqrt_pow", "concat_split", "slice_transpose",
-                                           "reshape_flatten", "squeeze_unsqueeze", "gather_constant", "softmax",
-                                           "layer_norm", "layer_norm_decomposed", "reduce", "batchnorm", "conv_bn"),
-                         [](const auto &info) { return std::string(info.param); });
+INSTANTIATE_TEST_SUITE_P(
+    Ops, LowerOp,
+    ::testing::Combine(::testing::Values("conv_group_dilation", "conv_depthwise", "conv_transpose", "maxpool_ceil",
+                                         "avgpool_exclude_pad", "global_avgpool", "linear", "gemm_trans",
+                                         "matmul_broadcast", "matmul_vector", "elementwise", "activations", "gelu",
+                                         "gelu_tanh", "hardswish_gelu", "prelu", "sqrt_pow", "concat_split",
+                                         "slice_transpose", "reshape_flatten", "squeeze_unsqueeze", "gather_constant",
+                                         "softmax", "layer_norm", "layer_norm_decomposed", "reduce", "batchnorm",
+                                         "conv_bn", "conv_chain", "conv_add_input"),
+                       ::testing::Values(int64_t(1), int64_t(4), int64_t(16))),
+    [](const auto &info) {
+      return std::string(std::get<0>(info.param)) + "_block" + std::to_string(std::get<1>(info.param));
+    });
 
 TEST(LowerModel, ResNet18MatchesPyTorch) {
   KCC_REQUIRE_MODELS("lower");
@@ -96,6 +110,86 @@ TEST(LowerModel, MobileNetV2MatchesPyTorch) {
   KCC_REQUIRE_MODELS("lower");
   Imported im = import_lower("mobilenet_v2");
   EXPECT_LE(relative_error("mobilenet_v2", im), 1e-4);
+}
+
+TEST(LowerModel, ResNet18BlockedMatchesPyTorch) {
+  KCC_REQUIRE_MODELS("lower");
+  Imported im = import_lower("resnet18", blocked(16));
+  EXPECT_LE(relative_error("resnet18", im), 1e-4);
+}
+
+TEST(LowerModel, MobileNetV2BlockedMatchesPyTorch) {
+  KCC_REQUIRE_MODELS("lower");
+  // At 16, the 24-channel layers stay row-major between blocked ones; at 8 every layer blocks.
+  for (int64_t block : {8, 16}) {
+    Imported im = import_lower("mobilenet_v2", blocked(block));
+    EXPECT_LE(relative_error("mobilenet_v2", im), 1e-4) << "block " << block;
+  }
+}
+
+/// Calls that take a row-major activation and give a blocked one, and the other way round.
+std::pair<int, int> layout_changes(const ModelDecl &m) {
+  std::set<std::string> weights;
+  for (const ModelWeight &w : m.weights) weights.insert(w.tensor.name);
+  int into = 0, out_of = 0;
+  for (const ModelCall &c : m.calls) {
+    bool reads4 = false, reads5 = false, writes5 = false, writes_other = false;
+    for (const std::string &a : c.args)
+      if (!weights.count(a)) (m.find_tensor(a)->shape.size() == 5 ? reads5 : reads4) = true;
+    for (const std::string &r : c.results) (m.find_tensor(r)->shape.size() == 5 ? writes5 : writes_other) = true;
+    into += reads4 && writes5;
+    out_of += reads5 && writes_other;
+  }
+  return {into, out_of};
+}
+
+TEST(LowerLayouts, ResNet18ChangesLayoutOnceEachWay) {
+  KCC_REQUIRE_MODELS("lower");
+  Imported im = import_lower("resnet18", blocked(16));
+  const ModelDecl &m = im.module.models[0];
+  // Into the blocked layout: the stem (it reads the 3-channel image row-major); back: one
+  // relayout of the pooled features, read by the classifier.
+  EXPECT_EQ(layout_changes(m), std::make_pair(1, 1)) << im.lowered.ir;
+  EXPECT_EQ(m.calls.at(0).kernel, "conv_64x16x16_k7s2_16c_relu") << im.lowered.ir;
+  size_t relayouts = 0;
+  for (const ModelCall &c : m.calls) relayouts += c.kernel.rfind("to_", 0) == 0;
+  EXPECT_EQ(relayouts, 1u) << im.lowered.ir;
+  ASSERT_GE(m.calls.size(), 2u);
+  EXPECT_EQ(m.calls[m.calls.size() - 2].kernel, "to_nchw_1x512x1x1") << im.lowered.ir;
+  EXPECT_EQ(m.calls.back().kernel.rfind("gemm_", 0), 0u) << im.lowered.ir;
+}
+
+TEST(LowerLayouts, WeightsAreStoredBlocked) {
+  KCC_REQUIRE_MODELS("lower");
+  Imported im = import_lower("resnet18", blocked(16));
+  // The 64 -> 128 3x3 convolution: OIHW 128x64x3x3 as [O/16, I/16, KH, KW, 16 (i), 16 (o)].
+  EXPECT_NE(im.lowered.ir.find(": f32[8, 4, 3, 3, 16, 16] = weight at"), std::string::npos) << im.lowered.ir;
+  EXPECT_EQ(im.lowered.ir.find(": f32[128, 64, 3, 3] = weight at"), std::string::npos) << im.lowered.ir;
+}
+
+TEST(LowerLayouts, BlockOneChangesNothing) {
+  KCC_REQUIRE_MODELS("lower");
+  EXPECT_EQ(import_lower("conv_chain", blocked(1)).lowered.ir, import_lower("conv_chain").lowered.ir);
+  EXPECT_EQ(import_lower("conv_chain").lowered.ir.find("_4c"), std::string::npos);
+}
+
+TEST(LowerLayouts, OutputsStayRowMajor) {
+  KCC_REQUIRE_MODELS("lower");
+  // conv_chain's second output is a blocked conv's result, also read by the global pool: the
+  // conv writes the blocked value, one relayout writes the output.
+  Imported im = import_lower("conv_chain", blocked(4));
+  const ModelDecl &m = im.module.models[0];
+  for (const ModelTensor &t : m.outputs) EXPECT_NE(t.shape.size(), 5u) << t.name;
+  EXPECT_NE(im.lowered.ir.find("g = to_nchw_1x32x4x4(g_4c)"), std::string::npos) << im.lowered.ir;
+}
+
+TEST(LowerLayouts, SameShapedRowMajorOperandIsConvertedOnce) {
+  KCC_REQUIRE_MODELS("lower");
+  // relu(conv(x)) + x: the input, read row-major by the conv, is converted once for the add.
+  Imported im = import_lower("conv_add_input", blocked(16));
+  size_t to_blocked = 0;
+  for (const ModelCall &c : im.module.models[0].calls) to_blocked += c.kernel.rfind("to_16c_", 0) == 0;
+  EXPECT_EQ(to_blocked, 1u) << im.lowered.ir;
 }
 
 TEST(LowerModel, TransformerEncoderLayerMatchesPyTorch) {
