@@ -97,7 +97,8 @@ echo "kcc: commit $commit${dirty:+ (with uncommitted changes)}, $("$kcc" --versi
 # (5) per-kernel profile of ResNet-50: each kernel alone, with the model's shapes
 if [ "$profile" = 1 ] && [[ ",$models," == *,resnet50,* ]]; then
   dir=$work/kcc/resnet50
-  "$kcc" import "$work/models/resnet50.onnx" -o "$dir/import.ir" >/dev/null
+  # Imported for the target kcc compiled for, so that the kernel names (blocked layouts) match.
+  "$kcc" import --target host "$work/models/resnet50.onnx" -o "$dir/import.ir" >/dev/null
   # The model's calls: "OUT = KERNEL(ARGS)" lines inside `model ... { }`.
   awk '/^model /{on=1; next} on && /^}/{on=0} on && /= [A-Za-z_][A-Za-z0-9_]*\(/ {
          sub(/\(.*/, ""); n[$NF]++ } END { for (k in n) print k, n[k] }' "$dir/import.ir" >"$dir/calls.txt"
