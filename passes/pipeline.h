@@ -1,6 +1,7 @@
 // passes/pipeline.h - the whole compile of a module, as one list of named steps.
 #pragma once
 #include <functional>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -33,10 +34,44 @@ class ScheduleProvider {
   virtual bool provide(const Kernel &k, const Target &t, ChosenSchedule &out) = 0;
 };
 
+/// The pipeline's steps, in the order compile_module runs them: the one table of their names,
+/// read by the pipeline, `kcc compile --print-after`, `--emit=scheduled` and `--time-passes`.
+#define KCC_PIPELINE_STEPS(X)                                                                     \
+  X(ChooseSchedule, "choose-schedule")                                                             \
+  X(ApplySchedule, "apply-schedule")                                                               \
+  X(Lower, "lower")                                                                                \
+  X(Simplify, "simplify")                                                                          \
+  X(PartitionLoops, "partition-loops")                                                             \
+  X(Vectorize, "vectorize")                                                                        \
+  X(Unroll, "unroll")                                                                              \
+  X(SimplifyFinal, "simplify-final")                                                               \
+  X(HoistAllocations, "hoist-allocations")                                                         \
+  X(Verify, "verify")                                                                              \
+  X(PlanMemory, "plan-memory")                                                                     \
+  X(Codegen, "codegen")                                                                            \
+  X(ModelEntry, "model-entry")                                                                     \
+  X(Optimize, "optimize")
+
+enum class PipelineStep : uint8_t {
+#define KCC_STEP_ENUM(id, name) id,
+  KCC_PIPELINE_STEPS(KCC_STEP_ENUM)
+#undef KCC_STEP_ENUM
+};
+
+const char *to_string(PipelineStep s);  ///< the step's name in the table, e.g. "apply-schedule"
+/// The step named `name`, if there is one.
+std::optional<PipelineStep> step_named(const std::string &name);
+/// The pipeline's steps, in order.
+const std::vector<PipelineStep> &pipeline_steps();
+/// The step after which the IR is each kernel's scheduled loop tree, as lowering made it and
+/// before any simplification: what `kcc compile --emit=scheduled` prints after the schedules.
+constexpr PipelineStep kScheduledLoopsStep = PipelineStep::Lower;
+
 struct CompileOptions {
   Target target;
-  /// Dump the IR after these steps (names as in pipeline_steps()) to `dump`.
-  std::vector<std::string> print_after;
+  /// Dump the IR after these steps to `dump`.
+  std::vector<PipelineStep> print_after;
+  /// Time each step into CompileResult::timings (left empty otherwise).
   bool time_passes = false;
   ScheduleProvider *provider = nullptr;  ///< may be null
   /// A registry compile: every kernel must get its schedule from the provider.
@@ -61,7 +96,7 @@ struct CompiledModel {
 };
 
 struct PassTiming {
-  std::string step;
+  std::string step;  ///< to_string(PipelineStep) for the pipeline's steps
   double seconds = 0;
 };
 
@@ -69,11 +104,8 @@ struct CompileResult {
   std::vector<CompiledKernel> kernels;
   std::vector<CompiledModel> models;  ///< in m.models order
   CompiledModule code;  ///< LLVM module for all kernels and models' entry points
-  std::vector<PassTiming> timings;
+  std::vector<PassTiming> timings;  ///< one per step that ran, in pipeline order; with time_passes only
 };
-
-/// The names of the pipeline's steps, in order (for --print-after).
-std::vector<std::string> pipeline_steps();
 
 /// Schedules, lowers and generates code for every kernel of `m`, then gives each model of `m` a
 /// memory plan, its packed weights (read from the file its `weights` statement names) and its

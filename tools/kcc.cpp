@@ -199,30 +199,19 @@ Options parse_compile_args(const std::vector<std::string> &args) {
   return o;
 }
 
-/// Checks --print-after names against the pipeline's steps.
-void check_steps(const std::vector<std::string> &names) {
-  if (names.empty()) return;
-  std::vector<std::string> steps = pipeline_steps();
+/// The pipeline steps --print-after names; an unknown name is a bad flag, answered with the list.
+std::vector<PipelineStep> steps_named(const std::vector<std::string> &names) {
+  std::vector<PipelineStep> out;
   for (const std::string &n : names) {
-    bool known = false;
-    for (auto &s : steps) known = known || s == n;
-    if (!known) {
-      std::string list;
-      for (auto &s : steps) list += (list.empty() ? "" : ", ") + s;
-      throw UsageError(fmt::format("unknown pipeline step '{}' in --print-after (steps: {})", n, list));
+    if (std::optional<PipelineStep> s = step_named(n)) {
+      out.push_back(*s);
+      continue;
     }
+    std::string list;
+    for (PipelineStep s : pipeline_steps()) list += (list.empty() ? "" : ", ") + std::string(to_string(s));
+    throw UsageError(fmt::format("unknown pipeline step '{}' in --print-after (steps: {})", n, list));
   }
-}
-
-/// The pipeline step after which the IR is the scheduled loop tree (for --emit=scheduled): the
-/// step right after the one that applies schedules (which itself dumps only the schedule text,
-/// printed separately).
-std::string schedule_step() {
-  std::vector<std::string> steps = pipeline_steps();
-  for (size_t i = 0; i + 1 < steps.size(); ++i)
-    if (steps[i].find("apply") != std::string::npos) return steps[i + 1];
-  KCC_INTERNAL(false, "the pipeline has no step that applies schedules");
-  return "";
+  return out;
 }
 
 std::string where(const SourceLoc &loc) {
@@ -491,7 +480,7 @@ int run_report(const Options &o) {
 int run_compile(const Options &o) {
   using clock = std::chrono::steady_clock;
   auto t0 = clock::now();
-  check_steps(o.print_after);
+  std::vector<PipelineStep> print_after = steps_named(o.print_after);
   ImportedModels imported;
   Module m = load_inputs(imported.resolve(o), o.verbose);
   double parse_seconds = std::chrono::duration<double>(clock::now() - t0).count();
@@ -530,7 +519,7 @@ int run_compile(const Options &o) {
 
   CompileOptions opts;
   opts.target = target;
-  opts.print_after = o.print_after;
+  opts.print_after = print_after;
   opts.time_passes = o.time_passes;
   tuner::TuningSetup tuning;
   if (!registry) {
@@ -545,10 +534,9 @@ int run_compile(const Options &o) {
   opts.external_weights = o.external_weights;
   std::ostringstream captured;
   if (o.emit == Emit::Scheduled) {
-    std::string step = schedule_step();
     bool listed = false;
-    for (auto &s : opts.print_after) listed = listed || s == step;
-    if (!listed) opts.print_after.push_back(step);
+    for (PipelineStep s : opts.print_after) listed = listed || s == kScheduledLoopsStep;
+    if (!listed) opts.print_after.push_back(kScheduledLoopsStep);
   }
   std::ostream &dump = o.emit == Emit::Scheduled ? static_cast<std::ostream &>(captured) : std::cerr;
   CompileResult r = compile_module(m, opts, dump);

@@ -2,6 +2,8 @@
 // errors each illegal use gives, and small kernels run through the JIT against the interpreter.
 #include <gtest/gtest.h>
 
+#include <sstream>
+
 #include "../support/kernel_check.h"
 #include "ir/visitor.h"
 #include "passes/schedule_error.h"
@@ -42,6 +44,51 @@ ScheduleError schedule_error(const std::string &kernel, const std::string &text)
   }
   ADD_FAILURE() << "no ScheduleError for:\n" << text;
   return ScheduleError(ScheduleErrorKind::UnknownLoop, 0, nullptr, "", "none");
+}
+
+// ---------------------------------------------------------------- the pipeline's table of steps
+
+TEST(Pipeline, StepsAreNamedByTheTableInOrder) {
+  std::vector<std::string> names;
+  for (PipelineStep s : pipeline_steps()) names.push_back(to_string(s));
+  EXPECT_EQ(names, (std::vector<std::string>{"choose-schedule", "apply-schedule", "lower", "simplify",
+                                             "partition-loops", "vectorize", "unroll", "simplify-final",
+                                             "hoist-allocations", "verify", "plan-memory", "codegen", "model-entry",
+                                             "optimize"}));
+  for (PipelineStep s : pipeline_steps()) EXPECT_EQ(step_named(to_string(s)), s);
+  EXPECT_FALSE(step_named("no-such-step").has_value());
+}
+
+TEST(Pipeline, TimesNoStepUnlessAsked) {
+  CompileOptions opts;
+  opts.target = make_target("host");
+  std::ostringstream dump;
+  EXPECT_TRUE(compile_module(model(), opts, dump).timings.empty());
+}
+
+TEST(Pipeline, TimesEveryStepThatRanInTableOrderWhenAsked) {
+  CompileOptions opts;
+  opts.target = make_target("host");
+  opts.time_passes = true;
+  std::ostringstream dump;
+  std::vector<std::string> got;
+  for (const PassTiming &t : compile_module(model(), opts, dump).timings) got.push_back(t.step);
+  // No model in the module: plan-memory and model-entry never ran.
+  EXPECT_EQ(got, (std::vector<std::string>{"choose-schedule", "apply-schedule", "lower", "simplify", "partition-loops",
+                                           "vectorize", "unroll", "simplify-final", "hoist-allocations", "verify",
+                                           "codegen", "optimize"}));
+}
+
+TEST(Pipeline, ScheduledLoopsAreTheIrAfterLowering) {
+  // --emit=scheduled prints the loop tree as lowering made it, before simplification.
+  EXPECT_EQ(kScheduledLoopsStep, PipelineStep::Lower);
+  CompileOptions opts;
+  opts.target = make_target("host");
+  opts.print_after = {kScheduledLoopsStep};
+  std::ostringstream dump;
+  compile_module(model(), opts, dump);
+  EXPECT_NE(dump.str().find("// ---- after lower: mm\n"), std::string::npos) << dump.str();
+  EXPECT_EQ(dump.str().find("after simplify"), std::string::npos) << dump.str();
 }
 
 TEST(Lowering, SplitOfPureStageShiftsTheTailInwards) {
