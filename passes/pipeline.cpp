@@ -50,6 +50,10 @@ std::optional<PipelineStep> step_named(const std::string &name) {
   return std::nullopt;
 }
 
+std::string ScheduleProvider::missing_message(const Kernel &k, const Target &t) const {
+  return fmt::format("no schedule for kernel '{}' on target '{}'", k.name, t.name);
+}
+
 namespace {
 
 /// Runs the steps, timing each when asked (opts.time_passes) and dumping IR after the requested
@@ -220,6 +224,60 @@ ModelEntrySpec entry_spec(const CompiledModel &cm) {
   return spec;
 }
 
+/// Every kernel's schedule, from opts.schedules in their one order (pipeline.h,
+/// ScheduleSources): registry alone; else database, tuning of the kernels still without one
+/// (all together: the tuner spreads its budget over them), the .ir's schedule, the default.
+std::vector<ChosenSchedule> choose_schedules(const Module &m, const CompileOptions &opts, StepRunner &steps) {
+  const ScheduleSources &src = opts.schedules;
+  const Target &t = opts.target;
+  std::vector<ChosenSchedule> chosen(m.kernels.size());
+  std::vector<bool> found(m.kernels.size(), false);
+  steps.run(PipelineStep::ChooseSchedule, [&] {
+    for (size_t i = 0; i < m.kernels.size(); ++i) {
+      const Kernel &k = m.kernels[i];
+      if (src.registry) {
+        if (!src.registry->provide(k, t, chosen[i])) throw UserError(k.loc, src.registry->missing_message(k, t));
+        found[i] = true;
+      } else if (src.database) {
+        found[i] = src.database->provide(k, t, chosen[i]);
+      }
+    }
+    return 0;
+  });
+  Module todo;  // the kernels to tune, with their hand schedules as baselines
+  todo.file = m.file;
+  todo.schedules = m.schedules;
+  for (size_t i = 0; i < m.kernels.size(); ++i)
+    if (!found[i]) todo.kernels.push_back(m.kernels[i]);
+  if (src.tuner && !todo.kernels.empty()) {
+    std::map<std::string, ChosenSchedule> tuned =
+        steps.run(PipelineStep::Tune, [&] { return src.tuner->tune(todo, t); });
+    for (size_t i = 0; i < m.kernels.size(); ++i) {
+      auto it = tuned.find(m.kernels[i].name);
+      if (found[i] || it == tuned.end()) continue;
+      chosen[i] = it->second;
+      chosen[i].schedule.kernel = m.kernels[i].name;
+      found[i] = true;
+      steps.dump(PipelineStep::Tune, m.kernels[i].name, [&] { return to_string(chosen[i].schedule); });
+    }
+  }
+  steps.run(PipelineStep::ChooseSchedule, [&] {
+    for (size_t i = 0; i < m.kernels.size(); ++i) {
+      if (found[i]) continue;
+      const Kernel &k = m.kernels[i];
+      if (const Schedule *s = m.find_schedule(k.name)) {
+        chosen[i].schedule = *s;
+        chosen[i].source = ScheduleSource::Given;
+      } else {
+        chosen[i].schedule = default_schedule(k, t);
+        chosen[i].source = ScheduleSource::Default;
+      }
+    }
+    return 0;
+  });
+  return chosen;
+}
+
 }  // namespace
 
 LoweredFunc lower_kernel(const Kernel &k, const Schedule &s, const Target &t) {
@@ -230,25 +288,14 @@ LoweredFunc lower_kernel(const Kernel &k, const Schedule &s, const Target &t) {
 CompileResult compile_module(const Module &m, const CompileOptions &opts, std::ostream &dump) {
   StepRunner steps(&opts, &dump);
   check_models(m, opts);
+  std::vector<ChosenSchedule> chosen = choose_schedules(m, opts, steps);
   std::vector<CompiledKernel> kernels;
   std::vector<LoweredFunc> funcs;
-  for (const Kernel &k : m.kernels) {
+  for (size_t i = 0; i < m.kernels.size(); ++i) {
+    const Kernel &k = m.kernels[i];
     CompiledKernel ck;
     ck.kernel = &k;
-    steps.run(PipelineStep::ChooseSchedule, [&] {
-      if (opts.provider && opts.provider->provide(k, opts.target, ck.chosen)) return 0;
-      if (opts.require_provider)
-        throw UserError(k.loc, fmt::format("no schedule for kernel '{}' on target '{}' in the registry", k.name,
-                                           opts.target.name));
-      if (const Schedule *s = m.find_schedule(k.name)) {
-        ck.chosen.schedule = *s;
-        ck.chosen.source = ScheduleSource::Given;
-      } else {
-        ck.chosen.schedule = default_schedule(k, opts.target);
-        ck.chosen.source = ScheduleSource::Default;
-      }
-      return 0;
-    });
+    ck.chosen = std::move(chosen[i]);
     steps.dump(PipelineStep::ChooseSchedule, k.name + " (" + to_string(ck.chosen.source) + ")",
                [&] { return to_string(ck.chosen.schedule); });
     ck.func = lower_with(k, ck.chosen.schedule, opts.target, steps);

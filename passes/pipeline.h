@@ -1,6 +1,7 @@
 // passes/pipeline.h - the whole compile of a module, as one list of named steps.
 #pragma once
 #include <functional>
+#include <map>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -25,19 +26,49 @@ struct ChosenSchedule {
   double median_seconds = 0;  ///< 0 when never measured
 };
 
-/// The tuner (and the registry) plug into the pipeline through this interface; the pipeline
-/// asks it first and falls back to the schedule in the .ir file, then to the default heuristic.
+/// A source of schedules that answers kernel by kernel: the registry (passes/registry.h) and
+/// the tuning database (tuner/tuner.h, DatabaseProvider).
 class ScheduleProvider {
  public:
   virtual ~ScheduleProvider() = default;
   /// Returns true and fills `out` when it has a schedule for `k` on `t`.
   virtual bool provide(const Kernel &k, const Target &t, ChosenSchedule &out) = 0;
+  /// Why provide() has nothing for `k` on `t`, for the error when this source is required.
+  virtual std::string missing_message(const Kernel &k, const Target &t) const;
+};
+
+/// Tuning now (tuner/tuner.h, ModuleTuner): measures candidates for the kernels it is handed.
+class ScheduleTuner {
+ public:
+  virtual ~ScheduleTuner() = default;
+  /// Tunes the kernels of `todo` together on `t` (todo.schedules: their hand schedules, measured
+  /// as baselines). Returns, by kernel name, the schedules of the kernels it found a valid one
+  /// for (source Tuned).
+  virtual std::map<std::string, ChosenSchedule> tune(const Module &todo, const Target &t) = 0;
+};
+
+/// Where kernels' schedules come from. The pipeline's steps "choose-schedule" and "tune" are the
+/// one place that asks them, and always in this order:
+///   1. registry   (`kcc compile --registry FILE.kreg`): when set, the only source, a lockfile;
+///                 a kernel it lacks is an error (missing_message)
+///   2. database   the best record of the kernel's workload on the target
+///   3. tuner      (`--budget N`): the kernels 2 has nothing for, tuned together in step "tune"
+///   4. given      the kernel's schedule in the .ir
+///   5. default    default_schedule()
+/// Each may be null (skipped). A kernel tuned in this compile takes the tuned schedule even
+/// though the tuning has since recorded it in the database: it is tuned only because the
+/// database had nothing for it.
+struct ScheduleSources {
+  ScheduleProvider *registry = nullptr;
+  ScheduleProvider *database = nullptr;
+  ScheduleTuner *tuner = nullptr;
 };
 
 /// The pipeline's steps, in the order compile_module runs them: the one table of their names,
 /// read by the pipeline, `kcc compile --print-after`, `--emit=scheduled` and `--time-passes`.
 #define KCC_PIPELINE_STEPS(X)                                                                     \
   X(ChooseSchedule, "choose-schedule")                                                             \
+  X(Tune, "tune")                                                                                  \
   X(ApplySchedule, "apply-schedule")                                                               \
   X(Lower, "lower")                                                                                \
   X(Simplify, "simplify")                                                                          \
@@ -73,9 +104,7 @@ struct CompileOptions {
   std::vector<PipelineStep> print_after;
   /// Time each step into CompileResult::timings (left empty otherwise).
   bool time_passes = false;
-  ScheduleProvider *provider = nullptr;  ///< may be null
-  /// A registry compile: every kernel must get its schedule from the provider.
-  bool require_provider = false;
+  ScheduleSources schedules;
   /// Models take their weights as an argument (`kcc compile --weights external`) instead of
   /// embedding them in the object.
   bool external_weights = false;

@@ -83,7 +83,7 @@ Registry read_registry_file(const std::string &path);
 /// speed differs. An exact entry beats a compatible one; among equals the kernel's own name wins.
 /// An entry that needs features the target lacks is never used. The kernel name alone never
 /// matches: a kernel whose computation changed since the registry was written must not silently
-/// get a schedule recorded for another computation (with require_provider the compile fails
+/// get a schedule recorded for another computation (the compile fails
 /// instead, see missing_message). When the entry was recorded under other tensor or index names,
 /// the schedule is renamed through the entry's `names`.
 class RegistryProvider : public ScheduleProvider {
@@ -93,7 +93,7 @@ class RegistryProvider : public ScheduleProvider {
   /// Why the registry has no schedule for `k` on `t`, naming the kernel and what the registry
   /// holds instead (an entry for an incompatible target, or — strict — another cpu, or an entry
   /// of that name with another workload key), for a "registry lacks kernel" error.
-  std::string missing_message(const Kernel &k, const Target &t) const;
+  std::string missing_message(const Kernel &k, const Target &t) const override;
   /// One line for the user when provide() served entries recorded for another cpu or other
   /// options ("kcc: note: registry 'x.kreg': tuned on znver4, used on sapphirerapids (3
   /// kernels): retune for best speed ..."); "" when every entry was exact.
