@@ -25,50 +25,73 @@ const char *to_string(ScheduleSource s) {
   return "?";
 }
 
-std::vector<std::string> pipeline_steps() {
-  return {"choose-schedule", "apply-schedule", "lower",  "simplify", "partition-loops", "vectorize",
-          "unroll",          "simplify-final", "hoist-allocations", "verify", "plan-memory", "codegen", "model-entry", "optimize"};
+const char *to_string(PipelineStep s) {
+  switch (s) {
+#define KCC_STEP_NAME(id, name) \
+  case PipelineStep::id: return name;
+    KCC_PIPELINE_STEPS(KCC_STEP_NAME)
+#undef KCC_STEP_NAME
+  }
+  return "?";
+}
+
+const std::vector<PipelineStep> &pipeline_steps() {
+  static const std::vector<PipelineStep> steps = {
+#define KCC_STEP_LIST(id, name) PipelineStep::id,
+      KCC_PIPELINE_STEPS(KCC_STEP_LIST)
+#undef KCC_STEP_LIST
+  };
+  return steps;
+}
+
+std::optional<PipelineStep> step_named(const std::string &name) {
+  for (PipelineStep s : pipeline_steps())
+    if (name == to_string(s)) return s;
+  return std::nullopt;
+}
+
+std::string ScheduleProvider::missing_message(const Kernel &k, const Target &t) const {
+  return fmt::format("no schedule for kernel '{}' on target '{}'", k.name, t.name);
 }
 
 namespace {
 
-/// Runs named steps, timing each and dumping IR after the requested ones.
+/// Runs the steps, timing each when asked (opts.time_passes) and dumping IR after the requested
+/// ones.
 class StepRunner {
  public:
   StepRunner(const CompileOptions *opts, std::ostream *dump) : opts_(opts), dump_(dump) {}
 
   template <class F>
-  auto run(const std::string &name, F &&f) {
+  auto run(PipelineStep step, F &&f) {
+    if (!opts_ || !opts_->time_passes) return f();
     auto t0 = std::chrono::steady_clock::now();
     auto result = f();
-    seconds_[name] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    seconds_[step] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return result;
   }
-  bool wants(const std::string &name) const {
+  bool wants(PipelineStep step) const {
     if (!opts_ || !dump_) return false;
-    for (auto &p : opts_->print_after)
-      if (p == name) return true;
+    for (PipelineStep p : opts_->print_after)
+      if (p == step) return true;
     return false;
   }
   /// `text` is a callable making the IR text, called only when the step is dumped: printing a
   /// kernel of thousands of stages (or its LLVM module) costs more than some steps.
   template <class F>
-  void dump(const std::string &name, const std::string &what, F &&text) {
-    if (wants(name)) *dump_ << "// ---- after " << name << ": " << what << "\n" << text() << "\n";
+  void dump(PipelineStep step, const std::string &what, F &&text) {
+    if (wants(step)) *dump_ << "// ---- after " << to_string(step) << ": " << what << "\n" << text() << "\n";
   }
   std::vector<PassTiming> timings() const {
     std::vector<PassTiming> out;
-    for (auto &n : pipeline_steps()) {
-      auto it = seconds_.find(n);
-      if (it != seconds_.end()) out.push_back({n, it->second});
-    }
+    for (auto &[step, seconds] : seconds_) out.push_back({to_string(step), seconds});
     return out;
   }
 
  private:
   const CompileOptions *opts_;
   std::ostream *dump_;
-  std::map<std::string, double> seconds_;
+  std::map<PipelineStep, double> seconds_;  ///< ordered as the table
 };
 
 std::vector<Buffer> argument_buffers(const Stmt &body, const Kernel &k) {
@@ -97,26 +120,26 @@ std::vector<Buffer> argument_buffers(const Stmt &body, const Kernel &k) {
 }
 
 LoweredFunc lower_with(const Kernel &k, const Schedule &s, const Target &t, StepRunner &steps) {
-  ScheduledKernel sk = steps.run("apply-schedule", [&] { return apply_schedule(k, s, t); });
-  steps.dump("apply-schedule", k.name, [&] { return to_string(s); });
-  Stmt body = steps.run("lower", [&] { return lower_scheduled(sk); });
-  steps.dump("lower", k.name, [&] { return to_string(body); });
-  body = steps.run("simplify", [&] { return simplify(body); });
-  steps.dump("simplify", k.name, [&] { return to_string(body); });
-  body = steps.run("partition-loops", [&] { return partition_loops(body); });
-  steps.dump("partition-loops", k.name, [&] { return to_string(body); });
+  ScheduledKernel sk = steps.run(PipelineStep::ApplySchedule, [&] { return apply_schedule(k, s, t); });
+  steps.dump(PipelineStep::ApplySchedule, k.name, [&] { return to_string(s); });
+  Stmt body = steps.run(PipelineStep::Lower, [&] { return lower_scheduled(sk); });
+  steps.dump(PipelineStep::Lower, k.name, [&] { return to_string(body); });
+  body = steps.run(PipelineStep::Simplify, [&] { return simplify(body); });
+  steps.dump(PipelineStep::Simplify, k.name, [&] { return to_string(body); });
+  body = steps.run(PipelineStep::PartitionLoops, [&] { return partition_loops(body); });
+  steps.dump(PipelineStep::PartitionLoops, k.name, [&] { return to_string(body); });
   std::vector<std::string> remarks;
-  body = steps.run("vectorize", [&] { return vectorize_loops(body, t, &remarks); });
-  steps.dump("vectorize", k.name, [&] { return to_string(body); });
-  for (auto &r : remarks) steps.dump("vectorize", k.name + " remark", [&] { return r; });
-  body = steps.run("unroll", [&] { return unroll_loops(body); });
-  steps.dump("unroll", k.name, [&] { return to_string(body); });
-  body = steps.run("simplify-final", [&] { return simplify(body); });
-  steps.dump("simplify-final", k.name, [&] { return to_string(body); });
-  body = steps.run("hoist-allocations", [&] { return hoist_allocations(body); });
+  body = steps.run(PipelineStep::Vectorize, [&] { return vectorize_loops(body, t, &remarks); });
+  steps.dump(PipelineStep::Vectorize, k.name, [&] { return to_string(body); });
+  for (auto &r : remarks) steps.dump(PipelineStep::Vectorize, k.name + " remark", [&] { return r; });
+  body = steps.run(PipelineStep::Unroll, [&] { return unroll_loops(body); });
+  steps.dump(PipelineStep::Unroll, k.name, [&] { return to_string(body); });
+  body = steps.run(PipelineStep::SimplifyFinal, [&] { return simplify(body); });
+  steps.dump(PipelineStep::SimplifyFinal, k.name, [&] { return to_string(body); });
+  body = steps.run(PipelineStep::HoistAllocations, [&] { return hoist_allocations(body); });
   LoweredFunc f{k.name, argument_buffers(body, k), body};
-  steps.dump("hoist-allocations", k.name, [&] { return to_string(f); });
-  steps.run("verify", [&] {
+  steps.dump(PipelineStep::HoistAllocations, k.name, [&] { return to_string(f); });
+  steps.run(PipelineStep::Verify, [&] {
     verify_lowered(f, t);
     if (t.is_gpu()) verify_gpu_limits(f, t, gpu_blame(sk));
     return 0;
@@ -201,6 +224,60 @@ ModelEntrySpec entry_spec(const CompiledModel &cm) {
   return spec;
 }
 
+/// Every kernel's schedule, from opts.schedules in their one order (pipeline.h,
+/// ScheduleSources): registry alone; else database, tuning of the kernels still without one
+/// (all together: the tuner spreads its budget over them), the .ir's schedule, the default.
+std::vector<ChosenSchedule> choose_schedules(const Module &m, const CompileOptions &opts, StepRunner &steps) {
+  const ScheduleSources &src = opts.schedules;
+  const Target &t = opts.target;
+  std::vector<ChosenSchedule> chosen(m.kernels.size());
+  std::vector<bool> found(m.kernels.size(), false);
+  steps.run(PipelineStep::ChooseSchedule, [&] {
+    for (size_t i = 0; i < m.kernels.size(); ++i) {
+      const Kernel &k = m.kernels[i];
+      if (src.registry) {
+        if (!src.registry->provide(k, t, chosen[i])) throw UserError(k.loc, src.registry->missing_message(k, t));
+        found[i] = true;
+      } else if (src.database) {
+        found[i] = src.database->provide(k, t, chosen[i]);
+      }
+    }
+    return 0;
+  });
+  Module todo;  // the kernels to tune, with their hand schedules as baselines
+  todo.file = m.file;
+  todo.schedules = m.schedules;
+  for (size_t i = 0; i < m.kernels.size(); ++i)
+    if (!found[i]) todo.kernels.push_back(m.kernels[i]);
+  if (src.tuner && !todo.kernels.empty()) {
+    std::map<std::string, ChosenSchedule> tuned =
+        steps.run(PipelineStep::Tune, [&] { return src.tuner->tune(todo, t); });
+    for (size_t i = 0; i < m.kernels.size(); ++i) {
+      auto it = tuned.find(m.kernels[i].name);
+      if (found[i] || it == tuned.end()) continue;
+      chosen[i] = it->second;
+      chosen[i].schedule.kernel = m.kernels[i].name;
+      found[i] = true;
+      steps.dump(PipelineStep::Tune, m.kernels[i].name, [&] { return to_string(chosen[i].schedule); });
+    }
+  }
+  steps.run(PipelineStep::ChooseSchedule, [&] {
+    for (size_t i = 0; i < m.kernels.size(); ++i) {
+      if (found[i]) continue;
+      const Kernel &k = m.kernels[i];
+      if (const Schedule *s = m.find_schedule(k.name)) {
+        chosen[i].schedule = *s;
+        chosen[i].source = ScheduleSource::Given;
+      } else {
+        chosen[i].schedule = default_schedule(k, t);
+        chosen[i].source = ScheduleSource::Default;
+      }
+    }
+    return 0;
+  });
+  return chosen;
+}
+
 }  // namespace
 
 LoweredFunc lower_kernel(const Kernel &k, const Schedule &s, const Target &t) {
@@ -211,26 +288,15 @@ LoweredFunc lower_kernel(const Kernel &k, const Schedule &s, const Target &t) {
 CompileResult compile_module(const Module &m, const CompileOptions &opts, std::ostream &dump) {
   StepRunner steps(&opts, &dump);
   check_models(m, opts);
+  std::vector<ChosenSchedule> chosen = choose_schedules(m, opts, steps);
   std::vector<CompiledKernel> kernels;
   std::vector<LoweredFunc> funcs;
-  for (const Kernel &k : m.kernels) {
+  for (size_t i = 0; i < m.kernels.size(); ++i) {
+    const Kernel &k = m.kernels[i];
     CompiledKernel ck;
     ck.kernel = &k;
-    steps.run("choose-schedule", [&] {
-      if (opts.provider && opts.provider->provide(k, opts.target, ck.chosen)) return 0;
-      if (opts.require_provider)
-        throw UserError(k.loc, fmt::format("no schedule for kernel '{}' on target '{}' in the registry", k.name,
-                                           opts.target.name));
-      if (const Schedule *s = m.find_schedule(k.name)) {
-        ck.chosen.schedule = *s;
-        ck.chosen.source = ScheduleSource::Given;
-      } else {
-        ck.chosen.schedule = default_schedule(k, opts.target);
-        ck.chosen.source = ScheduleSource::Default;
-      }
-      return 0;
-    });
-    steps.dump("choose-schedule", k.name + " (" + to_string(ck.chosen.source) + ")",
+    ck.chosen = std::move(chosen[i]);
+    steps.dump(PipelineStep::ChooseSchedule, k.name + " (" + to_string(ck.chosen.source) + ")",
                [&] { return to_string(ck.chosen.schedule); });
     ck.func = lower_with(k, ck.chosen.schedule, opts.target, steps);
     funcs.push_back(ck.func);
@@ -241,25 +307,25 @@ CompileResult compile_module(const Module &m, const CompileOptions &opts, std::o
     CompiledModel cm;
     cm.model = &model;
     cm.external_weights = opts.external_weights;
-    cm.plan = steps.run("plan-memory", [&] { return plan_memory(model); });
-    cm.weights = steps.run("plan-memory", [&] { return pack_weights(model, model_weights_path(m, model)); });
-    steps.dump("plan-memory", model.name, [&] { return to_string(cm.plan, model); });
+    cm.plan = steps.run(PipelineStep::PlanMemory, [&] { return plan_memory(model); });
+    cm.weights = steps.run(PipelineStep::PlanMemory, [&] { return pack_weights(model, model_weights_path(m, model)); });
+    steps.dump(PipelineStep::PlanMemory, model.name, [&] { return to_string(cm.plan, model); });
     models.push_back(std::move(cm));
   }
-  CompiledModule code = steps.run("codegen", [&] { return generate_code(funcs, opts.target, m.file ? m.file->path : "kcc"); });
-  steps.dump("codegen", "module", [&] { return code.llvm_ir(); });
+  CompiledModule code = steps.run(PipelineStep::Codegen, [&] { return generate_code(funcs, opts.target, m.file ? m.file->path : "kcc"); });
+  steps.dump(PipelineStep::Codegen, "module", [&] { return code.llvm_ir(); });
   for (const CompiledModel &cm : models) {
-    steps.run("model-entry", [&] {
+    steps.run(PipelineStep::ModelEntry, [&] {
       add_model_entry(code, entry_spec(cm));
       return 0;
     });
   }
-  if (!models.empty()) steps.dump("model-entry", "module", [&] { return code.llvm_ir(); });
-  steps.run("optimize", [&] {
+  if (!models.empty()) steps.dump(PipelineStep::ModelEntry, "module", [&] { return code.llvm_ir(); });
+  steps.run(PipelineStep::Optimize, [&] {
     code.optimize();
     return 0;
   });
-  steps.dump("optimize", "module", [&] { return code.llvm_ir(); });
+  steps.dump(PipelineStep::Optimize, "module", [&] { return code.llvm_ir(); });
   return CompileResult{std::move(kernels), std::move(models), std::move(code), steps.timings()};
 }
 

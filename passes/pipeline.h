@@ -1,6 +1,8 @@
 // passes/pipeline.h - the whole compile of a module, as one list of named steps.
 #pragma once
 #include <functional>
+#include <map>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -24,23 +26,85 @@ struct ChosenSchedule {
   double median_seconds = 0;  ///< 0 when never measured
 };
 
-/// The tuner (and the registry) plug into the pipeline through this interface; the pipeline
-/// asks it first and falls back to the schedule in the .ir file, then to the default heuristic.
+/// A source of schedules that answers kernel by kernel: the registry (passes/registry.h) and
+/// the tuning database (tuner/tuner.h, DatabaseProvider).
 class ScheduleProvider {
  public:
   virtual ~ScheduleProvider() = default;
   /// Returns true and fills `out` when it has a schedule for `k` on `t`.
   virtual bool provide(const Kernel &k, const Target &t, ChosenSchedule &out) = 0;
+  /// Why provide() has nothing for `k` on `t`, for the error when this source is required.
+  virtual std::string missing_message(const Kernel &k, const Target &t) const;
 };
+
+/// Tuning now (tuner/tuner.h, ModuleTuner): measures candidates for the kernels it is handed.
+class ScheduleTuner {
+ public:
+  virtual ~ScheduleTuner() = default;
+  /// Tunes the kernels of `todo` together on `t` (todo.schedules: their hand schedules, measured
+  /// as baselines). Returns, by kernel name, the schedules of the kernels it found a valid one
+  /// for (source Tuned).
+  virtual std::map<std::string, ChosenSchedule> tune(const Module &todo, const Target &t) = 0;
+};
+
+/// Where kernels' schedules come from. The pipeline's steps "choose-schedule" and "tune" are the
+/// one place that asks them, and always in this order:
+///   1. registry   (`kcc compile --registry FILE.kreg`): when set, the only source, a lockfile;
+///                 a kernel it lacks is an error (missing_message)
+///   2. database   the best record of the kernel's workload on the target
+///   3. tuner      (`--budget N`): the kernels 2 has nothing for, tuned together in step "tune"
+///   4. given      the kernel's schedule in the .ir
+///   5. default    default_schedule()
+/// Each may be null (skipped). A kernel tuned in this compile takes the tuned schedule even
+/// though the tuning has since recorded it in the database: it is tuned only because the
+/// database had nothing for it.
+struct ScheduleSources {
+  ScheduleProvider *registry = nullptr;
+  ScheduleProvider *database = nullptr;
+  ScheduleTuner *tuner = nullptr;
+};
+
+/// The pipeline's steps, in the order compile_module runs them: the one table of their names,
+/// read by the pipeline, `kcc compile --print-after`, `--emit=scheduled` and `--time-passes`.
+#define KCC_PIPELINE_STEPS(X)                                                                     \
+  X(ChooseSchedule, "choose-schedule")                                                             \
+  X(Tune, "tune")                                                                                  \
+  X(ApplySchedule, "apply-schedule")                                                               \
+  X(Lower, "lower")                                                                                \
+  X(Simplify, "simplify")                                                                          \
+  X(PartitionLoops, "partition-loops")                                                             \
+  X(Vectorize, "vectorize")                                                                        \
+  X(Unroll, "unroll")                                                                              \
+  X(SimplifyFinal, "simplify-final")                                                               \
+  X(HoistAllocations, "hoist-allocations")                                                         \
+  X(Verify, "verify")                                                                              \
+  X(PlanMemory, "plan-memory")                                                                     \
+  X(Codegen, "codegen")                                                                            \
+  X(ModelEntry, "model-entry")                                                                     \
+  X(Optimize, "optimize")
+
+enum class PipelineStep : uint8_t {
+#define KCC_STEP_ENUM(id, name) id,
+  KCC_PIPELINE_STEPS(KCC_STEP_ENUM)
+#undef KCC_STEP_ENUM
+};
+
+const char *to_string(PipelineStep s);  ///< the step's name in the table, e.g. "apply-schedule"
+/// The step named `name`, if there is one.
+std::optional<PipelineStep> step_named(const std::string &name);
+/// The pipeline's steps, in order.
+const std::vector<PipelineStep> &pipeline_steps();
+/// The step after which the IR is each kernel's scheduled loop tree, as lowering made it and
+/// before any simplification: what `kcc compile --emit=scheduled` prints after the schedules.
+constexpr PipelineStep kScheduledLoopsStep = PipelineStep::Lower;
 
 struct CompileOptions {
   Target target;
-  /// Dump the IR after these steps (names as in pipeline_steps()) to `dump`.
-  std::vector<std::string> print_after;
+  /// Dump the IR after these steps to `dump`.
+  std::vector<PipelineStep> print_after;
+  /// Time each step into CompileResult::timings (left empty otherwise).
   bool time_passes = false;
-  ScheduleProvider *provider = nullptr;  ///< may be null
-  /// A registry compile: every kernel must get its schedule from the provider.
-  bool require_provider = false;
+  ScheduleSources schedules;
   /// Models take their weights as an argument (`kcc compile --weights external`) instead of
   /// embedding them in the object.
   bool external_weights = false;
@@ -61,7 +125,7 @@ struct CompiledModel {
 };
 
 struct PassTiming {
-  std::string step;
+  std::string step;  ///< to_string(PipelineStep) for the pipeline's steps
   double seconds = 0;
 };
 
@@ -69,11 +133,8 @@ struct CompileResult {
   std::vector<CompiledKernel> kernels;
   std::vector<CompiledModel> models;  ///< in m.models order
   CompiledModule code;  ///< LLVM module for all kernels and models' entry points
-  std::vector<PassTiming> timings;
+  std::vector<PassTiming> timings;  ///< one per step that ran, in pipeline order; with time_passes only
 };
-
-/// The names of the pipeline's steps, in order (for --print-after).
-std::vector<std::string> pipeline_steps();
 
 /// Schedules, lowers and generates code for every kernel of `m`, then gives each model of `m` a
 /// memory plan, its packed weights (read from the file its `weights` statement names) and its

@@ -1,8 +1,4 @@
-// passes/registry.h - workload keys and the .kreg registry (DESIGN §5, §6 "Workload key").
-//
-// A workload key names a computation independently of how it is spelled: two kernels that
-// compute the same thing on the same shapes and types get the same key, whatever their kernel,
-// tensor and index names, and whichever file or model they come from.
+// passes/registry.h - the .kreg registry (DESIGN §5); workload keys are ir/workload.h's.
 //
 // A registry (`model.kreg`) is a small JSON file that records, per kernel, the schedule a build
 // used on one target and what is known of its speed:
@@ -20,26 +16,10 @@
 
 #include "ir/diag.h"
 #include "ir/kernel.h"
+#include "ir/workload.h"
 #include "passes/pipeline.h"
 
 namespace kcc {
-
-/// The text a workload key hashes: the kernel's stages, shapes and element types with tensors
-/// and index variables renamed by order of appearance (t0, t1, ...; v0, v1, ... per stage) and
-/// the kernel name dropped. Exposed for tests and `kcc compile -v`.
-std::string workload_text(const Kernel &k);
-/// A stable 128-bit hash (FNV-1a) of workload_text(k), as 32 hex digits.
-std::string workload_key(const Kernel &k);
-/// The kernel's own names in the canonical order workload_text renames them (tensors in order
-/// of appearance, then for each stage its axes and reduction axes). Two kernels with one
-/// workload key have name lists of one length; pairing them renames a schedule for the other.
-std::vector<std::string> workload_names(const Kernel &k);
-/// A schedule recorded for another spelling of `k`'s workload, renamed to `k`'s names:
-/// `old_names` is workload_names() of the kernel it was recorded for (same workload key, so
-/// same length). Stage, tensor and axis names are mapped; names the steps create (split
-/// results, cache_read stages, ...) stay. The schedule's kernel becomes k.name. For registry
-/// entries and tuner records alike.
-Schedule rename_schedule(Schedule s, const std::vector<std::string> &old_names, const Kernel &k);
 
 /// One kernel of a registry.
 struct RegistryEntry {
@@ -83,7 +63,7 @@ Registry read_registry_file(const std::string &path);
 /// speed differs. An exact entry beats a compatible one; among equals the kernel's own name wins.
 /// An entry that needs features the target lacks is never used. The kernel name alone never
 /// matches: a kernel whose computation changed since the registry was written must not silently
-/// get a schedule recorded for another computation (with require_provider the compile fails
+/// get a schedule recorded for another computation (the compile fails
 /// instead, see missing_message). When the entry was recorded under other tensor or index names,
 /// the schedule is renamed through the entry's `names`.
 class RegistryProvider : public ScheduleProvider {
@@ -93,7 +73,7 @@ class RegistryProvider : public ScheduleProvider {
   /// Why the registry has no schedule for `k` on `t`, naming the kernel and what the registry
   /// holds instead (an entry for an incompatible target, or — strict — another cpu, or an entry
   /// of that name with another workload key), for a "registry lacks kernel" error.
-  std::string missing_message(const Kernel &k, const Target &t) const;
+  std::string missing_message(const Kernel &k, const Target &t) const override;
   /// One line for the user when provide() served entries recorded for another cpu or other
   /// options ("kcc: note: registry 'x.kreg': tuned on znver4, used on sapphirerapids (3
   /// kernels): retune for best speed ..."); "" when every entry was exact.

@@ -11,11 +11,10 @@
 // Exit status: 0 success, 1 an error in what the user wrote (model.ir, registry, schedule) or
 // an I/O failure, 2 a bad command line, 3 an internal error (a kcc bug).
 //
-// The tool only wires parts together: parsing (ir/parser.h), schedule sources (a
-// RegistryProvider for --registry, used alone, as a lockfile; otherwise the tuner's provider:
-// best database record, then tuning now when --budget > 0, then the pipeline's own fallback:
-// the schedule in the .ir, then the default heuristic), the pipeline (passes/pipeline.h) and the
-// output files.
+// The tool only wires parts together: parsing (ir/parser.h), the schedule sources (a
+// RegistryProvider for --registry; otherwise the tuning database and, with --budget, the tuner;
+// the pipeline asks them in the order documented at ScheduleSources in passes/pipeline.h), the
+// pipeline (passes/pipeline.h) and the output files.
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -199,30 +198,19 @@ Options parse_compile_args(const std::vector<std::string> &args) {
   return o;
 }
 
-/// Checks --print-after names against the pipeline's steps.
-void check_steps(const std::vector<std::string> &names) {
-  if (names.empty()) return;
-  std::vector<std::string> steps = pipeline_steps();
+/// The pipeline steps --print-after names; an unknown name is a bad flag, answered with the list.
+std::vector<PipelineStep> steps_named(const std::vector<std::string> &names) {
+  std::vector<PipelineStep> out;
   for (const std::string &n : names) {
-    bool known = false;
-    for (auto &s : steps) known = known || s == n;
-    if (!known) {
-      std::string list;
-      for (auto &s : steps) list += (list.empty() ? "" : ", ") + s;
-      throw UsageError(fmt::format("unknown pipeline step '{}' in --print-after (steps: {})", n, list));
+    if (std::optional<PipelineStep> s = step_named(n)) {
+      out.push_back(*s);
+      continue;
     }
+    std::string list;
+    for (PipelineStep s : pipeline_steps()) list += (list.empty() ? "" : ", ") + std::string(to_string(s));
+    throw UsageError(fmt::format("unknown pipeline step '{}' in --print-after (steps: {})", n, list));
   }
-}
-
-/// The pipeline step after which the IR is the scheduled loop tree (for --emit=scheduled): the
-/// step right after the one that applies schedules (which itself dumps only the schedule text,
-/// printed separately).
-std::string schedule_step() {
-  std::vector<std::string> steps = pipeline_steps();
-  for (size_t i = 0; i + 1 < steps.size(); ++i)
-    if (steps[i].find("apply") != std::string::npos) return steps[i + 1];
-  KCC_INTERNAL(false, "the pipeline has no step that applies schedules");
-  return "";
+  return out;
 }
 
 std::string where(const SourceLoc &loc) {
@@ -491,7 +479,7 @@ int run_report(const Options &o) {
 int run_compile(const Options &o) {
   using clock = std::chrono::steady_clock;
   auto t0 = clock::now();
-  check_steps(o.print_after);
+  std::vector<PipelineStep> print_after = steps_named(o.print_after);
   ImportedModels imported;
   Module m = load_inputs(imported.resolve(o), o.verbose);
   double parse_seconds = std::chrono::duration<double>(clock::now() - t0).count();
@@ -516,42 +504,43 @@ int run_compile(const Options &o) {
 
   Target target = target_of(o);
 
-  std::unique_ptr<RegistryProvider> registry;
-  if (!o.registry.empty()) {
-    registry = std::make_unique<RegistryProvider>(read_registry_file(o.registry), o.registry_strict);
-    // Checked here rather than left to the pipeline, so the error says what the registry
-    // holds instead, and points at the kernel's definition.
-    for (const Kernel &k : m.kernels) {
-      ChosenSchedule probe;
-      if (!registry->provide(k, target, probe)) throw UserError(k.loc, registry->missing_message(k, target));
-    }
-    if (std::string note = registry->borrowed_note(target); !note.empty()) std::cerr << note << "\n";
-  }
-
+  // The sources of schedules; the pipeline asks them in its one order (pipeline.h,
+  // ScheduleSources): a registry alone, else the database and the tuner.
   CompileOptions opts;
   opts.target = target;
-  opts.print_after = o.print_after;
+  opts.print_after = print_after;
   opts.time_passes = o.time_passes;
+  std::unique_ptr<RegistryProvider> registry;
   tuner::TuningSetup tuning;
-  if (!registry) {
+  if (!o.registry.empty()) {
+    registry = std::make_unique<RegistryProvider>(read_registry_file(o.registry), o.registry_strict);
+    opts.schedules.registry = registry.get();
+  } else {
     try {
-      tuning = tuner::make_tuning_setup(weighted_by_uses(o.tune, m), m, target, nullptr, KCC_VERSION, &std::cerr, isatty(2));
+      tuning = tuner::make_tuning_setup(weighted_by_uses(o.tune, m), target, KCC_VERSION, &std::cerr, isatty(2));
     } catch (const tuner::DatabaseError &e) {
       throw UserError(SourceLoc{}, e.what());
     }
+    opts.schedules.database = tuning.database.get();
+    opts.schedules.tuner = tuning.tuner.get();
   }
-  opts.provider = registry ? static_cast<ScheduleProvider *>(registry.get()) : tuning.provider.get();
-  opts.require_provider = registry != nullptr;
   opts.external_weights = o.external_weights;
   std::ostringstream captured;
   if (o.emit == Emit::Scheduled) {
-    std::string step = schedule_step();
     bool listed = false;
-    for (auto &s : opts.print_after) listed = listed || s == step;
-    if (!listed) opts.print_after.push_back(step);
+    for (PipelineStep s : opts.print_after) listed = listed || s == kScheduledLoopsStep;
+    if (!listed) opts.print_after.push_back(kScheduledLoopsStep);
   }
   std::ostream &dump = o.emit == Emit::Scheduled ? static_cast<std::ostream &>(captured) : std::cerr;
-  CompileResult r = compile_module(m, opts, dump);
+  CompileResult r = [&] {
+    try {  // tuning records its measurements as it goes
+      return compile_module(m, opts, dump);
+    } catch (const tuner::DatabaseError &e) {
+      throw UserError(SourceLoc{}, e.what());
+    }
+  }();
+  if (registry)
+    if (std::string note = registry->borrowed_note(target); !note.empty()) std::cerr << note << "\n";
 
   if (o.verbose) {
     std::cerr << fmt::format("kcc: target {}, key {}\n", target.description(), target.key());

@@ -158,8 +158,34 @@ TuneOptions options_of(const TuneFlags &f, const Target &t, const std::string &v
 
 }  // namespace
 
-TuningSetup make_tuning_setup(const TuneFlags &f, const Module &m, const Target &t, ScheduleProvider *registry,
-                              const std::string &kcc_version, std::ostream *progress, bool progress_is_terminal) {
+namespace {
+
+/// The tuner of a compile: a kernel it found nothing for compiles anyway (the pipeline falls
+/// back to the .ir's schedule or the default one), but not silently.
+class WarningTuner : public ModuleTuner {
+ public:
+  WarningTuner(Database *db, TuneOptions opts, int64_t budget)
+      : ModuleTuner(db, opts), progress_(opts.progress), budget_(budget) {}
+  std::map<std::string, ChosenSchedule> tune(const Module &todo, const Target &t) override {
+    std::map<std::string, ChosenSchedule> out = ModuleTuner::tune(todo, t);
+    const std::vector<TuneSummary> &all = tuned();
+    for (const TuneSummary &ts : all)
+      if (!ts.found && progress_)
+        *progress_ << fmt::format("kcc: warning: {}; compiling it with the .ir's schedule or the default one\n{}",
+                                  starved(ts, all, budget_) ? starved_message(ts, budget_) : no_valid_measurement(ts),
+                                  ts.failures.details());
+    return out;
+  }
+
+ private:
+  std::ostream *progress_;
+  int64_t budget_;
+};
+
+}  // namespace
+
+TuningSetup make_tuning_setup(const TuneFlags &f, const Target &t, const std::string &kcc_version,
+                              std::ostream *progress, bool progress_is_terminal) {
   TuningSetup s;
   const std::string path = f.db.empty() ? Database::default_path() : f.db;
   // Without a budget the database is only read: a missing one is no error and says nothing (a
@@ -177,17 +203,10 @@ TuningSetup make_tuning_setup(const TuneFlags &f, const Module &m, const Target 
       if (progress) *progress << "kcc: warning: " << e.what() << "; compiling without tuning records\n";
     }
   }
-  s.provider = std::make_unique<TuningProvider>(
-      s.db.get(), options_of(f, t, kcc_version, progress, progress_is_terminal, path), registry);
-  if (f.budget > 0) s.provider->prepare(m, t);
-  // A kernel the tuning found nothing for compiles anyway (the pipeline falls back to the .ir's
-  // schedule or the default one), but not silently.
-  const std::vector<TuneSummary> &tuned = s.provider->tuned();
-  for (const TuneSummary &ts : tuned)
-    if (!ts.found && progress)
-      *progress << fmt::format("kcc: warning: {}; compiling it with the .ir's schedule or the default one\n{}",
-                               starved(ts, tuned, f.budget) ? starved_message(ts, f.budget) : no_valid_measurement(ts),
-                               ts.failures.details());
+  if (s.db) s.database = std::make_unique<DatabaseProvider>(s.db.get());
+  if (f.budget > 0)
+    s.tuner = std::make_unique<WarningTuner>(
+        s.db.get(), options_of(f, t, kcc_version, progress, progress_is_terminal, path), f.budget);
   return s;
 }
 

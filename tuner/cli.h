@@ -49,20 +49,22 @@ const char *tune_flags_help();
 /// value or a missing one.
 bool parse_tune_flag(const std::vector<std::string> &args, size_t &i, TuneFlags &f);
 
-/// What a compile needs to get schedules from the tuner.
+/// What a compile needs to get schedules from the tuning database and the tuner
+/// (ScheduleSources::database and ::tuner; the pipeline asks them in its order).
 struct TuningSetup {
   std::unique_ptr<Database> db;
-  std::unique_ptr<TuningProvider> provider;
+  std::unique_ptr<DatabaseProvider> database;  ///< null without a database
+  std::unique_ptr<ModuleTuner> tuner;          ///< null without a budget
 };
 
-/// Opens the database and makes the provider (registry first when given). With a budget, every
-/// kernel of `m` without a record is tuned now (the budget spread by the task scheduler), with a
-/// progress line on `progress` (a live line if it is a terminal); DatabaseError if the database
-/// cannot be opened. Without a budget the database is only consulted if it exists and opens.
-/// A kernel the tuning found no valid schedule for is a warning on `progress` (with its failure
-/// outcomes); the compile goes on with the .ir's schedule or the default.
-TuningSetup make_tuning_setup(const TuneFlags &f, const Module &m, const Target &t, ScheduleProvider *registry,
-                              const std::string &kcc_version, std::ostream *progress, bool progress_is_terminal);
+/// Opens the database and makes the sources. With a budget, the tuner tunes the kernels the
+/// pipeline hands it (the budget spread by the task scheduler), with a progress line on
+/// `progress` (a live line if it is a terminal); DatabaseError if the database cannot be
+/// opened. Without a budget the database is only consulted if it exists and opens. A kernel the
+/// tuning found no valid schedule for is a warning on `progress` (with its failure outcomes);
+/// the compile goes on with the .ir's schedule or the default.
+TuningSetup make_tuning_setup(const TuneFlags &f, const Target &t, const std::string &kcc_version,
+                              std::ostream *progress, bool progress_is_terminal);
 
 /// `kcc tune`: tunes every kernel (no output files) and prints one line per kernel: schedule
 /// source, median, GFLOP/s, measurements, invalid ones (and their outcomes). A kernel left

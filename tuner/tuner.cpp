@@ -580,58 +580,31 @@ std::optional<Schedule> schedule_from_record(const Kernel &k, const Target &t, c
   }
 }
 
-// ---------------------------------------------------------------- TuningProvider
+// ---------------------------------------------------------------- schedule sources
 
-TuningProvider::TuningProvider(Database *db, TuneOptions opts, ScheduleProvider *registry)
-    : db_(db), opts_(std::move(opts)), registry_(registry) {}
-
-TuningProvider::~TuningProvider() = default;
-
-void TuningProvider::prepare(const Module &m, const Target &t) {
-  prepared_ = true;
-  if (opts_.budget <= 0) return;
-  Module todo;
-  todo.file = m.file;
-  todo.schedules = m.schedules;  // hand schedules are measured as baselines
-  for (const Kernel &k : m.kernels) {
-    ChosenSchedule dummy;
-    if (registry_ && registry_->provide(k, t, dummy)) continue;
-    if (db_)
-      if (auto r = db_->best(workload_key(k), t.key()); r && schedule_from_record(k, t, *r)) continue;
-    todo.kernels.push_back(k);
-  }
-  if (todo.kernels.empty()) return;
-  for (auto &s : tune_module(todo, t, db_, opts_)) tuned_.push_back(s);  // opts_.weights: by calls
-  // Summaries name the kernels of `todo`, copies of m's: provide() matches them by name.
-  for (size_t i = 0; i < tuned_.size() && i < todo.kernels.size(); ++i) tuned_[i].kernel = todo.kernels[i].name;
+bool DatabaseProvider::provide(const Kernel &k, const Target &t, ChosenSchedule &out) {
+  if (!db_) return false;
+  std::optional<MeasureRecord> r = db_->best(workload_key(k), t.key());
+  if (!r) return false;
+  std::optional<Schedule> s = schedule_from_record(k, t, *r);
+  if (!s) return false;
+  out.schedule = *s;
+  out.source = ScheduleSource::Database;
+  out.median_seconds = r->median_seconds;
+  return true;
 }
 
-bool TuningProvider::provide(const Kernel &k, const Target &t, ChosenSchedule &out) {
-  if (registry_ && registry_->provide(k, t, out)) return true;
-  for (auto &s : tuned_)
-    if (s.found && s.kernel == k.name) {
-      out.schedule = s.schedule;
-      out.schedule.kernel = k.name;
-      out.source = ScheduleSource::Tuned;
-      out.median_seconds = s.median_seconds;
-      return true;
-    }
-  if (db_)
-    if (auto r = db_->best(workload_key(k), t.key()))
-      if (auto s = schedule_from_record(k, t, *r)) {
-        out.schedule = *s;
-        out.source = ScheduleSource::Database;
-        out.median_seconds = r->median_seconds;
-        return true;
-      }
-  if (opts_.budget <= 0 || prepared_) return false;
-  TuneSummary s = tune_kernel(k, t, db_, opts_);
-  tuned_.push_back(s);
-  if (!s.found) return false;
-  out.schedule = s.schedule;
-  out.source = ScheduleSource::Tuned;
-  out.median_seconds = s.median_seconds;
-  return true;
+std::map<std::string, ChosenSchedule> ModuleTuner::tune(const Module &todo, const Target &t) {
+  std::map<std::string, ChosenSchedule> out;
+  if (opts_.budget <= 0 || todo.kernels.empty()) return out;
+  std::vector<TuneSummary> summaries = tune_module(todo, t, db_, opts_);  // opts_.weights: by calls
+  for (size_t i = 0; i < summaries.size() && i < todo.kernels.size(); ++i) {
+    TuneSummary &s = summaries[i];
+    s.kernel = todo.kernels[i].name;
+    if (s.found) out[s.kernel] = ChosenSchedule{s.schedule, ScheduleSource::Tuned, s.median_seconds};
+    tuned_.push_back(s);
+  }
+  return out;
 }
 
 }  // namespace kcc::tuner

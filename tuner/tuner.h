@@ -4,15 +4,17 @@
 //                   steps (the task scheduler gives it measurements a round at a time)
 //   tune_kernel     a whole budget on one kernel
 //   tune_module     a total budget over every kernel of a module (task_scheduler.h)
-//   TuningProvider  the pipeline's ScheduleProvider: registry (if given) > best database record
-//                   for this workload and target > tune now (budget > 0) > nothing (the pipeline
-//                   then uses the .ir schedule or the default)
+//   DatabaseProvider  the pipeline's database source: the best record of a kernel's workload on
+//                   the target
+//   ModuleTuner     the pipeline's tuner: tune_module over the kernels the database has nothing
+//                   for (the order of sources is the pipeline's: passes/pipeline.h)
 //
 // Every measurement goes to the database as soon as its batch is measured, under a run that
 // records workload, target, strategy and budget; a run interrupted by SIGINT or SIGKILL resumes
 // on the next invocation: its measurements count toward the budget and are not repeated.
 #pragma once
 #include <iosfwd>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -131,26 +133,29 @@ std::vector<TuneSummary> tune_module(const Module &m, const Target &t, Database 
 /// if it applies to `k` (a record of the same workload under other stage or axis names does not).
 std::optional<Schedule> schedule_from_record(const Kernel &k, const Target &t, const MeasureRecord &r);
 
-/// The pipeline's provider: registry > database > tune now.
-class TuningProvider : public ScheduleProvider {
+/// The database as a schedule source (pipeline.h, ScheduleSources::database): the best record
+/// of the kernel's workload on the target whose schedule applies to the kernel (source Database).
+class DatabaseProvider : public ScheduleProvider {
  public:
-  /// `registry` (may be null) is asked first; `db` (may be null) next; with opts.budget > 0 a
-  /// kernel without a record is tuned with opts.budget measurements (or its share after
-  /// prepare()).
-  TuningProvider(Database *db, TuneOptions opts, ScheduleProvider *registry = nullptr);
-  ~TuningProvider() override;
-  /// Tunes every kernel of `m` without a record now, the total budget spread by the task
-  /// scheduler (optional: without it each kernel gets the whole budget when asked).
-  void prepare(const Module &m, const Target &t);
+  explicit DatabaseProvider(Database *db) : db_(db) {}  ///< `db` must outlive it
   bool provide(const Kernel &k, const Target &t, ChosenSchedule &out) override;
-  /// Summaries of the kernels tuned so far.
+
+ private:
+  Database *db_;
+};
+
+/// Tuning as a schedule source (pipeline.h, ScheduleSources::tuner): the kernels handed to it
+/// tuned by tune_module with opts.budget measurements in all, recorded in `db` (may be null).
+class ModuleTuner : public ScheduleTuner {
+ public:
+  ModuleTuner(Database *db, TuneOptions opts) : db_(db), opts_(std::move(opts)) {}
+  std::map<std::string, ChosenSchedule> tune(const Module &todo, const Target &t) override;
+  /// Summaries of the kernels tuned so far (named as in the modules handed to tune()).
   const std::vector<TuneSummary> &tuned() const { return tuned_; }
 
  private:
   Database *db_;
   TuneOptions opts_;
-  ScheduleProvider *registry_;
-  bool prepared_ = false;
   std::vector<TuneSummary> tuned_;
 };
 

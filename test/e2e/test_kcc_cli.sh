@@ -385,6 +385,8 @@ expect_in "unknown option message" bad_flag.err "kcc: error: unknown option '--f
 expect_in "usage hint" bad_flag.err "kcc --help"
 if run bad_emit 2 "$KCC" compile model.ir --emit=pdf; then pass "unknown --emit exits 2"; fi
 if run bad_step 2 "$KCC" compile model.ir --print-after=no_such_step; then pass "unknown --print-after step exits 2"; fi
+expect_in "unknown --print-after step lists the pipeline's steps" bad_step.err \
+  "unknown pipeline step 'no_such_step' in --print-after \(steps: choose-schedule, tune, apply-schedule, lower, simplify, partition-loops, vectorize, unroll, simplify-final, hoist-allocations, verify, plan-memory, codegen, model-entry, optimize\)"
 if run no_cmd 2 "$KCC"; then pass "no command exits 2"; fi
 if run targets 0 "$KCC" targets; then expect_in "kcc targets lists host" targets.out '^host '; fi
 if run version 0 "$KCC" --version; then expect_in "--version" version.out '^kcc [0-9]'; fi

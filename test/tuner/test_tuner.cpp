@@ -177,31 +177,35 @@ TEST(Tuner, HybridRunKilledWithSigkillResumesWhereItStopped) {
   EXPECT_TRUE(s.found);
 }
 
-TEST(TuningProvider, AsksTheDatabaseThenTunesThenGivesUp) {
+TEST(ScheduleSources, TheDatabaseServesWhatTheTunerRecorded) {
   Database db(temp_db("provider"));
   const Kernel &k = *suite().find_kernel("chain");
   ChosenSchedule out;
-  TuningProvider none(&db, quick(Strategy::Random, 0));
-  EXPECT_FALSE(none.provide(k, host(), out));  // no record, no budget: the pipeline's default
-  TuningProvider tune(&db, quick(Strategy::Random, 3));
-  ASSERT_TRUE(tune.provide(k, host(), out));
-  EXPECT_EQ(out.source, ScheduleSource::Tuned);
-  EXPECT_GT(out.median_seconds, 0);
+  DatabaseProvider records(&db);
+  EXPECT_FALSE(records.provide(k, host(), out));  // no record: the pipeline tunes or falls back
+  ModuleTuner none(&db, quick(Strategy::Random, 0));
+  Module todo;
+  todo.kernels.push_back(k);
+  EXPECT_TRUE(none.tune(todo, host()).empty());  // no budget, no tuning
+  ModuleTuner tuner(&db, quick(Strategy::Random, 3));
+  std::map<std::string, ChosenSchedule> tuned = tuner.tune(todo, host());
+  ASSERT_EQ(tuned.count(k.name), 1u);
+  EXPECT_EQ(tuned[k.name].source, ScheduleSource::Tuned);
+  EXPECT_GT(tuned[k.name].median_seconds, 0);
   ChosenSchedule again;
-  ASSERT_TRUE(none.provide(k, host(), again));
+  ASSERT_TRUE(records.provide(k, host(), again));
   EXPECT_EQ(again.source, ScheduleSource::Database);
-  EXPECT_EQ(to_string(again.schedule), to_string(out.schedule));
+  EXPECT_EQ(to_string(again.schedule), to_string(tuned[k.name].schedule));
 }
 
-TEST(TuningProvider, PreparedModuleSpreadsTheBudgetAndEveryTunedScheduleIsCorrect) {
+TEST(ModuleTuner, SpreadsTheBudgetOverTheModuleAndEveryTunedScheduleIsCorrect) {
   // Every kernel of the correctness suite; each measurement checks the output against the
   // interpreter before its time counts, so a tuned schedule is a checked one.
   const Module &m = suite();
   Database db(temp_db("module"));
   const int64_t budget = 2 * static_cast<int64_t>(m.kernels.size());
-  TuneOptions o = quick(Strategy::Random, budget);
-  TuningProvider p(&db, o);
-  p.prepare(m, host());
+  ModuleTuner p(&db, quick(Strategy::Random, budget));
+  std::map<std::string, ChosenSchedule> tuned = p.tune(m, host());
   int64_t total = 0;
   for (auto &s : p.tuned()) {
     total += s.measured;
@@ -210,10 +214,9 @@ TEST(TuningProvider, PreparedModuleSpreadsTheBudgetAndEveryTunedScheduleIsCorrec
   EXPECT_LE(total, budget);
   EXPECT_EQ(p.tuned().size(), m.kernels.size());
   for (const Kernel &k : m.kernels) {
-    ChosenSchedule out;
-    ASSERT_TRUE(p.provide(k, host(), out)) << k.name;
-    EXPECT_EQ(out.source, ScheduleSource::Tuned) << k.name;
-    EXPECT_NO_THROW(lower_kernel(k, out.schedule, host())) << k.name;
+    ASSERT_EQ(tuned.count(k.name), 1u) << k.name;
+    EXPECT_EQ(tuned[k.name].source, ScheduleSource::Tuned) << k.name;
+    EXPECT_NO_THROW(lower_kernel(k, tuned[k.name].schedule, host())) << k.name;
   }
 }
 

@@ -2,6 +2,9 @@
 // errors each illegal use gives, and small kernels run through the JIT against the interpreter.
 #include <gtest/gtest.h>
 
+#include <map>
+#include <sstream>
+
 #include "../support/kernel_check.h"
 #include "ir/visitor.h"
 #include "passes/schedule_error.h"
@@ -42,6 +45,145 @@ ScheduleError schedule_error(const std::string &kernel, const std::string &text)
   }
   ADD_FAILURE() << "no ScheduleError for:\n" << text;
   return ScheduleError(ScheduleErrorKind::UnknownLoop, 0, nullptr, "", "none");
+}
+
+// ---------------------------------------------------------------- the pipeline's table of steps
+
+TEST(Pipeline, StepsAreNamedByTheTableInOrder) {
+  std::vector<std::string> names;
+  for (PipelineStep s : pipeline_steps()) names.push_back(to_string(s));
+  EXPECT_EQ(names, (std::vector<std::string>{"choose-schedule", "tune", "apply-schedule", "lower", "simplify",
+                                             "partition-loops", "vectorize", "unroll", "simplify-final",
+                                             "hoist-allocations", "verify", "plan-memory", "codegen", "model-entry",
+                                             "optimize"}));
+  for (PipelineStep s : pipeline_steps()) EXPECT_EQ(step_named(to_string(s)), s);
+  EXPECT_FALSE(step_named("no-such-step").has_value());
+}
+
+TEST(Pipeline, TimesNoStepUnlessAsked) {
+  CompileOptions opts;
+  opts.target = make_target("host");
+  std::ostringstream dump;
+  EXPECT_TRUE(compile_module(model(), opts, dump).timings.empty());
+}
+
+TEST(Pipeline, TimesEveryStepThatRanInTableOrderWhenAsked) {
+  CompileOptions opts;
+  opts.target = make_target("host");
+  opts.time_passes = true;
+  std::ostringstream dump;
+  std::vector<std::string> got;
+  for (const PassTiming &t : compile_module(model(), opts, dump).timings) got.push_back(t.step);
+  // No model in the module: plan-memory and model-entry never ran.
+  EXPECT_EQ(got, (std::vector<std::string>{"choose-schedule", "apply-schedule", "lower", "simplify", "partition-loops",
+                                           "vectorize", "unroll", "simplify-final", "hoist-allocations", "verify",
+                                           "codegen", "optimize"}));
+}
+
+/// A schedule source that serves the kernels named in `names`, each with `s` renamed, and
+/// counts what it was asked.
+struct FakeSource : ScheduleProvider {
+  FakeSource(std::vector<std::string> names, ScheduleSource source) : names(std::move(names)), source(source) {}
+  bool provide(const Kernel &k, const Target &t, ChosenSchedule &out) override {
+    asked.push_back(k.name);
+    for (auto &n : names)
+      if (n == k.name) {
+        out.schedule = default_schedule(k, t);
+        out.source = source;
+        return true;
+      }
+    return false;
+  }
+  std::string missing_message(const Kernel &k, const Target &) const override { return "lacks " + k.name; }
+  std::vector<std::string> names, asked;
+  ScheduleSource source;
+};
+
+struct FakeTuner : ScheduleTuner {
+  explicit FakeTuner(std::vector<std::string> names) : names(std::move(names)) {}
+  std::map<std::string, ChosenSchedule> tune(const Module &todo, const Target &t) override {
+    std::map<std::string, ChosenSchedule> out;
+    for (const Kernel &k : todo.kernels) {
+      handed.push_back(k.name);
+      for (auto &n : names)
+        if (n == k.name) out[k.name] = ChosenSchedule{default_schedule(k, t), ScheduleSource::Tuned, 1e-6};
+    }
+    return out;
+  }
+  std::vector<std::string> names, handed;
+};
+
+std::vector<std::string> sources_of(const CompileResult &r) {
+  std::vector<std::string> out;
+  for (const CompiledKernel &ck : r.kernels) out.push_back(ck.kernel->name + ":" + to_string(ck.chosen.source));
+  return out;
+}
+
+TEST(Pipeline, SchedulesComeFromDatabaseThenTunerThenTheIrThenTheDefault) {
+  Module m = model();
+  m.schedules = parse_schedules("s.ir", "schedule two {\n  compute_inline T\n}\nschedule add {\n  parallel Y.i\n}\n");
+  FakeSource database({"mm"}, ScheduleSource::Database);
+  FakeTuner tuner({"mm", "add"});  // mm too: never handed it, the database has it
+  CompileOptions opts;
+  opts.target = make_target("host");
+  opts.schedules.database = &database;
+  opts.schedules.tuner = &tuner;
+  std::ostringstream dump;
+  CompileResult r = compile_module(m, opts, dump);
+  EXPECT_EQ(sources_of(r), (std::vector<std::string>{"mm:database", "add:tuned", "two:given"}));
+  EXPECT_EQ(tuner.handed, (std::vector<std::string>{"add", "two"}));
+  opts.schedules = {};
+  EXPECT_EQ(sources_of(compile_module(model(), opts, dump)),
+            (std::vector<std::string>{"mm:default", "add:default", "two:default"}));
+}
+
+TEST(Pipeline, ARegistryIsTheOnlySourceAndAKernelItLacksIsAnError) {
+  FakeSource registry({"mm", "add", "two"}, ScheduleSource::Registry);
+  FakeSource database({"mm"}, ScheduleSource::Database);
+  FakeTuner tuner({"add"});
+  CompileOptions opts;
+  opts.target = make_target("host");
+  opts.schedules = {&registry, &database, &tuner};
+  std::ostringstream dump;
+  EXPECT_EQ(sources_of(compile_module(model(), opts, dump)),
+            (std::vector<std::string>{"mm:registry", "add:registry", "two:registry"}));
+  EXPECT_TRUE(database.asked.empty());
+  EXPECT_TRUE(tuner.handed.empty());
+  registry.names = {"mm"};
+  try {
+    compile_module(model(), opts, dump);
+    ADD_FAILURE() << "no error for a kernel the registry lacks";
+  } catch (const UserError &e) {
+    EXPECT_EQ(e.message(), "lacks add");
+    EXPECT_EQ(e.loc().line, 5);
+  }
+}
+
+TEST(Pipeline, TuningIsATimedStep) {
+  FakeTuner tuner({"add"});
+  CompileOptions opts;
+  opts.target = make_target("host");
+  opts.time_passes = true;
+  opts.schedules.tuner = &tuner;
+  std::ostringstream dump;
+  std::vector<std::string> got;
+  for (const PassTiming &t : compile_module(model(), opts, dump).timings) got.push_back(t.step);
+  ASSERT_GE(got.size(), 3u);
+  EXPECT_EQ(got[0], "choose-schedule");
+  EXPECT_EQ(got[1], "tune");
+  EXPECT_EQ(got[2], "apply-schedule");
+}
+
+TEST(Pipeline, ScheduledLoopsAreTheIrAfterLowering) {
+  // --emit=scheduled prints the loop tree as lowering made it, before simplification.
+  EXPECT_EQ(kScheduledLoopsStep, PipelineStep::Lower);
+  CompileOptions opts;
+  opts.target = make_target("host");
+  opts.print_after = {kScheduledLoopsStep};
+  std::ostringstream dump;
+  compile_module(model(), opts, dump);
+  EXPECT_NE(dump.str().find("// ---- after lower: mm\n"), std::string::npos) << dump.str();
+  EXPECT_EQ(dump.str().find("after simplify"), std::string::npos) << dump.str();
 }
 
 TEST(Lowering, SplitOfPureStageShiftsTheTailInwards) {
