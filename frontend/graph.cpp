@@ -110,6 +110,24 @@ std::string shape_to_string(const Shape &s) {
   return fmt::format("{}", fmt::join(s, "x"));
 }
 
+bool is_activation(OpKind op) {
+  switch (op) {
+    case OpKind::Relu:
+    case OpKind::Clip:
+    case OpKind::LeakyRelu:
+    case OpKind::PRelu:
+    case OpKind::Sigmoid:
+    case OpKind::HardSigmoid:
+    case OpKind::HardSwish:
+    case OpKind::Tanh:
+    case OpKind::Erf:
+    case OpKind::Gelu:
+    case OpKind::Exp:
+    case OpKind::Sqrt: return true;
+    default: return false;
+  }
+}
+
 const char *op_name(OpKind op) {
   switch (op) {
 #define KCC_X(name)    \

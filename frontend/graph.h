@@ -111,6 +111,9 @@ enum class OpKind {
 const char *op_name(OpKind op);
 /// The OpKind named `name`, if it is one.
 std::optional<OpKind> op_from_name(const std::string &name);
+/// Element-wise operators of one data input (Relu ... Sqrt; PRelu's slope is a parameter): the
+/// activations that the layout and fusion passes treat alike.
+bool is_activation(OpKind op);
 
 /// A typed attribute value; only the member for `kind` is meaningful.
 struct Attribute {

@@ -14,24 +14,7 @@ namespace kcc::frontend {
 namespace {
 
 /// Element-wise operators whose first input is the data and the others per-channel parameters.
-bool is_unary_like(OpKind op) {
-  switch (op) {
-    case OpKind::Relu:
-    case OpKind::Clip:
-    case OpKind::LeakyRelu:
-    case OpKind::PRelu:
-    case OpKind::Sigmoid:
-    case OpKind::HardSigmoid:
-    case OpKind::HardSwish:
-    case OpKind::Tanh:
-    case OpKind::Erf:
-    case OpKind::Gelu:
-    case OpKind::Exp:
-    case OpKind::Sqrt:
-    case OpKind::BatchNormalization: return true;
-    default: return false;
-  }
-}
+bool is_unary_like(OpKind op) { return is_activation(op) || op == OpKind::BatchNormalization; }
 
 bool is_binary(OpKind op) {
   return op == OpKind::Add || op == OpKind::Sub || op == OpKind::Mul || op == OpKind::Div || op == OpKind::Pow;

@@ -9,25 +9,13 @@ namespace {
 
 bool is_elementwise(OpKind op) {
   switch (op) {
-    case OpKind::Relu:
-    case OpKind::Clip:
-    case OpKind::LeakyRelu:
-    case OpKind::PRelu:
-    case OpKind::Sigmoid:
-    case OpKind::HardSigmoid:
-    case OpKind::HardSwish:
-    case OpKind::Tanh:
-    case OpKind::Erf:
-    case OpKind::Gelu:
-    case OpKind::Exp:
-    case OpKind::Sqrt:
     case OpKind::Pow:
     case OpKind::Add:
     case OpKind::Sub:
     case OpKind::Mul:
     case OpKind::Div:
     case OpKind::BatchNormalization: return true;
-    default: return false;
+    default: return is_activation(op);
   }
 }
 
