@@ -2,9 +2,11 @@
 // run through the reference interpreter, against PyTorch's outputs that make_models.py stored
 // beside each model (lower/NAME.in, NAME.out).
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <set>
@@ -45,8 +47,9 @@ Imported import_lower(const std::string &name, ModelImportOptions o = {}) {
 double relative_error(const std::string &name, const Imported &im) {
   std::string base = stem(model_path("lower", name));
   const ModelDecl &model = im.module.models.at(0);
-  std::string weights = base + (im.lowered.weights.empty() ? "" : ".weights");
-  std::ofstream(base + ".weights", std::ios::binary) << im.lowered.weights;
+  // One weights file per process: ctest runs the block sizes of one model at the same time.
+  const std::string weights = base + "." + std::to_string(::getpid()) + ".weights";
+  std::ofstream(weights, std::ios::binary) << im.lowered.weights;
   std::vector<float> in = read_floats(base + ".in"), ref = read_floats(base + ".out");
   std::vector<std::vector<double>> inputs;
   size_t at = 0;
@@ -57,7 +60,8 @@ double relative_error(const std::string &name, const Imported &im) {
     inputs.emplace_back(in.begin() + long(at), in.begin() + long(std::min(at + n, in.size())));
     at += n;
   }
-  auto outs = interpret_model(im.module, model, inputs, read_model_weights(model, base + ".weights"));
+  auto outs = interpret_model(im.module, model, inputs, read_model_weights(model, weights));
+  std::remove(weights.c_str());
   std::vector<double> got;
   for (auto &o : outs) got.insert(got.end(), o.begin(), o.end());
   EXPECT_FALSE(ref.empty()) << name;
