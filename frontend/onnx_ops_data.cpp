@@ -7,6 +7,21 @@
 namespace kcc::frontend::detail {
 namespace {
 
+/// For each element of `out` (row-major), the source index base + sum of index[d] * stride[d]:
+/// the gather map of a constant folded by a strided view (Slice, Transpose).
+std::vector<int64_t> strided_map(const Shape &out, int64_t base, const std::vector<int64_t> &stride) {
+  std::vector<int64_t> map(static_cast<size_t>(num_elements(out))), idx(out.size(), 0);
+  for (int64_t &src : map) {
+    src = base;
+    for (size_t d = 0; d < out.size(); ++d) src += idx[d] * stride[d];
+    for (size_t d = out.size(); d-- > 0;) {
+      if (++idx[d] < out[d]) break;
+      idx[d] = 0;
+    }
+  }
+  return map;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Data movement (also folded: shape computations use them).
 
@@ -134,19 +149,14 @@ std::optional<Node> slice(Op &op) {
   }
   op.set_out(0, op.in(0).type, out);
   if (op.in(0).is_constant()) {
-    std::vector<int64_t> st = strides_of(x), map(static_cast<size_t>(num_elements(out)));
     op.check_fold_size(out);
-    std::vector<int64_t> idx(out.size(), 0);
-    for (size_t e = 0; e < map.size(); ++e) {
-      int64_t src = 0;
-      for (size_t d = 0; d < out.size(); ++d) src += (first[d] + idx[d] * step[d]) * st[d];
-      map[e] = src;
-      for (size_t d = out.size(); d-- > 0;) {
-        if (++idx[d] < out[d]) break;
-        idx[d] = 0;
-      }
+    std::vector<int64_t> st = strides_of(x), step_st(out.size());
+    int64_t base = 0;
+    for (size_t d = 0; d < out.size(); ++d) {
+      base += first[d] * st[d];
+      step_st[d] = step[d] * st[d];
     }
-    op.fold_gather(0, 0, map);
+    op.fold_gather(0, 0, strided_map(out, base, step_st));
     return std::nullopt;
   }
   Node n = op.node(OpKind::Slice, {0});
@@ -265,18 +275,10 @@ std::optional<Node> transpose(Op &op) {
   for (int64_t p : perm) out.push_back(x[static_cast<size_t>(p)]);
   op.set_out(0, op.in(0).type, out);
   if (op.in(0).is_constant()) {
-    std::vector<int64_t> st = strides_of(x), map(static_cast<size_t>(num_elements(out))), idx(out.size(), 0);
     op.check_fold_size(out);
-    for (size_t e = 0; e < map.size(); ++e) {
-      int64_t src = 0;
-      for (size_t d = 0; d < out.size(); ++d) src += idx[d] * st[static_cast<size_t>(perm[d])];
-      map[e] = src;
-      for (size_t d = out.size(); d-- > 0;) {
-        if (++idx[d] < out[d]) break;
-        idx[d] = 0;
-      }
-    }
-    op.fold_gather(0, 0, map);
+    std::vector<int64_t> st = strides_of(x), perm_st;
+    for (int64_t p : perm) perm_st.push_back(st[static_cast<size_t>(p)]);
+    op.fold_gather(0, 0, strided_map(out, 0, perm_st));
     return std::nullopt;
   }
   Node n = op.node(OpKind::Transpose, {0});
