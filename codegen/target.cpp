@@ -221,6 +221,15 @@ void set_gpu_limits(Target &t) {
 
 }  // namespace
 
+int Target::vector_registers() const {
+  switch (arch) {
+    case Arch::X86_64: return isa.count("avx512f") ? 32 : 16;
+    case Arch::AArch64: return 32;
+    case Arch::NVPTX: return 0;
+  }
+  return 0;
+}
+
 std::string Target::key() const {
   std::string k = triple + ";" + cpu + ";" + join(isa, ",") + ";v" + std::to_string(vector_bits);
   if (std::string o = options_field(options); !o.empty()) k += ";" + o;
@@ -361,6 +370,7 @@ Target make_target(const std::string &name, const std::string &mcpu, const std::
   }
   t.scalable_vectors = row->scalable;
   t.cores = row->cores > 0 ? row->cores : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (t.cpu == "a64fx") t.fma_latency = 9;  // A64FX's FLA/FLB pipes
   if (row->l1 > 0) t.l1_bytes = row->l1;
   if (row->l2 > 0) t.l2_bytes = row->l2;
   if (row->l3 != 0) t.l3_bytes = std::max<int64_t>(0, row->l3);

@@ -32,6 +32,10 @@ struct Target {
   int vector_bits = 128;  ///< preferred vector register width for f32 code
   bool scalable_vectors = false;  ///< SVE vector-length-agnostic code
   int cores = 1;
+  /// Floating-point multiply-add pipes per core and their latency in cycles: a register tile
+  /// needs fma_units x fma_latency independent accumulators to keep every pipe busy (2 x 4 on
+  /// current x86 and Neoverse cores, 2 x 9 on A64FX).
+  int fma_units = 2, fma_latency = 4;
   int64_t l1_bytes = 32 << 10, l2_bytes = 1 << 20, l3_bytes = 32 << 20;
   // GPU limits (NVPTX only).
   int sm = 0;
@@ -43,6 +47,9 @@ struct Target {
 
   /// f32 lanes in a preferred vector register.
   int f32_lanes() const { return vector_bits / 32; }
+  /// Architectural vector registers the code may keep values in: 32 with AVX-512 (zmm0-31),
+  /// 16 with AVX/AVX2 (ymm0-15), 32 on AArch64 (NEON v0-31, SVE z0-31); 0 on GPUs.
+  int vector_registers() const;
   /// A stable key for databases and registries, of what the code depends on:
   /// "triple;cpu;isa,features;v<vector bits>[;option,...]", e.g.
   /// "x86_64-pc-linux-gnu;znver4;avx,avx2,avx512bw,...;v512" (options only when not default).

@@ -410,5 +410,78 @@ kernel dense_b1(X: f32[1, 37], W: f32[23, 37]) -> Y: f32[1, 23] {
   }
 }
 
+// The register tile comes from the target: a channel-blocked 3x3 convolution keeps 14 output
+// pixels x 2 channel blocks (28 accumulators) on AVX-512's 32 registers and fewer on AVX2's 16;
+// its bias and activation are computed at the tile (compute_at), never a pass of their own.
+TEST(DefaultSchedule, RegisterTileSizedByTheTargetAndEpilogueFused) {
+  const char *text = R"(
+kernel conv16c(X: f32[1, 4, 16, 16, 16], W: f32[8, 4, 3, 3, 16, 16], B: f32[128]) -> Y: f32[1, 8, 14, 14, 16] {
+  T1[n, f, y, x, fi] = sum(c, r, s, ci) X[n, c, y + r, x + s, ci] * W[f, c, r, s, ci, fi] : f32[1, 8, 14, 14, 16]
+  T[n, c, h, w, ci] = T1[n, c, h, w, ci] + B[c * 16 + ci] : f32[1, 8, 14, 14, 16]
+  Y[n, c, h, w, ci] = max(T[n, c, h, w, ci], 0.0)
+}
+)";
+  Module m = parse_module("tile.ir", text);
+  const Kernel &k = m.kernels[0];
+  const std::string avx512 = to_string(default_schedule(k, make_target("x86_64-avx512")));
+  EXPECT_NE(avx512.find("compute_inline T\n"), std::string::npos) << avx512;
+  EXPECT_NE(avx512.find("split Y.c [2] -> c_o c_i"), std::string::npos) << avx512;
+  EXPECT_NE(avx512.find("compute_at T1 Y.par"), std::string::npos) << avx512;
+  EXPECT_NE(avx512.find("unroll T1.x\n"), std::string::npos) << avx512;  // all 14 pixels
+  EXPECT_NE(avx512.find("unroll T1.f\n"), std::string::npos) << avx512;
+  // AVX2: 16 registers, a 16-wide axis is 2 vectors; the tile must fit beside them.
+  const Schedule s2 = default_schedule(k, make_target("x86_64-avx2"));
+  const std::string avx2 = to_string(s2);
+  int64_t accumulators = 1;
+  for (const Step &st : s2.steps)
+    if (auto *sp = std::get_if<SplitStep>(&st.kind); sp && sp->loop.stage == "Y")
+      for (size_t i = 0; i < sp->factors.size(); ++i)
+        if (sp->results[i + 1] != "ci_v") accumulators *= sp->factors[i];
+  EXPECT_GE(accumulators, 8) << avx2;
+  EXPECT_LE(accumulators, 14) << avx2;
+  for (const char *target : {"x86_64-avx2", "x86_64-avx512", "aarch64-neon"}) {
+    CheckResult r = check_kernel(k, default_schedule(k, make_target(target)));
+    EXPECT_TRUE(r.ok) << target << ": " << r.message;
+  }
+}
+
+// Shapes no tile divides (rows of 13 and 9, 3 channel blocks, 45 columns, a residual input),
+// pooling, a depthwise convolution and a matmul whose vector axis is tiled in whole vectors:
+// the default schedule computes what the kernel says on every target width (integer
+// reductions under the default schedule: test_int_reductions).
+TEST(DefaultSchedule, TiledReductionsMatchTheInterpreter) {
+  const char *text = R"(
+kernel conv_odd(X: f32[1, 2, 15, 15, 16], W: f32[3, 2, 3, 3, 16, 16], B: f32[48], R: f32[1, 3, 13, 13, 16]) -> Y: f32[1, 3, 13, 13, 16] {
+  T1[n, f, y, x, fi] = sum(c, r, s, ci) X[n, c, y + r, x + s, ci] * W[f, c, r, s, ci, fi] : f32[1, 3, 13, 13, 16]
+  T[n, c, h, w, ci] = T1[n, c, h, w, ci] + B[c * 16 + ci] : f32[1, 3, 13, 13, 16]
+  T2[n, c, h, w, ci] = T[n, c, h, w, ci] + R[n, c, h, w, ci] : f32[1, 3, 13, 13, 16]
+  Y[n, c, h, w, ci] = max(T2[n, c, h, w, ci], 0.0)
+}
+kernel conv_nchw_odd(X: f32[1, 3, 11, 13], W: f32[10, 3, 3, 3]) -> Y: f32[1, 10, 9, 11] {
+  Y[n, f, y, x] = sum(c, r, s) X[n, c, y + r, x + s] * W[f, c, r, s]
+}
+kernel mm_odd(A: f32[29, 31], B: f32[31, 45], b: f32[45]) -> Y: f32[29, 45] {
+  T[i, j] = sum(k) A[i, k] * B[k, j] : f32[29, 45]
+  Y[i, j] = T[i, j] + b[j]
+}
+kernel mm_wide(A: f32[9, 17], B: f32[17, 64]) -> Y: f32[9, 64] {
+  Y[i, j] = sum(k) A[i, k] * B[k, j]
+}
+kernel dw_odd(X: f32[1, 3, 11, 11, 8], W: f32[3, 3, 3, 8]) -> Y: f32[1, 3, 9, 9, 8] {
+  Y[n, c, y, x, ci] = sum(r, s) X[n, c, y + r, x + s, ci] * W[c, r, s, ci]
+}
+kernel pool_odd(X: f32[1, 2, 13, 13, 16]) -> Y: f32[1, 2, 6, 6, 16] {
+  Y[n, c, h, w, ci] = max(r: 3, s: 3) X[n, c, h * 2 + r, w * 2 + s, ci]
+}
+)";
+  Module m = parse_module("odd.ir", text);
+  for (const char *target : {"x86_64-avx2", "x86_64-avx512", "aarch64-neon"})
+    for (const Kernel &k : m.kernels) {
+      const Schedule s = default_schedule(k, make_target(target));
+      CheckResult r = check_kernel(k, s);
+      EXPECT_TRUE(r.ok) << k.name << " on " << target << ": " << r.message << "\n" << to_string(s);
+    }
+}
+
 }  // namespace
 }  // namespace kcc::test
