@@ -86,6 +86,44 @@ std::vector<std::vector<bool>> operand_axes(const Stage &st) {
   return out;
 }
 
+/// Which spatial axes the stage's largest operand (by elements: a matmul's or convolution's
+/// weights, mostly) depends on.
+std::vector<bool> largest_operand_axes(const Stage &st) {
+  std::vector<bool> uses(st.axes.size(), false);
+  int64_t largest = -1;
+  for_each_expr(st.body, [&](const Expr &e) {
+    const Access *a = e.as<Access>();
+    if (!a || a->tensor->num_elements() <= largest) return;
+    largest = a->tensor->num_elements();
+    for (size_t d = 0; d < st.axes.size(); ++d) {
+      uses[d] = false;
+      for (auto &i : a->indices) uses[d] = uses[d] || uses_var(i, st.axes[d].var);
+    }
+  });
+  return uses;
+}
+
+/// The argument worth packing for a tile of `row_points` contiguous elements: the stage's
+/// largest operand, when it is a kernel argument whose innermost index is the vector axis and
+/// whose rows are 8 or more times longer than the tile reads of them (a matmul's B[k, n] read
+/// 48 columns at a time from rows of 768 or 3072: each step of the reduction jumps 3 or 12 KiB,
+/// and the panel spans 8-64x its size in pages). Null otherwise.
+const TensorDecl *panel_to_pack(const Stage &st, size_t vd, int64_t row_points) {
+  const Access *largest = nullptr;
+  for_each_expr(st.body, [&](const Expr &e) {
+    const Access *a = e.as<Access>();
+    if (a && (!largest || a->tensor->num_elements() > largest->tensor->num_elements())) largest = a;
+  });
+  if (!largest || largest->tensor->role != TensorRole::Input || largest->indices.empty()) return nullptr;
+  const TensorDecl &t = *largest->tensor;
+  const Expr &last = largest->indices.back();
+  if (last.get() != st.axes[vd].var.get() || t.shape.back() < 8 * row_points) return nullptr;
+  bool reduced = false;  // rows along a reduction axis: the tile walks down them
+  for (auto &a : st.raxes)
+    for (auto &i : largest->indices) reduced = reduced || uses_var(i, a.var);
+  return reduced ? &t : nullptr;
+}
+
 /// The register tile of a reduction: `rows` points of axis `row` (unrolled) times `cols` of
 /// axis `col` (unrolled; `col` may be the vector axis itself, then `cols` vectors of it) times
 /// one vector, `rows * cols` accumulators kept in registers over the reduction loops.
@@ -202,9 +240,11 @@ struct TiledLoops {
 /// Splits stage `st` (named `n`) for `tile` around vector axis `vd` and returns its loops.
 /// With `whole_tile`, the tile axes are not split: the stage is computed inside a consumer's
 /// tile loop, where they already have the tile's extent (then `outer` holds the axes that have
-/// one point there).
+/// one point there). `big_uses` (per axis: the largest operand depends on it) orders the outer
+/// loops; empty = axis order.
 TiledLoops split_for_tile(Schedule &s, const Stage &st, const std::string &n, size_t vd,
-                          const RegisterTile &tile, int lanes, bool whole_tile) {
+                          const RegisterTile &tile, int lanes, bool whole_tile,
+                          const std::vector<bool> &big_uses = {}) {
   TiledLoops l;
   std::vector<std::string> order;  // spatial loops in axis order ("" = moved into the tile)
   for (auto &a : st.axes) {
@@ -252,8 +292,14 @@ TiledLoops split_for_tile(Schedule &s, const Stage &st, const std::string &n, si
   std::stable_sort(inner.begin(), inner.end(), [](auto &x, auto &y) { return x.first > y.first; });
   for (auto &[f, name] : inner) l.tile.push_back(name);
   for (auto &name : vec_tile) l.tile.push_back(name);
-  for (auto &o : order)
-    if (!o.empty()) l.outer.push_back(o);
+  // The outer loops: those the largest operand depends on outside, the others inside, so
+  // that consecutive tiles (and iterations of the parallel loop) reuse its panel from cache:
+  // a matmul's column panel of B across its row tiles, a convolution's weights across rows.
+  std::vector<size_t> axes;
+  for (size_t d = 0; d < order.size(); ++d)
+    if (!order[d].empty()) axes.push_back(d);
+  if (!big_uses.empty()) std::stable_partition(axes.begin(), axes.end(), [&](size_t d) { return big_uses[d]; });
+  for (size_t d : axes) l.outer.push_back(order[d]);
   return l;
 }
 
@@ -380,11 +426,45 @@ const Stage *schedule_reduction(Schedule &s, const Kernel &k, const Stage &st, c
     schedule_plain(s, st, t);
     return nullptr;
   }
+  const int64_t vec_cols = tile.col == int(vd) ? tile.cols : 1;
+  if (const TensorDecl *panel = panel_to_pack(st, vd, vec_cols * lanes)) {
+    // Packed: the loops the panel depends on outermost (one parallel loop), the panel copied
+    // into contiguous rows there, once for all the tiles that reuse it inside.
+    const std::vector<bool> big = largest_operand_axes(st);
+    const size_t before = s.steps.size();
+    TiledLoops l = split_for_tile(s, st, n, vd, tile, lanes, false, big);
+    size_t leading = 0;
+    for (auto &o : l.outer) {
+      bool uses = false;
+      for (size_t d = 0; d < st.axes.size(); ++d)
+        uses = uses || (big[d] && (o == st.axes[d].var->name || o == st.axes[d].var->name + "_o"));
+      if (!uses) break;
+      ++leading;
+    }
+    if (leading >= 1 && leading < l.outer.size()) {
+      add_reorder(s, n, l.outer, st.raxes, l);
+      std::string at = l.outer[leading - 1];
+      if (leading > 1) {
+        FuseStep f;
+        f.stage = n;
+        for (size_t i = 0; i < leading; ++i) f.loops.push_back(loop(n, l.outer[i]));
+        f.result = at = "par";
+        add(s, f);
+      }
+      add(s, CacheWriteStep{n, CacheScope::Local, loop(n, l.outer.back())});
+      add(s, CacheReadStep{panel->name, CacheScope::Local, loop(n, at), panel->name + "_pack"});
+      for (auto &u : l.tile) add(s, AnnotateStep{LoopAnnotation::Unroll, loop(n, u)});
+      add(s, AnnotateStep{LoopAnnotation::Vectorize, loop(n, l.vec)});
+      add(s, AnnotateStep{LoopAnnotation::Parallel, loop(n, at)});
+      return nullptr;
+    }
+    s.steps.resize(before);  // nothing reuses the panel: no pack
+  }
   const Stage *c = is_output(k, st) ? nullptr : pointwise_consumer(k, st, inlined);
   if (c && tile_divides(st, vd, tile, lanes)) {
     const size_t before = s.steps.size();
     const std::string cn = c->name();
-    TiledLoops cl = split_for_tile(s, *c, cn, vd, tile, lanes, false);
+    TiledLoops cl = split_for_tile(s, *c, cn, vd, tile, lanes, false, largest_operand_axes(st));
     if (!cl.outer.empty()) {
       add_reorder(s, cn, cl.outer, {}, cl);
       add(s, AnnotateStep{LoopAnnotation::Vectorize, loop(cn, cl.vec)});
@@ -399,7 +479,7 @@ const Stage *schedule_reduction(Schedule &s, const Kernel &k, const Stage &st, c
     }
     s.steps.resize(before);  // the tile is the whole output: no loop to compute it at
   }
-  TiledLoops l = split_for_tile(s, st, n, vd, tile, lanes, false);
+  TiledLoops l = split_for_tile(s, st, n, vd, tile, lanes, false, largest_operand_axes(st));
   add_reorder(s, n, l.outer, st.raxes, l);
   const std::string at = fuse_outer(s, n, l);
   if (!at.empty()) {

@@ -445,7 +445,8 @@ kernel conv16c(X: f32[1, 4, 16, 16, 16], W: f32[8, 4, 3, 3, 16, 16], B: f32[128]
   }
 }
 
-// Shapes no tile divides (rows of 13 and 9, 3 channel blocks, 45 columns, a residual input),
+// Shapes no tile divides (rows of 13 and 9, 3 channel blocks, 45 and 200 columns, a residual
+// input, a packed matmul panel),
 // pooling, a depthwise convolution and a matmul whose vector axis is tiled in whole vectors:
 // the default schedule computes what the kernel says on every target width (integer
 // reductions under the default schedule: test_int_reductions).
@@ -464,6 +465,10 @@ kernel mm_odd(A: f32[29, 31], B: f32[31, 45], b: f32[45]) -> Y: f32[29, 45] {
   T[i, j] = sum(k) A[i, k] * B[k, j] : f32[29, 45]
   Y[i, j] = T[i, j] + b[j]
 }
+kernel mm_pack(A: f32[90, 33], B: f32[33, 200], b: f32[200]) -> Y: f32[90, 200] {
+  T[i, j] = sum(k) A[i, k] * B[k, j] : f32[90, 200]
+  Y[i, j] = max(T[i, j] + b[j], 0.0)
+}
 kernel mm_wide(A: f32[9, 17], B: f32[17, 64]) -> Y: f32[9, 64] {
   Y[i, j] = sum(k) A[i, k] * B[k, j]
 }
@@ -475,6 +480,9 @@ kernel pool_odd(X: f32[1, 2, 13, 13, 16]) -> Y: f32[1, 2, 6, 6, 16] {
 }
 )";
   Module m = parse_module("odd.ir", text);
+  // B's rows (200) are longer than a tile reads (16 or 8): the default packs its panels.
+  const std::string pack = to_string(default_schedule(kernel_of(m, "mm_pack"), make_target("x86_64-avx512")));
+  EXPECT_NE(pack.find("cache_read B local at T.j_o -> B_pack"), std::string::npos) << pack;
   for (const char *target : {"x86_64-avx2", "x86_64-avx512", "aarch64-neon"})
     for (const Kernel &k : m.kernels) {
       const Schedule s = default_schedule(k, make_target(target));
