@@ -446,7 +446,7 @@ kernel conv16c(X: f32[1, 4, 16, 16, 16], W: f32[8, 4, 3, 3, 16, 16], B: f32[128]
 }
 
 // Shapes no tile divides (rows of 13 and 9, 3 channel blocks, 45 and 200 columns, a residual
-// input, a packed matmul panel),
+// input, a packed matmul panel, an input packed transposed, an inlined padding),
 // pooling, a depthwise convolution and a matmul whose vector axis is tiled in whole vectors:
 // the default schedule computes what the kernel says on every target width (integer
 // reductions under the default schedule: test_int_reductions).
@@ -465,6 +465,14 @@ kernel mm_odd(A: f32[29, 31], B: f32[31, 45], b: f32[45]) -> Y: f32[29, 45] {
   T[i, j] = sum(k) A[i, k] * B[k, j] : f32[29, 45]
   Y[i, j] = T[i, j] + b[j]
 }
+kernel conv_to_nchw(X: f32[1, 3, 9, 21, 16], W: f32[24, 3, 16], B: f32[24], R: f32[1, 24, 9, 21]) -> Y: f32[1, 24, 9, 21] {
+  T1[n, f, y, x] = sum(c, ci) X[n, c, y, x, ci] * W[f, c, ci] : f32[1, 24, 9, 21]
+  Y[n, f, y, x] = T1[n, f, y, x] + B[f] + R[n, f, y, x]
+}
+kernel dw_pad(X: f32[1, 2, 13, 11, 16], W: f32[2, 3, 3, 16]) -> Y: f32[1, 2, 13, 11, 16] {
+  P[n, c, h, w, ci] = select(h >= 1 and h <= 13 and w >= 1 and w <= 11, X[n, c, h - 1, w - 1, ci], 0.0) : f32[1, 2, 15, 13, 16]
+  Y[n, c, y, x, ci] = sum(r, s) P[n, c, y + r, x + s, ci] * W[c, r, s, ci]
+}
 kernel mm_pack(A: f32[90, 33], B: f32[33, 200], b: f32[200]) -> Y: f32[90, 200] {
   T[i, j] = sum(k) A[i, k] * B[k, j] : f32[90, 200]
   Y[i, j] = max(T[i, j] + b[j], 0.0)
@@ -480,6 +488,13 @@ kernel pool_odd(X: f32[1, 2, 13, 13, 16]) -> Y: f32[1, 2, 6, 6, 16] {
 }
 )";
   Module m = parse_module("odd.ir", text);
+  // An NCHW-output convolution of channel-blocked input reads X across its rows along the
+  // vector axis: the default packs X with that axis innermost instead of gathering.
+  const std::string nchw = to_string(default_schedule(kernel_of(m, "conv_to_nchw"), make_target("x86_64-avx512")));
+  EXPECT_NE(nchw.find("reorder_storage X_pack ax0 ax1 ax2 ax4 ax3"), std::string::npos) << nchw;
+  // A depthwise convolution's padded input is inlined into its 9-point window.
+  const std::string dw = to_string(default_schedule(kernel_of(m, "dw_pad"), make_target("x86_64-avx512")));
+  EXPECT_NE(dw.find("compute_inline P"), std::string::npos) << dw;
   // B's rows (200) are longer than a tile reads (16 or 8): the default packs its panels.
   const std::string pack = to_string(default_schedule(kernel_of(m, "mm_pack"), make_target("x86_64-avx512")));
   EXPECT_NE(pack.find("cache_read B local at T.j_o -> B_pack"), std::string::npos) << pack;
