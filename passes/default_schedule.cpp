@@ -481,7 +481,14 @@ const Stage *schedule_reduction(Schedule &s, const Kernel &k, const Stage &st, c
       if (!used) break;
       ++leading;
     }
-    if (leading >= 1 && (leading < l.outer.size() || !pack.needs_reuse)) {
+    // How many tiles read each packed copy: the iterations of the loops inside the copy's
+    // loop, times the tile's points along axes the operand does not depend on.
+    int64_t reuse = 1;
+    for (size_t i = leading; i < l.outer.size(); ++i) reuse *= l.extent.at(l.outer[i]);
+    if (tile.row >= 0 && !uses[tile.row]) reuse *= tile.rows;
+    if (tile.col >= 0 && !uses[tile.col]) reuse *= tile.cols;
+    // A copy read once costs as much as what it saves (a batch-1 dense layer's weights).
+    if (leading >= 1 && reuse > 1 && (leading < l.outer.size() || !pack.needs_reuse)) {
       add_reorder(s, n, l.outer, st.raxes, l);
       std::string at = l.outer[leading - 1];
       int64_t iterations = 1;

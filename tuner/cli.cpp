@@ -224,7 +224,8 @@ int run_tune(const TuneFlags &f, const Module &m, const Target &t, const std::st
     out << fmt::format("{:<24} {:>10.3f}us {:>10.2f} {:>8} {:>8} {:>8}\n", s.kernel, s.median_seconds * 1e6, s.gflops,
                        s.measured, s.invalid, s.resumed);
     if (s.given_gflops > 0)
-      out << fmt::format("  {}: hand schedule from the .ir {:.2f} GFLOP/s; {}\n", s.kernel, s.given_gflops,
+      out << fmt::format("  {}: {} {:.2f} GFLOP/s; {}\n", s.kernel,
+                         s.given_is_default ? "default schedule" : "hand schedule from the .ir", s.given_gflops,
                          s.from_given ? "no candidate beat it, kept" : "tuned schedule is faster");
     if (s.failures.total() > 0) out << fmt::format("  {}: invalid: {}\n", s.kernel, s.failures.brief());
     if (s.wrong_results > 0)

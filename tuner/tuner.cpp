@@ -175,16 +175,19 @@ class KernelEvaluator : public Evaluator {
 /// the file's budget), then the file's count, and the ETA of the file.
 class Progress : public SearchObserver {
  public:
+  /// `unreported`: measurements of this step before the search (the baseline) that the file's
+  /// count does not have yet.
   Progress(const TuneOptions &o, const Kernel &k, int64_t budget, int64_t offset, double t0, const FileProgress *file,
-           const FailureCounts &failures)
-      : o_(o), k_(k), budget_(budget), offset_(offset), t0_(t0), file_(file), failures_(failures) {}
+           const FailureCounts &failures, int64_t unreported)
+      : o_(o), k_(k), budget_(budget), offset_(offset), t0_(t0), file_(file), failures_(failures),
+        unreported_(unreported) {}
   void on_batch(const std::vector<Trial> &, const Trial *best, int64_t measured, int64_t) override {
     if (!o_.progress) return;
     const int64_t done = offset_ + measured;
     const double gf = best ? k_.flops() / best->m.median * 1e-9 : 0;
     std::string line;
     if (file_ && file_->kernels > 1) {
-      const int64_t file_done = file_->spent + measured;
+      const int64_t file_done = file_->spent + unreported_ + measured;
       const int64_t own = std::min(budget_, done + std::max<int64_t>(0, file_->budget - file_done));
       const double elapsed = wall_now() - file_->t0;
       const double eta =
@@ -217,10 +220,12 @@ class Progress : public SearchObserver {
   double t0_;
   const FileProgress *file_;
   const FailureCounts &failures_;
+  int64_t unreported_ = 0;
 };
 
 /// The strategy name of a hand schedule's baseline measurement in the database.
 constexpr const char *kGivenStrategy = "given";
+constexpr const char *kDefaultStrategy = "default";
 /// ... and of the re-measurements of the best points at the end of a run.
 constexpr const char *kVerifyStrategy = "verify";
 
@@ -253,7 +258,10 @@ struct KernelTuner::Impl {
   int64_t budget;
   KernelSpace space;
   std::unique_ptr<Evaluator> measuring;  // the Measurer or kcc-runner
-  std::optional<Schedule> given;        // the kernel's hand schedule: measured first, as a baseline
+  // The baseline, measured first: the kernel's hand schedule, or without one the default
+  // schedule (what the kernel gets untuned), so a tuning never ends slower than either.
+  std::optional<Schedule> given;
+  bool given_is_default = false;
   std::optional<Measurement> given_m;
   RunInfo run;
   std::unique_ptr<KernelEvaluator> eval;
@@ -275,13 +283,18 @@ struct KernelTuner::Impl {
   Impl(const Kernel &kernel, const Target &target, Database *d, TuneOptions o, int64_t b, const Schedule *g)
       : k(kernel), t(target), db(d), opts(std::move(o)), budget(b), space(kernel, target),
         measuring(make_measuring_evaluator(space, opts)) {
-    if (g) given = *g;
+    if (g) {
+      given = *g;
+    } else {
+      given = default_schedule(k, t);
+      given_is_default = true;
+    }
     if (db) {
       const std::string wk = workload_key(k), tk = t.key();
       run = db->begin_run(wk, tk, k.name, to_string(opts.strategy), budget);
       for (const MeasureRecord &r : db->records(wk, tk)) {
         const bool ours = run.resumed && r.run_id == run.id;
-        if (ours && r.strategy == kGivenStrategy && given) {  // the baseline of the interrupted run
+        if (ours && r.strategy == baseline_strategy() && given) {  // the baseline of the interrupted run
           given_m = measurement_of(r);
           ++spent;
           continue;
@@ -380,9 +393,12 @@ struct KernelTuner::Impl {
     }
   }
 
-  /// Measures the hand schedule once, before any search, and records it (strategy "given"):
-  /// the tuning then never returns something slower than what the .ir says. Not with kcc-runner
-  /// (it measures points of the space only).
+  const char *baseline_strategy() const { return given_is_default ? kDefaultStrategy : kGivenStrategy; }
+
+  /// Measures the baseline once, before any search, and records it (strategy "given" for the
+  /// hand schedule, "default" for the default one): the tuning then never returns something
+  /// slower than what the .ir says or what the kernel gets untuned. Not with kcc-runner (it
+  /// measures points of the space only).
   void measure_given() {
     if (!given || given_m || spent >= budget) return;
     auto *local = dynamic_cast<LocalEvaluator *>(measuring.get());
@@ -405,7 +421,7 @@ struct KernelTuner::Impl {
     ++summary.measured;
     summary.invalid += !m.valid;
     if (db) {
-      db->add({record_of(k, t, *given, nullptr, nullptr, m, kGivenStrategy, opts.kcc_version, run.id)});
+      db->add({record_of(k, t, *given, nullptr, nullptr, m, baseline_strategy(), opts.kcc_version, run.id)});
     }
     const double b = best();
     summary.best_gflops_curve.push_back(b > 0 ? k.flops() / b * 1e-9 : 0);
@@ -454,7 +470,7 @@ int64_t KernelTuner::step(int64_t n) {
     s.seed_cost_model(*cost);
   }
   if (s.opts.validity_model) validity = std::make_unique<XgbValidityModel>();
-  Progress progress(s.opts, s.k, s.budget, s.spent, s.t0, s.file, s.eval->failures);
+  Progress progress(s.opts, s.k, s.budget, s.spent, s.t0, s.file, s.eval->failures, baseline);
   const int64_t wrong_before = s.eval->wrong_results;
   SearchResult r = run_search(strategy, s.space, *s.eval, so, cost.get(), validity.get(), s.history, &progress);
   const double before = s.best();
@@ -506,6 +522,7 @@ TuneSummary KernelTuner::finish() {
   }
   if (s.given_m && s.given_m->valid) {
     out.given_gflops = s.k.flops() / s.given_m->median * 1e-9;
+    out.given_is_default = s.given_is_default;
     if (!best || s.given_m->median < best->second) {
       out.found = true;
       out.from_given = true;

@@ -79,8 +79,9 @@ struct TuneSummary {
   FailureCounts failures;        ///< invalid measurements of this session by outcome
   int64_t verified = 0;          ///< re-measurements of the best points (not in `measured`)
   std::vector<double> best_gflops_curve;  ///< best GFLOP/s after each new measurement
-  double given_gflops = 0;       ///< the .ir's hand schedule, measured first (0: none or invalid)
-  bool from_given = false;       ///< the hand schedule beat every candidate: `schedule` is it
+  double given_gflops = 0;       ///< the baseline, measured first (0: invalid or not measured)
+  bool given_is_default = false; ///< the baseline is the default schedule (no hand schedule)
+  bool from_given = false;       ///< the baseline beat every candidate: `schedule` is it
 };
 
 /// A file's budget shared by its kernels (tune_module), for their progress lines.
