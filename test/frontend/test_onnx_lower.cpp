@@ -98,7 +98,7 @@ INSTANTIATE_TEST_SUITE_P(
                                          "gelu_tanh", "hardswish_gelu", "prelu", "sqrt_pow", "concat_split",
                                          "slice_transpose", "reshape_flatten", "squeeze_unsqueeze", "gather_constant",
                                          "softmax", "layer_norm", "layer_norm_decomposed", "reduce", "batchnorm",
-                                         "conv_bn", "conv_chain", "conv_add_input"),
+                                         "conv_bn", "conv_chain", "conv_add_input", "outputs_alias"),
                        ::testing::Values(int64_t(1), int64_t(4), int64_t(16))),
     [](const auto &info) {
       return std::string(std::get<0>(info.param)) + "_block" + std::to_string(std::get<1>(info.param));
@@ -245,28 +245,6 @@ TEST(LowerPasses, EpiloguesJoinTheConvolutionKernel) {
   EXPECT_EQ(fused.module.models[0].calls.size(), 1u) << fused.lowered.ir;
   EXPECT_EQ(apart.module.models[0].calls.size(), 2u) << apart.lowered.ir;
   EXPECT_LE(relative_error("conv_bn", apart), 1e-4);
-}
-
-void expect_error(const std::string &name, const std::string &text) {
-  std::string path = model_path("lower", name);
-  try {
-    import_model(path, {});
-    ADD_FAILURE() << name << ": no error";
-  } catch (const ModelError &e) {
-    EXPECT_EQ(std::string(e.what()), path + ": " + text);
-  }
-}
-
-TEST(LowerErrors, OneDimensionalConvNamesTheNode) {
-  KCC_REQUIRE_MODELS("lower");
-  expect_error("error_conv1d", "node 'conv_1d' (Conv): error: only 2-D windows (NCHW input) are supported; the input is 1x3x10");
-}
-
-TEST(LowerErrors, LayerNormOverSeveralAxesNamesTheNode) {
-  KCC_REQUIRE_MODELS("lower");
-  expect_error("error_layer_norm_axis",
-               "node 'ln_2' (LayerNormalization): error: normalization over axes 1.. of a rank-3 input: only the last "
-               "axis is supported");
 }
 
 }  // namespace
