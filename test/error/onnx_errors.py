@@ -169,6 +169,13 @@ CASES = [
          "FILE: node 'q' (QuantizeLinear): error: operator 'QuantizeLinear' of domain 'com.microsoft' is not "
          "supported; kcc reads the ai.onnx domain only",
          "g (float[2,3] x) => (y) { y = com.microsoft.QuantizeLinear (x) }", names=["q"]),
+    Case("pad_mode_not_constant",
+         "FILE: node 'pad' (Pad): error: mode 'reflect' is not supported; only 'constant'",
+         'g (float[1,2,4,4] x) => (y) { y = Pad <mode = "reflect"> (x, p) }', names=["pad"],
+         weights={"p": [0, 0, 1, 1, 0, 0, 1, 1]}),
+    Case("pad_negative",
+         "FILE: node 'crop' (Pad): error: negative pads [0,0,-1,0,0,0,0,0] (cropping) are not supported",
+         "g (float[1,2,4,4] x) => (y) { y = Pad (x, p) }", names=["crop"], weights={"p": [0, 0, -1, 0, 0, 0, 0, 0]}),
     Case("declared_output_shape_mismatch",
          "FILE: error: output 'y' is declared as 2x4 but its inferred shape is 2x3",
          "g (float[2,3] x) => (float[2,4] y) { y = Relu (x) }"),

@@ -337,6 +337,35 @@ def lower_group():
     torch.manual_seed(0)
     export("conv_add_input", ConvAddInput(), [(1, 16, 5, 5)])
 
+    # Channel concatenations of blocked convolutions (blocked at 4 and 16 when every input's
+    # channels divide by the block: 16 + 32 + 16, then 8 + 16 only at 4), with a padded average
+    # pool that PyTorch exports as Pad + AveragePool, and a BatchNormalization after a Concat.
+    class ConcatBlocks(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            nn = torch.nn
+            self.stem = nn.Conv2d(3, 16, 3, padding=1)
+            self.one = nn.Conv2d(16, 16, 1)
+            self.three = nn.Conv2d(16, 32, 3, padding=1)
+            self.bn = nn.BatchNorm2d(64)
+            self.narrow = nn.Conv2d(64, 8, 1)
+            self.wide = nn.Conv2d(64, 16, 3, padding=1)
+
+        def forward(self, x):
+            a = F.relu(self.stem(x))
+            y = torch.cat([self.one(a), self.three(a), F.avg_pool2d(a, 3, stride=1, padding=1)], 1)
+            y = F.relu(self.bn(y))
+            z = torch.cat([self.narrow(y), self.wide(y)], 1)
+            return torch.flatten(F.adaptive_avg_pool2d(z, 1), 1)
+
+    torch.manual_seed(0)
+    cb = ConcatBlocks()
+    with torch.no_grad():
+        cb.bn.running_mean.uniform_(-0.1, 0.1)
+        cb.bn.running_var.uniform_(0.5, 1.5)
+    export("concat_blocks", cb, [(1, 3, 6, 7)])
+    export("pad_constant", lambda x: F.pad(x, (1, 2, 3, 0), value=0.5) * 2.0, [(1, 2, 4, 5)], opset=11)
+
     # Conv followed by BatchNormalization, written with onnx.helper (PyTorch folds it on export).
     rng = np.random.default_rng(1)
     w, b = rng.standard_normal((4, 3, 3, 3)).astype(np.float32), rng.standard_normal(4).astype(np.float32)
