@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <numeric>
 #include <set>
@@ -16,9 +17,32 @@
 
 namespace kcc::frontend::detail {
 
+namespace {
+/// A name, a number, or an expression in one pair of parentheses.
+bool is_atom(const std::string &e) {
+  if (e.empty()) return false;
+  if (e.front() == '(') {
+    int depth = 0;
+    for (size_t k = 0; k < e.size(); ++k) {
+      depth += e[k] == '(' ? 1 : e[k] == ')' ? -1 : 0;
+      if (depth == 0) return k + 1 == e.size();
+    }
+    return false;
+  }
+  return std::all_of(e.begin(), e.end(), [](char ch) { return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_'; });
+}
+}  // namespace
+
+Index apply(const IndexMap &map, const Index &idx) {
+  Index atoms = idx;
+  for (std::string &e : atoms)
+    if (!is_atom(e)) e = "(" + e + ")";
+  return map(atoms);
+}
+
 std::string Operand::at(const Index &idx) const {
   if (!literal.empty()) return literal;
-  Index i = map ? map(idx) : idx;
+  Index i = map ? apply(map, idx) : idx;
   std::string s = name + "[";
   for (size_t k = 0; k < i.size(); ++k) s += (k ? ", " : "") + i[k];
   return s + "]";

@@ -366,6 +366,17 @@ def lower_group():
     export("concat_blocks", cb, [(1, 3, 6, 7)])
     export("pad_constant", lambda x: F.pad(x, (1, 2, 3, 0), value=0.5) * 2.0, [(1, 2, 4, 5)], opset=11)
 
+    # ShuffleNet-v2's unit: a channel shuffle (reshape, transpose, reshape), then its second half
+    # read at a channel offset: views of views whose indices are expressions.
+    def shuffle_chunk(x):
+        y = torch.cat([x, x * 2.0], 1)
+        n, c, h, w = y.shape
+        y = y.view(n, 2, c // 2, h, w).transpose(1, 2).contiguous().view(n, c, h, w)
+        a, b = y.chunk(2, 1)
+        return torch.cat([a, F.relu(b) * 3.0], 1)
+
+    export("shuffle_chunk", shuffle_chunk, [(1, 4, 3, 3)])
+
     # Conv followed by BatchNormalization, written with onnx.helper (PyTorch folds it on export).
     rng = np.random.default_rng(1)
     w, b = rng.standard_normal((4, 3, 3, 3)).astype(np.float32), rng.standard_normal(4).astype(np.float32)

@@ -99,7 +99,7 @@ INSTANTIATE_TEST_SUITE_P(
                                          "slice_transpose", "reshape_flatten", "squeeze_unsqueeze", "gather_constant",
                                          "softmax", "layer_norm", "layer_norm_decomposed", "reduce", "batchnorm",
                                          "conv_bn", "conv_chain", "conv_add_input", "outputs_alias", "concat_blocks",
-                                         "pad_constant"),
+                                         "pad_constant", "shuffle_chunk"),
                        ::testing::Values(int64_t(1), int64_t(4), int64_t(16))),
     [](const auto &info) {
       return std::string(std::get<0>(info.param)) + "_block" + std::to_string(std::get<1>(info.param));
