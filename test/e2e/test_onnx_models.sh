@@ -22,9 +22,9 @@ fail() {
 }
 
 native="resnet18 resnet50 mobilenet_v2 vgg16 bert_layer encoder_layer"
-# Channel concatenations (blocked when every input's channels divide by the block) and padded
-# average pools, at small inputs to keep the test's time down.
-concat="densenet121@64 googlenet@64 inception_v3@96 squeezenet1_0@64"
+# Channel concatenations (blocked when every input's channels divide by the block), padded
+# average pools and ShuffleNet's channel shuffle (views of views), at small inputs for time.
+concat="densenet121@64 googlenet@64 inception_v3@96 squeezenet1_0@64 shufflenet_v2_x1_0@64"
 "$PYTHON" "$HERE/export_models.py" models $native $concat resnet18@64 mobilenet_v2@64 >export.log 2>&1
 status=$?
 if [ $status -eq 77 ]; then
