@@ -3,8 +3,8 @@
 
 A case is a model in ONNX's text syntax (onnx.parser: `y = Conv <auto_pad = "SAME"> (x, w)`),
 the node names the text cannot spell, initializers filled with random data by shape, the extra
-command-line arguments, an optional change to the serialized bytes (a cut-off file, not a
-protobuf), and the whole first line kcc must print on stderr, `FILE` standing for the model's
+command-line arguments, an optional edit of the model, or else bytes of its own (a cut-off
+file, not a protobuf; None: no file at all), and the whole first line kcc must print on stderr, `FILE` standing for the model's
 path. The models are written at test time: the repository holds no generated files.
 
   onnx_errors.py list                  the case names (CMake adds one test per case)
@@ -72,6 +72,7 @@ def initializer_data_short(m):
 
 CASES = [
     # The file itself.
+    Case("missing_file", "kcc: error: cannot read 'FILE'", bytes_of=lambda c: None),
     Case("empty_file", "FILE: error: the file is empty", bytes_of=lambda c: b""),
     Case("truncated_file",
          "FILE: error: cannot read the file as an ONNX model: the file is truncated: field 7 at byte 2 needs 526 "
@@ -187,8 +188,10 @@ def run(case, kcc, work):
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
     model = os.path.join(work, case.name + ".onnx")
-    with open(model, "wb") as f:
-        f.write(case.model_bytes())
+    data = case.model_bytes()
+    if data is not None:  # None: no file at all
+        with open(model, "wb") as f:
+            f.write(data)
     want = case.message.replace("FILE", model)
     failures = []
     for cmd in (["import", model, "-o", "out/model.ir"], ["compile", model, "-o", "out/model"]):
