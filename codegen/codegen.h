@@ -96,6 +96,14 @@ struct ModelEntrySpec {
 /// The verifier runs on the result (InternalError on failure).
 void add_model_entry(CompiledModule &m, const ModelEntrySpec &spec);
 
+/// The C symbols add_model_entry may define for a model named `name`.
+std::vector<std::string> model_entry_symbols(const std::string &name);
+
+/// Renames each function `K` of `kernels` in `m` to `prefix + K`, callers included: the C
+/// symbols of the kernels in an object that holds a model (DESIGN §9), so that the objects of
+/// several models link into one program although their kernels' names come from the workload.
+void prefix_kernel_symbols(CompiledModule &m, const std::vector<std::string> &kernels, const std::string &prefix);
+
 /// An in-process JIT of an optimized module (host targets only), for tests and measurement.
 /// Runtime symbols (kcc_parallel_for, ...) resolve to the copies linked into this process.
 class JitModule {

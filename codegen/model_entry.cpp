@@ -53,8 +53,8 @@ class EntryEmitter {
                    fmt::format("model '{}': '{}' takes {} arguments, not {}", s_.name, c.kernel, f->arg_size(),
                                c.args.size()));
     }
-    for (const char *suffix : {"", "_run", "_workspace_size", "_weights_size", "_load_weights"})
-      KCC_INTERNAL(!m_.getFunction(s_.name + suffix), "model entry '" + s_.name + suffix + "' is already defined");
+    for (const std::string &symbol : model_entry_symbols(s_.name))
+      KCC_INTERNAL(!m_.getFunction(symbol), "model entry '" + symbol + "' is already defined");
   }
 
   void embed_weights() {
@@ -218,6 +218,21 @@ void add_model_entry(CompiledModule &m, const ModelEntrySpec &spec) {
   KCC_INTERNAL(!m.target().is_gpu(), "model entry points are generated for CPU targets only");
   EntryEmitter(m.module(), m.target(), spec).run();
   verify_module(m.module(), ("after the entry points of model '" + spec.name + "'").c_str());
+}
+
+std::vector<std::string> model_entry_symbols(const std::string &name) {
+  return {name, name + "_run", name + "_workspace_size", name + "_weights_size", name + "_load_weights"};
+}
+
+void prefix_kernel_symbols(CompiledModule &m, const std::vector<std::string> &kernels, const std::string &prefix) {
+  if (prefix.empty()) return;
+  for (const std::string &k : kernels) {
+    llvm::Function *f = m.module().getFunction(k);
+    KCC_INTERNAL(f != nullptr, fmt::format("no function '{}' in the module", k));
+    KCC_INTERNAL(!m.module().getNamedValue(prefix + k),
+                 fmt::format("kernel '{}' would take the symbol '{}', which the module defines", k, prefix + k));
+    f->setName(prefix + k);
+  }
 }
 
 }  // namespace kcc

@@ -86,6 +86,7 @@ using TensorId = int;
 ///   Add, Sub, Mul, Div, Pow(A, B): multidirectional broadcasting
 ///   Gemm(A, B[, C]): alpha, beta, transA, transB; MatMul(A, B): numpy semantics
 ///   Concat(X...): axis; Split(X): axis, split (one size per output)
+///   Pad(X): pads (begins then ends, one per axis, non-negative), value (constant mode)
 ///   Slice(X): starts, ends, axes, steps (one per sliced axis; starts and ends clamped as ONNX
 ///     does, so an end of -1 with a negative step means "through index 0")
 ///   Flatten(X): axis; Reshape(X): shape (the output shape); Transpose(X): perm
@@ -98,7 +99,8 @@ using TensorId = int;
 #define KCC_FRONTEND_OPS(X)                                                                        \
   X(Conv) X(ConvTranspose) X(BatchNormalization) X(MaxPool) X(AveragePool) X(GlobalAveragePool)   \
   X(Relu) X(Clip) X(LeakyRelu) X(PRelu) X(Sigmoid) X(HardSigmoid) X(HardSwish) X(Tanh) X(Erf)     \
-  X(Gelu) X(Exp) X(Sqrt) X(Pow) X(Add) X(Sub) X(Mul) X(Div) X(Gemm) X(MatMul) X(Concat) X(Split) \
+  X(Gelu) X(Exp) X(Sqrt) X(Pow) X(Add) X(Sub) X(Mul) X(Div) X(Gemm) X(MatMul) X(Concat) X(Pad)   \
+  X(Split)                                                                                        \
   X(Slice) X(Flatten) X(Reshape) X(Transpose) X(Squeeze) X(Unsqueeze) X(Gather) X(Softmax)        \
   X(LayerNormalization) X(ReduceMean) X(ReduceSum) X(Relayout)
 

@@ -8,6 +8,7 @@
 #include "frontend/passes/assign_layouts.h"
 #include "frontend/passes/eliminate_dead_code.h"
 #include "frontend/passes/fold_batchnorm.h"
+#include "frontend/passes/fold_pad.h"
 #include "frontend/passes/fuse_epilogues.h"
 #include "ir/parser.h"
 
@@ -23,6 +24,7 @@ std::string model_identifier(const std::string &name) {
 LoweredModel lower_model(const Graph &graph, const std::string &path, const ModelImportOptions &o) {
   Graph g = graph;
   if (o.fold_batchnorm) g = fold_batchnorm(std::move(g));
+  g = fold_pad(std::move(g));
   g = eliminate_dead_code(std::move(g));
   g = assign_layouts(std::move(g), o.channel_block);
   Partition p = o.fuse_epilogues ? fuse_epilogues(g) : one_kernel_per_node(g);

@@ -1,7 +1,7 @@
 // frontend/import_model.h - `kcc import`: an ONNX file -> `.ir` text and a weights file.
 //
 // The pipeline, one step per line in import_model(): import_onnx (a typed, shape-inferred
-// Graph), fold_batchnorm, eliminate_dead_code, assign_layouts (NCHW[b]c for conv chains),
+// Graph), fold_batchnorm, fold_pad, eliminate_dead_code, assign_layouts (NCHW[b]c for conv chains),
 // fuse_epilogues (which nodes share a kernel),
 // lower_graph (kernels and the model that calls them), then parse_module as a self-check.
 #pragma once

@@ -248,7 +248,8 @@ void Lowering::add_view(const Node &n) {
       }
       default: KCC_INTERNAL(false, "not a view");
     }
-    IndexMap composed = inner.map ? IndexMap([inner = inner.map, map](const Index &o) { return inner(map(o)); }) : map;
+    IndexMap composed =
+        inner.map ? IndexMap([inner = inner.map, map](const Index &o) { return detail::apply(inner, map(o)); }) : map;
     views_[n.outputs[k]] = View{inner.base, composed};
   }
 }

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <numeric>
 #include <set>
@@ -16,9 +17,32 @@
 
 namespace kcc::frontend::detail {
 
+namespace {
+/// A name, a number, or an expression in one pair of parentheses.
+bool is_atom(const std::string &e) {
+  if (e.empty()) return false;
+  if (e.front() == '(') {
+    int depth = 0;
+    for (size_t k = 0; k < e.size(); ++k) {
+      depth += e[k] == '(' ? 1 : e[k] == ')' ? -1 : 0;
+      if (depth == 0) return k + 1 == e.size();
+    }
+    return false;
+  }
+  return std::all_of(e.begin(), e.end(), [](char ch) { return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_'; });
+}
+}  // namespace
+
+Index apply(const IndexMap &map, const Index &idx) {
+  Index atoms = idx;
+  for (std::string &e : atoms)
+    if (!is_atom(e)) e = "(" + e + ")";
+  return map(atoms);
+}
+
 std::string Operand::at(const Index &idx) const {
   if (!literal.empty()) return literal;
-  Index i = map ? map(idx) : idx;
+  Index i = map ? apply(map, idx) : idx;
   std::string s = name + "[";
   for (size_t k = 0; k < i.size(); ++k) s += (k ? ", " : "") + i[k];
   return s + "]";
@@ -491,13 +515,18 @@ void emit_matmul(const NodeContext &c) {
 
 // Data movement and normalization ----------------------------------------------------------------
 
+/// Concat along any axis; blocked (assign_layouts: along the channels, every input's a multiple
+/// of the block), it selects whole blocks: [n, c, h, w, ci] reads input i at [n, c - C_i / b, h,
+/// w, ci], with C_i the channels before input i.
 void emit_concat(const NodeContext &c) {
-  int64_t axis = c.node.attr_int("axis");
-  Index v = index_vars(c.out_shape[0].size());
+  int64_t axis = c.node.attr_int("axis"), b = c.out_block[0];
+  Index v = c.out_vars(0);
   std::vector<int64_t> offs;
   int64_t off = 0;
   for (const Operand &x : c.in) {
-    offs.push_back(off);
+    KCC_INTERNAL(x.block == b && (b == 1 || (axis == 1 && x.shape[1] % b == 0 && x.is_whole())),
+                 "a blocked Concat needs whole inputs of its block, along the channels");
+    offs.push_back(off / b);
     off += x.shape[axis];
   }
   auto read = [&](size_t i) {
@@ -508,6 +537,24 @@ void emit_concat(const NodeContext &c) {
   std::string rhs = read(c.in.size() - 1);
   for (size_t i = c.in.size() - 1; i-- > 0;) rhs = fmt::format("select({} < {}, {}, {})", v[axis], offs[i + 1], read(i), rhs);
   c.stage(0, rhs);
+}
+
+/// Pad (constant mode): the input where the index falls inside it, the value elsewhere.
+void emit_pad(const NodeContext &c) {
+  const Shape &s = c.in[0].shape;
+  auto pads = c.node.attr_ints("pads");
+  size_t r = s.size();
+  Index v = index_vars(r), x = v;
+  std::vector<std::string> inside;
+  for (size_t d = 0; d < r; ++d) {
+    int64_t lo = pads[d];
+    if (lo == 0 && pads[r + d] == 0) continue;
+    if (lo) x[d] = fmt::format("{} - {}", v[d], lo);
+    if (lo) inside.push_back(fmt::format("{} >= {}", v[d], lo));
+    if (pads[r + d]) inside.push_back(fmt::format("{} < {}", v[d], lo + s[d]));
+  }
+  c.stage(0, fmt::format("select({}, {}, {})", fmt::join(inside, " and "), c.in[0].at(x),
+                         float_literal(c.node.attr_float("value"))));
 }
 
 void emit_softmax(const NodeContext &c) {
@@ -562,7 +609,7 @@ bool layout_aware(OpKind op) {
   switch (op) {
     case OpKind::Gemm:
     case OpKind::MatMul:
-    case OpKind::Concat:
+    case OpKind::Pad:
     case OpKind::Softmax:
     case OpKind::LayerNormalization:
     case OpKind::ReduceMean:
@@ -606,6 +653,7 @@ void emit_node(const NodeContext &c) {
     case OpKind::Gemm: return emit_gemm(c);
     case OpKind::MatMul: return emit_matmul(c);
     case OpKind::Concat: return emit_concat(c);
+    case OpKind::Pad: return emit_pad(c);
     case OpKind::Softmax: return emit_softmax(c);
     case OpKind::LayerNormalization: return emit_layernorm(c);
     case OpKind::ReduceMean:

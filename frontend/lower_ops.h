@@ -12,8 +12,12 @@ namespace kcc::frontend::detail {
 
 /// Index expressions, one per dimension, outermost first.
 using Index = std::vector<std::string>;
-/// Indices of a view's elements -> indices of the tensor it views.
+/// Indices of a view's elements -> indices of the tensor it views. A map may write its indices
+/// into larger expressions (`i % 2 * 4`), so it is called through `apply`.
 using IndexMap = std::function<Index(const Index &)>;
+/// `map` at `idx`, each index that is not a name or a number parenthesized first (`c + 4`
+/// becomes `(c + 4)`, so that `(c + 4) % 2` reads as meant).
+Index apply(const IndexMap &map, const Index &idx);
 
 /// A tensor as a node reads it.
 struct Operand {

@@ -374,9 +374,7 @@ class Importer {
     if (it == names_.end()) fail(fmt::format("output '{}' is not produced by any node", out.name()));
     TensorId id = it->second;
     while (ctx_.aliases.count(id)) id = ctx_.aliases.at(id);
-    // An output that an Identity renamed keeps the model's name when nothing else is named by it.
-    Tensor &t = g_.tensors[static_cast<size_t>(id)];
-    if (id != it->second && !t.is_constant() && !is_graph_input(id)) t.name = out.name();
+    const Tensor &t = g_.tensor(id);
     if (out.type().has_tensor_type() && out.type().tensor_type().has_shape()) {
       const auto &dims = out.type().tensor_type().shape().dim();
       bool conflict = dims.size() != static_cast<int>(t.shape.size());
@@ -389,7 +387,33 @@ class Importer {
                          fmt::join(declared, "x"), shape_to_string(t.shape)));
       }
     }
+    if (t.type != ElemType::F32)
+      fail(fmt::format("output '{}' is {}: only float outputs are supported", out.name(), elem_type_name(t.type)));
+    // An output that is an input, or another output under a second name (Identity removed),
+    // is a tensor of its own: a same-shape Reshape (a view) that the lowering copies. An output
+    // that an Identity renamed otherwise keeps the model's name.
+    bool taken = is_graph_input(id) || std::find(g_.outputs.begin(), g_.outputs.end(), id) != g_.outputs.end();
+    if (taken && !t.is_constant())
+      id = own_output(id, out.name());
+    else if (id != it->second && !t.is_constant())
+      g_.tensors[static_cast<size_t>(id)].name = out.name();
     g_.outputs.push_back(id);
+  }
+
+  /// A new tensor `name` holding `of`'s values (a same-shape Reshape of it).
+  TensorId own_output(TensorId of, const std::string &name) {
+    Node n;
+    n.op = OpKind::Reshape;
+    n.inputs = {of};
+    TensorId id = new_tensor("");
+    Tensor &t = g_.tensors[static_cast<size_t>(id)];
+    t.name = name;
+    t.type = g_.tensor(of).type;
+    t.shape = g_.tensor(of).shape;
+    n.attrs["shape"] = Attribute::of_ints(t.shape);
+    n.outputs = {id};
+    g_.nodes.push_back(std::move(n));
+    return id;
   }
 
   bool is_graph_input(TensorId id) const {

@@ -67,6 +67,49 @@ std::optional<Node> concat(Op &op) {
   return n;
 }
 
+/// Pad, constant mode (PyTorch exports an average pool's padding this way): pads from input 1
+/// (opset 11 on; opset 18's `axes` input picks the axes they are for), the value from input 2.
+std::optional<Node> pad(Op &op) {
+  op.check_counts(2, op.opset() >= 18 ? 4 : 3, 1, 1);
+  std::string mode = op.get_string("mode", "constant");
+  if (mode != "constant") op.fail(fmt::format("mode '{}' is not supported; only 'constant'", mode));
+  int64_t r = op.rank(0);
+  std::vector<int64_t> given = op.const_ints(1, "pads"), axes;
+  if (op.has(3)) {
+    axes = op.const_ints(3, "axes");
+    for (int64_t &a : axes) a = op.norm_axis(a, r);
+  } else {
+    for (int64_t a = 0; a < r; ++a) axes.push_back(a);
+  }
+  if (given.size() != 2 * axes.size())
+    op.fail(fmt::format("input 1 (pads) has {} values; {} axes need {}", given.size(), axes.size(), 2 * axes.size()));
+  std::vector<int64_t> pads(static_cast<size_t>(2 * r), 0);
+  for (size_t k = 0; k < axes.size(); ++k) {
+    pads[static_cast<size_t>(axes[k])] = given[k];
+    pads[static_cast<size_t>(r + axes[k])] = given[axes.size() + k];
+  }
+  for (int64_t p : pads)
+    if (p < 0) op.fail(fmt::format("negative pads [{}] (cropping) are not supported", fmt::join(given, ",")));
+  double value = 0;
+  if (op.has(2)) {
+    if (!op.in(2).is_constant()) op.fail("input 2 (constant_value) must be a constant");
+    if (num_elements(op.shape(2)) != 1) op.fail("input 2 (constant_value) must be one value");
+    value = read_doubles(op.in(2)).at(0);
+  }
+  Shape out = op.shape(0);
+  for (int64_t d = 0; d < r; ++d) out[static_cast<size_t>(d)] += pads[static_cast<size_t>(d)] + pads[static_cast<size_t>(r + d)];
+  op.set_out(0, op.in(0).type, out);
+  if (std::all_of(pads.begin(), pads.end(), [](int64_t p) { return p == 0; })) {
+    op.alias_output(0);
+    return std::nullopt;
+  }
+  op.check_type(0, {ElemType::F32}, "data");
+  Node n = op.node(OpKind::Pad, {0});
+  n.attrs["pads"] = Attribute::of_ints(pads);
+  n.attrs["value"] = Attribute::of_float(value);
+  return n;
+}
+
 std::optional<Node> split(Op &op) {
   bool split_input = op.opset() >= 13;
   op.check_counts(1, split_input ? 2 : 1, 1, SIZE_MAX);
@@ -530,6 +573,7 @@ std::optional<Node> expand(Op &op) {
 
 void add_data_ops(OpTable &t) {
   t["Concat"] = concat;
+  t["Pad"] = pad;
   t["Split"] = split;
   t["Slice"] = slice;
   t["Reshape"] = reshape;

@@ -19,6 +19,7 @@
 #include <cctype>
 #include <sstream>
 
+#include "codegen/codegen.h"
 #include "ir/kernel.h"
 #include "ir/parser.h"
 #include "ir/schedule.h"
@@ -115,8 +116,8 @@ std::vector<std::pair<Tensor, bool>> arguments(const Kernel &k) {
 }
 
 /// GPU targets (DESIGN.md section 5): device pointers, then the CUDA stream (NULL: the default stream).
-std::string prototype(const Kernel &k, bool gpu) {
-  std::string s = "int " + k.name + "(";
+std::string prototype(const Kernel &k, const std::string &symbol, bool gpu) {
+  std::string s = "int " + symbol + "(";
   auto args = arguments(k);
   for (size_t i = 0; i < args.size(); ++i) {
     s += i ? ", " : "";
@@ -230,10 +231,23 @@ std::string c_identifier(const std::string &name) {
   return s;
 }
 
+std::string kernel_symbol_prefix(const std::string &name, const Module &m) {
+  if (m.models.empty()) return "";
+  std::string prefix = c_identifier(name) + "_";
+  for (const Kernel &k : m.kernels)
+    for (const ModelDecl &model : m.models)
+      for (const std::string &symbol : model_entry_symbols(model.name))
+        if (prefix + k.name == symbol)
+          throw UserError(k.loc, fmt::format("kernel '{}' would have the C symbol '{}' in {}.o, an entry point of model "
+                                             "'{}'; rename the kernel",
+                                             k.name, prefix + k.name, name, model.name));
+  return prefix;
+}
+
 std::string generate_header(const std::string &name, const std::string &source_path,
                             const std::vector<CompiledKernel> &kernels,
                             const Target &t, const std::string &kcc_version,
-                            const std::vector<CompiledModel> &models) {
+                            const std::vector<CompiledModel> &models, const std::string &symbol_prefix) {
   const std::string id = c_identifier(name);
   const std::string guard = "KCC_GENERATED_" + upper(name) + "_H";
   std::ostringstream os;
@@ -246,14 +260,14 @@ std::string generate_header(const std::string &name, const std::string &source_p
   os << "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n";
   for (const CompiledKernel &ck : kernels) {
     const Kernel &k = *ck.kernel;
-    os << "/* ---- " << k.name << "\n";
+    os << "/* ---- " << k.name << (symbol_prefix.empty() ? "" : " (C symbol " + symbol_prefix + k.name + ")") << "\n";
     os << comment_lines(to_string(k), " *   ");
     os << " * schedule (" << to_string(ck.chosen.source) << "):\n";
     os << comment_lines(to_string(ck.chosen.schedule), " *   ");
     if (t.is_gpu()) os << " * GPU kernel: device pointers (16-byte aligned), launched on `stream` (a CUstream).\n";
-    os << " */\n" << prototype(k, t.is_gpu()) << "\n";
+    os << " */\n" << prototype(k, symbol_prefix + k.name, t.is_gpu()) << "\n";
     for (auto &[tensor, is_output] : arguments(k)) {
-      std::string m = "KCC_" + upper(k.name) + "_" + upper(tensor->name);
+      std::string m = "KCC_" + upper(symbol_prefix + k.name) + "_" + upper(tensor->name);
       os << "#define " << m << "_RANK " << tensor->shape.size() << "\n";
       os << "#define " << m << "_DIMS " << dims(tensor->shape) << "\n";
       os << "#define " << m << "_SIZE " << tensor->num_elements() << "\n";
@@ -288,7 +302,7 @@ std::string generate_header(const std::string &name, const std::string &source_p
     const Kernel &k = *ck.kernel;
     std::string prefix = "kcc_" + id + "_" + c_identifier(k.name);
     os << "  {\"" << k.name << "\", " << arguments(k).size() << ", " << prefix << "_args, (void (*)(void))&"
-       << k.name << ",\n";
+       << symbol_prefix << k.name << ",\n";
     os << "   " << c_string(to_string(ck.chosen.schedule), "   ") << ",\n";
     os << fmt::format("   \"{}\", {:.9g}, {:.17g}}},\n", to_string(ck.chosen.source), ck.chosen.median_seconds,
                       k.flops());

@@ -356,6 +356,13 @@ Module load_inputs(const std::vector<std::string> &paths, bool verbose) {
 }
 
 /// OUTDIR/NAME from -o, or the input's stem in the current directory.
+/// The names of the compiled kernels, in order.
+std::vector<std::string> kernel_names(const CompileResult &r) {
+  std::vector<std::string> names;
+  for (const CompiledKernel &ck : r.kernels) names.push_back(ck.kernel->name);
+  return names;
+}
+
 std::string output_base(const Options &o) {
   namespace fs = std::filesystem;
   fs::path p = o.output.empty() ? fs::path(o.inputs[0]).stem() : fs::path(o.output);
@@ -503,6 +510,9 @@ int run_compile(const Options &o) {
   }
 
   Target target = target_of(o);
+  // The object's name, and its kernels' C symbols: NAME_K when it holds a model.
+  std::string name = std::filesystem::path(output_base(o)).filename().string();
+  std::string symbol_prefix = kernel_symbol_prefix(name, m);
 
   // The sources of schedules; the pipeline asks them in its one order (pipeline.h,
   // ScheduleSources): a registry alone, else the database and the tuner.
@@ -569,20 +579,22 @@ int run_compile(const Options &o) {
       break;
     }
     case Emit::Llvm:
+      prefix_kernel_symbols(r.code, kernel_names(r), symbol_prefix);
       r.code.optimize();
       emit_text(o, r.code.llvm_ir());
       break;
     case Emit::Asm:
+      prefix_kernel_symbols(r.code, kernel_names(r), symbol_prefix);
       r.code.optimize();
       emit_text(o, r.code.assembly());
       break;
     case Emit::Obj: {
       std::string base = output_base(o);
-      std::string name = std::filesystem::path(base).filename().string();
+      prefix_kernel_symbols(r.code, kernel_names(r), symbol_prefix);
       r.code.optimize();
       std::vector<std::pair<std::string, std::string>> files = {
           {base + ".o", r.code.object()},
-          {base + ".h", generate_header(name, o.inputs[0], r.kernels, target, KCC_VERSION, r.models)},
+          {base + ".h", generate_header(name, o.inputs[0], r.kernels, target, KCC_VERSION, r.models, symbol_prefix)},
           {base + ".kreg", registry_to_json(make_registry(r.kernels, target, KCC_VERSION))},
       };
       for (const CompiledModel &cm : r.models)

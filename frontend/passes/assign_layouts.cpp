@@ -95,10 +95,25 @@ class Assign {
         else if (!blocked(t) && !g_.tensor(t).is_constant() && g_.tensor(t).shape == os)
           t = in_layout(t, true);  // a same-shaped operand: converted once rather than gathered
       }
+    } else if (n.op == OpKind::Concat) {
+      out_blocked = place_concat(n);
     } else {
       for (TensorId &t : n.inputs) t = in_layout(t, false);
     }
     if (out_blocked) tensor(n.outputs[0]).channel_block = b_;
+  }
+
+  /// A Concat along the channels of blockable tensors concatenates whole blocks: blocked when an
+  /// input is (its row-major inputs converted), row-major otherwise. Returns whether it is blocked.
+  bool place_concat(Node &n) {
+    bool any_blocked = false, all_blockable = n.attr_int("axis") == 1 && blockable(n.outputs[0]);
+    for (TensorId t : n.inputs) {
+      any_blocked = any_blocked || blocked(t);
+      all_blockable = all_blockable && (blocked(t) || blockable(t));
+    }
+    bool out_blocked = any_blocked && all_blockable;
+    for (TensorId &t : n.inputs) t = in_layout(t, out_blocked);
+    return out_blocked;
   }
 
   /// Chooses the layouts of a Conv's input and output, rewrites its weights to match; returns

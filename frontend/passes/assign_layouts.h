@@ -18,6 +18,8 @@ namespace kcc::frontend {
 ///    Add/Sub/Mul/Div/Pow) write blocked when their input (for the binary ones: an input of the
 ///    result's shape) is blocked; a same-shaped row-major operand is converted, smaller ones
 ///    (a bias, a scale [1, C, 1, 1], a constant) are read in place;
+///  - a Concat along the channels writes blocked when an input is blocked and every input's
+///    channels divide by b (it then copies whole blocks; row-major inputs are converted);
 ///  - every other reader, and every graph output, gets the row-major tensor.
 /// Layouts change through Relayout nodes, one per tensor and direction, inserted only where a
 /// reader needs the other layout. A Conv that reads or writes a blocked tensor gets its weights

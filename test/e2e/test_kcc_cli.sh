@@ -188,6 +188,31 @@ fi
 if run missing 1 "$KCC" compile no_such_file.ir -o x/model; then pass "missing input exits 1"; fi
 expect_in "missing input names the file" missing.err 'no_such_file\.ir'
 
+# ---------------------------------------------------------------- a model's kernels: NAME_KERNEL
+# In an object that holds a model, kernels are C symbols NAME_KERNEL (two models' objects may
+# have kernels of one name); the header's prototypes and table follow, the table keeps the name.
+cat >net.ir <<'EOF'
+kernel twice(X: f32[4]) -> Y: f32[4] {
+  Y[i] = X[i] * 2.0
+}
+model net(x: f32[4]) -> y: f32[4] {
+  y = twice(x)
+}
+EOF
+if run net_compile 0 "$KCC" compile net.ir -o sym/net; then
+  nm sym/net.o >sym/nm.txt
+  expect_in "a model's kernel is the symbol NAME_KERNEL" sym/nm.txt ' T net_twice$'
+  if grep -q ' T twice$' sym/nm.txt; then fail "a model's kernel has no unprefixed symbol"; else pass "a model's kernel has no unprefixed symbol"; fi
+  expect_in "the header declares the prefixed kernel" sym/net.h '^int net_twice\(const float \*X, float \*Y\);'
+  expect_in "the header's table names the kernel and points at its symbol" sym/net.h \
+    '\{"twice", 2, kcc_net_twice_args, \(void \(\*\)\(void\)\)&net_twice,'
+fi
+sed 's/twice/run/g' net.ir >clash.ir
+if run clash 1 "$KCC" compile clash.ir -o clash_out/net; then pass "a kernel whose symbol would be an entry point exits 1"; fi
+expect_in "the clash is named at the kernel" clash.err \
+  "^clash\.ir:1:8: error: kernel 'run' would have the C symbol 'net_run' in net\.o, an entry point of model 'net'; rename the kernel"
+if [ -e clash_out ] && [ -n "$(ls -A clash_out)" ]; then fail "the clash leaves no output files"; else pass "the clash leaves no output files"; fi
+
 # ---------------------------------------------------------------- never lose or corrupt a file
 # no_temps NAME DIR: no temporary (.NAME.tmpXXXXXX) is left in DIR.
 no_temps() {

@@ -22,7 +22,10 @@ fail() {
 }
 
 native="resnet18 resnet50 mobilenet_v2 vgg16 bert_layer encoder_layer"
-"$PYTHON" "$HERE/export_models.py" models $native resnet18@64 >export.log 2>&1
+# Channel concatenations (blocked when every input's channels divide by the block), padded
+# average pools and ShuffleNet's channel shuffle (views of views), at small inputs for time.
+concat="densenet121@64 googlenet@64 inception_v3@96 squeezenet1_0@64 shufflenet_v2_x1_0@64"
+"$PYTHON" "$HERE/export_models.py" models $native $concat resnet18@64 mobilenet_v2@64 >export.log 2>&1
 status=$?
 if [ $status -eq 77 ]; then
   cat export.log
@@ -91,12 +94,66 @@ check() {
 }
 
 for m in $native; do check "$m" host; done
+for m in $concat; do check "${m/@/_}" host; done
 check resnet18 x86_64-avx2
 check mobilenet_v2 x86_64-avx2
 if [ -n "$A64_CC" ] && [ -n "$QEMU" ] && [ -f "$A64_RUNTIME" ]; then
   check resnet18_64 aarch64-a64fx
 else
   echo "SKIP: aarch64-a64fx (no cross compiler, qemu-aarch64 or AArch64 runtime)"
+fi
+
+# Two models in one program: their kernels are named after their workloads (both have a
+# gemm_1x1000, of 512 and of 1280 inputs), so each object prefixes its kernels' symbols.
+two_models() {
+  cat <<'C'
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include "mobilenet_v2_64.h"
+#include "resnet18_64.h"
+static float *load(const char *path, size_t n) {
+  float *v = malloc(n * sizeof *v);
+  FILE *f = fopen(path, "rb");
+  if (!v || !f || fread(v, sizeof *v, n, f) != n) { printf("cannot read %zu floats from %s\n", n, path); exit(2); }
+  fclose(f);
+  return v;
+}
+static double relative_error(const float *y, const float *ref, size_t n) {
+  double err = 0, mag = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (!(fabs(y[i] - ref[i]) <= err)) err = fabs(y[i] - ref[i]);
+    if (fabs(ref[i]) > mag) mag = fabs(ref[i]);
+  }
+  return err / mag;
+}
+#define RUN(m, M)                                                                              \
+  do {                                                                                         \
+    float *x = load("models/" #m ".in", M##_INPUT_SIZE), *ref = load("models/" #m ".out", M##_OUTPUT_SIZE); \
+    float *y = malloc(M##_OUTPUT_SIZE * sizeof *y);                                            \
+    int rc = m(x, y);                                                                          \
+    double e = rc ? 1 : relative_error(y, ref, M##_OUTPUT_SIZE);                               \
+    printf(#m ": status %d, relative error %.3g\n", rc, e);                                    \
+    bad |= !(e <= 1e-4);                                                                       \
+  } while (0)
+int main(void) {
+  int bad = 0;
+  RUN(resnet18_64, KCC_RESNET18_64);
+  RUN(mobilenet_v2_64, KCC_MOBILENET_V2_64);
+  return bad;
+}
+C
+}
+mkdir -p two
+for m in resnet18_64 mobilenet_v2_64; do
+  "$KCC" compile "models/$m.onnx" --db "$WORK/none.db" -o "two/$m" >"two/$m.log" 2>&1 || { sed 's/^/    /' "two/$m.log" | tail -5; }
+done
+two_models >two/app.c
+if "$CC" -O2 -Itwo -I"$RUNTIME_INC" two/app.c two/resnet18_64.o two/mobilenet_v2_64.o "$RUNTIME_LIB" -lpthread -lm \
+     -o two/app >two/link.log 2>&1 && two/app >two/run.log 2>&1; then
+  pass "resnet18 and mobilenet_v2 linked into one program both match PyTorch"
+else
+  fail "resnet18 and mobilenet_v2 linked into one program"; sed 's/^/    /' two/link.log two/run.log 2>/dev/null | tail -8
 fi
 
 # The .kreg locks every task: --registry rebuilds the model's object exactly.

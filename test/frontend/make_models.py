@@ -2,7 +2,7 @@
 """Writes the ONNX models test_onnx_import.cpp reads, into OUT_DIR.
 
   ops/NAME.onnx     one small model per operator variant, built with onnx.helper
-  errors/NAME.onnx  models with one thing wrong each
+  errors/NAME.onnx  a model with a dynamic dimension (the bad models are test/error/onnx_errors.py's)
   torch/NAME.onnx   PyTorch exports (fixed seed, random weights) and torch/expected.json with the
                     output shapes PyTorch computes
   lower/NAME.onnx   small models with NAME.in (the inputs, float32 raw, concatenated) and NAME.out
@@ -15,7 +15,6 @@ import sys
 
 OUT = sys.argv[1]
 FLOAT = 1
-INT64 = 7
 
 
 def write_status(group, text):
@@ -161,29 +160,8 @@ def onnx_groups():
           [("x", [2, 3])], ["y"])
     write_status("ops", "ok")
 
-    # Errors: one wrong thing each.
-    model(err("unsupported_op"), [N("Resize", ["x"], ["y"], name="resize_3")], [("x", [1, 3, 4, 4])], ["y"])
-    model(err("bad_auto_pad"), [N("Conv", ["x", "w"], ["y"], name="conv_12", auto_pad="SAME")], [("x", [1, 3, 8, 8])], ["y"],
-          {"w": w(4, 3, 3, 3)})
-    model(err("conv_channels"), [N("Conv", ["x", "w"], ["y"], name="conv_12")], [("x", [1, 3, 8, 8])], ["y"], {"w": w(4, 2, 3, 3)})
-    model(err("add_shapes"), [N("Add", ["a", "b"], ["y"], name="add_1")], [("a", [2, 3]), ("b", [4, 3])], ["y"])
-    model(err("input_count"), [N("Relu", ["a", "b"], ["y"], name="relu_1")], [("a", [2, 3]), ("b", [2, 3])], ["y"])
-    model(err("gemm_inner"), [N("Gemm", ["a", "b"], ["y"], name="fc")], [("a", [2, 3])], ["y"], {"b": w(4, 5)})
-    model(err("reshape_not_constant"), [N("Reshape", ["x", "s"], ["y"], name="reshape_7")],
-          [("x", [2, 3]), ("s", [2], INT64)], ["y"])
+    # A dynamic batch dimension, imported with --input-shape (the bad models are test/error's).
     model(err("dynamic_batch"), [N("Relu", ["input"], ["y"], name="relu")], [("input", ["batch", 3, 224, 224])], ["y"])
-    model(err("opset10"), [N("Relu", ["x"], ["y"], name="relu")], [("x", [2])], ["y"], opset=10)
-    model(err("opset19"), [N("Relu", ["x"], ["y"], name="relu")], [("x", [2])], ["y"], opset=19)
-    model(err("missing_initializer"), [N("Conv", ["x", "conv1.weight"], ["y"], name="conv1")], [("x", [1, 3, 8, 8])], ["y"])
-    g = helper.make_graph([N("Add", ["x", "c"], ["y"], name="add")], "bad_init",
-                          [helper.make_tensor_value_info("x", FLOAT, [2, 3])],
-                          [helper.make_tensor_value_info("y", FLOAT, None)],
-                          [numpy_helper.from_array(np.zeros(5, dtype=np.float32), "c")])
-    g.initializer[0].ClearField("dims")
-    g.initializer[0].dims.extend([2, 3])  # 20 bytes of data for 6 floats
-    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
-    with open(err("initializer_size"), "wb") as f:
-        f.write(m.SerializeToString())
     write_status("errors", "ok")
 
 
@@ -359,6 +337,46 @@ def lower_group():
     torch.manual_seed(0)
     export("conv_add_input", ConvAddInput(), [(1, 16, 5, 5)])
 
+    # Channel concatenations of blocked convolutions (blocked at 4 and 16 when every input's
+    # channels divide by the block: 16 + 32 + 16, then 8 + 16 only at 4), with a padded average
+    # pool that PyTorch exports as Pad + AveragePool, and a BatchNormalization after a Concat.
+    class ConcatBlocks(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            nn = torch.nn
+            self.stem = nn.Conv2d(3, 16, 3, padding=1)
+            self.one = nn.Conv2d(16, 16, 1)
+            self.three = nn.Conv2d(16, 32, 3, padding=1)
+            self.bn = nn.BatchNorm2d(64)
+            self.narrow = nn.Conv2d(64, 8, 1)
+            self.wide = nn.Conv2d(64, 16, 3, padding=1)
+
+        def forward(self, x):
+            a = F.relu(self.stem(x))
+            y = torch.cat([self.one(a), self.three(a), F.avg_pool2d(a, 3, stride=1, padding=1)], 1)
+            y = F.relu(self.bn(y))
+            z = torch.cat([self.narrow(y), self.wide(y)], 1)
+            return torch.flatten(F.adaptive_avg_pool2d(z, 1), 1)
+
+    torch.manual_seed(0)
+    cb = ConcatBlocks()
+    with torch.no_grad():
+        cb.bn.running_mean.uniform_(-0.1, 0.1)
+        cb.bn.running_var.uniform_(0.5, 1.5)
+    export("concat_blocks", cb, [(1, 3, 6, 7)])
+    export("pad_constant", lambda x: F.pad(x, (1, 2, 3, 0), value=0.5) * 2.0, [(1, 2, 4, 5)], opset=11)
+
+    # ShuffleNet-v2's unit: a channel shuffle (reshape, transpose, reshape), then its second half
+    # read at a channel offset: views of views whose indices are expressions.
+    def shuffle_chunk(x):
+        y = torch.cat([x, x * 2.0], 1)
+        n, c, h, w = y.shape
+        y = y.view(n, 2, c // 2, h, w).transpose(1, 2).contiguous().view(n, c, h, w)
+        a, b = y.chunk(2, 1)
+        return torch.cat([a, F.relu(b) * 3.0], 1)
+
+    export("shuffle_chunk", shuffle_chunk, [(1, 4, 3, 3)])
+
     # Conv followed by BatchNormalization, written with onnx.helper (PyTorch folds it on export).
     rng = np.random.default_rng(1)
     w, b = rng.standard_normal((4, 3, 3, 3)).astype(np.float32), rng.standard_normal(4).astype(np.float32)
@@ -388,7 +406,7 @@ def lower_group():
     torch.manual_seed(0)
     export("transformer_encoder_layer",
            torch.nn.TransformerEncoderLayer(d_model=32, nhead=4, dim_feedforward=64, batch_first=True), [(1, 8, 32)], opset=17)
-    # What the language cannot express yet: an error naming the node.
+    # Models written with onnx.helper (operators PyTorch 1.13 does not export), with references.
     def helper_model(name, nodes, x_shape, inits):
         g = helper.make_graph(nodes, name, [helper.make_tensor_value_info("x", 1, x_shape)],
                               [helper.make_tensor_value_info("y", 1, None)],
@@ -403,10 +421,15 @@ def lower_group():
                                     N("Gelu", ["a"], ["b"], name="gelu", approximate="tanh"),
                                     N("Gelu", ["b"], ["y"], name="gelu_erf")], [2, 3, 4], {})
     save("hardswish_gelu", [xh], [F.gelu(F.gelu(F.hardswish(t(xh)), approximate="tanh"))])
-    helper_model("error_conv1d", [N("Conv", ["x", "w"], ["y"], name="conv_1d")], [1, 3, 10],
-                 {"w": rng.standard_normal((4, 3, 3)).astype(np.float32)})
-    helper_model("error_layer_norm_axis", [N("LayerNormalization", ["x", "s", "b"], ["y"], name="ln_2", axis=1)], [2, 3, 4],
-                 {"s": np.ones((3, 4), np.float32), "b": np.zeros((3, 4), np.float32)})
+    # Outputs that are another output or an input under a second name (Identity removed).
+    import onnx.parser
+    m = onnx.parser.parse_model('<ir_version: 8, opset_import: ["" : 13]>\n'
+                                "outputs_alias (float[2,3] x) => (y, z, w) { y = Relu (x)\n z = Identity (y)\n"
+                                " w = Identity (x) }")
+    with open(path("outputs_alias.onnx"), "wb") as f:
+        f.write(m.SerializeToString())
+    xa = rng.standard_normal((2, 3)).astype(np.float32)
+    save("outputs_alias", [xa], [np.maximum(xa, 0), np.maximum(xa, 0), xa])
     write_status("lower", "ok")
 
 

@@ -98,7 +98,8 @@ INSTANTIATE_TEST_SUITE_P(
                                          "gelu_tanh", "hardswish_gelu", "prelu", "sqrt_pow", "concat_split",
                                          "slice_transpose", "reshape_flatten", "squeeze_unsqueeze", "gather_constant",
                                          "softmax", "layer_norm", "layer_norm_decomposed", "reduce", "batchnorm",
-                                         "conv_bn", "conv_chain", "conv_add_input"),
+                                         "conv_bn", "conv_chain", "conv_add_input", "outputs_alias", "concat_blocks",
+                                         "pad_constant", "shuffle_chunk"),
                        ::testing::Values(int64_t(1), int64_t(4), int64_t(16))),
     [](const auto &info) {
       return std::string(std::get<0>(info.param)) + "_block" + std::to_string(std::get<1>(info.param));
@@ -236,6 +237,35 @@ TEST(LowerPasses, FoldedBatchNormMatchesUnfolded) {
   EXPECT_LE(relative_error("conv_bn", b), 1e-4);
 }
 
+/// How often `what` occurs in `text`.
+size_t occurrences(const std::string &text, const std::string &what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+TEST(LowerPasses, ConcatOfBlockedChannelsStaysBlocked) {
+  KCC_REQUIRE_MODELS("lower");
+  // At 16: 16 + 32 + 16 channels concatenate whole blocks; 8 + 16 cannot, so its blocked input
+  // is converted (the only conversion).
+  Imported b16 = import_lower("concat_blocks", blocked(16));
+  EXPECT_NE(b16.lowered.ir.find("= concat_1x64x6x7_16c_bn_relu("), std::string::npos) << b16.lowered.ir;
+  EXPECT_EQ(occurrences(b16.lowered.ir, "= to_"), 1u) << b16.lowered.ir;
+  // At 4 both are blocked; the only conversion is the classifier's, after the global pool.
+  Imported b4 = import_lower("concat_blocks", blocked(4));
+  EXPECT_NE(b4.lowered.ir.find("= concat_1x24x6x7_4c("), std::string::npos) << b4.lowered.ir;
+  EXPECT_EQ(occurrences(b4.lowered.ir, "= to_"), 1u) << b4.lowered.ir;
+  EXPECT_NE(b4.lowered.ir.find("= to_nchw_1x24x1x1(GlobalAveragePool)"), std::string::npos) << b4.lowered.ir;
+}
+
+TEST(LowerPasses, ZeroPadBecomesTheAveragePoolsPadding) {
+  KCC_REQUIRE_MODELS("lower");
+  Imported im = import_lower("concat_blocks");
+  EXPECT_EQ(im.lowered.ir.find("pad_"), std::string::npos) << im.lowered.ir;
+  EXPECT_NE(im.lowered.ir.find("avgpool2d(X, kernel=[3, 3], stride=[1, 1], pad=[1, 1, 1, 1], count_include_pad=1)"), std::string::npos)
+      << im.lowered.ir;
+}
+
 TEST(LowerPasses, EpiloguesJoinTheConvolutionKernel) {
   KCC_REQUIRE_MODELS("lower");
   Imported fused = import_lower("conv_bn");
@@ -245,28 +275,6 @@ TEST(LowerPasses, EpiloguesJoinTheConvolutionKernel) {
   EXPECT_EQ(fused.module.models[0].calls.size(), 1u) << fused.lowered.ir;
   EXPECT_EQ(apart.module.models[0].calls.size(), 2u) << apart.lowered.ir;
   EXPECT_LE(relative_error("conv_bn", apart), 1e-4);
-}
-
-void expect_error(const std::string &name, const std::string &text) {
-  std::string path = model_path("lower", name);
-  try {
-    import_model(path, {});
-    ADD_FAILURE() << name << ": no error";
-  } catch (const ModelError &e) {
-    EXPECT_EQ(std::string(e.what()), path + ": " + text);
-  }
-}
-
-TEST(LowerErrors, OneDimensionalConvNamesTheNode) {
-  KCC_REQUIRE_MODELS("lower");
-  expect_error("error_conv1d", "node 'conv_1d' (Conv): error: only 2-D windows (NCHW input) are supported; the input is 1x3x10");
-}
-
-TEST(LowerErrors, LayerNormOverSeveralAxesNamesTheNode) {
-  KCC_REQUIRE_MODELS("lower");
-  expect_error("error_layer_norm_axis",
-               "node 'ln_2' (LayerNormalization): error: normalization over axes 1.. of a rank-3 input: only the last "
-               "axis is supported");
 }
 
 }  // namespace
