@@ -10,6 +10,7 @@
 #include "frontend/passes/fold_batchnorm.h"
 #include "frontend/passes/fold_pad.h"
 #include "frontend/passes/fuse_epilogues.h"
+#include "frontend/passes/transpose_dense_weights.h"
 #include "ir/parser.h"
 
 namespace kcc::frontend {
@@ -25,6 +26,7 @@ LoweredModel lower_model(const Graph &graph, const std::string &path, const Mode
   Graph g = graph;
   if (o.fold_batchnorm) g = fold_batchnorm(std::move(g));
   g = fold_pad(std::move(g));
+  g = transpose_dense_weights(std::move(g));
   g = eliminate_dead_code(std::move(g));
   g = assign_layouts(std::move(g), o.channel_block);
   Partition p = o.fuse_epilogues ? fuse_epilogues(g) : one_kernel_per_node(g);

@@ -266,6 +266,17 @@ TEST(LowerPasses, ZeroPadBecomesTheAveragePoolsPadding) {
       << im.lowered.ir;
 }
 
+// nn.Linear exports W [out, in] with transB = 1: the import stores it [in, out], so the
+// kernel's vectorized outputs are contiguous in the weights (a matmul, not a dense layer).
+TEST(LowerPasses, DenseWeightsAreTransposedAtImport) {
+  KCC_REQUIRE_MODELS("lower");
+  Imported im = import_lower("linear");
+  EXPECT_EQ(im.lowered.ir.find("dense("), std::string::npos) << im.lowered.ir;
+  EXPECT_NE(im.lowered.ir.find("matmul("), std::string::npos) << im.lowered.ir;
+  EXPECT_NE(im.lowered.ir.find("_t: f32[12, 5]"), std::string::npos) << im.lowered.ir;
+  EXPECT_LE(relative_error("linear", im), 1e-5);
+}
+
 TEST(LowerPasses, EpiloguesJoinTheConvolutionKernel) {
   KCC_REQUIRE_MODELS("lower");
   Imported fused = import_lower("conv_bn");
