@@ -13,7 +13,7 @@
 #include <thread>
 
 #include "ir/parser.h"
-#include "passes/registry.h"
+#include "ir/workload.h"
 #include "tuner/task_scheduler.h"
 #include "tuner/space.h"
 #include "tuner/tuner.h"
