@@ -114,7 +114,7 @@ LoweredFunc lower_with(const Kernel &k, const Schedule &s, const Target &t, Step
   steps.dump(PipelineStep::HoistAllocations, k.name, [&] { return to_string(f); });
   steps.run(PipelineStep::Verify, [&] {
     verify_lowered(f, t);
-    if (t.is_gpu()) verify_gpu_limits(f, t, gpu_blame(sk));
+    if (t.is_gpu()) f.gpu = std::make_shared<const GpuLaunchPlan>(plan_gpu_launches(f, t, gpu_blame(sk)));
     return 0;
   });
   return f;
