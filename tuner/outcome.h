@@ -1,12 +1,16 @@
 // tuner/outcome.h - why a measurement is invalid, as a value: set where the failure happens
 // (the static check, the builder, the worker, kcc-runner's answer), carried by the Measurement
 // and the database record (column `outcome`), counted per kernel (`kcc tune`'s failure summary)
-// and grouped by the report. The message beside it (Measurement::error) is for people.
+// and grouped by the report. The message beside it (Measurement::error) is for people. When a
+// ScheduleError made a candidate invalid (outcomes Static and Schedule), its kind travels beside
+// the outcome (Measurement::schedule_error, column `schedule_error`).
 #pragma once
 #include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
+
+#include "passes/schedule_error_kind.h"
 
 namespace kcc::tuner {
 

@@ -40,6 +40,34 @@ TEST(GpuSpace, MatmulGetsTiledSketchesInTheFormOfTheHandSchedule) {
     EXPECT_NE(text.find(line), std::string::npos) << line << " missing in\n" << text;
 }
 
+TEST(GpuSpace, AStaticallyInvalidCandidateCarriesItsScheduleErrorKind) {
+  // A candidate over the GPU's limits is answered without building; the measurement carries the
+  // kind of the ScheduleError that lowering threw, not only its words.
+  const Kernel &k = *test::correctness_suite().find_kernel("matmul");
+  Target t = make_target("nvptx-sm_80");
+  t.max_shared_bytes = 2048;  // the shared-memory sketch's panels often exceed it
+  KernelSpace s(k, t);
+  std::mt19937_64 rng(3);
+  int found = 0;
+  for (int tries = 0; tries < 2000 && found < 3; ++tries) {
+    Point p = s.random_point(rng);
+    if (s.statically_valid(p)) continue;
+    Measurement m = s.static_measurement(p);
+    EXPECT_EQ(m.outcome, Outcome::Static);
+    EXPECT_EQ(m.error, "static: " + s.static_error(p));
+    std::optional<ScheduleErrorKind> thrown;
+    try {
+      lower_kernel(k, s.schedule(p), t);
+    } catch (const ScheduleError &e) {
+      thrown = e.kind();
+    } catch (const UserError &) {  // a decision-level rule or another user error: no kind
+    }
+    EXPECT_EQ(m.schedule_error, thrown) << m.error;
+    found += thrown.has_value();
+  }
+  EXPECT_EQ(found, 3) << "too few candidates rejected by a ScheduleError";
+}
+
 class GpuCandidates : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(GpuCandidates, RandomCandidatesAssembleAndMeanWhatTheInterpreterComputes) {

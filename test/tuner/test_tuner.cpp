@@ -142,6 +142,18 @@ TEST(Tuner, TheHandScheduleIsMeasuredFirstAndNeverBeatenBySlowerCandidates) {
   EXPECT_EQ(b.given_gflops, 0);
 }
 
+TEST(Tuner, AHandScheduleThatDoesNotApplyIsRecordedWithItsErrorKind) {
+  Database db(temp_db("given_kind"));
+  const Kernel &k = *suite().find_kernel("matmul");
+  Schedule bad = parse_schedules("bad.ir", "schedule matmul {\n  vectorize C.q\n}\n")[0];
+  tune_kernel(k, host(), &db, quick(Strategy::Random, 1), &bad);  // the baseline only
+  auto all = db.records(workload_key(k), host().key());
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].strategy, "given");
+  EXPECT_EQ(all[0].outcome, Outcome::Schedule);
+  EXPECT_EQ(all[0].schedule_error, ScheduleErrorKind::UnknownLoop) << all[0].error;
+}
+
 TEST(Tuner, DISABLED_LongHybridRunForTheKillTest) {
   const char *path = std::getenv("KCC_TUNER_KILL_TEST_DB");
   ASSERT_NE(path, nullptr);
