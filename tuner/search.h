@@ -100,7 +100,8 @@ class CostModel {
   virtual bool trained() const = 0;
 };
 
-/// Predicts the probability that a point builds, runs and gives the right result.
+/// Predicts the probability that a point builds, runs and gives the right result. What each
+/// measurement tells it is evidence_of(its outcome) (tuner/outcome.h).
 class ValidityModel {
  public:
   virtual ~ValidityModel() = default;
