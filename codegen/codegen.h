@@ -1,8 +1,9 @@
 // codegen/codegen.h - loop IR -> LLVM IR -> optimized module -> object / assembly / JIT.
 //
 // One CPU code generator serves every CPU target; the per-target part (vector width, features,
-// function attributes) is reached through the Target. NVPTX will get its own generator behind
-// the same interface.
+// function attributes) is reached through the Target. NVPTX has its own generator behind the
+// same interface (codegen_nvptx.cpp), which takes each function's launch plan from
+// LoweredFunc::gpu (ir/gpu_launch.h) and never plans launches itself.
 #pragma once
 #include <cstdint>
 #include <memory>

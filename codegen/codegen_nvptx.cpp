@@ -1,6 +1,7 @@
 // codegen/codegen_nvptx.cpp - loop IR -> PTX (device) + an x86-64 host module that launches it.
 //
-// A GPU kernel NAME becomes (execution model in codegen/gpu_launch.h):
+// A GPU kernel NAME becomes (execution model in ir/gpu_launch.h; the launch plan comes with the
+// function, LoweredFunc::gpu, made by the pipeline):
 //  * device: one PTX kernel `NAME_kI` per root loop nest (launch I), with the ptx_kernel calling
 //    convention, `nvvm.annotations` {kernel, maxntidx/y/z = the block size}, arguments as
 //    `ptr addrspace(1)` (noalias; readonly ones load through the non-coherent cache), block and
@@ -26,10 +27,10 @@
 #include <string>
 #include <vector>
 
-#include "codegen/gpu_launch.h"
 #include "codegen/llvm_emitter.h"
 #include "codegen/llvm_support.h"
 #include "ir/diag.h"
+#include "ir/gpu_launch.h"
 #include "ir/visitor.h"
 #include "kcc_runtime.h"
 #include "llvm/ADT/SmallVector.h"
@@ -248,7 +249,7 @@ void CodeGenNVPTX::emit_allocate(const Allocate *op) {
       break;
     }
     case MemScope::Global:
-      KCC_INTERNAL(false, "device scratch '" + buf->name + "' inside a GPU kernel (plan_gpu_launches rejects it)");
+      KCC_INTERNAL(false, "device scratch '" + buf->name + "' inside a GPU kernel (split_gpu_launches rejects it)");
   }
   emit(op->body);
 }
@@ -471,21 +472,20 @@ void emit_nvptx_module(const std::vector<LoweredFunc> &funcs, const Target &t, l
   dev->setDataLayout(dtm->createDataLayout());
   CodeGenNVPTX cg(t, *dev);
   struct Planned {
-    GpuLaunchPlan plan;
+    const GpuLaunchPlan *plan;
     std::vector<std::string> names;
     std::vector<const BufferNode *> params;
   };
   std::vector<Planned> planned;
   for (const LoweredFunc &f : funcs) {
-    Planned p;
-    std::string err;
-    if (!plan_gpu_launches(f, p.plan, err))
-      throw InternalError("GPU kernel '" + f.name + "': " + err + "\nloop IR:\n" + to_string(f));
+    KCC_INTERNAL(f.gpu && f.gpu->body.same_as(f.body),
+                 "GPU kernel '" + f.name + "' has no launch plan for its body (the pipeline's verify step makes it)");
+    Planned p{f.gpu.get(), {}, {}};
     for (auto &a : f.args) p.params.push_back(a.get());
-    for (auto &s : p.plan.scratch) p.params.push_back(s.get());
-    for (size_t i = 0; i < p.plan.launches.size(); ++i) {
+    for (auto &s : p.plan->scratch) p.params.push_back(s.get());
+    for (size_t i = 0; i < p.plan->launches.size(); ++i) {
       p.names.push_back(f.name + "_k" + std::to_string(i));
-      cg.emit_kernel(p.names.back(), p.plan.launches[i], p.params, f);
+      cg.emit_kernel(p.names.back(), p.plan->launches[i], p.params, f);
     }
     planned.push_back(std::move(p));
   }
@@ -501,7 +501,7 @@ void emit_nvptx_module(const std::vector<LoweredFunc> &funcs, const Target &t, l
   host.setTargetTriple(host_tm->getTargetTriple().str());
   host.setDataLayout(host_tm->createDataLayout());
   HostStubs stubs(host, ptx);
-  for (size_t i = 0; i < funcs.size(); ++i) stubs.emit(funcs[i], planned[i].plan, planned[i].names, planned[i].params);
+  for (size_t i = 0; i < funcs.size(); ++i) stubs.emit(funcs[i], *planned[i].plan, planned[i].names, planned[i].params);
 }
 
 }  // namespace kcc

@@ -121,11 +121,17 @@ Stmt make_seq(std::vector<Stmt> stmts);
 Stmt make_if(Expr cond, Stmt then_case, Stmt else_case = Stmt());
 Stmt make_barrier();
 
+struct GpuLaunchPlan;  // ir/gpu_launch.h
+
 /// A lowered kernel: what a code generator turns into one function.
 struct LoweredFunc {
   std::string name;
   std::vector<Buffer> args;  ///< inputs then outputs, in declaration order (arg_index = position)
   Stmt body;
+  /// GPU targets: how `body` splits into launches, made once by the pipeline's verify step for
+  /// the NVPTX generator (which refuses a function whose plan is missing or made for another
+  /// body); null on CPU targets.
+  std::shared_ptr<const GpuLaunchPlan> gpu;
 };
 
 /// C-like indented text, one statement per line.

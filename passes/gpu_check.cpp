@@ -1,6 +1,6 @@
 // passes/gpu_check.cpp - does a schedule map onto GPU blocks and threads? (schedule_state.h)
 //
-// The execution model is in codegen/gpu_launch.h. Each root stage becomes one kernel launch, so
+// The execution model is in ir/gpu_launch.h. Each root stage becomes one kernel launch, so
 // its outer loops must be bound (block loops, then thread loops); a stage computed inside another
 // one runs inside that stage's threads, so it may only use thread loops, and only when its buffer
 // is block-wide shared memory (a per-thread buffer filled by several threads would be read by

@@ -1,11 +1,12 @@
-// passes/gpu_verify.cpp - GPU limits of a lowered kernel, checked before anything is built.
+// passes/gpu_verify.cpp - the launch plan of a lowered GPU kernel and the target's limits on it,
+// checked before anything is built.
 //
 // Each error blames the step that caused it, found through the bound loops of the launch (loop
 // variables are handles): the bind of the widest thread loop for threads per block, the bind of
 // the block loop for the grid, the last `cache_read ... shared` for shared memory.
 #include <fmt/format.h>
 
-#include "codegen/gpu_launch.h"
+#include "ir/gpu_launch.h"
 #include "ir/visitor.h"
 #include "passes/lower_passes.h"
 
@@ -70,11 +71,11 @@ class LimitChecker {
 
 }  // namespace
 
-void verify_gpu_limits(const LoweredFunc &f, const Target &t, const GpuBlame &blame) {
+GpuLaunchPlan plan_gpu_launches(const LoweredFunc &f, const Target &t, const GpuBlame &blame) {
   LimitChecker c(blame);
   GpuLaunchPlan plan;
   std::string err;
-  if (!plan_gpu_launches(f, plan, err))
+  if (!split_gpu_launches(f, plan, err))
     c.fail_schedule(ScheduleErrorKind::IllegalAnnotation, fmt::format("kernel '{}': {}", f.name, err));
   for (size_t i = 0; i < plan.launches.size(); ++i) {
     const GpuLaunch &l = plan.launches[i];
@@ -96,6 +97,7 @@ void verify_gpu_limits(const LoweredFunc &f, const Target &t, const GpuBlame &bl
       c.fail_shared(l, fmt::format("kernel '{}' launch {}: {} bytes of shared memory per block exceed the limit of {} on {}",
                                    f.name, i, l.shared_bytes, t.max_shared_bytes, t.name));
   }
+  return plan;
 }
 
 }  // namespace kcc

@@ -151,10 +151,11 @@ class Lowerer {
  public:
   explicit Lowerer(const ScheduledKernel &sk) : sk_(sk), info_(sk.stages.size()), root_of_(sk.stages.size(), -1) {}
 
-  Stmt run() {
-    int arg = 0;
-    for (auto &t : sk_.inputs) realize_arg(t, arg++);
-    for (auto &t : sk_.outputs) realize_arg(t, arg++);
+  LoweredFunc run() {
+    LoweredFunc f;
+    f.name = sk_.kernel->name;
+    for (auto &t : sk_.inputs) f.args.push_back(realize_arg(t, static_cast<int>(f.args.size())));
+    for (auto &t : sk_.outputs) f.args.push_back(realize_arg(t, static_cast<int>(f.args.size())));
     for (size_t xi = 0; xi < sk_.stages.size(); ++xi)
       for_each_expr(sk_.stages[xi].def.body, [&](const Expr &e) {
         if (auto *a = e.as<Access>()) {
@@ -165,9 +166,9 @@ class Lowerer {
     for (int si = static_cast<int>(sk_.stages.size()) - 1; si >= 0; --si) lower_stage(si);
     // Root nests were made last stage first.
     std::reverse(roots_.begin(), roots_.end());
-    Stmt body = FlattenReads(real_).mutate(make_seq(roots_));
-    for (auto it = root_allocs_.rbegin(); it != root_allocs_.rend(); ++it) body = make_allocate(*it, body);
-    return body;
+    f.body = FlattenReads(real_).mutate(make_seq(roots_));
+    for (auto it = root_allocs_.rbegin(); it != root_allocs_.rend(); ++it) f.body = make_allocate(*it, f.body);
+    return f;
   }
 
  private:
@@ -183,13 +184,15 @@ class Lowerer {
     throw ScheduleError(k, step.index, step.primitive, step.loc, loop, msg);
   }
 
-  void realize_arg(const Tensor &t, int index) {
+  /// The Global buffer of argument `index` (inputs, then outputs).
+  Buffer realize_arg(const Tensor &t, int index) {
     Realization r;
     r.buffer = make_buffer(t->name, Type{t->elem, 1}, t->shape, MemScope::Global, index);
     r.width = t->shape;
     for (size_t d = 0; d < t->shape.size(); ++d) r.min.push_back(make_int(0));
     r.stride = dense_strides(r.width, {}, {});
     real_[t.get()] = r;
+    return r.buffer;
   }
 
   bool is_arg(const TensorDecl *t) const {
@@ -594,7 +597,7 @@ class Lowerer {
 
 }  // namespace
 
-Stmt lower_scheduled(const ScheduledKernel &sk) {
+LoweredFunc lower_scheduled(const ScheduledKernel &sk) {
   if (sk.target.is_gpu()) check_gpu_schedule(sk);
   Lowerer l(sk);
   return l.run();

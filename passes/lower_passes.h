@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "codegen/target.h"
+#include "ir/gpu_launch.h"
 #include "ir/stmt.h"
 #include "passes/schedule_error.h"
 
@@ -38,11 +39,18 @@ Stmt hoist_allocations(const Stmt &s);
 /// the target. Throws InternalError naming the problem (a kcc bug).
 void verify_lowered(const LoweredFunc &f, const Target &t);
 
-/// GPU targets (passes/gpu_verify.cpp): the launches of `f` (codegen/gpu_launch.h) fit the
-/// target's limits: threads per block, grid size, shared memory per block, barriers reached by
-/// every thread. Throws ScheduleError (LimitExceeded, IllegalAnnotation) naming the step from
-/// `blame` that caused it, so that the tuner discards the candidate before building it and a
-/// person sees which step to change. Called by the pipeline after verify_lowered().
-void verify_gpu_limits(const LoweredFunc &f, const Target &t, const GpuBlame &blame);
+/// GPU targets: splits `f` into launches (the execution model of ir/gpu_launch.h: grid and block
+/// sizes, shared-memory layout, barriers reached by every thread; passes/gpu_launch.cpp).
+/// Returns false and sets `error` (a sentence naming the loop or buffer) when `f` does not fit
+/// the model. No target limits: see plan_gpu_launches.
+bool split_gpu_launches(const LoweredFunc &f, GpuLaunchPlan &plan, std::string &error);
+
+/// GPU targets (passes/gpu_verify.cpp): the launch plan of `f`, checked against the target's
+/// limits: threads per block, grid size, shared memory per block. Throws ScheduleError
+/// (LimitExceeded, IllegalAnnotation) naming the step from `blame` that caused it, so that the
+/// tuner discards the candidate before building it and a person sees which step to change.
+/// Called once per kernel by the pipeline's verify step, after verify_lowered(), which hands
+/// the plan to the code generator in LoweredFunc::gpu.
+GpuLaunchPlan plan_gpu_launches(const LoweredFunc &f, const Target &t, const GpuBlame &blame);
 
 }  // namespace kcc

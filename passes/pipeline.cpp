@@ -7,7 +7,6 @@
 #include <map>
 
 #include "ir/model.h"
-#include "ir/visitor.h"
 #include "passes/lower_passes.h"
 #include "passes/schedule_state.h"
 #include "passes/simplify.h"
@@ -94,54 +93,28 @@ class StepRunner {
   std::map<PipelineStep, double> seconds_;  ///< ordered as the table
 };
 
-std::vector<Buffer> argument_buffers(const Stmt &body, const Kernel &k) {
-  // The lowering created one Global buffer per argument; collect them in argument order.
-  std::vector<Buffer> args(k.inputs.size() + k.outputs.size());
-  for_each_expr(body, [&](const Expr &e) {
-    if (auto *l = e.as<Load>())
-      if (l->buffer->arg_index >= 0) args[l->buffer->arg_index] = l->buffer;
-  });
-  struct StoreArgs : IRVisitor {
-    std::vector<Buffer> *args;
-    void visit_node(const Store *op) override {
-      if (op->buffer->arg_index >= 0) (*args)[op->buffer->arg_index] = op->buffer;
-      IRVisitor::visit_node(op);
-    }
-  } v;
-  v.args = &args;
-  v.visit(body);
-  auto tensor_at = [&](size_t i) { return i < k.inputs.size() ? k.inputs[i] : k.outputs[i - k.inputs.size()]; };
-  for (size_t i = 0; i < args.size(); ++i)
-    if (!args[i]) {
-      const Tensor &t = tensor_at(i);
-      args[i] = make_buffer(t->name, Type{t->elem, 1}, t->shape, MemScope::Global, static_cast<int>(i));
-    }
-  return args;
-}
-
 LoweredFunc lower_with(const Kernel &k, const Schedule &s, const Target &t, StepRunner &steps) {
   ScheduledKernel sk = steps.run(PipelineStep::ApplySchedule, [&] { return apply_schedule(k, s, t); });
   steps.dump(PipelineStep::ApplySchedule, k.name, [&] { return to_string(s); });
-  Stmt body = steps.run(PipelineStep::Lower, [&] { return lower_scheduled(sk); });
-  steps.dump(PipelineStep::Lower, k.name, [&] { return to_string(body); });
-  body = steps.run(PipelineStep::Simplify, [&] { return simplify(body); });
-  steps.dump(PipelineStep::Simplify, k.name, [&] { return to_string(body); });
-  body = steps.run(PipelineStep::PartitionLoops, [&] { return partition_loops(body); });
-  steps.dump(PipelineStep::PartitionLoops, k.name, [&] { return to_string(body); });
+  LoweredFunc f = steps.run(PipelineStep::Lower, [&] { return lower_scheduled(sk); });
+  steps.dump(PipelineStep::Lower, k.name, [&] { return to_string(f.body); });
+  f.body = steps.run(PipelineStep::Simplify, [&] { return simplify(f.body); });
+  steps.dump(PipelineStep::Simplify, k.name, [&] { return to_string(f.body); });
+  f.body = steps.run(PipelineStep::PartitionLoops, [&] { return partition_loops(f.body); });
+  steps.dump(PipelineStep::PartitionLoops, k.name, [&] { return to_string(f.body); });
   std::vector<std::string> remarks;
-  body = steps.run(PipelineStep::Vectorize, [&] { return vectorize_loops(body, t, &remarks); });
-  steps.dump(PipelineStep::Vectorize, k.name, [&] { return to_string(body); });
+  f.body = steps.run(PipelineStep::Vectorize, [&] { return vectorize_loops(f.body, t, &remarks); });
+  steps.dump(PipelineStep::Vectorize, k.name, [&] { return to_string(f.body); });
   for (auto &r : remarks) steps.dump(PipelineStep::Vectorize, k.name + " remark", [&] { return r; });
-  body = steps.run(PipelineStep::Unroll, [&] { return unroll_loops(body); });
-  steps.dump(PipelineStep::Unroll, k.name, [&] { return to_string(body); });
-  body = steps.run(PipelineStep::SimplifyFinal, [&] { return simplify(body); });
-  steps.dump(PipelineStep::SimplifyFinal, k.name, [&] { return to_string(body); });
-  body = steps.run(PipelineStep::HoistAllocations, [&] { return hoist_allocations(body); });
-  LoweredFunc f{k.name, argument_buffers(body, k), body};
+  f.body = steps.run(PipelineStep::Unroll, [&] { return unroll_loops(f.body); });
+  steps.dump(PipelineStep::Unroll, k.name, [&] { return to_string(f.body); });
+  f.body = steps.run(PipelineStep::SimplifyFinal, [&] { return simplify(f.body); });
+  steps.dump(PipelineStep::SimplifyFinal, k.name, [&] { return to_string(f.body); });
+  f.body = steps.run(PipelineStep::HoistAllocations, [&] { return hoist_allocations(f.body); });
   steps.dump(PipelineStep::HoistAllocations, k.name, [&] { return to_string(f); });
   steps.run(PipelineStep::Verify, [&] {
     verify_lowered(f, t);
-    if (t.is_gpu()) verify_gpu_limits(f, t, gpu_blame(sk));
+    if (t.is_gpu()) f.gpu = std::make_shared<const GpuLaunchPlan>(plan_gpu_launches(f, t, gpu_blame(sk)));
     return 0;
   });
   return f;

@@ -30,6 +30,12 @@ const char *to_string(ScheduleErrorKind k) {
   return "?";
 }
 
+std::optional<ScheduleErrorKind> parse_schedule_error_kind(const std::string &name) {
+  for (int i = 0; i <= static_cast<int>(ScheduleErrorKind::LimitExceeded); ++i)
+    if (name == to_string(static_cast<ScheduleErrorKind>(i))) return static_cast<ScheduleErrorKind>(i);
+  return std::nullopt;
+}
+
 static std::string schedule_message(int step_index, const Step *step, const std::string &msg) {
   if (!step) return msg;
   return fmt::format("schedule step {} '{}': {}", step_index, primitive_name(*step), msg);

@@ -6,6 +6,7 @@
 #include "ir/diag.h"
 #include "ir/expr.h"
 #include "ir/schedule.h"
+#include "passes/schedule_error_kind.h"
 
 namespace kcc {
 
@@ -24,23 +25,6 @@ struct GpuBlame {
   std::map<const Variable *, StepRef> shared_cache;
   SourceLoc schedule;  ///< the schedule, for what no one step caused
 };
-
-/// What went wrong, in a form the tuner can count and prune on without reading text.
-enum class ScheduleErrorKind : uint8_t {
-  UnknownStage,
-  UnknownLoop,
-  DuplicateName,
-  BadFactor,
-  NotAdjacent,
-  IllegalReorder,
-  IllegalAnnotation,
-  IllegalComputeLocation,
-  IllegalCache,
-  IllegalRfactor,
-  TargetMismatch,
-  LimitExceeded,
-};
-const char *to_string(ScheduleErrorKind k);
 
 /// A user error in a schedule. The rendered form (what()) names the step, the primitive and the
 /// loop: `model.ir:14:3: error: schedule step 4 'vectorize': cannot vectorize reduction loop 'k' of stage 'C'`.

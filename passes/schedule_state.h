@@ -79,8 +79,10 @@ struct ScheduledKernel {
 /// Replays the steps of `s` on `k`. Throws ScheduleError naming the step on illegal use.
 ScheduledKernel apply_schedule(const Kernel &k, const Schedule &s, const Target &t);
 
-/// Lowers a scheduled kernel to loop IR (before simplification and vectorization).
-Stmt lower_scheduled(const ScheduledKernel &sk);
+/// Lowers a scheduled kernel to loop IR (before simplification and vectorization): the body,
+/// and the Global buffer lowering made for each argument (inputs, then outputs; arg_index =
+/// position), which the later passes keep. An argument the body never touches still has one.
+LoweredFunc lower_scheduled(const ScheduledKernel &sk);
 
 /// GPU targets: checks that the schedule maps onto blocks and threads (passes/gpu_check.cpp):
 /// every root stage's outer loops are bound, block loops outside thread loops, bound loops

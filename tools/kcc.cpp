@@ -38,6 +38,7 @@
 #endif
 #include "ir/diag.h"
 #include "ir/parser.h"
+#include "ir/workload.h"
 #include "passes/pipeline.h"
 #include "passes/registry.h"
 #include "tools/atomic_write.h"

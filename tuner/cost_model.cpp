@@ -31,11 +31,13 @@ class Booster {
   Booster(XgbOptions o, bool classify) : o_(o), classify_(classify) {}
   ~Booster() { reset(); }
 
-  void add(std::vector<float> row, float label) {
+  void add(std::vector<float> row, float label, float weight = 1.0f) {
     if (cols_ == 0) cols_ = row.size();
     if (row.size() != cols_) return;  // a point from another space: ignore
     data_.insert(data_.end(), row.begin(), row.end());
     labels_.push_back(label);
+    weights_.push_back(weight);
+    weighted_ = weighted_ || weight != 1.0f;
   }
   std::vector<float> &labels() { return labels_; }
   size_t rows() const { return labels_.size(); }
@@ -44,6 +46,7 @@ class Booster {
     reset();
     Matrix m(data_, rows(), cols_);
     check(XGDMatrixSetFloatInfo(m.h, "label", labels_.data(), rows()), "labels");
+    if (weighted_) check(XGDMatrixSetFloatInfo(m.h, "weight", weights_.data(), rows()), "weights");
     check(XGBoosterCreate(&m.h, 1, &booster_), "create booster");
     auto set = [&](const char *k, const std::string &v) { check(XGBoosterSetParam(booster_, k, v.c_str()), k); };
     set("objective", classify_ ? "binary:logistic" : "reg:squarederror");
@@ -80,6 +83,8 @@ class Booster {
   size_t cols_ = 0;
   std::vector<float> data_;
   std::vector<float> labels_;
+  std::vector<float> weights_;  ///< per row
+  bool weighted_ = false;       ///< some weight is not 1 (else none are passed: the cost model's case)
   BoosterHandle booster_ = nullptr;
 };
 
@@ -147,8 +152,10 @@ XgbValidityModel::~XgbValidityModel() = default;
 void XgbValidityModel::update(SearchSpace &space, const std::vector<Point> &points,
                               const std::vector<Measurement> &m) {
   for (size_t i = 0; i < points.size(); ++i) {
-    impl_->booster.add(point_row(space, points[i]), m[i].valid ? 1.f : 0.f);
-    (m[i].valid ? impl_->seen_valid : impl_->seen_invalid) = true;
+    const Evidence e = evidence_of(outcome_of(m[i]));
+    if (e == Evidence::None) continue;  // the machinery failed, not the point
+    impl_->booster.add(point_row(space, points[i]), e == Evidence::Valid ? 1.f : 0.f, evidence_weight(e));
+    (e == Evidence::Valid ? impl_->seen_valid : impl_->seen_invalid) = true;
   }
   // Until a failure has been seen there is nothing to learn: everything is predicted valid.
   if (!impl_->seen_invalid || !impl_->seen_valid || static_cast<int>(impl_->booster.rows()) < impl_->o.min_rows)

@@ -6,7 +6,10 @@
 // on all data after each measured batch (data stays small: thousands of rows).
 //   XgbCostModel       regression on normalized throughput: best median / median in (0, 1],
 //                      0 for invalid points; higher = faster
-//   XgbValidityModel   binary classifier: does a point build, run and give the right result
+//   XgbValidityModel   binary classifier: does a point build, run and give the right result;
+//                      each measurement labelled and weighted by evidence_of(outcome)
+//                      (tuner/outcome.h): build failures weigh 1, run failures 1/2, failures
+//                      of the measuring machinery (status, CUDA, runner) are left out
 #pragma once
 #include <memory>
 #include <vector>
@@ -44,7 +47,7 @@ class XgbValidityModel : public ValidityModel {
   explicit XgbValidityModel(XgbOptions o = {});
   ~XgbValidityModel() override;
   void update(SearchSpace &space, const std::vector<Point> &points, const std::vector<Measurement> &m) override;
-  /// Probability of validity; 1 when not trained (no failures seen yet).
+  /// Probability of validity; 1 when not trained (no failure of a point seen yet).
   std::vector<double> predict(SearchSpace &space, const std::vector<Point> &points) override;
   bool trained() const override;
 

@@ -123,7 +123,7 @@ class Transaction {
 
 const char *kRecordColumns =
     "workload_key, target_key, kernel, schedule, samples, median, error, strategy, kcc_version, timestamp, "
-    "run_id, flops, outcome, space, point";
+    "run_id, flops, outcome, space, point, schedule_error";
 
 /// A point as the `point` column holds it: "S:X,Y,..." ("" = none).
 std::string point_text(const std::optional<Point> &p) {
@@ -250,7 +250,8 @@ Database::Database(const std::string &path) : path_(path) {
     exec("CREATE TABLE IF NOT EXISTS measurements(id INTEGER PRIMARY KEY AUTOINCREMENT, run_id INTEGER, "
          "workload_key TEXT NOT NULL, target_key TEXT NOT NULL, kernel TEXT, schedule TEXT NOT NULL, "
          "samples TEXT, median REAL, error TEXT, strategy TEXT, kcc_version TEXT, timestamp REAL, flops REAL, "
-         "outcome TEXT NOT NULL DEFAULT 'ok', space TEXT NOT NULL DEFAULT '', point TEXT NOT NULL DEFAULT '')");
+         "outcome TEXT NOT NULL DEFAULT 'ok', space TEXT NOT NULL DEFAULT '', point TEXT NOT NULL DEFAULT '', "
+         "schedule_error TEXT NOT NULL DEFAULT '')");
     exec("CREATE INDEX IF NOT EXISTS measurements_by_workload ON measurements(workload_key, target_key, median)");
     exec("CREATE INDEX IF NOT EXISTS measurements_by_run ON measurements(run_id)");
     int version = 0;  // 0: a new file
@@ -262,6 +263,7 @@ Database::Database(const std::string &path) : path_(path) {
       throw DatabaseError("tuning database '" + path + "' has schema version " + std::to_string(version) +
                           ", newer than this kcc's " + std::to_string(kDatabaseSchemaVersion));
     if (version == 1) migrate_from_1();
+    if (version == 1 || version == 2) migrate_from_2();
     if (version == 0) {
       Stmt put(db_, "INSERT INTO meta(key, value) VALUES('schema_version', ?)");
       put.bind(1, std::to_string(kDatabaseSchemaVersion));
@@ -278,7 +280,8 @@ Database::Database(const std::string &path) : path_(path) {
 Database::~Database() { sqlite3_close(db_); }
 
 // Runs inside the constructor's transaction: a version-1 file is migrated by exactly one process,
-// all or nothing; another process opening it meanwhile waits for the lock and finds version 2.
+// all or nothing; another process opening it meanwhile waits for the lock and finds the current
+// version.
 void Database::migrate_from_1() {
   exec("ALTER TABLE measurements ADD COLUMN outcome TEXT NOT NULL DEFAULT 'ok'");
   exec("ALTER TABLE measurements ADD COLUMN space TEXT NOT NULL DEFAULT ''");
@@ -301,6 +304,12 @@ void Database::migrate_from_1() {
     upd.step();
     upd.reset();
   }
+}
+
+// As migrate_from_1, inside the constructor's transaction; also the second half of a version-1
+// migration.
+void Database::migrate_from_2() {
+  exec("ALTER TABLE measurements ADD COLUMN schedule_error TEXT NOT NULL DEFAULT ''");
   exec("UPDATE meta SET value = '" + std::to_string(kDatabaseSchemaVersion) + "' WHERE key = 'schema_version'");
 }
 
@@ -317,7 +326,7 @@ void Database::add(const std::vector<MeasureRecord> &batch) {
   if (batch.empty()) return;
   Transaction tx(db_);
   Stmt ins(db_, std::string("INSERT INTO measurements(") + kRecordColumns +
-                    ") VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                    ") VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   const double now = now_seconds();
   for (const MeasureRecord &r : batch) {
     ins.bind(1, r.workload_key);
@@ -335,6 +344,7 @@ void Database::add(const std::vector<MeasureRecord> &batch) {
     ins.bind(13, std::string(to_string(r.outcome)));
     ins.bind(14, r.space);
     ins.bind(15, point_text(r.point));
+    ins.bind(16, std::string(r.schedule_error ? to_string(*r.schedule_error) : ""));
     ins.step();
     ins.reset();
   }
@@ -365,6 +375,7 @@ std::vector<MeasureRecord> Database::query(const std::string &sql, const std::ve
     r.outcome = parse_outcome(q.text(12)).value_or(Outcome::Other);
     r.space = q.text(13);
     r.point = point_from_text(q.text(14));
+    r.schedule_error = parse_schedule_error_kind(q.text(15));
     out.push_back(std::move(r));
   }
   return out;

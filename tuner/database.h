@@ -6,16 +6,19 @@
 // (SIGINT, SIGKILL) loses at most the batch it was measuring; `begin_run` finds the unfinished
 // run of a dead process and resumes it (its measurements count toward the budget).
 //
-// Schema (version 2):
+// Schema (version 3):
 //   meta(key PRIMARY KEY, value)                       schema_version
 //   runs(id, workload_key, target_key, kernel, strategy, budget, pid, host, started, finished)
 //   measurements(id, run_id, workload_key, target_key, kernel, schedule, samples, median,
 //                error, strategy, kcc_version, timestamp, flops,
-//                outcome, space, point)                 (version 2)
+//                outcome, space, point,                 (version 2)
+//                schedule_error)                        (version 3)
 // Version 1 had no outcome, space and point: the point was a `# kcc-point SPACE S:[X,...]`
 // comment on the schedule text, the outcome only the first words of the error. Opening a
 // version-1 file migrates it once (one transaction): the comment becomes the two columns and
-// leaves the text, the outcome is read from the error's first words.
+// leaves the text, the outcome is read from the error's first words. Version 2 had no
+// schedule_error (the kind of the ScheduleError behind a static or schedule outcome): its
+// records migrate with none ('', unknown; the kind is not read back from message text).
 //   machine_peaks(target_key PRIMARY KEY, target_name, gflops, gbps, measured, host)
 //                (created when first used; a kcc without it ignores the table)
 #pragma once
@@ -33,7 +36,7 @@ struct sqlite3;
 namespace kcc::tuner {
 
 /// The schema version this kcc writes; a database with a newer one is refused.
-constexpr int kDatabaseSchemaVersion = 2;
+constexpr int kDatabaseSchemaVersion = 3;
 
 /// A failure of the database file (cannot open, corrupt, newer schema). Not a kcc bug.
 class DatabaseError : public std::runtime_error {
@@ -52,6 +55,8 @@ struct MeasureRecord {
   std::vector<double> samples;  ///< seconds per run; empty when invalid
   double median_seconds = 0;  ///< 0 when invalid
   Outcome outcome = Outcome::Ok;  ///< why it is invalid (Ok when valid)
+  /// Static, Schedule: the kind of the ScheduleError behind it (none: not one, or not known)
+  std::optional<ScheduleErrorKind> schedule_error;
   std::string error;          ///< empty when valid; else why, for people
   std::string strategy;       ///< random, evolutionary, droplet, hybrid, ...
   std::string kcc_version;
@@ -141,6 +146,7 @@ class Database {
  private:
   void exec(const std::string &sql);
   void migrate_from_1();
+  void migrate_from_2();
   void create_peak_table();
   std::vector<MeasureRecord> query(const std::string &sql, const std::vector<std::string> &text_args,
                                    int64_t int_arg = -1);

@@ -33,6 +33,35 @@ std::optional<Outcome> parse_outcome(const std::string &name) {
   return std::nullopt;
 }
 
+Evidence evidence_of(Outcome o) {
+  switch (o) {
+    case Outcome::Ok: return Evidence::Valid;
+    case Outcome::Static:
+    case Outcome::Schedule:
+    case Outcome::CompileTimeLimit:
+    case Outcome::Build: return Evidence::Invalid;
+    case Outcome::Crashed:
+    case Outcome::Timeout:
+    case Outcome::WrongResult: return Evidence::RunFailure;
+    case Outcome::Status:
+    case Outcome::Exception:
+    case Outcome::Cuda:
+    case Outcome::Runner:
+    case Outcome::Other: return Evidence::None;
+  }
+  return Evidence::None;
+}
+
+float evidence_weight(Evidence e) {
+  switch (e) {
+    case Evidence::Valid:
+    case Evidence::Invalid: return 1.0f;
+    case Evidence::RunFailure: return 0.5f;
+    case Evidence::None: return 0.0f;
+  }
+  return 0.0f;
+}
+
 void FailureCounts::add(Outcome o, const std::string &message) {
   if (o == Outcome::Ok) return;
   const auto i = static_cast<size_t>(o);

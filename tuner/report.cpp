@@ -11,7 +11,7 @@
 #include <map>
 #include <vector>
 
-#include "passes/registry.h"
+#include "ir/workload.h"
 #include "tuner/best.h"
 
 namespace kcc::tuner {

@@ -17,7 +17,7 @@ std::vector<Measurement> RunnerEvaluator::measure(const std::vector<Point> &poin
       funcs.push_back(f.get());
       where.push_back(i);
     } else {
-      out[i] = Measurement::invalid(Outcome::Static, "static: " + space_.static_error(points[i]));
+      out[i] = space_.static_measurement(points[i]);
     }
   }
   if (funcs.empty()) return out;

@@ -68,12 +68,15 @@ struct Measurement {
   double median = 0;
   Outcome outcome = Outcome::Other;  ///< why it is invalid (not read when valid)
   std::string error;                 ///< why it is invalid, for people
+  /// Static, Schedule: the kind of the ScheduleError that made it invalid, when one did.
+  std::optional<ScheduleErrorKind> schedule_error;
 
   /// An invalid measurement.
-  static Measurement invalid(Outcome o, std::string why) {
+  static Measurement invalid(Outcome o, std::string why, std::optional<ScheduleErrorKind> kind = std::nullopt) {
     Measurement m;
     m.outcome = o;
     m.error = std::move(why);
+    m.schedule_error = kind;
     return m;
   }
 };
@@ -97,7 +100,8 @@ class CostModel {
   virtual bool trained() const = 0;
 };
 
-/// Predicts the probability that a point builds, runs and gives the right result.
+/// Predicts the probability that a point builds, runs and gives the right result. What each
+/// measurement tells it is evidence_of(its outcome) (tuner/outcome.h).
 class ValidityModel {
  public:
   virtual ~ValidityModel() = default;

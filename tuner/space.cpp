@@ -889,6 +889,7 @@ KernelSpace::Entry &KernelSpace::check(const Point &p) {
         }
       } catch (const ScheduleError &err) {
         e.error = std::string("schedule error (") + to_string(err.kind()) + "): " + err.message();
+        e.kind = err.kind();
       } catch (const UserError &err) {
         e.error = "schedule error: " + err.message();
       }  // an InternalError is a kcc bug, not an invalid candidate: it propagates
@@ -927,6 +928,11 @@ std::shared_ptr<const LoweredFunc> KernelSpace::lowered(const Point &p) {
 std::string KernelSpace::static_error(const Point &p) const {
   auto it = cache_.find(p);
   return it == cache_.end() ? "" : it->second.error;
+}
+
+Measurement KernelSpace::static_measurement(const Point &p) {
+  const Entry &e = check(p);
+  return Measurement::invalid(Outcome::Static, "static: " + e.error, e.kind);
 }
 
 std::vector<std::vector<float>> KernelSpace::features(const Point &p) {

@@ -119,11 +119,15 @@ class KernelSpace : public SearchSpace {
   size_t lowered_held() const { return held_.size(); }
   /// Why a point is statically invalid ("" when valid or not checked yet).
   std::string static_error(const Point &p) const;
+  /// The measurement of a statically invalid point, answered without building: Outcome::Static,
+  /// "static: " + static_error(p), and the kind of the ScheduleError behind it, if one was.
+  Measurement static_measurement(const Point &p);
 
  private:
   struct Entry {
     bool valid = false;
     std::string error;
+    std::optional<ScheduleErrorKind> kind;  ///< of the ScheduleError that made it invalid
     std::shared_ptr<const LoweredFunc> func;  ///< null when not held (see lowered())
     bool held = false;                        ///< func is set and in held_ at held_at
     std::list<Point>::iterator held_at;

@@ -14,11 +14,11 @@
 
 #include "ir/interp.h"
 #include "ir/parser.h"
-#include "passes/registry.h"
-#include "tuner/bug_report.h"
-#include "tuner/error_bound.h"
+#include "ir/workload.h"
 #include "passes/schedule_error.h"
 #include "tuner/best.h"
+#include "tuner/bug_report.h"
+#include "tuner/error_bound.h"
 #include "tuner/cost_model.h"
 #include "tuner/outcome.h"
 #include "tuner/runner_evaluator.h"
@@ -55,7 +55,7 @@ class LocalEvaluator : public Evaluator {
     }
     std::vector<Measurement> ms = measurer_.measure(funcs);
     for (size_t i = 0; i < points.size(); ++i)  // no loop IR: statically invalid
-      if (!funcs[i]) ms[i] = Measurement::invalid(Outcome::Static, "static: " + space_.static_error(points[i]));
+      if (!funcs[i]) ms[i] = space_.static_measurement(points[i]);
     return ms;
   }
 
@@ -105,6 +105,7 @@ MeasureRecord record_of(const Kernel &k, const Target &t, const Schedule &schedu
   r.median_seconds = m.valid ? m.median : 0;
   r.outcome = outcome_of(m);
   r.error = m.valid ? "" : (m.error.empty() ? "invalid" : m.error);
+  if (!m.valid) r.schedule_error = m.schedule_error;
   r.strategy = std::move(strategy);
   r.kcc_version = kcc_version;
   r.run_id = run_id;
@@ -243,6 +244,7 @@ Measurement measurement_of(const MeasureRecord &r) {
   m.median = r.median_seconds;
   m.outcome = r.outcome;
   m.error = r.error;
+  m.schedule_error = r.schedule_error;
   return m;
 }
 
@@ -412,7 +414,9 @@ struct KernelTuner::Impl {
         ++summary.wrong_results;
         report_bug(opts, k, t, to_string(*given), &f, m);
       }
-    } catch (const UserError &e) {  // the hand schedule does not apply (the pipeline reports it)
+    } catch (const ScheduleError &e) {  // the hand schedule does not apply (the pipeline reports it)
+      m = Measurement::invalid(Outcome::Schedule, std::string("schedule error: ") + e.what(), e.kind());
+    } catch (const UserError &e) {  // ... for a reason that is not a ScheduleError
       m = Measurement::invalid(Outcome::Schedule, std::string("schedule error: ") + e.what());
     }
     eval->failures.add(outcome_of(m), m.error);

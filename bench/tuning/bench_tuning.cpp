@@ -34,8 +34,8 @@
 #include <sstream>
 
 #include "ir/parser.h"
+#include "ir/workload.h"
 #include "passes/pipeline.h"
-#include "passes/registry.h"
 #include "tuner/measure.h"
 #include "tuner/stats.h"
 #include "tuner/report.h"

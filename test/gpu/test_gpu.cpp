@@ -5,7 +5,7 @@
 //    `ptxas -arch=sm_XX -v`, and the registers and shared memory ptxas reports must fit the
 //    Target's limits for the launch's block size.
 //  * SerialMeaning: the same GPU loop IR, with its block/thread loops run as serial loops and its
-//    shared buffers as local ones (the sequential meaning in codegen/gpu_launch.h), JIT-compiled
+//    shared buffers as local ones (the sequential meaning in ir/gpu_launch.h), JIT-compiled
 //    for the host and compared with the reference interpreter: checks the GPU lowering (regions
 //    of shared-memory stages, launches per root stage) on machines without a GPU.
 //  * Runtime: without a driver, launches fail cleanly with KCC_ERR_NO_CUDA_DRIVER.
@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <array>
 #include <map>
 #include <regex>
 #include <sstream>
@@ -24,7 +25,7 @@
 #include "../support/kernel_check.h"
 #include "../support/gpu_serial.h"
 #include "../support/suite_files.h"
-#include "codegen/gpu_launch.h"
+#include "ir/gpu_launch.h"
 #include "ir/visitor.h"
 #include "kcc_runtime.h"
 #include "passes/schedule_error.h"
@@ -88,9 +89,8 @@ TEST_P(Ptxas, EveryKernelAssemblesWithinLimits) {
   for (const Case &c : cases(t)) {
     SCOPED_TRACE(c.kernel->name + " " + c.label + " on " + t.name);
     LoweredFunc f = lower_kernel(*c.kernel, c.schedule, t);
-    GpuLaunchPlan plan;
-    std::string err;
-    ASSERT_TRUE(plan_gpu_launches(f, plan, err)) << err;
+    ASSERT_TRUE(f.gpu) << "lowering made no launch plan";
+    const GpuLaunchPlan &plan = *f.gpu;
     CompiledModule cm = generate_code({f}, t, c.kernel->name);
     cm.optimize();
     const std::string ptx = cm.assembly();
@@ -145,6 +145,43 @@ TEST(PtxGeneration, AlignedVectorLoadsAre16Bytes) {
   const std::string ptx = cm.assembly();
   EXPECT_NE(ptx.find("ld.global.nc.v4.f32"), std::string::npos) << ptx;
   EXPECT_NE(ptx.find("st.global.v4.f32"), std::string::npos) << ptx;
+}
+
+const char *kTwoLaunches =
+    "kernel two(X: f32[64, 32]) -> Y: f32[64, 32] {\n  T[i, j] = X[i, j] * 2.0\n  Y[i, j] = T[i, j] + 1.0\n}\n"
+    "schedule two {\n  bind T.i block.x\n  bind T.j thread.x\n  bind Y.i block.x\n  bind Y.j thread.x\n}\n";
+
+TEST(GpuLowering, TheLaunchPlanComesWithTheLoweredFunction) {
+  // Made once, by the pipeline's verify step, for the body the function ends with; CPU
+  // functions have none.
+  Module m = parse_module("two.ir", kTwoLaunches);
+  const Kernel &k = kernel_of(m, "two");
+  LoweredFunc f = lower_kernel(k, *m.find_schedule("two"), make_target("nvptx-sm_90"));
+  ASSERT_TRUE(f.gpu);
+  EXPECT_TRUE(f.gpu->body.same_as(f.body));
+  ASSERT_EQ(f.gpu->launches.size(), 2u);  // one per root stage
+  for (const GpuLaunch &l : f.gpu->launches) {
+    EXPECT_EQ(l.grid, (std::array<int64_t, 3>{64, 1, 1}));
+    EXPECT_EQ(l.block, (std::array<int64_t, 3>{32, 1, 1}));
+  }
+  ASSERT_EQ(f.gpu->scratch.size(), 1u);  // T, between the launches
+  EXPECT_EQ(f.gpu->scratch[0]->name, "T");
+  EXPECT_FALSE(lower_kernel(k, default_schedule(k, make_target("host")), make_target("host")).gpu);
+}
+
+TEST(PtxGeneration, RefusesAFunctionWithoutTheLaunchPlanOfItsBody) {
+  // The generator never plans launches itself: a missing or stale plan is a kcc bug.
+  Module m = parse_module("two.ir", kTwoLaunches);
+  const Kernel &k = kernel_of(m, "two");
+  const Target t = make_target("nvptx-sm_90");
+  LoweredFunc f = lower_kernel(k, *m.find_schedule("two"), t);
+  LoweredFunc without = f;
+  without.gpu.reset();
+  EXPECT_THROW(generate_code({without}, t, "m"), InternalError);
+  LoweredFunc stale = lower_kernel(k, *m.find_schedule("two"), t);  // another body, f's plan
+  stale.gpu = f.gpu;
+  EXPECT_THROW(generate_code({stale}, t, "m"), InternalError);
+  EXPECT_NO_THROW(generate_code({f}, t, "m"));
 }
 
 // ------------------------------------------------------------------ sequential meaning on the CPU

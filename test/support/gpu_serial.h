@@ -1,6 +1,6 @@
 // test/support/gpu_serial.h - the sequential meaning of GPU loop IR, to check GPU lowering on the
 // CPU without a GPU: block/thread loops become serial loops and shared buffers local ones (the
-// meaning codegen/gpu_launch.h documents). Header-only; used by test/gpu and test/tuner.
+// meaning ir/gpu_launch.h documents). Header-only; used by test/gpu and test/tuner.
 #pragma once
 #include <map>
 

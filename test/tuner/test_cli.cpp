@@ -5,7 +5,6 @@
 #include <filesystem>
 
 #include "ir/parser.h"
-#include "passes/registry.h"
 #include "tuner/cli.h"
 
 namespace kcc::tuner {

@@ -143,6 +143,44 @@ TEST(Database, APointAndItsSpaceRoundTrip) {
   EXPECT_FALSE(all[1].point.has_value());
 }
 
+TEST(Database, AScheduleErrorKindRoundTrips) {
+  Database db(temp_db("kind"));
+  MeasureRecord limit = record("w1", 0, "static: schedule error (limit-exceeded): 2048 threads", 0, Outcome::Static);
+  limit.schedule_error = ScheduleErrorKind::LimitExceeded;
+  MeasureRecord none = record("w1", 0, "static: code too large", 0, Outcome::Static);  // no ScheduleError
+  db.add({limit, none, record("w1", 1e-3)});
+  auto all = db.records("w1", "x86_64|znver4|+avx2");
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all[0].schedule_error, ScheduleErrorKind::LimitExceeded);
+  EXPECT_FALSE(all[1].schedule_error.has_value());
+  EXPECT_FALSE(all[2].schedule_error.has_value());
+}
+
+TEST(Database, AVersion2DatabaseGetsTheScheduleErrorColumnWithNoKinds) {
+  const std::string p = temp_db("v2");
+  {
+    Database db(p);
+    db.add({record("w1", 0, "static: schedule error (bad-factor): split factor 0", 0, Outcome::Static)});
+  }
+  sqlite3 *raw = nullptr;  // back to version 2: without the column
+  ASSERT_EQ(sqlite3_open(p.c_str(), &raw), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(raw,
+                         "ALTER TABLE measurements DROP COLUMN schedule_error;"
+                         "UPDATE meta SET value = '2' WHERE key = 'schema_version'",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(raw);
+  Database db(p);
+  auto all = db.records("w1", "x86_64|znver4|+avx2");
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].outcome, Outcome::Static);
+  EXPECT_FALSE(all[0].schedule_error.has_value());  // not read back from the message
+  MeasureRecord r = record("w1", 0, "static: x", 0, Outcome::Static);
+  r.schedule_error = ScheduleErrorKind::BadFactor;
+  db.add({r});
+  EXPECT_EQ(db.records("w1", "x86_64|znver4|+avx2")[1].schedule_error, ScheduleErrorKind::BadFactor);
+}
+
 /// A version-1 database (kcc before the outcome and point columns) with these rows: schedule
 /// text, median, error.
 void write_version_1(const std::string &p, const std::vector<std::tuple<std::string, double, std::string>> &rows) {
@@ -194,7 +232,7 @@ TEST(Database, AVersion1DatabaseIsMigratedPointCommentsBecomeColumns) {
   EXPECT_FALSE(all[1].point.has_value());
   EXPECT_EQ(all[2].outcome, Outcome::Static);
   EXPECT_EQ(all[2].error, "static: tiles of C.i exceed its extent 37");
-  // Migrated once: the file now says version 2, and opening it again changes nothing.
+  // Migrated once: the file now says the current version, and opening it again changes nothing.
   Database again(p);
   EXPECT_EQ(again.records("w1", "t1")[0].schedule, body);
 }

@@ -14,7 +14,7 @@
 #include "../support/gpu_serial.h"
 #include "../support/ptxas.h"
 #include "../support/suite_files.h"
-#include "codegen/gpu_launch.h"
+#include "ir/gpu_launch.h"
 #include "ir/visitor.h"
 #include "passes/schedule_error.h"
 #include "tuner/space.h"
@@ -38,6 +38,34 @@ TEST(GpuSpace, MatmulGetsTiledSketchesInTheFormOfTheHandSchedule) {
                            "cache_read A shared at C.k_0 -> A_shared", "fuse A_shared ax0 ax1 -> f",
                            "split A_shared.f [1, 1] -> f_0 f_y f_x", "bind B_shared.f_x thread.x"})
     EXPECT_NE(text.find(line), std::string::npos) << line << " missing in\n" << text;
+}
+
+TEST(GpuSpace, AStaticallyInvalidCandidateCarriesItsScheduleErrorKind) {
+  // A candidate over the GPU's limits is answered without building; the measurement carries the
+  // kind of the ScheduleError that lowering threw, not only its words.
+  const Kernel &k = *test::correctness_suite().find_kernel("matmul");
+  Target t = make_target("nvptx-sm_80");
+  t.max_shared_bytes = 2048;  // the shared-memory sketch's panels often exceed it
+  KernelSpace s(k, t);
+  std::mt19937_64 rng(3);
+  int found = 0;
+  for (int tries = 0; tries < 2000 && found < 3; ++tries) {
+    Point p = s.random_point(rng);
+    if (s.statically_valid(p)) continue;
+    Measurement m = s.static_measurement(p);
+    EXPECT_EQ(m.outcome, Outcome::Static);
+    EXPECT_EQ(m.error, "static: " + s.static_error(p));
+    std::optional<ScheduleErrorKind> thrown;
+    try {
+      lower_kernel(k, s.schedule(p), t);
+    } catch (const ScheduleError &e) {
+      thrown = e.kind();
+    } catch (const UserError &) {  // a decision-level rule or another user error: no kind
+    }
+    EXPECT_EQ(m.schedule_error, thrown) << m.error;
+    found += thrown.has_value();
+  }
+  EXPECT_EQ(found, 3) << "too few candidates rejected by a ScheduleError";
 }
 
 class GpuCandidates : public ::testing::TestWithParam<std::string> {};
@@ -65,9 +93,7 @@ TEST_P(GpuCandidates, RandomCandidatesAssembleAndMeanWhatTheInterpreterComputes)
     SCOPED_TRACE(s.schedule_text(p));
     std::shared_ptr<const LoweredFunc> fp = s.lowered(p);
     const LoweredFunc &f = *fp;
-    GpuLaunchPlan plan;
-    std::string err;
-    ASSERT_TRUE(plan_gpu_launches(f, plan, err)) << err;
+    ASSERT_TRUE(f.gpu && f.gpu->body.same_as(f.body)) << "lowering made no launch plan";
     if (have_ptxas) {
       const std::string base = fmt::format("{}/{}_{}", dir, k.name, checked);
       EXPECT_EQ(test::ptxas_errors(f, sm90, base + "_90"), "");

@@ -7,7 +7,7 @@
 #include <filesystem>
 
 #include "ir/parser.h"
-#include "passes/registry.h"
+#include "ir/workload.h"
 #include "tuner/report.h"
 #include "tuner/tuner.h"
 

@@ -10,7 +10,7 @@
 
 #include "ir/interp.h"
 #include "ir/parser.h"
-#include "passes/registry.h"
+#include "ir/workload.h"
 #include "tuner/runner_client.h"
 #include "tuner/cli.h"
 #include "tuner/error_bound.h"

@@ -79,8 +79,7 @@ class Synthetic : public SearchSpace, public Evaluator {
       ++measured_[p];
       Measurement m;
       if (run_invalid && run_invalid(p.x)) {
-        m.error = "crashed";
-        out.push_back(m);
+        out.push_back(Measurement::invalid(Outcome::Crashed, "crashed"));
         continue;
       }
       m.valid = true;

@@ -13,7 +13,7 @@
 #include <thread>
 
 #include "ir/parser.h"
-#include "passes/registry.h"
+#include "ir/workload.h"
 #include "tuner/task_scheduler.h"
 #include "tuner/space.h"
 #include "tuner/tuner.h"
@@ -149,6 +149,18 @@ TEST(Tuner, TheHandScheduleIsMeasuredFirstAndNeverBeatenBySlowerCandidates) {
   EXPECT_FALSE(b.from_given);
   EXPECT_EQ(b.invalid, 1);
   EXPECT_EQ(b.given_gflops, 0);
+}
+
+TEST(Tuner, AHandScheduleThatDoesNotApplyIsRecordedWithItsErrorKind) {
+  Database db(temp_db("given_kind"));
+  const Kernel &k = *suite().find_kernel("matmul");
+  Schedule bad = parse_schedules("bad.ir", "schedule matmul {\n  vectorize C.q\n}\n")[0];
+  tune_kernel(k, host(), &db, quick(Strategy::Random, 1), &bad);  // the baseline only
+  auto all = db.records(workload_key(k), host().key());
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].strategy, "given");
+  EXPECT_EQ(all[0].outcome, Outcome::Schedule);
+  EXPECT_EQ(all[0].schedule_error, ScheduleErrorKind::UnknownLoop) << all[0].error;
 }
 
 TEST(Tuner, DISABLED_LongHybridRunForTheKillTest) {

@@ -3,11 +3,13 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "../support/kernel_check.h"
 #include "ir/visitor.h"
 #include "passes/schedule_error.h"
+#include "passes/schedule_state.h"
 
 namespace kcc::test {
 namespace {
@@ -184,6 +186,38 @@ TEST(Pipeline, ScheduledLoopsAreTheIrAfterLowering) {
   compile_module(model(), opts, dump);
   EXPECT_NE(dump.str().find("// ---- after lower: mm\n"), std::string::npos) << dump.str();
   EXPECT_EQ(dump.str().find("after simplify"), std::string::npos) << dump.str();
+}
+
+TEST(Lowering, ReturnsTheArgumentBuffersItMadeAnUnusedInputIncluded) {
+  // lower_scheduled hands its argument buffers on with the body (no pass scans the body for
+  // them): one per argument in order, the very nodes the body loads and stores, and one for an
+  // input that no stage reads.
+  Module m = parse_module("args.ir", "kernel k(A: f32[8], U: f32[3]) -> Y: f32[8] {\n  Y[i] = A[i] * 2.0\n}\n");
+  const Kernel &k = kernel_of(m, "k");
+  LoweredFunc f = lower_scheduled(apply_schedule(k, Schedule{"k", {}, {}}, make_target("host")));
+  EXPECT_EQ(f.name, "k");
+  ASSERT_EQ(f.args.size(), 3u);
+  const std::vector<std::string> names = {"A", "U", "Y"};
+  for (size_t i = 0; i < f.args.size(); ++i) {
+    EXPECT_EQ(f.args[i]->name, names[i]);
+    EXPECT_EQ(f.args[i]->arg_index, static_cast<int>(i));
+    EXPECT_EQ(f.args[i]->scope, MemScope::Global);
+  }
+  EXPECT_EQ(f.args[1]->shape, std::vector<int64_t>{3});
+  std::set<const BufferNode *> used;
+  for_each_expr(f.body, [&](const Expr &e) {
+    if (auto *l = e.as<Load>()) used.insert(l->buffer.get());
+  });
+  struct Stores : IRVisitor {
+    std::set<const BufferNode *> *used;
+    void visit_node(const Store *op) override {
+      used->insert(op->buffer.get());
+      IRVisitor::visit_node(op);
+    }
+  } st;
+  st.used = &used;
+  st.visit(f.body);
+  EXPECT_EQ(used, (std::set<const BufferNode *>{f.args[0].get(), f.args[2].get()}));
 }
 
 TEST(Lowering, SplitOfPureStageShiftsTheTailInwards) {

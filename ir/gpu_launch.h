@@ -1,4 +1,9 @@
-// codegen/gpu_launch.h - how a lowered GPU kernel maps onto CUDA launches.
+// ir/gpu_launch.h - how a lowered GPU kernel maps onto CUDA launches.
+//
+// The plan is made once, by the pipeline's `verify` step (plan_gpu_launches in
+// passes/lower_passes.h, which also checks the target's limits), and travels with the function
+// (LoweredFunc::gpu) to the NVPTX generator, which emits one kernel per launch and a host stub
+// that runs them.
 //
 // The loop IR of a GPU kernel has a sequential meaning (every loop runs in order, as on a CPU) and
 // a SIMT meaning, which the NVPTX generator implements and which gives the same results:
@@ -19,7 +24,6 @@
 #pragma once
 #include <array>
 #include <cstdint>
-#include <string>
 #include <utility>
 #include <vector>
 
@@ -37,13 +41,11 @@ struct GpuLaunch {
   int64_t threads() const { return block[0] * block[1] * block[2]; }
 };
 
+/// The launches of one lowered function.
 struct GpuLaunchPlan {
+  Stmt body;                       ///< the function body it was made from (LoweredFunc::body)
   std::vector<Buffer> scratch;     ///< root Global buffers, allocated on the device by the host stub
   std::vector<GpuLaunch> launches;
 };
-
-/// Splits `f` into launches and computes their dimensions and shared-memory layout. Returns false
-/// and sets `error` (a sentence naming the loop or buffer) when `f` does not fit the model above.
-bool plan_gpu_launches(const LoweredFunc &f, GpuLaunchPlan &plan, std::string &error);
 
 }  // namespace kcc

@@ -1,10 +1,12 @@
-// codegen/gpu_launch.cpp - splitting a lowered GPU kernel into launches (see gpu_launch.h).
-#include "codegen/gpu_launch.h"
+// passes/gpu_launch.cpp - splitting a lowered GPU kernel into launches (the execution model of
+// ir/gpu_launch.h); the target's limits on them are checked in gpu_verify.cpp.
+#include "ir/gpu_launch.h"
 
 #include <algorithm>
 #include <set>
 
 #include "ir/visitor.h"
+#include "passes/lower_passes.h"
 
 namespace kcc {
 
@@ -114,8 +116,9 @@ bool has_bound_loop(const Stmt &s) {
 
 }  // namespace
 
-bool plan_gpu_launches(const LoweredFunc &f, GpuLaunchPlan &plan, std::string &error) {
+bool split_gpu_launches(const LoweredFunc &f, GpuLaunchPlan &plan, std::string &error) {
   plan = GpuLaunchPlan{};
+  plan.body = f.body;
   // Allocations around everything: root stages (device scratch) and hoisted per-thread or
   // per-block buffers, which are re-wrapped around each launch.
   Stmt body = f.body;
