@@ -87,7 +87,9 @@ TEST(Tuner, TuneKernelRecordsEveryMeasurementAndReturnsTheBest) {
     ASSERT_TRUE(r.point.has_value());
     EXPECT_EQ(r.schedule, space.schedule_text(*r.point));
     EXPECT_EQ(r.schedule.rfind("schedule matmul {", 0), 0u) << r.schedule;
-    if (r.valid()) EXPECT_EQ(r.outcome, Outcome::Ok);
+    if (r.valid()) {
+      EXPECT_EQ(r.outcome, Outcome::Ok);
+    }
   }
   EXPECT_EQ(baseline, 1);
 }
