@@ -122,6 +122,33 @@ TEST(Tuner, TheBestPointsAreMeasuredAgainAndRankedByTheirWorstMeasurement) {
   EXPECT_DOUBLE_EQ(db.best(workload_key(k), host().key())->median_seconds, best);
 }
 
+// With a budget of one, only the baseline (the default schedule) is measured; it wins, so it
+// is measured once more like a winning point, and counts with the worse of the two.
+TEST(Tuner, AWinningBaselineIsVerifiedLikeAWinningPoint) {
+  Database db(temp_db("baseline"));
+  const Kernel &k = *suite().find_kernel("matmul");
+  TuneOptions o = quick(Strategy::Random, 1);
+  o.verify_top = 3;
+  TuneSummary s = tune_kernel(k, host(), &db, o);
+  ASSERT_TRUE(s.found);
+  EXPECT_TRUE(s.from_given);
+  EXPECT_TRUE(s.given_is_default);
+  EXPECT_EQ(s.measured, 1);
+  EXPECT_EQ(s.verified, 1);
+  double worst = 0;
+  int records = 0;
+  for (auto &r : db.records(workload_key(k), host().key())) {
+    EXPECT_EQ(r.schedule, to_string(default_schedule(k, host())));
+    EXPECT_TRUE(r.strategy == "default" || r.strategy == "verify") << r.strategy;
+    ASSERT_TRUE(r.valid());
+    worst = std::max(worst, r.median_seconds);
+    ++records;
+  }
+  EXPECT_EQ(records, 2);
+  EXPECT_DOUBLE_EQ(s.median_seconds, worst);
+  EXPECT_DOUBLE_EQ(db.best(workload_key(k), host().key())->median_seconds, worst);
+}
+
 TEST(Tuner, TheHandScheduleIsMeasuredFirstAndNeverBeatenBySlowerCandidates) {
   Database db(temp_db("given"));
   const Kernel &k = *suite().find_kernel("matmul");
