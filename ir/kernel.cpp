@@ -81,6 +81,12 @@ Tensor Kernel::find_tensor(const std::string &n) const {
   return nullptr;
 }
 
+bool Kernel::is_output(const Stage &st) const {
+  for (auto &o : outputs)
+    if (o.get() == st.output.get()) return true;
+  return false;
+}
+
 double Kernel::flops() const {
   double total = 0;
   for (auto &s : stages) {

@@ -64,6 +64,8 @@ struct Kernel {
 
   const Stage *find_stage(const std::string &n) const;
   Tensor find_tensor(const std::string &n) const;  ///< inputs, outputs and intermediates
+  /// True when `st` defines one of the kernel's outputs.
+  bool is_output(const Stage &st) const;
   /// Floating-point operations of one evaluation (a multiply-add counts 2).
   double flops() const;
 };

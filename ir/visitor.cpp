@@ -238,6 +238,22 @@ Stmt substitute(const Stmt &st, const std::vector<std::pair<Var, Expr>> &map) {
   return s.mutate(st);
 }
 
+std::set<const BufferNode *> buffers_accessed(const Stmt &s) {
+  struct Accesses : IRVisitor {
+    std::set<const BufferNode *> buffers;
+    void visit_node(const Load *op) override {
+      buffers.insert(op->buffer.get());
+      IRVisitor::visit_node(op);
+    }
+    void visit_node(const Store *op) override {
+      buffers.insert(op->buffer.get());
+      IRVisitor::visit_node(op);
+    }
+  } a;
+  a.visit(s);
+  return a.buffers;
+}
+
 bool uses_var(const Expr &e, const Var &v) {
   bool found = false;
   for_each_expr(e, [&](const Expr &x) { found |= x.get() == v.get(); });

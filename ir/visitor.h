@@ -1,6 +1,7 @@
 // ir/visitor.h - generic traversal and rewriting of Expr and Stmt, generated from the node lists.
 #pragma once
 #include <functional>
+#include <set>
 
 #include "ir/expr.h"
 #include "ir/stmt.h"
@@ -46,6 +47,8 @@ void for_each_expr(const Stmt &s, const std::function<void(const Expr &)> &f);
 /// Replaces Vars (by identity) with expressions.
 Expr substitute(const Expr &e, const std::vector<std::pair<Var, Expr>> &map);
 Stmt substitute(const Stmt &s, const std::vector<std::pair<Var, Expr>> &map);
+/// The buffers `s` loads from or stores to.
+std::set<const BufferNode *> buffers_accessed(const Stmt &s);
 /// True if `e` mentions `v`.
 bool uses_var(const Expr &e, const Var &v);
 bool uses_var(const Stmt &s, const Var &v);

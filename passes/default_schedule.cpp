@@ -43,10 +43,13 @@ int vector_tile(const Target &t) {
   return t.scalable_vectors ? 4 * lanes : lanes;
 }
 
-bool is_output(const Kernel &k, const Stage &st) {
-  for (auto &o : k.outputs)
-    if (o.get() == st.output.get()) return true;
-  return false;
+/// True when `a`, read in stage `reader`, reads at the reader's own point: index d is the
+/// reader's axis d.
+bool pointwise_read(const Access &a, const Stage &reader) {
+  if (a.indices.size() != reader.axes.size()) return false;
+  for (size_t d = 0; d < a.indices.size(); ++d)
+    if (a.indices[d].get() != reader.axes[d].var.get()) return false;
+  return true;
 }
 
 /// True when stage `si` is elementwise, not an output, read by some later stage, and every read
@@ -62,7 +65,7 @@ constexpr int64_t kSmallWindow = 64;
 
 bool inline_by_default(const Kernel &k, size_t si) {
   const Stage &st = k.stages[si];
-  if (st.reduce != ReduceOp::None || is_output(k, st)) return false;
+  if (st.reduce != ReduceOp::None || k.is_output(st)) return false;
   bool read = false, pointwise = true, small_windows = true;
   for (size_t ci = si + 1; ci < k.stages.size(); ++ci) {
     const Stage &c = k.stages[ci];
@@ -73,46 +76,28 @@ bool inline_by_default(const Kernel &k, size_t si) {
       if (!a || a->tensor.get() != st.output.get()) return;
       read = true;
       if (c.reduce == ReduceOp::None || window > kSmallWindow) small_windows = false;
-      if (c.reduce != ReduceOp::None || a->indices.size() != c.axes.size()) {
-        pointwise = false;
-        return;
-      }
-      for (size_t d = 0; d < a->indices.size(); ++d)
-        if (a->indices[d].get() != c.axes[d].var.get()) pointwise = false;
+      if (c.reduce != ReduceOp::None || !pointwise_read(*a, c)) pointwise = false;
     });
   }
   return read && (pointwise || small_windows);
 }
 
-/// For each tensor read in the stage's body, which of the stage's spatial axes its index uses.
-std::vector<std::vector<bool>> operand_axes(const Stage &st) {
-  std::vector<std::vector<bool>> out;
+/// The tensor reads of the stage's body.
+std::vector<const Access *> accesses(const Stage &st) {
+  std::vector<const Access *> out;
   for_each_expr(st.body, [&](const Expr &e) {
-    const Access *a = e.as<Access>();
-    if (!a) return;
-    std::vector<bool> uses(st.axes.size(), false);
-    for (size_t d = 0; d < st.axes.size(); ++d)
-      for (auto &i : a->indices) uses[d] = uses[d] || uses_var(i, st.axes[d].var);
-    out.push_back(std::move(uses));
+    if (const Access *a = e.as<Access>()) out.push_back(a);
   });
   return out;
 }
 
-/// Which spatial axes the stage's largest operand (by elements: a matmul's or convolution's
-/// weights, mostly) depends on.
-std::vector<bool> largest_operand_axes(const Stage &st) {
-  std::vector<bool> uses(st.axes.size(), false);
-  int64_t largest = -1;
-  for_each_expr(st.body, [&](const Expr &e) {
-    const Access *a = e.as<Access>();
-    if (!a || a->tensor->num_elements() <= largest) return;
-    largest = a->tensor->num_elements();
-    for (size_t d = 0; d < st.axes.size(); ++d) {
-      uses[d] = false;
-      for (auto &i : a->indices) uses[d] = uses[d] || uses_var(i, st.axes[d].var);
-    }
-  });
-  return uses;
+/// The read of the stage's largest operand (by elements: a matmul's or convolution's weights,
+/// mostly; the first of equals), or null.
+const Access *largest_access(const Stage &st) {
+  const Access *largest = nullptr;
+  for (const Access *a : accesses(st))
+    if (!largest || a->tensor->num_elements() > largest->tensor->num_elements()) largest = a;
+  return largest;
 }
 
 /// Which spatial axes of `st` an access's indices use.
@@ -121,6 +106,19 @@ std::vector<bool> access_axes(const Access &a, const Stage &st) {
   for (size_t d = 0; d < st.axes.size(); ++d)
     for (auto &i : a.indices) uses[d] = uses[d] || uses_var(i, st.axes[d].var);
   return uses;
+}
+
+/// For each tensor read in the stage's body, which of the stage's spatial axes its index uses.
+std::vector<std::vector<bool>> operand_axes(const Stage &st) {
+  std::vector<std::vector<bool>> out;
+  for (const Access *a : accesses(st)) out.push_back(access_axes(*a, st));
+  return out;
+}
+
+/// Which spatial axes the stage's largest operand depends on.
+std::vector<bool> largest_operand_axes(const Stage &st) {
+  const Access *a = largest_access(st);
+  return a ? access_axes(*a, st) : std::vector<bool>(st.axes.size(), false);
 }
 
 /// An argument the tile reads better from a packed copy (cache_read at the loop outside the
@@ -141,27 +139,21 @@ struct Pack {
 };
 
 Pack choose_pack(const Stage &st, size_t vd, int64_t row_points) {
-  Pack p;
-  const Access *largest = nullptr;
   const Var &v = st.axes[vd].var;
-  for_each_expr(st.body, [&](const Expr &e) {
-    const Access *a = e.as<Access>();
-    if (!a) return;
-    if (!largest || a->tensor->num_elements() > largest->tensor->num_elements()) largest = a;
-    if (p.access || a->tensor->role != TensorRole::Input || a->indices.size() < 2) return;
+  for (const Access *a : accesses(st)) {
+    if (a->tensor->role != TensorRole::Input || a->indices.size() < 2) continue;
     int dims = 0, dim = -1;
     for (size_t d = 0; d < a->indices.size(); ++d)
       if (uses_var(a->indices[d], v)) ++dims, dim = int(d);
-    if (dims == 1 && dim + 1 < int(a->indices.size())) p = Pack{a, dim, false};
-  });
-  if (p.access || !largest || largest->tensor->role != TensorRole::Input) return p;
-  const TensorDecl &t = *largest->tensor;
-  if (largest->indices.back().get() != v.get() || t.shape.back() < 8 * row_points) return p;
+    if (dims == 1 && dim + 1 < int(a->indices.size())) return Pack{a, dim, false};
+  }
+  const Access *largest = largest_access(st);
+  if (!largest || largest->tensor->role != TensorRole::Input) return {};
+  if (largest->indices.back().get() != v.get() || largest->tensor->shape.back() < 8 * row_points) return {};
   bool walks_rows = false;
   for (auto &a : st.raxes)
     for (auto &i : largest->indices) walks_rows = walks_rows || uses_var(i, a.var);
-  if (walks_rows) p = Pack{largest, -1, true};
-  return p;
+  return walks_rows ? Pack{largest, -1, true} : Pack{};
 }
 
 /// The register tile of a reduction: `rows` points of axis `row` (unrolled) times `cols` of
@@ -407,23 +399,17 @@ bool tile_divides(const Stage &st, size_t vd, const RegisterTile &tile, int lane
   return true;
 }
 
-/// True when `c`'s body reads a tensor of `from` other than pointwise (index d = c's axis d).
+/// True when `c`'s body reads a tensor of `from`; `*pointwise` is cleared when a read is not
+/// at `c`'s own point.
 bool reads_from(const Stage &c, const std::vector<const Stage *> &from, bool *pointwise) {
   bool reads = false;
-  for_each_expr(c.body, [&](const Expr &e) {
-    const Access *a = e.as<Access>();
-    if (!a) return;
+  for (const Access *a : accesses(c)) {
     bool hit = false;
     for (const Stage *f : from) hit = hit || a->tensor.get() == f->output.get();
-    if (!hit) return;
+    if (!hit) continue;
     reads = true;
-    if (a->indices.size() != c.axes.size()) {
-      *pointwise = false;
-      return;
-    }
-    for (size_t d = 0; d < a->indices.size(); ++d)
-      if (a->indices[d].get() != c.axes[d].var.get()) *pointwise = false;
-  });
+    if (!pointwise_read(*a, c)) *pointwise = false;
+  }
   return reads;
 }
 
@@ -518,7 +504,7 @@ const Stage *schedule_reduction(Schedule &s, const Kernel &k, const Stage &st, c
     }
     s.steps.resize(before);  // nothing reuses the panel: no pack
   }
-  const Stage *c = is_output(k, st) ? nullptr : pointwise_consumer(k, st, inlined);
+  const Stage *c = k.is_output(st) ? nullptr : pointwise_consumer(k, st, inlined);
   if (c && tile_divides(st, vd, tile, lanes)) {
     const size_t before = s.steps.size();
     const std::string cn = c->name();

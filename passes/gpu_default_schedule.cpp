@@ -17,12 +17,6 @@ LoopName loop(const std::string &stage, const std::string &l) { return LoopName{
 
 void add(Schedule &s, StepKind k) { s.steps.push_back(Step{std::move(k), {}}); }
 
-bool is_output(const Kernel &k, const Stage &st) {
-  for (auto &o : k.outputs)
-    if (o.get() == st.output.get()) return true;
-  return false;
-}
-
 }  // namespace
 
 Schedule default_gpu_schedule(const Kernel &k, const Target &t) {
@@ -30,9 +24,9 @@ Schedule default_gpu_schedule(const Kernel &k, const Target &t) {
   s.kernel = k.name;
   const int64_t max_threads = std::min<int64_t>(256, std::max(32, t.max_threads_per_block));
   for (auto &st : k.stages)
-    if (!is_output(k, st) && st.reduce == ReduceOp::None) add(s, ComputeStep{ComputeLoc::Inline, st.name(), {}});
+    if (!k.is_output(st) && st.reduce == ReduceOp::None) add(s, ComputeStep{ComputeLoc::Inline, st.name(), {}});
   for (auto &st : k.stages) {
-    if (!is_output(k, st) && st.reduce == ReduceOp::None) continue;
+    if (!k.is_output(st) && st.reduce == ReduceOp::None) continue;
     const std::string n = st.name();
     if (st.axes.empty()) continue;  // a scalar result: nothing to spread over threads
     int64_t total = 1;

@@ -148,19 +148,7 @@ bool split_gpu_launches(const LoweredFunc &f, GpuLaunchPlan &plan, std::string &
     GpuLaunch l;
     l.body = p;
     // Hoisted allocations this part uses.
-    std::set<const BufferNode *> used;
-    for_each_expr(p, [&](const Expr &e) {
-      if (auto *ld = e.as<Load>()) used.insert(ld->buffer.get());
-    });
-    struct Stores : IRVisitor {
-      std::set<const BufferNode *> *used;
-      void visit_node(const Store *op) override {
-        used->insert(op->buffer.get());
-        IRVisitor::visit_node(op);
-      }
-    } st;
-    st.used = &used;
-    st.visit(p);
+    const std::set<const BufferNode *> used = buffers_accessed(p);
     for (auto it = wrap.rbegin(); it != wrap.rend(); ++it)
       if (used.count(it->get())) l.body = make_allocate(*it, l.body);
     LaunchAnalysis an(l);

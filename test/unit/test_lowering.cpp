@@ -204,20 +204,7 @@ TEST(Lowering, ReturnsTheArgumentBuffersItMadeAnUnusedInputIncluded) {
     EXPECT_EQ(f.args[i]->scope, MemScope::Global);
   }
   EXPECT_EQ(f.args[1]->shape, std::vector<int64_t>{3});
-  std::set<const BufferNode *> used;
-  for_each_expr(f.body, [&](const Expr &e) {
-    if (auto *l = e.as<Load>()) used.insert(l->buffer.get());
-  });
-  struct Stores : IRVisitor {
-    std::set<const BufferNode *> *used;
-    void visit_node(const Store *op) override {
-      used->insert(op->buffer.get());
-      IRVisitor::visit_node(op);
-    }
-  } st;
-  st.used = &used;
-  st.visit(f.body);
-  EXPECT_EQ(used, (std::set<const BufferNode *>{f.args[0].get(), f.args[2].get()}));
+  EXPECT_EQ(buffers_accessed(f.body), (std::set<const BufferNode *>{f.args[0].get(), f.args[2].get()}));
 }
 
 TEST(Lowering, SplitOfPureStageShiftsTheTailInwards) {
