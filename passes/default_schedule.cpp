@@ -164,21 +164,21 @@ struct RegisterTile {
   int64_t rows = 1, cols = 1;
 };
 
-/// Chooses the tile: the row axis (the one before the vector axis) and, as the second axis,
-/// any other spatial axis, or whole vectors of the vector axis itself, where some operand does
-/// not depend on it (its load is reused across the tile).
+/// The register tiles of a stage, best first: the row axis (the one before the vector axis)
+/// and, as the second axis, any other spatial axis, or whole vectors of the vector axis itself,
+/// where some operand does not depend on it (its load is reused across the tile).
 ///
 /// Each candidate is costed in cycles per multiply-add relative to the pipes' peak: at least 1;
 /// more when the step's loads outnumber its multiply-adds (one load port per pipe); more when
 /// fewer than fma_units x fma_latency accumulators leave the pipes waiting on the latency. A
 /// row tile that does not divide the row costs its remainder tile too. The accumulators plus
 /// one register per column's vector (and one for a broadcast, except with AVX-512) must fit
-/// the vector registers. Of the
-/// cheapest tiles: one without a remainder, then the most accumulators, then the fewest
-/// columns (one long row of outputs).
+/// the vector registers. Of the cheapest tiles: one without a remainder, then the most
+/// accumulators, then the fewest columns (one long row of outputs). The first is the
+/// default's; the next ones are what the tuner may choose instead (`STAGE.tile`).
 /// (Measured on a ResNet-50 3x3 convolution in NCHW16c, one Xeon core: 14 x 2 runs at 158
 /// GFLOP/s, 7 x 4 at 150, 14 x 1 at 135, 4 x 1 - the previous default - at 86.)
-RegisterTile choose_tile(const Stage &st, size_t vd, int lanes, const Target &t) {
+std::vector<RegisterTile> rank_tiles(const Stage &st, size_t vd, int lanes, const Target &t) {
   const auto ops = operand_axes(st);
   const size_t rank = st.axes.size();
   const int registers = std::max(8, t.vector_registers());
@@ -213,10 +213,13 @@ RegisterTile choose_tile(const Stage &st, size_t vd, int lanes, const Target &t)
     if (d == vd && vector_points < 2 * lanes) continue;
     col_axes.push_back(int(d));
   }
-  RegisterTile best;
-  double best_cost = 0;
-  int64_t best_acc = 0;
-  bool best_divides = false;
+  struct Ranked {
+    RegisterTile tile;
+    double cost;
+    bool divides;
+    int64_t acc;
+  };
+  std::vector<Ranked> all;
   for (int r : row_axes)
     for (int c : col_axes) {
       // Columns: whole vectors of the vector axis, or points of another axis; a divisor of the
@@ -225,33 +228,33 @@ RegisterTile choose_tile(const Stage &st, size_t vd, int lanes, const Target &t)
       for (int64_t cols = 1; cols <= std::min<int64_t>(8, col_extent); ++cols) {
         if (col_extent % cols != 0) continue;
         if (c == int(vd) && cols > 1 && vector_points % (cols * lanes) != 0) continue;
+        if (c >= 0 && cols == 1) continue;  // the same tile as no column axis
         const int64_t room = registers - cols - broadcast_registers;
         if (room < cols) break;
         const int64_t row_extent = r < 0 ? 1 : st.axes[r].extent;
         for (int64_t rows = 1; rows <= std::min(row_extent, room / cols); ++rows) {
+          if (r >= 0 && rows == 1) continue;  // the same tile as no row axis
           const int64_t q = row_extent / rows, rem = row_extent % rows;
           double cost = double(q * rows) * step_cost(r, rows, c, cols);
           if (rem > 0) cost += double(rem) * step_cost(r, rem, c, cols);
           cost /= double(row_extent);
-          const int64_t acc = rows * cols;
-          const bool divides = rem == 0;
-          const bool better =
-              best_acc == 0 || cost < best_cost * (1 - 1e-6) ||
-              (cost <= best_cost * (1 + 1e-6) &&
-               (divides > best_divides ||
-                (divides == best_divides && (acc > best_acc || (acc == best_acc && cols < best.cols)))));
-          if (better) {
-            best = RegisterTile{r, c, rows, cols};
-            best_cost = cost;
-            best_acc = acc;
-            best_divides = divides;
-          }
+          all.push_back({RegisterTile{r, c, rows, cols}, cost, rem == 0, rows * cols});
         }
       }
     }
-  if (best.rows == 1) best.row = -1;
-  if (best.cols == 1) best.col = -1;
-  return best;
+  // Cheapest first; of equal cost: no remainder, then the most accumulators, then the fewest
+  // columns (one long row of outputs).
+  std::stable_sort(all.begin(), all.end(), [](const Ranked &x, const Ranked &y) {
+    if (x.cost < y.cost * (1 - 1e-6)) return true;
+    if (y.cost < x.cost * (1 - 1e-6)) return false;
+    if (x.divides != y.divides) return x.divides;
+    if (x.acc != y.acc) return x.acc > y.acc;
+    return x.tile.cols < y.tile.cols;
+  });
+  std::vector<RegisterTile> out;
+  for (auto &r : all) out.push_back(r.tile);
+  if (out.empty()) out.push_back(RegisterTile{});
+  return out;
 }
 
 /// The innermost spatial axis with more than one point (the vectorized one), or rank when none.
@@ -442,18 +445,52 @@ const Stage *pointwise_consumer(const Kernel &k, const Stage &st, const std::vec
 /// tile loop (the accumulators are finished, biased and activated while still in registers,
 /// and the reduction's result is never written to memory); otherwise the accumulators are a
 /// cache_write tile. Returns the consumer it scheduled too, or null.
+/// What the tuner may change in a reduction's schedule (DefaultChoices; the heuristic's own
+/// choice is alternative 0 of each). Asked in one fixed order, whatever the answers, so that a
+/// point of the tuner's space always means the same choices.
+struct ReductionChoices {
+  RegisterTile tile;                ///< STAGE.tile: one of the best kMaxTiles register tiles
+  bool pack = true;                 ///< STAGE.pack: 1 = never a packed copy
+  bool epilogue_at_tile = true;     ///< STAGE.epilogue: 1 = the reduction stored, then the epilogue
+  bool largest_outside = true;      ///< STAGE.order: 1 = outer loops in axis order
+  bool unroll_reduction = false;    ///< STAGE.unroll: 1 = the innermost reduction loop unrolled too
+};
+constexpr int kMaxTiles = 8;
+
+ReductionChoices choose_for(const Stage &st, size_t vd, int lanes, const Target &t, const DefaultChoices &choose) {
+  const std::vector<RegisterTile> tiles = rank_tiles(st, vd, lanes, t);
+  auto ask = [&](const char *what, int alternatives) {
+    if (!choose || alternatives <= 1) return 0;
+    const int i = choose(st.name() + "." + what, alternatives);
+    return i >= 0 && i < alternatives ? i : 0;
+  };
+  ReductionChoices c;
+  c.tile = tiles[size_t(ask("tile", std::min<int>(kMaxTiles, int(tiles.size()))))];
+  c.pack = ask("pack", 2) == 0;
+  c.epilogue_at_tile = ask("epilogue", 2) == 0;
+  c.largest_outside = ask("order", 2) == 0;
+  const bool short_inner = !st.raxes.empty() && st.raxes.back().extent <= 16;
+  c.unroll_reduction = ask("unroll", short_inner ? 2 : 1) == 1;
+  return c;
+}
+
 const Stage *schedule_reduction(Schedule &s, const Kernel &k, const Stage &st, const Target &t,
-                                const std::vector<bool> &inlined) {
+                                const std::vector<bool> &inlined, const DefaultChoices &choose) {
   const std::string n = st.name();
   const size_t vd = vector_axis(st);
   const int lanes = vector_tile(t);
-  const RegisterTile tile = choose_tile(st, vd, lanes, t);
+  const ReductionChoices ch = choose_for(st, vd, lanes, t, choose);
+  const RegisterTile &tile = ch.tile;
   if (tile.row < 0 && tile.col < 0) {
     schedule_plain(s, st, t);
     return nullptr;
   }
+  const std::vector<bool> order_by = ch.largest_outside ? largest_operand_axes(st) : std::vector<bool>{};
+  auto unroll_reduction = [&]() {
+    if (ch.unroll_reduction) add(s, AnnotateStep{LoopAnnotation::Unroll, loop(n, st.raxes.back().var->name)});
+  };
   const int64_t vec_cols = tile.col == int(vd) ? tile.cols : 1;
-  if (const Pack pack = choose_pack(st, vd, vec_cols * lanes); pack.access) {
+  if (const Pack pack = choose_pack(st, vd, vec_cols * lanes); pack.access && ch.pack) {
     // Packed: the loops the packed operand depends on outermost (fused: the parallel loop),
     // the copy made there, once for all the tiles that reuse it inside.
     const std::vector<bool> uses = access_axes(*pack.access, st);
@@ -498,17 +535,18 @@ const Stage *schedule_reduction(Schedule &s, const Kernel &k, const Stage &st, c
         add(s, r);
       }
       for (auto &u : l.tile) add(s, AnnotateStep{LoopAnnotation::Unroll, loop(n, u)});
+      unroll_reduction();
       add(s, AnnotateStep{LoopAnnotation::Vectorize, loop(n, l.vec)});
       if (iterations > 1) add(s, AnnotateStep{LoopAnnotation::Parallel, loop(n, at)});
       return nullptr;
     }
     s.steps.resize(before);  // nothing reuses the panel: no pack
   }
-  const Stage *c = k.is_output(st) ? nullptr : pointwise_consumer(k, st, inlined);
+  const Stage *c = k.is_output(st) || !ch.epilogue_at_tile ? nullptr : pointwise_consumer(k, st, inlined);
   if (c && tile_divides(st, vd, tile, lanes)) {
     const size_t before = s.steps.size();
     const std::string cn = c->name();
-    TiledLoops cl = split_for_tile(s, *c, cn, vd, tile, lanes, false, largest_operand_axes(st));
+    TiledLoops cl = split_for_tile(s, *c, cn, vd, tile, lanes, false, order_by);
     if (!cl.outer.empty()) {
       add_reorder(s, cn, cl.outer, {}, cl);
       add(s, AnnotateStep{LoopAnnotation::Vectorize, loop(cn, cl.vec)});
@@ -517,18 +555,20 @@ const Stage *schedule_reduction(Schedule &s, const Kernel &k, const Stage &st, c
       TiledLoops rl = split_for_tile(s, st, n, vd, tile, lanes, true);
       add_reorder(s, n, rl.outer, st.raxes, rl);
       for (auto &l : rl.tile) add(s, AnnotateStep{LoopAnnotation::Unroll, loop(n, l)});
+      unroll_reduction();
       add(s, AnnotateStep{LoopAnnotation::Vectorize, loop(n, rl.vec)});
       parallel_if_more_than_one(s, cn, cl, at);
       return c;
     }
     s.steps.resize(before);  // the tile is the whole output: no loop to compute it at
   }
-  TiledLoops l = split_for_tile(s, st, n, vd, tile, lanes, false, largest_operand_axes(st));
+  TiledLoops l = split_for_tile(s, st, n, vd, tile, lanes, false, order_by);
   add_reorder(s, n, l.outer, st.raxes, l);
   const std::string at = fuse_outer(s, n, l);
   if (!at.empty()) {
     add(s, CacheWriteStep{n, CacheScope::Local, loop(n, at)});
     for (auto &u : l.tile) add(s, AnnotateStep{LoopAnnotation::Unroll, loop(n, u)});
+    unroll_reduction();
   }
   add(s, AnnotateStep{LoopAnnotation::Vectorize, loop(n, l.vec)});
   parallel_if_more_than_one(s, n, l, at);
@@ -537,7 +577,7 @@ const Stage *schedule_reduction(Schedule &s, const Kernel &k, const Stage &st, c
 
 }  // namespace
 
-Schedule default_schedule(const Kernel &k, const Target &t) {
+Schedule default_schedule(const Kernel &k, const Target &t, const DefaultChoices &choose) {
   if (t.is_gpu()) return default_gpu_schedule(k, t);
   Schedule s;
   s.kernel = k.name;
@@ -551,7 +591,7 @@ Schedule default_schedule(const Kernel &k, const Target &t) {
     if (done[i]) continue;
     const Stage &st = k.stages[i];
     const bool tiled = st.reduce != ReduceOp::None && vector_axis(st) < st.axes.size() && vector_tile(t) > 1;
-    const Stage *consumer = tiled ? schedule_reduction(s, k, st, t, inlined) : nullptr;
+    const Stage *consumer = tiled ? schedule_reduction(s, k, st, t, inlined, choose) : nullptr;
     if (!tiled) schedule_plain(s, st, t);
     for (size_t j = 0; j < k.stages.size(); ++j)
       if (&k.stages[j] == consumer) done[j] = true;

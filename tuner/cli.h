@@ -4,7 +4,8 @@
 //   --budget N          tuning measurements (total over the file's kernels; 0 = no tuning)
 //   --db PATH           tuning database (default $XDG_CACHE_HOME/kcc/tuning.db)
 //   --strategy S        hybrid (default), evolutionary, droplet, random
-//   --hybrid-switch N   hybrid: evolutionary measurements before Droplet Search (default 300)
+//   --hybrid-switch N   hybrid: evolutionary measurements before Droplet Search (default 300; at
+//                       most half of a kernel's share of the budget)
 //   --weight K=W        kernel K runs W times per model invocation (task scheduler)
 //   --timeout S         seconds one candidate may run (check + warm-up + samples; default 10)
 //   --threads N         threads candidates run on, as the app will run them (default all cores)

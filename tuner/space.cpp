@@ -22,7 +22,7 @@ namespace kcc::tuner {
 
 namespace {
 
-constexpr const char *kSpaceVersion = "space-6";
+constexpr const char *kSpaceVersion = "space-7";
 constexpr int64_t kMaxTile = 64;
 
 std::vector<int64_t> tile_candidates(int64_t extent, int64_t cap = kMaxTile) {
@@ -689,6 +689,15 @@ void run_gpu_sketch(Ctx &c, const Analysis &an, const SketchRules &r, const Targ
 /// The sketch program: the whole schedule of the kernel under `r`.
 void run_sketch(Ctx &c, const Analysis &an, const SketchRules &r, const Target &t) {
   if (t.is_gpu()) return run_gpu_sketch(c, an, r, t);
+  if (r.default_choices) {  // the default schedule, its choices decided here
+    Schedule s = default_schedule(an.k, t, [&](const std::string &name, int alternatives) {
+      std::vector<int64_t> idx(static_cast<size_t>(alternatives));
+      for (int i = 0; i < alternatives; ++i) idx[static_cast<size_t>(i)] = i;
+      return static_cast<int>(c.decide(name, idx));
+    });
+    for (auto &step : s.steps) c.add(std::move(step.kind));
+    return;
+  }
   const int ns = static_cast<int>(an.k.stages.size());
   std::vector<bool> inlined(static_cast<size_t>(ns)), fused_producer(static_cast<size_t>(ns)),
       is_simple(static_cast<size_t>(ns));
@@ -722,6 +731,7 @@ void run_sketch(Ctx &c, const Analysis &an, const SketchRules &r, const Target &
 }
 
 std::string sketch_name(const SketchRules &r) {
+  if (r.default_choices) return "default";
   std::string s = r.inline_elementwise ? "inline" : "no-inline";
   if (r.gpu) return s + "+gpu_tile" + (r.cache_read ? "+shared" : "");
   if (r.fuse_consumer) s += "+fuse";
@@ -790,6 +800,17 @@ KernelSpace::KernelSpace(const Kernel &k, const Target &t) : k_(k), t_(t) {
           }
           sketches_.push_back(std::move(sk));
         }
+  if (!t.is_gpu()) {  // the default schedule and its neighbours (passes/default_schedule.cpp)
+    Sketch sk;
+    sk.rules.default_choices = true;
+    sk.name = sketch_name(sk.rules);
+    Ctx c(&sk.decisions, nullptr);
+    run_sketch(c, an, sk.rules, t);
+    sig += "|" + sk.name;
+    for (auto &d : sk.decisions) sig += ":" + d.name + "=" + std::to_string(d.candidates.size());
+    default_sketch_ = static_cast<int>(sketches_.size());
+    sketches_.push_back(std::move(sk));
+  }
   signature_ = fnv_hex(sig + "|" + t.name);
 }
 
@@ -844,6 +865,11 @@ std::vector<int> KernelSpace::dims(int sketch) const {
   std::vector<int> d;
   for (auto &dec : sketches_.at(static_cast<size_t>(sketch)).decisions) d.push_back(static_cast<int>(dec.candidates.size()));
   return d;
+}
+
+std::optional<Point> KernelSpace::default_point() const {
+  if (default_sketch_ < 0) return std::nullopt;
+  return Point{default_sketch_, std::vector<int>(sketches_[static_cast<size_t>(default_sketch_)].decisions.size(), 0)};
 }
 
 bool KernelSpace::contains(const Point &p) const {

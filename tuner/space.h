@@ -16,6 +16,9 @@
 //   rfactor       (variant) a reduction with a small spatial extent and a long last reduction axis
 //                 (softmax's max/sum, a dot product): that axis split by whole vectors, the inner
 //                 part rfactored into a new stage NAME_rf whose innermost loop is vectorized
+//   default       the default schedule (passes/default_schedule.cpp), its choices the decisions:
+//                 each tiled stage's register tile (one of its best eight), packing or not, its
+//                 epilogue at the tile or not, outer loop order, innermost reduction unrolled
 //   simple        other stages: innermost spatial axis split by the vector length and vectorized,
 //                 outer loop parallel; an intermediate stage read by one simple stage may be
 //                 computed at that stage's outer loop (a compute-location decision)
@@ -67,6 +70,9 @@ struct SketchRules {
   bool fuse_consumer = false;
   bool gpu = false;  ///< NVPTX sketch rules (cache_read then means shared-memory inputs)
   bool rfactor = false;  ///< CPU reductions with a small spatial extent: rfactor + vectorize
+  /// The default schedule (passes/default_schedule.cpp) with its choices as the decisions: the
+  /// other rules do not apply. Its point of all zeros is the default schedule itself.
+  bool default_choices = false;
 };
 
 struct Sketch {
@@ -102,6 +108,9 @@ class KernelSpace : public SearchSpace {
   /// with a coarser outer one, or the reverse), keeping their product within the extent.
   std::vector<Point> coupled_neighbours(const Point &p, int r) const override;
 
+  /// The point whose schedule is default_schedule(kernel, target) (CPU targets; nullopt on
+  /// GPU ones): the tuner records its baseline there, so that the search starts from it.
+  std::optional<Point> default_point() const;
   /// Whether `p` is a point of this space (a sketch, one index in range per decision).
   bool contains(const Point &p) const;
   /// The schedule of a point of this space, built by its sketch (typed steps, never parsed).
@@ -140,6 +149,7 @@ class KernelSpace : public SearchSpace {
   const Kernel &k_;
   Target t_;
   std::vector<Sketch> sketches_;
+  int default_sketch_ = -1;
   std::string signature_;
   std::map<Point, Entry> cache_;
   std::list<Point> held_;  ///< points whose lowered function is kept, least recently used first

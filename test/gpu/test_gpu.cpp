@@ -338,7 +338,9 @@ TEST(OnDevice, EveryKernelMatchesInterpreter) {
       void *p = nullptr;
       ASSERT_EQ(kcc_cuda_alloc(&p, bytes[i], nullptr), 0) << kcc_cuda_last_error();
       dev.push_back(p);
-      if (i < inputs.size()) ASSERT_EQ(kcc_cuda_copy(p, inputs[i].data(), bytes[i], 1), 0);
+      if (i < inputs.size()) {
+        ASSERT_EQ(kcc_cuda_copy(p, inputs[i].data(), bytes[i], 1), 0);
+      }
     }
     std::vector<void *> args = dev;
     args.push_back(nullptr);  // the default stream

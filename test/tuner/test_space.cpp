@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <random>
+#include <set>
 
 #include "../support/kernel_check.h"
 #include "ir/visitor.h"
@@ -370,6 +371,55 @@ TEST(RfactorSketch, SoftmaxAndDotProductsAreRfactoredVectorizedAndCorrect) {
     }
     EXPECT_EQ(checked, 3) << k->name << ": " << s.static_error(Point{rf, std::vector<int>(s.dims(rf).size(), 0)});
   }
+}
+
+// ------------------------------------------------------------------ the default schedule's sketch
+
+// The "default" sketch is the default schedule with its choices as decisions: its zero point is
+// default_schedule() exactly (so the tuner's baseline is a point the search can start from), and
+// every one of its alternatives that lowers computes what the interpreter computes.
+TEST(DefaultSketch, ItsZeroPointIsTheDefaultScheduleAndEveryAlternativeIsCorrect) {
+  Module m = parse_module("d.ir",
+                          "kernel conv_bias_relu(X: f32[1, 2, 9, 13, 8], W: f32[3, 2, 3, 3, 8, 8], b: f32[3, 8])"
+                          " -> Y: f32[1, 3, 7, 11, 8] {\n"
+                          "  C[n, f, y, x, fi] = sum(c, r, s, ci) X[n, c, y + r, x + s, ci] * W[f, c, r, s, ci, fi]"
+                          " : f32[1, 3, 7, 11, 8]\n"
+                          "  Y[n, f, y, x, fi] = max(C[n, f, y, x, fi] + b[f, fi], 0.0)\n}\n"
+                          "kernel mm(A: f32[19, 70], B: f32[70, 400]) -> C: f32[19, 400] {\n"
+                          "  C[i, j] = sum(k) A[i, k] * B[k, j]\n}\n");
+  std::vector<const Kernel *> kernels{&m.kernels[0], &m.kernels[1]};
+  for (const char *n : {"matmul", "dense_relu", "conv3x3", "depthwise", "maxpool", "softmax"})
+    kernels.push_back(suite().find_kernel(n));
+  for (const Kernel *k : kernels) {
+    KernelSpace s(*k, host());
+    const std::optional<Point> zero = s.default_point();
+    ASSERT_TRUE(zero.has_value()) << k->name;
+    EXPECT_EQ(s.sketches()[static_cast<size_t>(zero->sketch)].name, "default");
+    EXPECT_EQ(s.schedule_text(*zero), to_string(default_schedule(*k, host()))) << k->name;
+    // The default, then each other alternative of each decision, the others at the default's.
+    const auto &dec = s.sketches()[static_cast<size_t>(zero->sketch)].decisions;
+    int checked = 0;
+    ASSERT_TRUE(s.statically_valid(*zero)) << k->name << ": " << s.static_error(*zero);
+    for (size_t d = 0; d <= dec.size(); ++d)
+      for (int a = d == dec.size() ? 0 : 1; a < (d == dec.size() ? 1 : static_cast<int>(dec[d].candidates.size())); ++a) {
+        Point p = *zero;
+        if (d < dec.size()) p.x[d] = a;
+        if (!s.statically_valid(p)) continue;
+        auto r = test::check_kernel(*k, s.schedule(p));
+        EXPECT_TRUE(r.ok) << k->name << " " << (d < dec.size() ? dec[d].name : "default") << "=" << a << "\n" << s.schedule_text(p) << r.message;
+        ++checked;
+      }
+    EXPECT_GE(checked, 1) << k->name;
+    if (k == kernels[0]) {  // the blocked conv: several tiles, its epilogue and order to choose
+      std::set<std::string> names;
+      for (auto &x : dec) names.insert(x.name);
+      for (const char *n : {"C.tile", "C.pack", "C.epilogue", "C.order", "C.unroll"}) EXPECT_TRUE(names.count(n)) << n;
+      EXPECT_GE(dec[0].candidates.size(), 4u);
+      EXPECT_GE(checked, 9);
+    }
+  }
+  // No such sketch on a GPU target.
+  EXPECT_FALSE(KernelSpace(m.kernels[1], make_target("nvptx-sm_80")).default_point().has_value());
 }
 
 }  // namespace
