@@ -454,6 +454,9 @@ struct ReductionChoices {
   bool epilogue_at_tile = true;     ///< STAGE.epilogue: 1 = the reduction stored, then the epilogue
   bool largest_outside = true;      ///< STAGE.order: 1 = outer loops in axis order
   bool unroll_reduction = false;    ///< STAGE.unroll: 1 = the innermost reduction loop unrolled too
+  /// STAGE.kblock: 0, or the block of the outermost reduction axis (1, 2, 4, 8 points) iterated
+  /// outside the tiles of a row of tiles computed together (see schedule_reduction).
+  int64_t kblock = 0;
 };
 constexpr int kMaxTiles = 8;
 
@@ -471,6 +474,10 @@ ReductionChoices choose_for(const Stage &st, size_t vd, int lanes, const Target 
   c.largest_outside = ask("order", 2) == 0;
   const bool short_inner = !st.raxes.empty() && st.raxes.back().extent <= 16;
   c.unroll_reduction = ask("unroll", short_inner ? 2 : 1) == 1;
+  std::vector<int64_t> blocks{0};
+  for (int64_t b = 1; b <= 8 && !st.raxes.empty() && b < st.raxes.front().extent; b *= 2)
+    if (st.raxes.front().extent % b == 0) blocks.push_back(b);
+  c.kblock = blocks[size_t(ask("kblock", int(blocks.size())))];
   return c;
 }
 
@@ -486,8 +493,9 @@ const Stage *schedule_reduction(Schedule &s, const Kernel &k, const Stage &st, c
     return nullptr;
   }
   const std::vector<bool> order_by = ch.largest_outside ? largest_operand_axes(st) : std::vector<bool>{};
+  std::string innermost_reduction = st.raxes.empty() ? "" : st.raxes.back().var->name;
   auto unroll_reduction = [&]() {
-    if (ch.unroll_reduction) add(s, AnnotateStep{LoopAnnotation::Unroll, loop(n, st.raxes.back().var->name)});
+    if (ch.unroll_reduction) add(s, AnnotateStep{LoopAnnotation::Unroll, loop(n, innermost_reduction)});
   };
   const int64_t vec_cols = tile.col == int(vd) ? tile.cols : 1;
   if (const Pack pack = choose_pack(st, vd, vec_cols * lanes); pack.access && ch.pack) {
@@ -550,14 +558,52 @@ const Stage *schedule_reduction(Schedule &s, const Kernel &k, const Stage &st, c
     if (!cl.outer.empty()) {
       add_reorder(s, cn, cl.outer, {}, cl);
       add(s, AnnotateStep{LoopAnnotation::Vectorize, loop(cn, cl.vec)});
-      const std::string at = fuse_outer(s, cn, cl);
+      // K-blocking: the consumer's innermost outer loops along which the largest operand is
+      // reused (a convolution's rows: its weights do not depend on them) stay inside the loop
+      // the reduction is computed at, as long as that region's accumulators fit L1; the
+      // reduction then walks a block of its outermost axis over the whole region before the
+      // next block, the partial sums staying in L1, and the block of the largest operand a
+      // region needs (kblock input-channel blocks of the weights) is read from L1 by every
+      // tile of it instead of streamed from L2 once per tile.
+      size_t inside = 0;
+      if (ch.kblock > 0) {
+        const std::vector<bool> big = largest_operand_axes(st);
+        int64_t region = tile.rows * tile.cols * lanes;
+        for (size_t i = cl.outer.size(); i-- > 1;) {
+          bool reused = true;
+          for (size_t d = 0; d < st.axes.size(); ++d)
+            if (big[d] && (cl.outer[i] == st.axes[d].var->name || cl.outer[i] == st.axes[d].var->name + "_o"))
+              reused = false;
+          region *= cl.extent.at(cl.outer[i]);
+          if (!reused || region * 4 > t.l1_bytes) break;
+          ++inside;
+        }
+      }
+      TiledLoops at_loops = cl;
+      at_loops.outer.resize(cl.outer.size() - inside);
+      const std::string at = fuse_outer(s, cn, at_loops);
       add(s, ComputeStep{ComputeLoc::At, n, loop(cn, at)});
-      TiledLoops rl = split_for_tile(s, st, n, vd, tile, lanes, true);
-      add_reorder(s, n, rl.outer, st.raxes, rl);
+      TiledLoops rl = split_for_tile(s, st, n, vd, tile, lanes, inside == 0);
+      if (inside == 0) {
+        add_reorder(s, n, rl.outer, st.raxes, rl);
+      } else {
+        const std::string r0 = st.raxes.front().var->name;
+        add(s, SplitStep{loop(n, r0), {ch.kblock}, {r0 + "_o", r0 + "_i"}});
+        if (st.raxes.size() == 1) innermost_reduction = r0 + "_i";
+        ReorderStep r;
+        r.stage = n;
+        r.order.push_back(loop(n, r0 + "_o"));
+        for (auto &o : rl.outer) r.order.push_back(loop(n, o));
+        r.order.push_back(loop(n, r0 + "_i"));
+        for (size_t a = 1; a < st.raxes.size(); ++a) r.order.push_back(loop(n, st.raxes[a].var->name));
+        for (auto &l : rl.tile) r.order.push_back(loop(n, l));
+        r.order.push_back(loop(n, rl.vec));
+        add(s, r);
+      }
       for (auto &l : rl.tile) add(s, AnnotateStep{LoopAnnotation::Unroll, loop(n, l)});
       unroll_reduction();
       add(s, AnnotateStep{LoopAnnotation::Vectorize, loop(n, rl.vec)});
-      parallel_if_more_than_one(s, cn, cl, at);
+      parallel_if_more_than_one(s, cn, at_loops, at);
       return c;
     }
     s.steps.resize(before);  // the tile is the whole output: no loop to compute it at

@@ -149,9 +149,9 @@ LoweredFunc lower_kernel(const Kernel &k, const Schedule &s, const Target &t);
 
 /// The default schedule's free choices: it calls choose(name, n) once for each choice it makes
 /// ("conv.tile": which of the stage's n best register tiles; "conv.pack", "conv.epilogue",
-/// "conv.order", "conv.unroll"), always the same names in the same order for one kernel and
-/// target, and takes the alternative returned; 0 is the heuristic's own. The tuner searches
-/// them (its "default" sketch, tuner/space.cpp).
+/// "conv.order", "conv.unroll", "conv.kblock"), always the same names in the same order for one
+/// kernel and target, and takes the alternative returned; 0 is the heuristic's own. The tuner
+/// searches them (its "default" sketch, tuner/space.cpp).
 using DefaultChoices = std::function<int(const std::string &name, int alternatives)>;
 
 /// The default heuristic schedule for `k` on `t` (parallel outer, vectorized inner, tiling),

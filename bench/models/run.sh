@@ -17,7 +17,8 @@
 # torch 1.13), with onnxruntime and openvino from PyPI; (2) the models exported by
 # test/e2e/export_models.py (random weights, seed 0), kept between runs; (3) `kcc compile
 # MODEL.onnx --db DB` and harness.c linked per model; (4) bench.py times every peer, interleaved;
-# (5) profile.c times each kernel of ResNet-50 alone. Nothing here is a dependency of kcc.
+# (5) profile.c times each kernel of ResNet-50 alone and in the model's order. Nothing here is a
+# dependency of kcc.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=$root/build kcc= db= models=resnet50,resnet18,mobilenet_v2,vgg16,bert_layer
@@ -94,19 +95,16 @@ echo "kcc: commit $commit${dirty:+ (with uncommitted changes)}, $("$kcc" --versi
 "$py" "$root/bench/models/bench.py" drive --work "$work" --models "$models" --threads "$threads" \
   --rounds "$rounds" --per-round "$per_round" --warmup "$warmup" --kcc-label "$label"
 
-# (5) per-kernel profile of ResNet-50: each kernel alone, with the model's shapes
+# (5) per-kernel profile of ResNet-50: each kernel alone, and the model's calls replayed in order
 if [ "$profile" = 1 ] && [[ ",$models," == *,resnet50,* ]]; then
   dir=$work/kcc/resnet50
   # Imported for the target kcc compiled for, so that the kernel names (blocked layouts) match.
   "$kcc" import --target host "$work/models/resnet50.onnx" -o "$dir/import.ir" >/dev/null
-  # The model's calls: "OUT = KERNEL(ARGS)" lines inside `model ... { }`.
-  awk '/^model /{on=1; next} on && /^}/{on=0} on && /= [A-Za-z_][A-Za-z0-9_]*\(/ {
-         sub(/\(.*/, ""); n[$NF]++ } END { for (k in n) print k, n[k] }' "$dir/import.ir" >"$dir/calls.txt"
   "$cc" -O2 -I"$dir" -I"$root/runtime" -DMODEL=resnet50 -DMODEL_UP=RESNET50 "$root/bench/models/profile.c" \
     "$dir/resnet50.o" "$runtime_lib" -lpthread -lm -o "$dir/profile"
-  echo "### Per-kernel profile: $label ResNet-50, 1 thread (each kernel alone, median of 11), top 15"
+  echo "### Per-kernel profile: $label ResNet-50, 1 thread (each kernel alone, and in the model's order; median of 11), top 15"
   echo
-  "$dir/profile" "$dir/calls.txt" 1 11 15
+  "$dir/profile" "$dir/import.ir" 1 11 15
   echo
   echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 fi
