@@ -3,8 +3,9 @@
 
 Driver (run.sh calls it with the venv's python):
   bench.py drive --work DIR --models resnet50,... [--threads 1,2] [--rounds 4] [--per-round 5]
-                 [--warmup 3] [--peers kcc,torch,ort,openvino] [--kcc-label TEXT]
-  DIR holds models/NAME.{onnx,in,out} (export_models.py) and kcc/NAME/harness (harness.c).
+                 [--warmup 3] [--peers kcc,torch,ort,openvino] [--kcc SUBDIR=LABEL ...]
+  DIR holds models/NAME.{onnx,in,out} (export_models.py) and, per kcc variant (--kcc, default
+  kcc=kcc untuned), SUBDIR/NAME/harness (harness.c); each variant is a row of its own.
 Worker (one process per peer and model, started by the driver):
   bench.py worker PEER MODELS_DIR NAME THREADS,...
 
@@ -153,9 +154,9 @@ def bench_model(args, name, threads):
     models = os.path.join(args.work, "models")
     load = [os.getloadavg()[0]]
     peers = []
-    for key in args.peers:
-        if key == "kcc":
-            argv = [os.path.join(args.work, "kcc", name, "harness"), os.path.join(models, name + ".in")]
+    for key in expand(args):
+        if key in args.kcc_labels:
+            argv = [os.path.join(args.work, key, name, "harness"), os.path.join(models, name + ".in")]
         else:
             argv = [sys.executable, os.path.abspath(__file__), "worker", key, models, name,
                     ",".join(map(str, threads))]
@@ -182,6 +183,18 @@ def bench_model(args, name, threads):
     return times, errors, load
 
 
+def expand(args):
+    """The peers in order, "kcc" replaced by each kcc variant (its work subfolder)."""
+    out = []
+    for key in args.peers:
+        out += list(args.kcc_labels) if key == "kcc" else [key]
+    return out
+
+
+def label_of(args, key):
+    return args.kcc_labels.get(key) or PEER_NAMES[key]
+
+
 def fmt_ms(s):
     ms = s * 1e3
     return f"{ms:,.0f}" if ms >= 100 else f"{ms:.1f}" if ms >= 10 else f"{ms:.2f}"
@@ -192,19 +205,21 @@ def table(name, args, threads, times, errors, load):
     head = "| runtime |" + "".join(f" {t} thr: median ms | min |" for t in threads) + " max err / max ref |"
     out += [head, "|---|" + "---:|---:|" * len(threads) + "---:|"]
     med = {k: statistics.median(v) for k, v in times.items()}
-    for key in args.peers:
+    for key in expand(args):
         e = errors.get(key, float("nan"))
         flag = " **> 1e-3**" if not e <= ERROR_LIMIT else ""
-        label = args.kcc_label if key == "kcc" else PEER_NAMES[key]
+        label = label_of(args, key)
         row = f"| {label} |" + "".join(f" {fmt_ms(med[(key, t)])} | {fmt_ms(min(times[(key, t)]))} |"
                                         for t in threads)
         out.append(row + (" (reference)" if key == "torch" else f" {e:.2g}{flag}") + " |")
-    if "kcc" in args.peers and len(args.peers) > 1:
-        cells = []
-        for t in threads:
-            best = min((k for k in args.peers if k != "kcc"), key=lambda k: med[(k, t)])
-            cells.append(f" **{med[('kcc', t)] / med[(best, t)]:.1f}×** {PEER_NAMES[best]} | |")
-        out.append("| kcc / best peer |" + "".join(cells) + " |")
+    others = [k for k in args.peers if k != "kcc"]
+    if "kcc" in args.peers and others:
+        for variant, name in args.kcc_labels.items():
+            cells = []
+            for t in threads:
+                best = min(others, key=lambda k: med[(k, t)])
+                cells.append(f" **{med[(variant, t)] / med[(best, t)]:.2f}×** {PEER_NAMES[best]} | |")
+            out.append(f"| {name} / best peer |" + "".join(cells) + " |")
     n = len(next(iter(times.values())))
     out += ["", f"{n} timed inferences per cell ({args.rounds} rounds × {args.per_round}, interleaved, after "
             f"{args.warmup} warm-up); PyTorch here vs its export-time output: {errors['export']:.2g}; "
@@ -246,8 +261,11 @@ def main():
     ap.add_argument("--per-round", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--peers", type=lambda s: s.split(","), default=["kcc", "torch", "ort", "openvino"])
-    ap.add_argument("--kcc-label", default="kcc untuned")
-    drive(ap.parse_args())
+    ap.add_argument("--kcc", action="append", default=[],
+                    help="SUBDIR=LABEL: a kcc variant, its harnesses in WORK/SUBDIR/NAME (default kcc=kcc untuned)")
+    args = ap.parse_args()
+    args.kcc_labels = dict(v.split("=", 1) for v in (args.kcc or ["kcc=kcc untuned"]))
+    drive(args)
 
 
 if __name__ == "__main__":

@@ -2,32 +2,33 @@
 # bench/models/run.sh - whole models, batch 1, fp32: kcc against PyTorch, ONNX Runtime and
 # OpenVINO in one run, then a per-kernel profile of kcc's ResNet-50. Prints markdown.
 #
-#   bench/models/run.sh [--build DIR] [--kcc PATH] [--db PATH] [--models a,b,...]
+#   bench/models/run.sh [--build DIR] [--kcc PATH] [--db PATH ...] [--models a,b,...]
 #                       [--threads 1,2] [--rounds N] [--per-round N] [--warmup N] [--no-profile]
 #
 #   --build DIR   kcc's build folder (default build): kcc, libkcc_runtime.a, and the work folder
 #                 DIR/bench/models (venv, models, objects, outputs)
 #   --kcc PATH    the kcc to compile with (default DIR/tools/kcc)
-#   --db PATH     tuning database whose records kcc compile uses (default: an empty one, so every
-#                 kernel gets kcc's default schedule: the "kcc untuned" row)
+#   --db PATH     a tuning database whose records kcc compile uses: a row "kcc tuned (NAME.db)"
+#                 beside the "kcc untuned" one (an empty database: every kernel gets kcc's default
+#                 schedule), timed in the same run; may be given several times
 #   --models      default resnet50,resnet18,mobilenet_v2,vgg16,bert_layer (export_models.py names)
 #   --rounds/--per-round/--warmup  see bench.py (default 4 x 5 timed inferences after 3)
 #
 # Steps: (1) a venv in the work folder, --system-site-packages over /usr/bin/python3 (Debian's
 # torch 1.13), with onnxruntime and openvino from PyPI; (2) the models exported by
 # test/e2e/export_models.py (random weights, seed 0), kept between runs; (3) `kcc compile
-# MODEL.onnx --db DB` and harness.c linked per model; (4) bench.py times every peer, interleaved;
-# (5) profile.c times each kernel of ResNet-50 alone and in the model's order. Nothing here is a
-# dependency of kcc.
+# MODEL.onnx --db DB` and harness.c linked per model and kcc variant; (4) bench.py times every
+# peer, interleaved; (5) profile.c times each kernel of ResNet-50 alone and in the model's order,
+# per kcc variant. Nothing here is a dependency of kcc.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-build=$root/build kcc= db= models=resnet50,resnet18,mobilenet_v2,vgg16,bert_layer
+build=$root/build kcc= dbs=() models=resnet50,resnet18,mobilenet_v2,vgg16,bert_layer
 threads=1,2 rounds=4 per_round=5 warmup=3 profile=1
 while [ $# -gt 0 ]; do
   case $1 in
     --build) build=$(realpath "$2"); shift 2 ;;
     --kcc) kcc=$(realpath "$2"); shift 2 ;;
-    --db) db=$(realpath "$2"); shift 2 ;;
+    --db) dbs+=("$(realpath "$2")"); shift 2 ;;
     --models) models=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
@@ -43,13 +44,14 @@ work=$build/bench/models
 cc=${CC:-cc}
 for f in "$kcc" "$runtime_lib"; do [ -f "$f" ] || { echo "run.sh: $f missing: build kcc and kcc_runtime" >&2; exit 1; }; done
 mkdir -p "$work"
-label="kcc untuned"
-if [ -z "$db" ]; then
-  db=$work/empty.db
-  rm -f "$db"
-else
-  label="kcc ($(basename "$db"))"
-fi
+rm -f "$work/empty.db"
+# kcc variants: work subfolder, database, label
+variants=("kcc-untuned|$work/empty.db|kcc untuned")
+for db in "${dbs[@]}"; do
+  [ -f "$db" ] || { echo "run.sh: no database $db" >&2; exit 1; }
+  b=$(basename "$db" .db)
+  variants+=("kcc-$b|$db|kcc tuned ($b.db)")
+done
 log() { echo "-- $*" >&2; }
 
 # (1) the venv
@@ -75,36 +77,45 @@ if [ ${#need[@]} -gt 0 ]; then
   "$py" "$root/test/e2e/export_models.py" "$work/models" "${need[@]}" >&2
 fi
 
-# (3) kcc's objects and harnesses
-for m in "${names[@]}"; do
-  dir=$work/kcc/$m
-  mkdir -p "$dir"
-  log "kcc compile $m.onnx --db $db"
-  "$kcc" compile "$work/models/$m.onnx" --db "$db" -o "$dir/$m" >"$dir/compile.log" 2>&1 ||
-    { tail -20 "$dir/compile.log" >&2; exit 1; }
-  up=$(echo "$m" | tr a-z A-Z)
-  "$cc" -O2 -I"$dir" -I"$root/runtime" -DMODEL="$m" -DMODEL_UP="$up" "$root/bench/models/harness.c" "$dir/$m.o" \
-    "$runtime_lib" -lpthread -lm -o "$dir/harness"
+# (3) kcc's objects and harnesses, per variant
+kcc_args=()
+for v in "${variants[@]}"; do
+  IFS='|' read -r sub db label <<<"$v"
+  kcc_args+=(--kcc "$sub=$label")
+  for m in "${names[@]}"; do
+    dir=$work/$sub/$m
+    mkdir -p "$dir"
+    log "kcc compile $m.onnx --db $db"
+    "$kcc" compile "$work/models/$m.onnx" --db "$db" -o "$dir/$m" >"$dir/compile.log" 2>&1 ||
+      { tail -20 "$dir/compile.log" >&2; exit 1; }
+    up=$(echo "$m" | tr a-z A-Z)
+    "$cc" -O2 -I"$dir" -I"$root/runtime" -DMODEL="$m" -DMODEL_UP="$up" "$root/bench/models/harness.c" "$dir/$m.o" \
+      "$runtime_lib" -lpthread -lm -o "$dir/harness"
+  done
 done
 
 # (4) the peers, side by side
 commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
 dirty=$(git -C "$root" status --porcelain --untracked-files=no 2>/dev/null | head -1)
 echo "Machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; $(uname -sr); load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "kcc: commit $commit${dirty:+ (with uncommitted changes)}, $("$kcc" --version 2>&1 | head -1); schedules: ${label#kcc }"
+echo "kcc: commit $commit${dirty:+ (with uncommitted changes)}, $("$kcc" --version 2>&1 | head -1); variants: ${#variants[@]}"
 "$py" "$root/bench/models/bench.py" drive --work "$work" --models "$models" --threads "$threads" \
-  --rounds "$rounds" --per-round "$per_round" --warmup "$warmup" --kcc-label "$label"
+  --rounds "$rounds" --per-round "$per_round" --warmup "$warmup" "${kcc_args[@]}"
 
-# (5) per-kernel profile of ResNet-50: each kernel alone, and the model's calls replayed in order
+# (5) per-kernel profile of ResNet-50, per variant: each kernel alone, and the model's calls
+# replayed in order
 if [ "$profile" = 1 ] && [[ ",$models," == *,resnet50,* ]]; then
-  dir=$work/kcc/resnet50
-  # Imported for the target kcc compiled for, so that the kernel names (blocked layouts) match.
-  "$kcc" import --target host "$work/models/resnet50.onnx" -o "$dir/import.ir" >/dev/null
-  "$cc" -O2 -I"$dir" -I"$root/runtime" -DMODEL=resnet50 -DMODEL_UP=RESNET50 "$root/bench/models/profile.c" \
-    "$dir/resnet50.o" "$runtime_lib" -lpthread -lm -o "$dir/profile"
-  echo "### Per-kernel profile: $label ResNet-50, 1 thread (each kernel alone, and in the model's order; median of 11), top 15"
-  echo
-  "$dir/profile" "$dir/import.ir" 1 11 15
-  echo
+  for v in "${variants[@]}"; do
+    IFS='|' read -r sub db label <<<"$v"
+    dir=$work/$sub/resnet50
+    # Imported for the target kcc compiled for, so that the kernel names (blocked layouts) match.
+    "$kcc" import --target host "$work/models/resnet50.onnx" -o "$dir/import.ir" >/dev/null
+    "$cc" -O2 -I"$dir" -I"$root/runtime" -DMODEL=resnet50 -DMODEL_UP=RESNET50 "$root/bench/models/profile.c" \
+      "$dir/resnet50.o" "$runtime_lib" -lpthread -lm -o "$dir/profile"
+    echo "### Per-kernel profile: $label ResNet-50, 1 thread (each kernel alone, and in the model's order; median of 11), top 15"
+    echo
+    "$dir/profile" "$dir/import.ir" 1 11 15
+    echo
+  done
   echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 fi
