@@ -515,23 +515,29 @@ void emit_matmul(const NodeContext &c) {
 
 // Data movement and normalization ----------------------------------------------------------------
 
-/// Concat along any axis; blocked (assign_layouts: along the channels, every input's a multiple
-/// of the block), it selects whole blocks: [n, c, h, w, ci] reads input i at [n, c - C_i / b, h,
-/// w, ci], with C_i the channels before input i.
+/// Concat along any axis; blocked (assign_layouts: along the channels, every input's block a
+/// multiple of the result's b), it selects whole blocks: [n, c, h, w, ci] reads input i at
+/// [n, c - C_i / b, h, w, ci], with C_i the channels before input i; an input of k times the
+/// block at [n, (c - C_i / b) / k, h, w, (c - C_i / b) % k * b + ci].
 void emit_concat(const NodeContext &c) {
   int64_t axis = c.node.attr_int("axis"), b = c.out_block[0];
   Index v = c.out_vars(0);
   std::vector<int64_t> offs;
   int64_t off = 0;
   for (const Operand &x : c.in) {
-    KCC_INTERNAL(x.block == b && (b == 1 || (axis == 1 && x.shape[1] % b == 0 && x.is_whole())),
-                 "a blocked Concat needs whole inputs of its block, along the channels");
+    KCC_INTERNAL(b == 1 ? x.block == 1 : axis == 1 && x.block % b == 0 && x.shape[1] % b == 0 && x.is_whole(),
+                 "a blocked Concat needs whole inputs of its block or a multiple, along the channels");
     offs.push_back(off / b);
     off += x.shape[axis];
   }
   auto read = [&](size_t i) {
     Index idx = v;
-    if (offs[i]) idx[axis] = fmt::format("{} - {}", v[axis], offs[i]);
+    const std::string block = offs[i] ? fmt::format("({} - {})", v[axis], offs[i]) : v[axis];
+    if (offs[i]) idx[axis] = block;
+    if (const int64_t k = c.in[i].block / std::max<int64_t>(1, b); k > 1) {
+      idx[axis] = fmt::format("{} / {}", block, k);
+      idx[4] = fmt::format("{} % {} * {} + {}", block, k, b, v[4]);
+    }
     return c.in[i].at(idx);
   };
   std::string rhs = read(c.in.size() - 1);

@@ -49,11 +49,23 @@ class Assign {
   Tensor &tensor(TensorId t) { return g_.tensors.at(size_t(t)); }
   bool blocked(TensorId t) const { return g_.tensor(t).is_blocked(); }
 
-  /// A row-major f32 activation [N, C, H, W] whose channels divide by the block.
+  /// The block of `channels` channels: b, or half of it when b does not divide them and half
+  /// does (24 channels at 16: two 16-lane vectors would be 1.5 blocks, three half ones fit),
+  /// as long as half a block is 4 or more; 1 (row-major) otherwise.
+  int64_t block_for(int64_t channels) const {
+    if (channels % b_ == 0) return b_;
+    if (b_ % 2 == 0 && b_ / 2 >= 4 && channels % (b_ / 2) == 0) return b_ / 2;
+    return 1;
+  }
+
+  /// A row-major f32 activation [N, C, H, W] whose channels have a block.
   bool blockable(TensorId t) const {
     const Tensor &x = g_.tensor(t);
-    return x.type == ElemType::F32 && !x.is_constant() && x.shape.size() == 4 && x.shape[1] % b_ == 0;
+    return x.type == ElemType::F32 && !x.is_constant() && x.shape.size() == 4 && block_for(x.shape[1]) > 1;
   }
+
+  /// The block `t` has when blocked.
+  int64_t block_of(TensorId t) const { return block_for(g_.tensor(t).shape.at(1)); }
 
   /// `t` in the layout asked for: itself, or its copy in the other layout (made once, by a
   /// Relayout node placed before the reader being placed).
@@ -62,8 +74,8 @@ class Assign {
     auto it = other_.find(t);
     if (it != other_.end()) return it->second;
     Tensor copy = g_.tensor(t);
-    copy.name = suffixed(copy.name, want_blocked ? fmt::format("_{}c", b_) : std::string("_nchw"));
-    copy.channel_block = want_blocked ? b_ : 1;
+    copy.channel_block = want_blocked ? block_of(t) : 1;
+    copy.name = suffixed(copy.name, want_blocked ? fmt::format("_{}c", copy.channel_block) : std::string("_nchw"));
     g_.tensors.push_back(std::move(copy));
     TensorId u = TensorId(g_.tensors.size() - 1);
     Node r;
@@ -100,7 +112,7 @@ class Assign {
     } else {
       for (TensorId &t : n.inputs) t = in_layout(t, false);
     }
-    if (out_blocked) tensor(n.outputs[0]).channel_block = b_;
+    if (out_blocked) tensor(n.outputs[0]).channel_block = block_of(n.outputs[0]);
   }
 
   /// A Concat along the channels of blockable tensors concatenates whole blocks: blocked when an
@@ -109,7 +121,9 @@ class Assign {
     bool any_blocked = false, all_blockable = n.attr_int("axis") == 1 && blockable(n.outputs[0]);
     for (TensorId t : n.inputs) {
       any_blocked = any_blocked || blocked(t);
-      all_blockable = all_blockable && (blocked(t) || blockable(t));
+      // whole blocks of the result's block (8 + 16 channels at 16: the result is 8c, the 16c
+      // input is read as two 8c blocks per block of its own)
+      all_blockable = all_blockable && (blocked(t) || blockable(t)) && block_of(t) % block_of(n.outputs[0]) == 0;
     }
     bool out_blocked = any_blocked && all_blockable;
     for (TensorId &t : n.inputs) t = in_layout(t, out_blocked);
@@ -129,24 +143,27 @@ class Assign {
     int64_t groups = n.attr_int("group"), c = xs[1], f = g_.tensor(y).shape[1];
     bool depthwise = groups == c && groups == f;
     bool in_blocked = blocked(x);
-    bool out_blocked = blockable(y) && (groups == 1 || (in_blocked && (depthwise || ((c / groups) % b_ == 0 &&
-                                                                                     (f / groups) % b_ == 0))));
+    const int64_t bi = block_of(x), bo = block_of(y);
+    bool out_blocked = blockable(y) && (groups == 1 || (in_blocked && bi == bo &&
+                                                        (depthwise || ((c / groups) % bi == 0 && (f / groups) % bo == 0))));
     in_blocked = in_blocked && (groups == 1 || out_blocked);
     n.inputs[0] = in_layout(x, in_blocked);
-    if (in_blocked || out_blocked) n.inputs[1] = blocked_weights(n.inputs[1], in_blocked && !depthwise, out_blocked, depthwise);
+    if (in_blocked || out_blocked)
+      n.inputs[1] = blocked_weights(n.inputs[1], in_blocked && !depthwise ? bi : 1, out_blocked ? bo : 1, depthwise);
     return out_blocked;
   }
 
-  /// The OIHW weights `w` rewritten as assign_layouts.h says (input channels in blocks when
-  /// `in`, output channels when `out`; a depthwise convolution's one input channel dropped);
-  /// made once per weights and form.
-  TensorId blocked_weights(TensorId w, bool in, bool out, bool depthwise) {
-    auto key = std::make_tuple(w, in, out, depthwise);
+  /// The OIHW weights `w` rewritten as assign_layouts.h says (input channels in blocks of `bi`,
+  /// output channels in blocks of `bo`, 1 = not blocked; a depthwise convolution's one input
+  /// channel dropped); made once per weights and form.
+  TensorId blocked_weights(TensorId w, int64_t bi, int64_t bo, bool depthwise) {
+    auto key = std::make_tuple(w, bi, bo, depthwise);
     auto it = weights_.find(key);
     if (it != weights_.end()) return it->second;
     const Tensor &wt = g_.tensor(w);
     const Shape &ws = wt.shape;
-    int64_t F = ws[0], C = ws[1], KH = ws[2], KW = ws[3], bi = in ? b_ : 1, bo = out ? b_ : 1;
+    int64_t F = ws[0], C = ws[1], KH = ws[2], KW = ws[3];
+    const bool in = bi > 1, out = bo > 1;
     std::vector<double> v = read_doubles(wt);
     std::vector<float> r(v.size());
     for (int64_t f = 0; f < F; ++f)
@@ -156,7 +173,7 @@ class Assign {
           r[size_t(to)] = static_cast<float>(v[size_t((f * C + c) * KH * KW + k)]);
         }
     Tensor t;
-    t.name = wt.name + (in ? fmt::format("_{}i", b_) : "") + (out ? fmt::format("_{}o", b_) : "");
+    t.name = wt.name + (in ? fmt::format("_{}i", bi) : "") + (out ? fmt::format("_{}o", bo) : "");
     t.shape = {F / bo};
     if (!depthwise) t.shape.push_back(C / bi);
     t.shape.insert(t.shape.end(), {KH, KW});
@@ -172,7 +189,7 @@ class Assign {
   /// Relayout (the one a reader asked for already, or a new one at the end) writes the output.
   void unblock_output(TensorId t) {
     Tensor copy = g_.tensor(t);
-    copy.name = suffixed(copy.name, fmt::format("_{}c", b_));
+    copy.name = suffixed(copy.name, fmt::format("_{}c", copy.channel_block));
     g_.tensors.push_back(std::move(copy));
     TensorId tb = TensorId(g_.tensors.size() - 1);
     tensor(t).channel_block = 1;
@@ -200,7 +217,7 @@ class Assign {
   Graph g_;
   int64_t b_;
   std::map<TensorId, TensorId> other_;  ///< a tensor -> its copy in the other layout
-  std::map<std::tuple<TensorId, bool, bool, bool>, TensorId> weights_;
+  std::map<std::tuple<TensorId, int64_t, int64_t, bool>, TensorId> weights_;
 };
 
 }  // namespace

@@ -80,7 +80,8 @@ ModelImportOptions blocked(int64_t block) {
   return o;
 }
 
-/// A model and the channel block it is imported with (1: NCHW; 4 as NEON, 16 as AVX-512).
+/// A model and the channel block it is imported with (1: NCHW; 4 as NEON, 8 as AVX2, 16 as
+/// AVX-512; channels that only half of 8 or 16 divides get half blocks).
 class LowerOp : public ::testing::TestWithParam<std::tuple<const char *, int64_t>> {};
 
 TEST_P(LowerOp, MatchesPyTorch) {
@@ -100,7 +101,7 @@ INSTANTIATE_TEST_SUITE_P(
                                          "softmax", "layer_norm", "layer_norm_decomposed", "reduce", "batchnorm",
                                          "conv_bn", "conv_chain", "conv_add_input", "outputs_alias", "concat_blocks",
                                          "pad_constant", "shuffle_chunk"),
-                       ::testing::Values(int64_t(1), int64_t(4), int64_t(16))),
+                       ::testing::Values(int64_t(1), int64_t(4), int64_t(8), int64_t(16))),
     [](const auto &info) {
       return std::string(std::get<0>(info.param)) + "_block" + std::to_string(std::get<1>(info.param));
     });
@@ -125,7 +126,7 @@ TEST(LowerModel, ResNet18BlockedMatchesPyTorch) {
 
 TEST(LowerModel, MobileNetV2BlockedMatchesPyTorch) {
   KCC_REQUIRE_MODELS("lower");
-  // At 16, the 24-channel layers stay row-major between blocked ones; at 8 every layer blocks.
+  // At 16, the 24-channel layers are 8c between 16c ones; at 8 every layer is 8c.
   for (int64_t block : {8, 16}) {
     Imported im = import_lower("mobilenet_v2", blocked(block));
     EXPECT_LE(relative_error("mobilenet_v2", im), 1e-4) << "block " << block;
@@ -246,10 +247,13 @@ size_t occurrences(const std::string &text, const std::string &what) {
 
 TEST(LowerPasses, ConcatOfBlockedChannelsStaysBlocked) {
   KCC_REQUIRE_MODELS("lower");
-  // At 16: 16 + 32 + 16 channels concatenate whole blocks; 8 + 16 cannot, so its blocked input
-  // is converted (the only conversion).
+  // At 16: 16 + 32 + 16 channels concatenate whole blocks; 8 + 16 (the 8 channels in half
+  // blocks, 8c) concatenate 8c, reading the 16c input as two 8c blocks a block; the only
+  // conversion is the classifier's.
   Imported b16 = import_lower("concat_blocks", blocked(16));
   EXPECT_NE(b16.lowered.ir.find("= concat_1x64x6x7_16c_bn_relu("), std::string::npos) << b16.lowered.ir;
+  EXPECT_NE(b16.lowered.ir.find("= concat_1x24x6x7_8c("), std::string::npos) << b16.lowered.ir;
+  EXPECT_NE(b16.lowered.ir.find("= conv_8x6x7_k1s1_8c("), std::string::npos) << b16.lowered.ir;
   EXPECT_EQ(occurrences(b16.lowered.ir, "= to_"), 1u) << b16.lowered.ir;
   // At 4 both are blocked; the only conversion is the classifier's, after the global pool.
   Imported b4 = import_lower("concat_blocks", blocked(4));
