@@ -147,7 +147,14 @@ Pack choose_pack(const Stage &st, size_t vd, int64_t row_points) {
       if (uses_var(a->indices[d], v)) ++dims, dim = int(d);
     if (dims == 1 && dim + 1 < int(a->indices.size())) return Pack{a, dim, false};
   }
+  // Of equally large operands (a square matmul's A and B), the one read along the vector axis.
   const Access *largest = largest_access(st);
+  for (const Access *a : accesses(st))
+    if (largest && a->tensor->num_elements() == largest->tensor->num_elements() && !a->indices.empty() &&
+        a->indices.back().get() == v.get()) {
+      largest = a;
+      break;
+    }
   if (!largest || largest->tensor->role != TensorRole::Input) return {};
   if (largest->indices.back().get() != v.get() || largest->tensor->shape.back() < 8 * row_points) return {};
   bool walks_rows = false;
