@@ -484,6 +484,24 @@ ReductionChoices choose_for(const Stage &st, size_t vd, int lanes, const Target 
   std::vector<int64_t> blocks{0};
   for (int64_t b = 1; b <= 8 && !st.raxes.empty() && b < st.raxes.front().extent; b *= 2)
     if (st.raxes.front().extent % b == 0) blocks.push_back(b);
+  // The heuristic blocks when the largest operand cannot stay in L2 from one call to the next
+  // (a deep layer's weights: in a model they come from memory, once per inference): each block
+  // of it is then read from memory once and used by a whole row of tiles from L1, instead of
+  // streamed by the first tile while the others wait for it. The block: as many points of the
+  // outermost reduction axis as keep the part of the operand one tile reads within half of L1.
+  if (const Access *big = largest_access(st); big && blocks.size() > 1) {
+    const double bytes = double(big->tensor->num_elements()) * 4;
+    double per_point = bytes / double(st.raxes.front().extent);
+    const std::vector<bool> uses = access_axes(*big, st);
+    if (c.tile.col >= 0 && c.tile.col != int(vd) && uses[size_t(c.tile.col)])
+      per_point *= double(c.tile.cols) / double(st.axes[size_t(c.tile.col)].extent);
+    if (bytes > double(t.l2_bytes)) {
+      size_t pick = 1;
+      for (size_t i = 2; i < blocks.size(); ++i)
+        if (double(blocks[i]) * per_point <= double(t.l1_bytes) / 2) pick = i;
+      std::rotate(blocks.begin(), blocks.begin() + long(pick), blocks.begin() + long(pick) + 1);
+    }
+  }
   c.kblock = blocks[size_t(ask("kblock", int(blocks.size())))];
   return c;
 }
