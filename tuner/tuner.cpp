@@ -553,6 +553,11 @@ int64_t KernelTuner::step(int64_t n) {
 }
 
 bool KernelTuner::done() const { return impl_->done; }
+int64_t KernelTuner::earlier_measurements() const { return impl_->summary.history; }
+void KernelTuner::skip() {
+  impl_->done = true;
+  impl_->summary.skipped = true;
+}
 void KernelTuner::share_file_budget(const FileProgress *file) { impl_->file = file; }
 double KernelTuner::best_seconds() const { return impl_->best(); }
 int64_t KernelTuner::measured() const { return impl_->summary.measured; }
@@ -615,6 +620,7 @@ std::vector<TuneSummary> tune_module(const Module &m, const Target &t, Database 
   for (const Kernel &k : m.kernels) {
     tuners.push_back(std::make_unique<KernelTuner>(k, t, db, kernel_opts, opts.budget, m.find_schedule(k.name)));
     KernelTuner *kt = tuners.back().get();
+    if (opts.reuse_database && kt->earlier_measurements() >= std::max<int64_t>(1, share)) kt->skip();
     kt->share_file_budget(&file);
     SchedulerTask task;
     for (auto &[name, w] : opts.weights)

@@ -82,6 +82,7 @@ struct TuneSummary {
   double given_gflops = 0;       ///< the baseline, measured first (0: invalid or not measured)
   bool given_is_default = false; ///< the baseline is the default schedule (no hand schedule)
   bool from_given = false;       ///< the baseline beat every candidate: `schedule` is it
+  bool skipped = false;          ///< not tuned: earlier runs measured its workload enough (history)
 };
 
 /// A file's budget shared by its kernels (tune_module), for their progress lines.
@@ -109,6 +110,12 @@ class KernelTuner {
   /// The kernel is one of several sharing `file`'s budget (must outlive the tuner): its progress
   /// line shows that.
   void share_file_budget(const FileProgress *file);
+  /// Measurements of its workload from earlier runs in the database, points of this space
+  /// (another model with the same workload, an earlier tuning): TuneSummary::history.
+  int64_t earlier_measurements() const;
+  /// Ends the tuning before anything is measured (tune_module: earlier runs measured the
+  /// workload as often as this one would; their best is the answer).
+  void skip();
   /// Best median so far in seconds (0 if none).
   double best_seconds() const;
   int64_t measured() const;
@@ -127,7 +134,9 @@ TuneSummary tune_kernel(const Kernel &k, const Target &t, Database *db, const Tu
 
 /// Tunes every kernel of `m` with a total of opts.budget measurements, spread by the task
 /// scheduler; opts.weights (by kernel name, default 1) say how often a kernel runs. Hand schedules
-/// in m.schedules are measured first as baselines.
+/// in m.schedules are measured first as baselines. With opts.reuse_database, a kernel whose
+/// workload earlier runs measured at least its share of the budget (budget / kernels) times is
+/// skipped (a layer two models share is tuned once): raise the budget to tune it further.
 std::vector<TuneSummary> tune_module(const Module &m, const Target &t, Database *db, const TuneOptions &opts);
 
 /// A valid schedule for `k` from a database record: the record's text (its kernel renamed `k`'s),

@@ -149,6 +149,33 @@ TEST(Tuner, AWinningBaselineIsVerifiedLikeAWinningPoint) {
   EXPECT_DOUBLE_EQ(db.best(workload_key(k), host().key())->median_seconds, worst);
 }
 
+// A workload another file (here: another name for the same kernel) already tuned to this
+// run's share is not tuned again: a layer two models share costs its measurements once. With a
+// larger budget it is tuned further.
+TEST(Tuner, AWorkloadTunedEnoughByAnEarlierRunIsSkipped) {
+  Database db(temp_db("shared"));
+  const std::string text = "kernel mm(A: f32[24, 40], B: f32[40, 32]) -> C: f32[24, 32] {\n"
+                           "  C[i, j] = sum(k) A[i, k] * B[k, j]\n}\n";
+  Module first = parse_module("first.ir", text);
+  std::string renamed = text;
+  renamed.replace(renamed.find("mm("), 3, "other(");
+  Module second = parse_module("second.ir", renamed);
+  auto a = tune_module(first, host(), &db, quick(Strategy::Random, 4));
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0].measured, 4);
+  EXPECT_FALSE(a[0].skipped);
+  auto b = tune_module(second, host(), &db, quick(Strategy::Random, 4));
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_TRUE(b[0].skipped);
+  EXPECT_EQ(b[0].measured, 0);
+  EXPECT_GE(b[0].history, 3);  // the earlier run's points (its baseline's too)
+  ASSERT_TRUE(b[0].found);     // the best of the earlier records, under the new name
+  EXPECT_NE(b[0].schedule_text.find("schedule other"), std::string::npos) << b[0].schedule_text;
+  auto c = tune_module(second, host(), &db, quick(Strategy::Random, 12));
+  EXPECT_FALSE(c[0].skipped);
+  EXPECT_GT(c[0].measured, 0);
+}
+
 TEST(Tuner, TheHandScheduleIsMeasuredFirstAndNeverBeatenBySlowerCandidates) {
   Database db(temp_db("given"));
   const Kernel &k = *suite().find_kernel("matmul");
