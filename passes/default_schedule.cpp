@@ -271,6 +271,14 @@ size_t vector_axis(const Stage &st) {
   return vd == 0 ? st.axes.size() : vd - 1;
 }
 
+/// True when outer loop `o` (an axis or its "_o" part after the tile's split) iterates a
+/// spatial axis of `st` that `axes` marks (the axes an operand depends on).
+bool loop_of(const std::string &o, const Stage &st, const std::vector<bool> &axes) {
+  for (size_t d = 0; d < st.axes.size(); ++d)
+    if (axes[d] && (o == st.axes[d].var->name || o == st.axes[d].var->name + "_o")) return true;
+  return false;
+}
+
 /// A stage's loops after the tile's splits: the spatial loops outside the tile (outer to
 /// inner), the tile's loops (outer to inner; unrolled), and the vector loop.
 struct TiledLoops {
@@ -447,11 +455,6 @@ const Stage *pointwise_consumer(const Kernel &k, const Stage &st, const std::vec
   return found;
 }
 
-/// A reduction with a vector axis: its register tile, and where it has an elementwise
-/// epilogue, the epilogue's loops tiled the same way with the reduction computed inside its
-/// tile loop (the accumulators are finished, biased and activated while still in registers,
-/// and the reduction's result is never written to memory); otherwise the accumulators are a
-/// cache_write tile. Returns the consumer it scheduled too, or null.
 /// What the tuner may change in a reduction's schedule (DefaultChoices; the heuristic's own
 /// choice is alternative 0 of each). Asked in one fixed order, whatever the answers, so that a
 /// point of the tuner's space always means the same choices.
@@ -512,6 +515,11 @@ ReductionChoices choose_for(const Stage &st, size_t vd, int lanes, const Target 
   return c;
 }
 
+/// A reduction with a vector axis: its register tile, and where it has an elementwise
+/// epilogue, the epilogue's loops tiled the same way with the reduction computed inside its
+/// tile loop (the accumulators are finished, biased and activated while still in registers,
+/// and the reduction's result is never written to memory); otherwise the accumulators are a
+/// cache_write tile. Returns the consumer it scheduled too, or null.
 const Stage *schedule_reduction(Schedule &s, const Kernel &k, const Stage &st, const Target &t,
                                 const std::vector<bool> &inlined, const DefaultChoices &choose) {
   const std::string n = st.name();
@@ -537,10 +545,7 @@ const Stage *schedule_reduction(Schedule &s, const Kernel &k, const Stage &st, c
     TiledLoops l = split_for_tile(s, st, n, vd, tile, lanes, false, uses);
     size_t leading = 0;
     for (auto &o : l.outer) {
-      bool used = false;
-      for (size_t d = 0; d < st.axes.size(); ++d)
-        used = used || (uses[d] && (o == st.axes[d].var->name || o == st.axes[d].var->name + "_o"));
-      if (!used) break;
+      if (!loop_of(o, st, uses)) break;
       ++leading;
     }
     // How many tiles read each packed copy: the iterations of the loops inside the copy's
@@ -601,12 +606,8 @@ const Stage *schedule_reduction(Schedule &s, const Kernel &k, const Stage &st, c
         const std::vector<bool> big = largest_operand_axes(st);
         int64_t region = tile.rows * tile.cols * lanes;
         for (size_t i = cl.outer.size(); i-- > 1;) {
-          bool reused = true;
-          for (size_t d = 0; d < st.axes.size(); ++d)
-            if (big[d] && (cl.outer[i] == st.axes[d].var->name || cl.outer[i] == st.axes[d].var->name + "_o"))
-              reused = false;
           region *= cl.extent.at(cl.outer[i]);
-          if (!reused || region * 4 > t.l1_bytes) break;
+          if (loop_of(cl.outer[i], st, big) || region * 4 > t.l1_bytes) break;
           ++inside;
         }
         // The heuristic's block only where a block of the operand serves 7 or more tiles (a 7x7

@@ -225,9 +225,9 @@ int run_tune(const TuneFlags &f, const Module &m, const Target &t, const std::st
     out << fmt::format("{:<24} {:>10.3f}us {:>10.2f} {:>8} {:>8} {:>8}\n", s.kernel, s.median_seconds * 1e6, s.gflops,
                        s.measured, s.invalid, s.resumed);
     if (s.skipped)
-      out << fmt::format("  {}: not tuned: the database has {} earlier measurements of its workload (its share of "
-                         "the budget: {}); the best of them is kept\n",
-                         s.kernel, s.history, f.budget / std::max<int64_t>(1, int64_t(summaries.size())));
+      out << fmt::format("  {}: not tuned: earlier runs measured its workload {} times, its share of the budget "
+                         "or more; the best of them is kept\n",
+                         s.kernel, s.history);
     if (s.given_gflops > 0)
       out << fmt::format("  {}: {} {:.2f} GFLOP/s; {}\n", s.kernel,
                          s.given_is_default ? "default schedule" : "hand schedule from the .ir", s.given_gflops,

@@ -18,7 +18,8 @@
 //                 part rfactored into a new stage NAME_rf whose innermost loop is vectorized
 //   default       the default schedule (passes/default_schedule.cpp), its choices the decisions:
 //                 each tiled stage's register tile (one of its best eight), packing or not, its
-//                 epilogue at the tile or not, outer loop order, innermost reduction unrolled
+//                 epilogue at the tile or not, outer loop order, innermost reduction unrolled,
+//                 K-blocking (decision 31)
 //   simple        other stages: innermost spatial axis split by the vector length and vectorized,
 //                 outer loop parallel; an intermediate stage read by one simple stage may be
 //                 computed at that stage's outer loop (a compute-location decision)
