@@ -141,4 +141,8 @@ ScalarKind checked_type(const ast::TypeAnn &t, const std::string &tensor);
 /// defined, weights 64-byte aligned and not overlapping. Throws UserError at the first problem.
 ModelDecl check_model(const ast::Model &model, const Module &m);
 
+/// Sets each kernel's weight_inputs from the checked models of `m`: the inputs that every call
+/// of the kernel, in every model, passes a weight.
+void mark_weight_inputs(Module &m);
+
 }  // namespace kcc

@@ -61,6 +61,11 @@ struct Kernel {
   std::vector<Tensor> outputs;  ///< results, in order (each defined by exactly one stage)
   std::vector<Stage> stages;    ///< in definition order; a stage reads only inputs and earlier stages
   SourceLoc loc;
+  /// Indices of the inputs that every call of the kernel in the file's models passes a model
+  /// weight (ascending; empty for a kernel no model calls). A weight is read once per inference,
+  /// long after its last use, so it comes from memory: the tuner times such a kernel with these
+  /// inputs evicted from the cache (tuner/measure.h), and they are part of its workload key.
+  std::vector<int> weight_inputs;
 
   const Stage *find_stage(const std::string &n) const;
   Tensor find_tensor(const std::string &n) const;  ///< inputs, outputs and intermediates

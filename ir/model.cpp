@@ -189,6 +189,27 @@ class ModelChecker {
 
 ModelDecl check_model(const ast::Model &model, const Module &m) { return ModelChecker(model, m).run(); }
 
+void mark_weight_inputs(Module &m) {
+  for (Kernel &k : m.kernels) {
+    std::vector<int> weight(k.inputs.size(), 1);
+    bool called = false;
+    for (const ModelDecl &model : m.models)
+      for (const ModelCall &c : model.calls) {
+        if (c.kernel != k.name) continue;
+        called = true;
+        for (size_t i = 0; i < k.inputs.size() && i < c.args.size(); ++i) {
+          bool is_weight = false;
+          for (const ModelWeight &w : model.weights) is_weight |= w.tensor.name == c.args[i];
+          weight[i] &= is_weight;
+        }
+      }
+    k.weight_inputs.clear();
+    if (called)
+      for (size_t i = 0; i < weight.size(); ++i)
+        if (weight[i]) k.weight_inputs.push_back(static_cast<int>(i));
+  }
+}
+
 std::string weights_path(const Module &m, const ModelDecl &model) {
   std::string dir = m.file ? m.file->path : "";
   size_t slash = dir.find_last_of('/');

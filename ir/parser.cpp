@@ -86,6 +86,7 @@ class Parser {
     }
     // Models call kernels defined anywhere in the file, so they are checked last.
     for (auto &am : models) m.models.push_back(check_model(am, m));
+    mark_weight_inputs(m);
     return m;
   }
 

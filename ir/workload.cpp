@@ -54,6 +54,14 @@ class WorkloadPrinter {
     os << "outputs";
     for (auto &t : k_.outputs) os << " " << tensor_name(t);
     os << "\n";
+    // Inputs that are a model's weights are timed cold (tuner/measure.h): records of one
+    // workload measured hot and cold must not mix. Nothing is added for other kernels, so
+    // their keys are what they were.
+    if (!k_.weight_inputs.empty()) {
+      os << "weights";
+      for (int i : k_.weight_inputs) os << " " << tensor_name(k_.inputs[static_cast<size_t>(i)]);
+      os << "\n";
+    }
     return os.str();
   }
 

@@ -59,6 +59,13 @@ int kcc_parallel_for(int64_t n, kcc_task_fn fn, void *closure);
 void *kcc_alloc(size_t bytes);
 void kcc_free(void *p);
 
+/* Writes back and evicts [p, p + bytes) from every level of the data cache (x86-64: clflushopt,
+ * or clflush where the CPU lacks it; AArch64: dc civac), so that the next access comes from
+ * memory: a kernel's weights as a model's inference finds them (each read once per inference,
+ * long after the last). The tuner's measurer and bench/models/profile.c time with it. Returns 1,
+ * or 0 where this architecture has no such instruction (nothing is done). */
+int kcc_evict_from_cache(const void *p, size_t bytes);
+
 /* Reads a compiled model's external weights (`kcc compile --weights external` writes NAME.weights;
  * the generated NAME_load_weights calls this with the model's numbers): `bytes` bytes whose
  * FNV-1a 64 hash must be `fnv1a`, into new 64-byte aligned memory stored in *weights (free it

@@ -8,7 +8,11 @@
 //      interpreter within each element's rounding-error bound (error_bound.h; a mismatch is a
 //      compiler bug: recorded invalid, and the tuner reports it, bug_report.h), then
 //      warmed up and timed: each sample repeats the kernel until it lasts `min_sample_seconds`,
-//      `samples` samples (>= 3) are kept, the median reported.
+//      `samples` samples (>= 3) are kept, the median reported. A kernel's weight inputs
+//      (Kernel::weight_inputs: a model passes it weights) are evicted from the cache before each
+//      timed run (kcc_evict_from_cache, untimed): a model reads each weight once per inference,
+//      so a schedule is ranked as the model will run it, not with weights hot in L2. The check
+//      above catches wrong code; this only changes what is timed.
 // A candidate that crashes the worker or runs past `timeout_seconds` is recorded invalid with
 // the reason; the worker is killed and a new one forked for the rest of the batch.
 //
@@ -39,6 +43,7 @@ struct MeasureOptions {
   int samples = 5;                   ///< kept per candidate (at least 3 are kept whatever this says)
   double min_sample_seconds = 0.01;  ///< each sample repeats the kernel until it lasts this long
   int warmup_runs = 1;
+  bool cold_weights = true;          ///< evict Kernel::weight_inputs before each timed run (CPU)
   double timeout_seconds = 10;       ///< per candidate (check + warm-up + samples)
   int build_threads = 2;
   /// CPU seconds per stage of the kernel: a candidate whose O3 pipeline takes more than this

@@ -2,6 +2,7 @@
 #include "tuner/runner_client.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <cmath>
 #include <cstdio>
@@ -174,11 +175,12 @@ std::vector<RunnerResult> RemoteRunner::measure(const std::vector<const LoweredF
   {
     std::ofstream req(base + ".req");
     req << "hello\n";
+    const std::string cold = o_.cold_inputs.empty() ? "" : fmt::format(" cold={}", fmt::join(o_.cold_inputs, ","));
     for (auto &n : names)
       req << fmt::format("run lib={} kernel={}__argv argv=1 data={} samples={} min_time={} warmup={} tol={}{} threads={} "
-                         "timeout={}\n",
+                         "timeout={}{}\n",
                          base + ".so", n, data_path_, o_.samples, o_.min_seconds, o_.warmup, o_.tolerance,
-                         bounds_path_.empty() ? "" : " bounds=" + bounds_path_, o_.threads, o_.timeout_seconds);
+                         bounds_path_.empty() ? "" : " bounds=" + bounds_path_, o_.threads, o_.timeout_seconds, cold);
   }
   std::string cmd = fmt::format("{} < {} > {} 2> {}", o_.command, sh_quote(base + ".req"), sh_quote(base + ".resp"),
                                 sh_quote(base + ".err"));

@@ -35,6 +35,9 @@ struct RunnerOptions {
   std::vector<std::vector<double>> bounds;
   double timeout_seconds = 10;  ///< per candidate
   int threads = 0;              ///< kcc_set_num_threads in the runner (0 = its default)
+  /// Inputs evicted from the cache before each timed call (`cold=`; the kernel's weight inputs,
+  /// tuner/measure.h).
+  std::vector<int> cold_inputs;
   unsigned seed = 1;            ///< random inputs
 };
 

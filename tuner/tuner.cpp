@@ -83,6 +83,7 @@ std::unique_ptr<Evaluator> make_measuring_evaluator(KernelSpace &space, const Tu
   r.bounds = bounded_reference(space.kernel(), random_inputs(space.kernel(), o.measure.seed)).bounds;
   r.timeout_seconds = o.measure.timeout_seconds;
   r.threads = o.measure.run_threads;
+  if (o.measure.cold_weights) r.cold_inputs = space.kernel().weight_inputs;
   r.seed = o.measure.seed;
   return std::make_unique<RunnerEvaluator>(space, r);
 }

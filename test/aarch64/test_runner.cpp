@@ -84,6 +84,22 @@ TEST_P(Runner, ChecksAndTimesCorrectKernels) {
   }
 }
 
+// cold=: the inputs named are evicted before every timed call (a model kernel's weights); the
+// results are still checked and timed (on AArch64 under qemu, `dc civac` must not fault).
+TEST_P(Runner, EvictsColdInputsAndStillChecksAndTimes) {
+  const Kernel &k = *model().find_kernel("matmul");
+  Target t = target();
+  LoweredFunc a = lower_kernel(k, default_schedule(k, t), t);
+  runner::RunnerOptions o = opts("cold");
+  o.cold_inputs = {0, 1};
+  runner::RemoteRunner r(k, t, o);
+  auto res = r.measure({&a});
+  ASSERT_EQ(res.size(), 1u);
+  EXPECT_TRUE(res[0].ok) << res[0].error;
+  EXPECT_GE(res[0].samples.size(), 3u);
+  EXPECT_GT(res[0].median, 0);
+}
+
 TEST_P(Runner, ReportsWrongResults) {
   const Kernel &k = *model().find_kernel("matmul");
   const Kernel &neg = *model().find_kernel("negmatmul");  // same signature, other values
@@ -146,6 +162,22 @@ TEST(RunnerProtocol, MissingLibraryAndKernelAreErrorsNotCrashes) {
   auto r = runner::parse_runner_line(line);
   EXPECT_FALSE(r.ok);
   EXPECT_EQ(r.error.rfind("load:", 0), 0u) << r.error;
+}
+
+TEST(RunnerProtocol, ABadColdListIsAnErrorNamingIt) {
+  std::string dir = std::string(KCC_BINARY_DIR) + "/test/aarch64/runner_work/protocol";
+  std::filesystem::create_directories(dir);
+  for (const char *bad : {"x", "1,,2", "64", "-1", "1,"}) {
+    std::string cmd = std::string(KCC_HOST_RUNNER) + " lib=" + dir + "/none.so kernel=x data=" + dir +
+                      "/none.kccd cold=" + bad + " > " + dir + "/out.txt";
+    std::system(cmd.c_str());
+    std::ifstream in(dir + "/out.txt");
+    std::string line;
+    ASSERT_TRUE(std::getline(in, line)) << bad;
+    auto r = runner::parse_runner_line(line);
+    EXPECT_FALSE(r.ok) << bad;
+    EXPECT_NE(r.error.find("cold="), std::string::npos) << bad << ": " << r.error;
+  }
 }
 
 TEST_P(Runner, TuningRunThroughTheRunner) {

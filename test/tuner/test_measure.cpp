@@ -67,6 +67,25 @@ TEST(Measurer, GoodCandidateGetsSamplesAndAMedian) {
   EXPECT_GT(r[0].median, 0);
 }
 
+// A model kernel's weight inputs are evicted before each timed run: it is still checked (a wrong
+// candidate stays invalid) and timed with every sample.
+TEST(Measurer, WeightInputsTimedColdAreStillCheckedAndTimed) {
+  Kernel k = *suite().find_kernel("matmul");
+  k.weight_inputs = {1};
+  Crafted c = craft(k);
+  MeasureOptions o;
+  o.min_sample_seconds = 0.001;
+  o.samples = 3;
+  Measurer m(k, host(), o);
+  auto r = m.measure({&c.good, &c.wrong});
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_TRUE(r[0].valid) << r[0].error;
+  EXPECT_GE(r[0].samples.size(), 3u);
+  EXPECT_GT(r[0].median, 0);
+  EXPECT_FALSE(r[1].valid);
+  EXPECT_EQ(r[1].outcome, Outcome::WrongResult) << r[1].error;
+}
+
 TEST(Measurer, ABuildPastTheCompileTimeLimitIsGivenUpAndRecordedInvalid) {
   const Kernel &k = *suite().find_kernel("matmul");
   Crafted c = craft(k);

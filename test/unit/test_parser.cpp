@@ -6,6 +6,7 @@
 
 #include "ir/lexer.h"
 #include "ir/parser.h"
+#include "ir/workload.h"
 
 namespace kcc {
 namespace {
@@ -426,6 +427,37 @@ TEST(Model, ParsesCallsWeightsAndTypes) {
   EXPECT_EQ(d.find_tensor("t1")->shape, (std::vector<int64_t>{1, 4, 6, 6}));
   EXPECT_TRUE(d.find_tensor("m")->shape.empty());
   EXPECT_EQ(d.find_tensor("t1")->loc.line, 16);
+}
+
+// The inputs every call passes a model weight are the kernel's weight inputs (timed cold by the
+// tuner), and they are part of its workload key; kernels no model gives a weight keep their key.
+TEST(Model, MarksTheInputsItsCallsPassWeightsAndKeysThem) {
+  Module m = parse_module("test.ir", kTinyModel);
+  EXPECT_EQ(m.find_kernel("conv_relu")->weight_inputs, (std::vector<int>{1, 2}));
+  EXPECT_EQ(m.find_kernel("head")->weight_inputs, (std::vector<int>{1}));
+  const std::string kernels_only = std::string(kTinyModel).substr(0, std::string(kTinyModel).find("model tiny"));
+  Module alone = parse_module("alone.ir", kernels_only);
+  EXPECT_TRUE(alone.find_kernel("conv_relu")->weight_inputs.empty());
+  EXPECT_NE(workload_key(*m.find_kernel("conv_relu")), workload_key(*alone.find_kernel("conv_relu")));
+  EXPECT_NE(workload_text(*m.find_kernel("head")).find("\nweights t1\n"), std::string::npos)
+      << workload_text(*m.find_kernel("head"));
+
+  // A kernel one call gives a weight and another an activation: not a weight input.
+  Module mixed = parse_module("mixed.ir", R"(
+kernel scale(X: f32[4], S: f32[4]) -> Y: f32[4] {
+  Y[i] = X[i] * S[i]
+}
+model twice(a: f32[4]) -> c: f32[4] {
+  weights "twice.weights"
+  s: f32[4] = weight at 0
+  b = scale(a, s)
+  c = scale(b, b)
+}
+)");
+  EXPECT_TRUE(mixed.find_kernel("scale")->weight_inputs.empty());
+  EXPECT_EQ(workload_key(*mixed.find_kernel("scale")),
+            workload_key(*parse_module("k.ir", "kernel scale(X: f32[4], S: f32[4]) -> Y: f32[4] {\n  Y[i] = X[i] * S[i]\n}\n")
+                              .find_kernel("scale")));
 }
 
 TEST(Model, PrintsBackToTheSameText) {

@@ -299,6 +299,20 @@ TEST(RuntimeAlloc, AlignedAndUsable) {
 
 TEST(RuntimeAlloc, HugeRequestFailsCleanly) { EXPECT_EQ(kcc_alloc(~size_t(0) - 10), nullptr); }
 
+// Eviction writes dirty lines back: the data is intact after it, and the calls are safe on an
+// unaligned start, a zero length and null.
+TEST(RuntimeEvict, KeepsTheDataAndSupportsThisArchitecture) {
+  std::vector<float> v(100003);
+  for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>(i) * 0.5f;
+  const int supported = kcc_evict_from_cache(reinterpret_cast<const char *>(v.data()) + 3, v.size() * 4 - 3);
+#if defined(__x86_64__) || defined(__aarch64__)
+  EXPECT_EQ(supported, 1);
+#endif
+  for (size_t i = 0; i < v.size(); ++i) ASSERT_EQ(v[i], static_cast<float>(i) * 0.5f) << i;
+  EXPECT_EQ(kcc_evict_from_cache(v.data(), 0), 1);
+  EXPECT_EQ(kcc_evict_from_cache(nullptr, 64), 1);
+}
+
 TEST(RuntimeErrors, EveryStatusHasAMessage) {
   for (int s = KCC_OK; s <= KCC_ERR_TASK_FAILED; ++s) {
     const char *m = kcc_error_string(s);

@@ -3,7 +3,7 @@
  * The protocol is in docs/runner.md. In short: one request per line on stdin (or one request
  * in the arguments), one JSON line per request on stdout:
  *   run lib=cand.so kernel=cand3 data=matmul.kccd [samples=5] [min_time=0.01] [warmup=1]
- *       [tol=1e-3] [bounds=matmul.bounds.kccd] [argv=0] [threads=0] [timeout=10]
+ *       [tol=1e-3] [bounds=matmul.bounds.kccd] [argv=0] [threads=0] [timeout=10] [cold=1,2]
  *   -> {"kernel":"cand3","ok":true,"error":"","max_err":1.2e-07,"reps":40,
  *       "samples":[1.1e-05,...],"median":1.1e-05}
  * Each request runs in a forked child, so a candidate that crashes or hangs is reported
@@ -32,6 +32,7 @@
 
 typedef struct {
   char lib[1024], kernel[256], data[1024], bounds[1024];
+  uint64_t cold; /* inputs (bit i: input i) evicted from the cache before each timed call */
   int samples, warmup, threads, argv; /* argv: the symbol is `int kernel(void **args)` */
   double min_time, tol, timeout;
 } request;
@@ -95,6 +96,17 @@ static int parse_request(char *line, request *r, char *err, size_t errlen) {
     else if (strcmp(k, "min_time") == 0) r->min_time = atof(v);
     else if (strcmp(k, "tol") == 0) r->tol = atof(v);
     else if (strcmp(k, "timeout") == 0) r->timeout = atof(v);
+    else if (strcmp(k, "cold") == 0) {
+      for (char *e;; v = e + 1) {
+        long i = strtol(v, &e, 10);
+        if (e == v || *v == '-' || *v == '+' || i >= 64 || (*e && *e != ',')) {
+          snprintf(err, errlen, "cold= takes input indices 0..63 separated by commas, got '%s'", eq + 1);
+          return -1;
+        }
+        r->cold |= (uint64_t)1 << i;
+        if (!*e) break;
+      }
+    }
     else {
       snprintf(err, errlen, "unknown key '%s'", k);
       return -1;
@@ -112,6 +124,24 @@ static int parse_request(char *line, request *r, char *err, size_t errlen) {
 /* Calls the candidate: through its `int f(void **args)` entry (any argument count) or directly. */
 static int call(const request *r, void *fn, void **args, unsigned nargs) {
   return r->argv ? ((int (*)(void **))fn)(args) : kccd_call(fn, args, nargs);
+}
+
+/* Seconds that `reps` calls take; with r->cold, the calls alone, each after evicting those inputs. */
+static double timed_calls(const request *r, void *fn, void **args, unsigned nargs, const kccd_block *b, long reps) {
+  if (!r->cold) {
+    double t0 = now_seconds();
+    for (long k = 0; k < reps; ++k) call(r, fn, args, nargs);
+    return now_seconds() - t0;
+  }
+  double total = 0;
+  for (long k = 0; k < reps; ++k) {
+    for (unsigned i = 0; i < b->n_inputs && i < 64; ++i)
+      if (r->cold >> i & 1) kcc_evict_from_cache(b->data[i], b->count[i] * sizeof(float));
+    double t0 = now_seconds();
+    call(r, fn, args, nargs);
+    total += now_seconds() - t0;
+  }
+  return total;
 }
 
 /* Reads the per-element tolerances of `path` (one KCCD block: no inputs, one array per output of
@@ -207,22 +237,17 @@ static int run_request(const request *r, FILE *out) {
       if (e > max_err) max_err = e;
     }
   }
-  /* 2. timing: warm-up, then samples of `reps` calls each lasting at least min_time */
+  /* 2. timing: warm-up, then samples of `reps` calls each lasting at least min_time; with cold=,
+   * those inputs are evicted before each call and each call is timed alone (the eviction is not) */
   for (int w = 0; w < r->warmup; ++w) call(r, fn, args, nargs);
   long reps = 1;
   for (;;) {
-    double t0 = now_seconds();
-    for (long k = 0; k < reps; ++k) call(r, fn, args, nargs);
-    double dt = now_seconds() - t0;
+    double dt = timed_calls(r, fn, args, nargs, &b, reps);
     if (dt >= r->min_time || reps >= (1L << 30)) break;
     reps = dt <= 0 ? reps * 16 : (long)(reps * (1.2 * r->min_time / dt)) + 1;
   }
   double samples[MAX_SAMPLES], sorted[MAX_SAMPLES];
-  for (int s = 0; s < r->samples; ++s) {
-    double t0 = now_seconds();
-    for (long k = 0; k < reps; ++k) call(r, fn, args, nargs);
-    samples[s] = sorted[s] = (now_seconds() - t0) / (double)reps;
-  }
+  for (int s = 0; s < r->samples; ++s) samples[s] = sorted[s] = timed_calls(r, fn, args, nargs, &b, reps) / (double)reps;
   qsort(sorted, (size_t)r->samples, sizeof(double), cmp_double);
   fputs("{\"kernel\":", out);
   json_string(out, r->kernel);
