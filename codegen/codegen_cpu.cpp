@@ -212,6 +212,7 @@ class CodeGenCPU : public LLVMEmitter {
   void set_buffer_attributes(llvm::Argument *a, const BufferNode *buf, bool maybe_null);
   llvm::Value *stack_buffer(const BufferNode *buf);
   void emit_barrier() override {}  // a no-op on CPUs
+  bool prefetches() const override { return true; }
   llvm::Value *emit_math(const Call *op, std::vector<llvm::Value *> &args) override;
   llvm::Value *emit_gather(const BufferNode *buf, Type t, llvm::Value *base_ptr, llvm::Value *idx,
                            llvm::Align elem_align) override;

@@ -156,6 +156,7 @@ void LLVMEmitter::emit(const Stmt &s) {
       return;
     case StmtKind::IfThenElse: emit_if(s.as<IfThenElse>()); return;
     case StmtKind::Barrier: emit_barrier(); return;
+    case StmtKind::Prefetch: emit_prefetch(s.as<Prefetch>()); return;
   }
 }
 
@@ -237,6 +238,21 @@ llvm::Value *LLVMEmitter::buffer_ptr(const BufferNode *b) {
   KCC_INTERNAL(it != st_.buffers.end(),
                "buffer '" + b->name + "' is used outside its allocation in '" + func_name() + "'");
   return it->second;
+}
+
+void LLVMEmitter::emit_prefetch(const Prefetch *op) {
+  if (!prefetches()) return;
+  auto *ld = op->read.as<Load>();
+  KCC_INTERNAL(ld, "prefetch of something other than a load in '" + func_name() + "'");
+  Expr idx = ld->index;
+  int64_t stride = 0;
+  if (idx.type().lanes > 1 && !as_linear_ramp(ld->index, &idx, &stride)) return;  // the first lane's line
+  // Not inbounds: a prefetch may point past its buffer (the iteration after the last), which is
+  // harmless for the instruction but not for an inbounds GEP.
+  llvm::Value *p = b_.CreateGEP(mem_type(ld->type.element()), buffer_ptr(ld->buffer.get()), to_i64(emit(idx), idx.type()));
+  // read, locality 2 (the L2 and outwards: the next block must not evict the current one from
+  // L1), data cache
+  b_.CreateIntrinsic(llvm::Intrinsic::prefetch, {p->getType()}, {p, b_.getInt32(0), b_.getInt32(2), b_.getInt32(1)});
 }
 
 llvm::Value *LLVMEmitter::emit_load(const Load *op) {

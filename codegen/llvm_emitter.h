@@ -54,6 +54,8 @@ class LLVMEmitter {
   /// An Allocate: binds the buffer in st_.buffers, emits the body, releases the buffer.
   virtual void emit_allocate(const Allocate *op) = 0;
   virtual void emit_barrier() = 0;
+  /// Whether Prefetch statements become prefetch instructions (else they are dropped).
+  virtual bool prefetches() const { return false; }
   /// A floating-point math call on already emitted arguments (integer abs is handled here).
   virtual llvm::Value *emit_math(const Call *op, std::vector<llvm::Value *> &args) = 0;
   /// A vector load of `t` (in-memory type) from element indices `idx` (a vector of i64).
@@ -111,6 +113,7 @@ class LLVMEmitter {
   llvm::Value *emit_binary(const Binary *op);
   llvm::Value *emit_int_div_mod(const Binary *op, llvm::Value *a, llvm::Value *b);
   llvm::Value *emit_load(const Load *op);
+  void emit_prefetch(const Prefetch *op);
   llvm::Value *emit_ramp(const Ramp *op);
   llvm::Value *emit_call(const Call *op);
 

@@ -873,6 +873,16 @@ class Parser {
       fail(cur().loc, fmt::format("expected axis names after 'reorder_storage {}', found {}", s.stage, describe(cur())));
     return s;
   }
+  StepKind prefetch_step(const std::string &p) {
+    PrefetchStep s;
+    s.tensor = name_after(p, "a tensor name");
+    expect_word("at", p);
+    s.at = loop_name(true, p);
+    SourceLoc l = cur().loc;
+    s.distance = integer("a prefetch distance (iterations ahead, an integer)");
+    if (s.distance < 1) fail(l, fmt::format("'prefetch' distance must be at least 1, found {}", s.distance));
+    return s;
+  }
   StepKind storage_align_step(const std::string &p) {
     StorageAlignStep s;
     s.axis = loop_name(true, p);
@@ -905,6 +915,7 @@ class Parser {
       {"rfactor", &Parser::rfactor_step},
       {"storage_align", &Parser::storage_align_step},
       {"reorder_storage", &Parser::reorder_storage_step},
+      {"prefetch", &Parser::prefetch_step},
   };
 
   static std::string primitive_list() {

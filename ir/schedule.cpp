@@ -77,6 +77,9 @@ struct Printer {
   std::string operator()(const StorageAlignStep &s) const {
     return fmt::format("storage_align {} {} {}", loop(s.axis), s.factor, s.offset);
   }
+  std::string operator()(const PrefetchStep &s) const {
+    return fmt::format("prefetch {} at {} {}", s.tensor, loop(s.at), s.distance);
+  }
 };
 
 struct Namer {
@@ -93,6 +96,7 @@ struct Namer {
   std::string operator()(const RfactorStep &) const { return "rfactor"; }
   std::string operator()(const StorageAlignStep &) const { return "storage_align"; }
   std::string operator()(const ReorderStorageStep &) const { return "reorder_storage"; }
+  std::string operator()(const PrefetchStep &) const { return "prefetch"; }
 };
 
 }  // namespace

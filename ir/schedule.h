@@ -26,6 +26,9 @@
 //                                                      (outermost first; S must be an intermediate,
 //                                                      e.g. a cache_read pack transposed so that the
 //                                                      vectorized axis is contiguous)
+//   prefetch       T at S.l D                          while iteration i of l runs, fetch into the
+//                                                      caches what S reads of T in iteration i + D
+//                                                      (CPU; a hint: never changes results)
 // Loops are named by the step that created them (an axis name from the kernel, or a result of
 // split/tile/fuse). Application resolves each name to a loop handle once; lowering never
 // searches loops by name.
@@ -113,10 +116,16 @@ struct ReorderStorageStep {
   std::string stage;
   std::vector<LoopName> axes;  ///< every axis of the stage's tensor, outermost first
 };
+struct PrefetchStep {
+  std::string tensor;
+  LoopName at;
+  int64_t distance = 1;  ///< iterations of `at` ahead, >= 1
+};
 
 using StepKind = std::variant<SplitStep, TileStep, ReorderStep, FuseStep, AnnotateStep,
                               UnrollLimitStep, BindStep, ComputeStep, CacheReadStep,
-                              CacheWriteStep, RfactorStep, StorageAlignStep, ReorderStorageStep>;
+                              CacheWriteStep, RfactorStep, StorageAlignStep, ReorderStorageStep,
+                              PrefetchStep>;
 
 struct Step {
   StepKind kind;

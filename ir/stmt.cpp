@@ -107,6 +107,12 @@ Stmt make_if(Expr cond, Stmt then_case, Stmt else_case) {
 
 Stmt make_barrier() { return Stmt(std::make_shared<Barrier>()); }
 
+Stmt make_prefetch(Expr read) {
+  auto n = std::make_shared<Prefetch>();
+  n->read = std::move(read);
+  return Stmt(n);
+}
+
 namespace {
 
 void print(std::ostream &os, const Stmt &s, int indent) {
@@ -151,6 +157,7 @@ void print(std::ostream &os, const Stmt &s, int indent) {
       return;
     }
     case StmtKind::Barrier: os << pad << "barrier\n"; return;
+    case StmtKind::Prefetch: os << pad << "prefetch " << s.as<Prefetch>()->read << "\n"; return;
   }
 }
 

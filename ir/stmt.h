@@ -35,7 +35,8 @@ Buffer make_buffer(std::string name, Type elem, std::vector<int64_t> shape, MemS
   X(Allocate)             \
   X(Seq)                  \
   X(IfThenElse)           \
-  X(Barrier)
+  X(Barrier)              \
+  X(Prefetch)
 
 enum class StmtKind : uint8_t {
 #define KCC_ENUM(N) N,
@@ -112,6 +113,12 @@ struct IfThenElse : StmtNodeBase<IfThenElse, StmtKind::IfThenElse> {
 };
 /// GPU: all threads of a block wait here (bar.sync 0). No-op on CPU.
 struct Barrier : StmtNodeBase<Barrier, StmtKind::Barrier> {};
+/// A hint: the cache line that `read` (a scalar Access, or after lowering a Load) would read is
+/// fetched into the caches ahead of use (x86-64 prefetcht1, AArch64 prfm pldl2keep). It reads
+/// nothing the program sees and never faults, wherever it points. No-op on GPUs.
+struct Prefetch : StmtNodeBase<Prefetch, StmtKind::Prefetch> {
+  Expr read;
+};
 
 Stmt make_for(Var v, Expr min, Expr extent, ForKind kind, Stmt body, int thread_axis = 0);
 Stmt make_store(Buffer b, Expr index, Expr value, Expr predicate = Expr());
@@ -120,6 +127,7 @@ Stmt make_allocate(Buffer b, Stmt body);
 Stmt make_seq(std::vector<Stmt> stmts);
 Stmt make_if(Expr cond, Stmt then_case, Stmt else_case = Stmt());
 Stmt make_barrier();
+Stmt make_prefetch(Expr read);
 
 struct GpuLaunchPlan;  // ir/gpu_launch.h
 

@@ -73,6 +73,7 @@ void IRVisitor::visit_node(const IfThenElse *op) {
   visit(op->else_case);
 }
 void IRVisitor::visit_node(const Barrier *) {}
+void IRVisitor::visit_node(const Prefetch *op) { visit(op->read); }
 
 // ---------------------------------------------------------------- IRMutator
 
@@ -183,6 +184,10 @@ Stmt IRMutator::mutate_node(const IfThenElse *op, const Stmt &self) {
   return make_if(c, t, e);
 }
 Stmt IRMutator::mutate_node(const Barrier *, const Stmt &self) { return self; }
+Stmt IRMutator::mutate_node(const Prefetch *op, const Stmt &self) {
+  Expr r = mutate(op->read);
+  return r.same_as(op->read) ? self : make_prefetch(r);
+}
 
 // ---------------------------------------------------------------- helpers
 

@@ -255,6 +255,10 @@ class ScheduleRenamer {
     for (auto &l : x.axes) loop(l, x.stage);
     x.stage = tensor(x.stage);
   }
+  void apply(PrefetchStep &x) {
+    x.tensor = tensor(x.tensor);
+    loop(x.at, "");
+  }
 
   std::map<std::string, std::string> tensors_;
   std::map<std::string, std::map<std::string, std::string>> axes_;  // old stage -> old axis -> new

@@ -468,10 +468,34 @@ struct ReductionChoices {
   /// outside the tiles of a row of tiles computed together (see schedule_reduction).
   int64_t kblock = 0;
   bool kblock_by_default = false;  ///< the heuristic's block (applied only where enough tiles reuse it)
+  /// STAGE.prefetch (asked only when the stage reads a model weight larger than half of L2): 1 =
+  /// each such weight prefetched one iteration ahead of its outermost reduction loop (the
+  /// K-block loop when blocked). Not the heuristic's choice: on ResNet-50 it took 4 ms off the
+  /// kernels replayed with weights from memory but added 1-2.5 ms to them hot, and the model,
+  /// whose weights this machine's L3 holds, did not move; the tuner, timing weights cold,
+  /// decides per kernel.
+  bool prefetch = false;
 };
+
+/// The model weights (Kernel::weight_inputs) `st` reads that are larger than half of L2: what
+/// STAGE.prefetch prefetches. A smaller one mostly stays in the caches between inferences
+/// (ResNet-50's 56x56 layers lost 0-13% to the prefetches' instructions and won nothing).
+std::vector<Tensor> prefetched_weights(const Kernel &k, const Stage &st, const Target &t) {
+  std::vector<Tensor> out;
+  for (int i : k.weight_inputs) {
+    const Tensor &w = k.inputs[size_t(i)];
+    bool read = false;
+    for_each_expr(st.body, [&](const Expr &e) {
+      if (auto *a = e.as<Access>()) read |= a->tensor->name == w->name;
+    });
+    if (read && double(w->num_elements()) * 4 > double(t.l2_bytes) / 2) out.push_back(w);
+  }
+  return out;
+}
 constexpr int kMaxTiles = 8;
 
-ReductionChoices choose_for(const Stage &st, size_t vd, int lanes, const Target &t, const DefaultChoices &choose) {
+ReductionChoices choose_for(const Stage &st, size_t vd, int lanes, const Target &t, const DefaultChoices &choose,
+                            bool reads_weights) {
   const std::vector<RegisterTile> tiles = rank_tiles(st, vd, lanes, t);
   auto ask = [&](const char *what, int alternatives) {
     if (!choose || alternatives <= 1) return 0;
@@ -512,6 +536,7 @@ ReductionChoices choose_for(const Stage &st, size_t vd, int lanes, const Target 
   const int kb = ask("kblock", int(blocks.size()));
   c.kblock = blocks[size_t(kb)];
   c.kblock_by_default = kb == 0 && c.kblock > 0;
+  c.prefetch = reads_weights && ask("prefetch", 2) == 1;
   return c;
 }
 
@@ -525,7 +550,16 @@ const Stage *schedule_reduction(Schedule &s, const Kernel &k, const Stage &st, c
   const std::string n = st.name();
   const size_t vd = vector_axis(st);
   const int lanes = vector_tile(t);
-  const ReductionChoices ch = choose_for(st, vd, lanes, t, choose);
+  const std::vector<Tensor> weights = prefetched_weights(k, st, t);
+  const ReductionChoices ch = choose_for(st, vd, lanes, t, choose, !weights.empty());
+  // Each weight one iteration of `at` (the outermost reduction loop) ahead, except `skip` (packed:
+  // the tiles read the copy).
+  auto prefetch_weights = [&](const std::string &at, const std::string &skip) {
+    if (!ch.prefetch || at.empty()) return;
+    for (const Tensor &w : weights)
+      if (w->name != skip) add(s, PrefetchStep{w->name, loop(n, at), 1});
+  };
+  const std::string outermost_reduction = st.raxes.empty() ? "" : st.raxes.front().var->name;
   const RegisterTile &tile = ch.tile;
   if (tile.row < 0 && tile.col < 0) {
     schedule_plain(s, st, t);
@@ -582,6 +616,7 @@ const Stage *schedule_reduction(Schedule &s, const Kernel &k, const Stage &st, c
       unroll_reduction();
       add(s, AnnotateStep{LoopAnnotation::Vectorize, loop(n, l.vec)});
       if (iterations > 1) add(s, AnnotateStep{LoopAnnotation::Parallel, loop(n, at)});
+      prefetch_weights(outermost_reduction, pack.access->tensor->name);
       return nullptr;
     }
     s.steps.resize(before);  // nothing reuses the panel: no pack
@@ -642,6 +677,7 @@ const Stage *schedule_reduction(Schedule &s, const Kernel &k, const Stage &st, c
       unroll_reduction();
       add(s, AnnotateStep{LoopAnnotation::Vectorize, loop(n, rl.vec)});
       parallel_if_more_than_one(s, cn, at_loops, at);
+      prefetch_weights(inside == 0 ? outermost_reduction : outermost_reduction + "_o", "");
       return c;
     }
     s.steps.resize(before);  // the tile is the whole output: no loop to compute it at
@@ -656,6 +692,7 @@ const Stage *schedule_reduction(Schedule &s, const Kernel &k, const Stage &st, c
   }
   add(s, AnnotateStep{LoopAnnotation::Vectorize, loop(n, l.vec)});
   parallel_if_more_than_one(s, n, l, at);
+  prefetch_weights(outermost_reduction, "");
   return nullptr;
 }
 

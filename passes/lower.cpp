@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include "ir/visitor.h"
 #include "passes/bounds.h"
@@ -419,6 +420,102 @@ class Lowerer {
     return s;
   }
 
+  /// The Prefetch statements of stage `si`'s `prefetch` steps, by the leaf position whose loop
+  /// body they open. For each distinct read of the tensor in `value` (the body in leaf loop
+  /// variables): the read with the step's loop l advanced by its distance (clamped to l's last
+  /// iteration), placed in the innermost serial loop inside l that the read's index depends on
+  /// (so it is not repeated by unrolled copies that read the same line); unrolled loops inside
+  /// that it depends on get loops of their own around it, a vectorized one is taken at lane 0
+  /// (its lanes share lines).
+  std::map<int, std::vector<Stmt>> prefetch_stmts(int si, const Expr &value) {
+    const StageState &st = sk_.stages[si];
+    const StageInfo &in = info_[si];
+    std::map<int, std::vector<Stmt>> out;
+    for (const StageState::PrefetchRequest &req : st.prefetches) {
+      const int pl = leaf_pos(st, req.loop);
+      KCC_INTERNAL(pl >= 0, "prefetch loop of '" + st.name() + "' is not a leaf");
+      std::vector<std::vector<Expr>> reads;
+      std::set<std::string> seen;
+      for_each_expr(value, [&](const Expr &e) {
+        auto *a = e.as<Access>();
+        if (!a || a->tensor->name != req.tensor) return;
+        std::string key;
+        for (auto &i : a->indices) key += to_string(i) + ",";
+        if (seen.insert(key).second) reads.push_back(a->indices);
+      });
+      if (reads.empty())
+        fail(req.step, ScheduleErrorKind::IllegalCache, st.loops[req.loop].name,
+             fmt::format("prefetch of '{}' at '{}': stage '{}' no longer reads it (a later cache_read or inline "
+                         "replaced the read)",
+                         req.tensor, st.loops[req.loop].name, st.name()));
+      Tensor t;
+      for_each_expr(value, [&](const Expr &e) {
+        if (auto *a = e.as<Access>(); a && a->tensor->name == req.tensor) t = a->tensor;
+      });
+      const Var lv = st.loops[req.loop].var;
+      const Expr ahead = min(var(lv) + make_int(req.distance), make_int(in.ext[req.loop] - 1));
+      for (const std::vector<Expr> &idx : reads) {
+        auto uses = [&](int l) {
+          for (auto &i : idx)
+            if (uses_var(i, st.loops[l].var)) return true;
+          return false;
+        };
+        int anchor = pl;
+        for (size_t p = static_cast<size_t>(pl) + 1; p < st.leaves.size(); ++p) {
+          const int l = st.leaves[p];
+          if (uses(l) && (in.kind[l] == ForKind::Serial || in.kind[l] == ForKind::Parallel)) anchor = static_cast<int>(p);
+        }
+        std::vector<std::pair<Var, Expr>> subst = {{lv, ahead}};
+        // Spread: the loops between l and the anchor that the read does not depend on (a row
+        // loop around a reduction) would repeat every prefetch, all in their first iteration.
+        // Instead the position in all of them, pos of n iterations, walks the j positions of
+        // the ones it depends on once: q = pos * j / n, decomposed into those loops' indices,
+        // issued only at the first position of each q (pos * j % n < j).
+        Expr first_of_q;
+        {
+          Expr pos = make_int(0);
+          int64_t n = 1, j = 1;
+          for (int p = pl + 1; p <= anchor; ++p) {
+            const int l = st.leaves[static_cast<size_t>(p)];
+            pos = pos * make_int(in.ext[l]) + var(st.loops[l].var);
+            n *= in.ext[l];
+            if (uses(l)) j *= in.ext[l];
+          }
+          if (j < n) {
+            Expr q = (pos * make_int(j)) / make_int(n);
+            first_of_q = simplify((pos * make_int(j)) % make_int(n) < make_int(j));
+            int64_t inner = 1;
+            for (int p = anchor; p > pl; --p) {
+              const int l = st.leaves[static_cast<size_t>(p)];
+              if (!uses(l)) continue;
+              subst.push_back({st.loops[l].var, (q / make_int(inner)) % make_int(in.ext[l])});
+              inner *= in.ext[l];
+            }
+          }
+        }
+        std::vector<std::pair<Var, int64_t>> own_loops;  // unrolled loops inside the anchor, outer first
+        for (size_t p = static_cast<size_t>(anchor) + 1; p < st.leaves.size(); ++p) {
+          const int l = st.leaves[p];
+          if (!uses(l)) continue;
+          if (in.kind[l] == ForKind::Vectorized) {
+            subst.push_back({st.loops[l].var, make_int(0)});
+          } else {
+            Var nv = make_var(st.loops[l].name);
+            subst.push_back({st.loops[l].var, var(nv)});
+            own_loops.push_back({nv, in.ext[l]});
+          }
+        }
+        std::vector<Expr> at;
+        for (auto &i : idx) at.push_back(simplify(substitute(i, subst)));
+        Stmt s = make_prefetch(make_access(t, at));
+        for (auto it = own_loops.rbegin(); it != own_loops.rend(); ++it)
+          s = make_for(it->first, make_int(0), make_int(it->second), ForKind::Unrolled, s);
+        out[anchor].push_back(first_of_q.defined() ? make_if(first_of_q, s) : s);
+      }
+    }
+    return out;
+  }
+
   Stmt build_nest(int si, const Realization &r) {
     const StageState &st = sk_.stages[si];
     const StageInfo &in = info_[si];
@@ -471,10 +568,16 @@ class Lowerer {
     Expr v = value;
     if (st.is_reduction()) v = combine(st.def.reduce, make_load(elem, target.buffer, idx), value);
     Stmt s = guarded(guard_of(si, {}, false), make_store(target.buffer, idx, v));
+    std::map<int, std::vector<Stmt>> prefetches = prefetch_stmts(si, value);
 
     for (int p = static_cast<int>(st.leaves.size()) - 1; p >= 0; --p) {
       int l = st.leaves[p];
       const LoopInfo &li = st.loops[l];
+      if (auto pf = prefetches.find(p); pf != prefetches.end()) {
+        std::vector<Stmt> body = pf->second;
+        body.push_back(s);
+        s = make_seq(std::move(body));
+      }
       if (p == cw) {
         // s is the nest inside the cache_write loop: fill the accumulator, run, write back.
         Stmt fill;

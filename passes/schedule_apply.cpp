@@ -133,6 +133,11 @@ void ScheduleApplier::check_not_held(const StageState &st, int l, const char *wh
            fmt::format("cannot {} loop '{}' of stage '{}': stage '{}' is computed at it (step {} '{}'); {} it before "
                        "that step",
                        what, n, st.name(), p.name(), p.where_step.index, p.where_step.primitive, what));
+  for (const StageState::PrefetchRequest &p : st.prefetches)
+    if (p.loop == l)
+      fail(ScheduleErrorKind::IllegalCache, n,
+           fmt::format("cannot {} loop '{}' of stage '{}': step {} prefetches at it; {} it before that step", what, n,
+                       st.name(), p.step.index, what));
   if (st.cache_write && st.cache_write_loop == l)
     fail(ScheduleErrorKind::IllegalCache, n,
          fmt::format("cannot {} loop '{}' of stage '{}': the stage's cache_write is placed at it (step {}); {} it "

@@ -6,7 +6,7 @@
 //   schedule_apply_loops.cpp        split, tile, reorder, fuse
 //   schedule_apply_annotations.cpp  parallel, vectorize, unroll, unroll_limit, bind
 //   schedule_apply_compute.cpp      compute_at, compute_inline, compute_root, rfactor
-//   schedule_apply_caches.cpp       cache_read, cache_write, storage_align, reorder_storage
+//   schedule_apply_caches.cpp       cache_read, cache_write, storage_align, reorder_storage, prefetch
 // Nothing here builds loops: lower.cpp does.
 #pragma once
 #include <string>
@@ -37,6 +37,7 @@ class ScheduleApplier {
   void apply(const CacheWriteStep &s);
   void apply(const StorageAlignStep &s);
   void apply(const ReorderStorageStep &s);
+  void apply(const PrefetchStep &s);
 
  private:
   ScheduledKernel sk_;

@@ -147,4 +147,16 @@ void ScheduleApplier::apply(const ReorderStorageStep &s) {
   st.storage_order = std::move(order);
 }
 
+void ScheduleApplier::apply(const PrefetchStep &s) {
+  auto &st = stage(s.at.stage);
+  if (sk_.target.is_gpu())
+    fail(ScheduleErrorKind::TargetMismatch, s.at.loop, "prefetch is for CPU targets (a GPU stages data in shared memory)");
+  if (!sk_.kernel->find_tensor(s.tensor) && sk_.find_stage(s.tensor) < 0)
+    fail(ScheduleErrorKind::IllegalCache, s.at.loop, fmt::format("prefetch of unknown tensor '{}'", s.tensor));
+  if (!reads_tensor(st.def.body, s.tensor))
+    fail(ScheduleErrorKind::IllegalCache, s.at.loop,
+         fmt::format("stage '{}' does not read tensor '{}'", st.name(), s.tensor));
+  st.prefetches.push_back({s.tensor, loop(st, s.at.loop), s.distance, step_ref()});
+}
+
 }  // namespace kcc

@@ -59,6 +59,14 @@ struct StageState {
   std::vector<std::pair<int64_t, int64_t>> storage_align;  ///< per dimension (factor, offset); 0 = none
   std::vector<int> storage_order;  ///< dimensions outermost first (reorder_storage); empty = row-major
   bool shared_cache = false;      ///< made by `cache_read ... shared`: its buffer is GPU shared memory
+  /// `prefetch T at S.l D` steps of this stage, in order.
+  struct PrefetchRequest {
+    std::string tensor;
+    int loop = -1;  ///< handle
+    int64_t distance = 1;
+    StepRef step;
+  };
+  std::vector<PrefetchRequest> prefetches;
 
   const std::string &name() const { return def.name(); }
   bool is_reduction() const { return def.reduce != ReduceOp::None; }

@@ -417,6 +417,24 @@ if run targets 0 "$KCC" targets; then expect_in "kcc targets lists host" targets
 if run version 0 "$KCC" --version; then expect_in "--version" version.out '^kcc [0-9]'; fi
 if run help 0 "$KCC" --help; then expect_in "--help" help.out 'usage: kcc compile'; fi
 
+# prefetch steps become the targets' prefetch instructions (into L2: prefetcht1, prfm pldl2keep)
+cat >prefetch.ir <<'EOF'
+kernel mm(A: f32[37, 29], B: f32[29, 43]) -> C: f32[37, 43] {
+  C[i, j] = sum(k) A[i, k] * B[k, j]
+}
+schedule mm {
+  split C.k [4] -> k0 k1
+  reorder C k0 i k1 j
+  prefetch B at C.k0 1
+}
+EOF
+if run prefetch_x86 0 "$KCC" compile prefetch.ir --target x86_64-avx512 --emit=asm -o prefetch_x86.s; then
+  expect_in "prefetch on x86-64 is prefetcht1" prefetch_x86.s 'prefetcht1'
+fi
+if run prefetch_a64 0 "$KCC" compile prefetch.ir --target aarch64-sve --emit=asm -o prefetch_a64.s; then
+  expect_in "prefetch on AArch64 is prfm pldl2keep" prefetch_a64.s 'prfm[[:space:]]+pldl2keep'
+fi
+
 echo
 if [ "$failures" -ne 0 ]; then
   echo "$failures check(s) failed (work dir: $WORK)"

@@ -422,5 +422,47 @@ TEST(DefaultSketch, ItsZeroPointIsTheDefaultScheduleAndEveryAlternativeIsCorrect
   EXPECT_FALSE(KernelSpace(m.kernels[1], make_target("nvptx-sm_80")).default_point().has_value());
 }
 
+// A model's weight larger than half of L2 adds STAGE.prefetch: 0 = none (the heuristic), 1 =
+// the weight prefetched one iteration of the outermost reduction loop ahead; both correct. (The
+// target's L2 is made small so that the check does not depend on this machine's.)
+TEST(DefaultSketch, AModelsLargeWeightMayBePrefetched) {
+  Module m = parse_module("d.ir",
+                          "kernel conv_bias_relu(X: f32[1, 2, 9, 13, 8], W: f32[3, 2, 3, 3, 8, 8], b: f32[3, 8])"
+                          " -> Y: f32[1, 3, 7, 11, 8] {\n"
+                          "  C[n, f, y, x, fi] = sum(c, r, s, ci) X[n, c, y + r, x + s, ci] * W[f, c, r, s, ci, fi]"
+                          " : f32[1, 3, 7, 11, 8]\n"
+                          "  Y[n, f, y, x, fi] = max(C[n, f, y, x, fi] + b[f, fi], 0.0)\n}\n"
+                          "model net(x: f32[1, 2, 9, 13, 8]) -> y: f32[1, 3, 7, 11, 8] {\n"
+                          "  weights \"net.weights\"\n"
+                          "  w: f32[3, 2, 3, 3, 8, 8] = weight at 0\n"
+                          "  b: f32[3, 8] = weight at 13824\n"
+                          "  y = conv_bias_relu(x, w, b)\n}\n");
+  const Kernel &k = m.kernels[0];
+  ASSERT_EQ(k.weight_inputs, (std::vector<int>{1, 2}));
+  Target t = host();
+  t.l2_bytes = 16 << 10;  // W is 13.5 KiB
+  KernelSpace s(k, t);
+  const std::optional<Point> zero = s.default_point();
+  ASSERT_TRUE(zero.has_value());
+  const auto &dec = s.sketches()[static_cast<size_t>(zero->sketch)].decisions;
+  size_t d = 0;
+  while (d < dec.size() && dec[d].name != "C.prefetch") ++d;
+  ASSERT_LT(d, dec.size()) << "no C.prefetch decision";
+  EXPECT_EQ(s.schedule_text(*zero).find("prefetch"), std::string::npos) << s.schedule_text(*zero);
+  Point p = *zero;
+  p.x[d] = 1;
+  ASSERT_TRUE(s.statically_valid(p)) << s.static_error(p);
+  EXPECT_NE(s.schedule_text(p).find("prefetch W at C."), std::string::npos) << s.schedule_text(p);
+  auto r = test::check_kernel(k, s.schedule(p));
+  EXPECT_TRUE(r.ok) << s.schedule_text(p) << r.message;
+  // Without the model (no weight inputs) there is nothing to prefetch and no such decision.
+  KernelSpace plain(parse_module("p.ir", std::string("kernel conv_bias_relu") +
+                                             to_string(k).substr(to_string(k).find('(')))
+                        .kernels[0],
+                    t);
+  for (auto &x : plain.sketches()[static_cast<size_t>(plain.default_point()->sketch)].decisions)
+    EXPECT_NE(x.name, "C.prefetch");
+}
+
 }  // namespace
 }  // namespace kcc::tuner

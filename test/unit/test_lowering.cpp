@@ -231,6 +231,34 @@ TEST(Lowering, SplitOfReductionIsGuardedAndPeeled) {
   EXPECT_NE(ir.find("(j1, 0, 3)"), std::string::npos) << ir;
 }
 
+// prefetch B at k0: B's read one k0 ahead (clamped to the last block), placed in the innermost
+// serial loop its index depends on (j) and spread over the loops between (i does not index B):
+// each position of (k1, j) is prefetched once, at the first (i, k1, j) position that maps to it.
+TEST(Lowering, PrefetchReadsTheNextIterationOnceSpreadOverTheLoopsBetween) {
+  std::string ir = lowered("mm",
+                           "schedule mm {\n split C.k [2] -> k0 k1\n reorder C k0 i k1 j\n"
+                           " prefetch B at C.k0 1\n}\n");
+  EXPECT_NE(ir.find("prefetch B["), std::string::npos) << ir;
+  EXPECT_NE(ir.find("% 380 < 38)"), std::string::npos) << ir;
+  EXPECT_NE(ir.find("k0 * 38 + 38]"), std::string::npos) << ir;  // the next block of k
+  EXPECT_NE(ir.find("+ 114]"), std::string::npos) << ir;         // the last block, clamped
+  // A read with no loop between: the prefetch opens the loop's body, no guard.
+  std::string direct = lowered("add", "schedule add {\n prefetch A at Y.i 2\n}\n");
+  EXPECT_NE(direct.find("prefetch A["), std::string::npos) << direct;
+  EXPECT_EQ(direct.find("if ("), std::string::npos) << direct;
+}
+
+TEST(Lowering, PrefetchIsForCpuTargets) {
+  try {
+    lower_kernel(kernel_of(model(), "mm"), sched("schedule mm {\n prefetch B at C.k 1\n}\n"),
+                 make_target("nvptx-sm_80"));
+    ADD_FAILURE() << "no ScheduleError";
+  } catch (const ScheduleError &e) {
+    EXPECT_EQ(e.kind(), ScheduleErrorKind::TargetMismatch) << e.what();
+    EXPECT_NE(std::string(e.what()).find("prefetch is for CPU targets"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Lowering, VectorizeMakesRampLoads) {
   std::string ir = lowered("add", "schedule add {\n split Y.j [8] -> j0 j1\n vectorize Y.j1\n}\n");
   EXPECT_NE(ir.find("ramp("), std::string::npos) << ir;

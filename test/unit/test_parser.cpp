@@ -524,6 +524,7 @@ const char *kScheduleText =
     "  rfactor acc.k -> acc_rf\n"
     "  storage_align acc.i 16 1\n"
     "  reorder_storage W_sh k j\n"
+    "  prefetch W at acc.k 2\n"
     "}\n";
 
 TEST(Schedule, ExactRoundTrip) {
@@ -567,6 +568,12 @@ TEST(Schedule, TypedSteps) {
   EXPECT_EQ(primitive_name(steps[12]), "compute_root");
   EXPECT_EQ(steps[0].loc.line, 2);
   EXPECT_EQ(steps[0].loc.col, 3);
+  auto *prefetch = std::get_if<PrefetchStep>(&steps.back().kind);
+  ASSERT_TRUE(prefetch);
+  EXPECT_EQ(prefetch->tensor, "W");
+  EXPECT_EQ(prefetch->at.stage, "acc");
+  EXPECT_EQ(prefetch->at.loop, "k");
+  EXPECT_EQ(prefetch->distance, 2);
 }
 
 TEST(Schedule, CacheWriteAtImpliesStage) {
@@ -584,7 +591,7 @@ TEST(Schedule, ModuleAttachesSchedules) {
   std::string text = std::string(kDenseRelu) + kScheduleText;
   Module m = parse_module("m.ir", text);
   ASSERT_TRUE(m.find_schedule("dense_relu"));
-  EXPECT_EQ(m.find_schedule("dense_relu")->steps.size(), 19u);
+  EXPECT_EQ(m.find_schedule("dense_relu")->steps.size(), 20u);
   Module again = parse_module("m2.ir", to_string(m));
   EXPECT_EQ(to_string(again), to_string(m));
 }
