@@ -1,7 +1,9 @@
 /* bench/models/profile.c - a per-kernel profile of a model compiled by kcc, two ways:
  *   alone        each kernel of the generated header's table kcc_NAME_registry[] called by
  *                itself, REPS times in a row, on random data with the model's shapes (its
- *                operands stay in cache from one call to the next)
+ *                operands stay in cache from one call to the next); and again with the
+ *                arguments the model passes weights evicted from the caches before each call
+ *                (kcc_evict_from_cache: how `kcc tune` times a model's kernels)
  *   in sequence  the model's own calls, in the model's order (read from the `model` block of
  *                `kcc import`'s .ir), REPS inferences, each call timed: a layer's weights come
  *                from wherever the previous layers left them, its input from the layer before
@@ -10,8 +12,9 @@
  * Build: as harness.c (-DMODEL=NAME -I DIR ...).
  * Run:   profile MODEL.ir THREADS REPS [TOP]
  *   Prints the sums, then one line per kernel, sorted by its in-sequence time per inference:
- *   rank, kernel, calls, ms per call alone, ms per inference alone and in sequence, the
- *   difference, share of the in-sequence sum, GFLOP/s in sequence, schedule source.
+ *   rank, kernel, calls, ms per call alone, ms per inference alone, alone with weights cold
+ *   and in sequence, the difference (in sequence - alone), share of the in-sequence sum,
+ *   GFLOP/s in sequence, schedule source.
  * The in-sequence sum is still not the model's latency: every tensor here has a buffer of its
  * own (the model reuses one workspace) and the weights are random buffers of the same sizes, and
  * nothing here measures the entry point's own work (workspace, fork/join between calls). */
@@ -105,6 +108,7 @@ typedef struct {
 } call;
 
 static char *tensor_name[kMaxTensors];
+static int tensor_is_weight[kMaxTensors];
 static size_t tensor_bytes[kMaxTensors];
 static void *tensor_data[kMaxTensors];
 static int num_tensors;
@@ -147,7 +151,12 @@ static int read_calls(const char *path, call *calls) {
     }
     if (line[0] == '}') break;
     char *eq = strstr(line, " = "), *open = strchr(line, '('), *close = strrchr(line, ')');
-    if (!eq || !open || !close || open < eq || strstr(line, "= weight at")) continue;
+    if (strstr(line, "= weight at")) { /* "  NAME: TYPE = weight at OFFSET" */
+      char name[512];
+      if (sscanf(line, " %511[^:]", name) == 1) tensor_is_weight[tensor(name)] = 1;
+      continue;
+    }
+    if (!eq || !open || !close || open < eq) continue;
     *eq = 0;
     *open = 0;
     *close = 0;
@@ -177,6 +186,7 @@ typedef struct {
   const kcc_kernel_info *k;
   int calls;
   double alone;    /* seconds per call, median */
+  double cold;     /* the same with the weight arguments evicted before each call */
   double sequence; /* seconds per inference: the median of each of its calls, summed */
 } row;
 
@@ -219,6 +229,21 @@ int main(int argc, char **argv) {
       t[r] = now() - t0;
     }
     rows[i].alone = median(t, reps);
+    /* The arguments its first call passes weights, evicted before each timed call. */
+    int weight[kMaxArgs] = {0};
+    for (int c = 0; c < ncalls; ++c)
+      if (calls[c].k == k) {
+        for (int j = 0; j < k->num_args; ++j) weight[j] = tensor_is_weight[calls[c].arg[j]];
+        break;
+      }
+    for (int r = 0; r < reps; ++r) {
+      for (int j = 0; j < k->num_args; ++j)
+        if (weight[j]) kcc_evict_from_cache(a[j], arg_bytes(k, j));
+      double t0 = now();
+      invoke(k->fn, k->num_args, a);
+      t[r] = now() - t0;
+    }
+    rows[i].cold = median(t, reps);
     for (int j = 0; j < k->num_args; ++j) kcc_free(a[j]);
   }
 
@@ -242,7 +267,7 @@ int main(int argc, char **argv) {
     }
     if (r >= 0) total[r] = now() - start;
   }
-  double sum_alone = 0, sum_seq = 0, flops = 0;
+  double sum_alone = 0, sum_cold = 0, sum_seq = 0, flops = 0;
   for (int c = 0; c < ncalls; ++c) {
     const double m = median(&seq[(size_t)c * reps], reps);
     for (int i = 0; i < REGISTRY_COUNT; ++i)
@@ -250,20 +275,25 @@ int main(int argc, char **argv) {
     sum_seq += m;
     flops += calls[c].k->flops;
   }
-  for (int i = 0; i < REGISTRY_COUNT; ++i) sum_alone += rows[i].alone * rows[i].calls;
+  for (int i = 0; i < REGISTRY_COUNT; ++i) {
+    sum_alone += rows[i].alone * rows[i].calls;
+    sum_cold += rows[i].cold * rows[i].calls;
+  }
   qsort(rows, REGISTRY_COUNT, sizeof *rows, by_sequence);
   printf("%s, %d thread(s), %d calls of %d kernels, per inference: kernels alone %.1f ms (%.1f GFLOP/s), "
-         "in sequence %.1f ms (%.1f GFLOP/s); the replayed inference %.1f ms (median of %d)\n\n",
-         STR(MODEL), threads, ncalls, REGISTRY_COUNT, sum_alone * 1e3, flops / sum_alone * 1e-9, sum_seq * 1e3,
-         flops / sum_seq * 1e-9, median(total, reps) * 1e3, reps);
-  printf("| # | kernel | calls | ms/call alone | ms/inference alone | in sequence | difference | share | "
-         "GFLOP/s in sequence | schedule |\n");
-  printf("|---:|---|---:|---:|---:|---:|---:|---:|---:|---|\n");
+         "alone with weights cold %.1f ms, in sequence %.1f ms (%.1f GFLOP/s); the replayed inference %.1f ms "
+         "(median of %d)\n\n",
+         STR(MODEL), threads, ncalls, REGISTRY_COUNT, sum_alone * 1e3, flops / sum_alone * 1e-9, sum_cold * 1e3,
+         sum_seq * 1e3, flops / sum_seq * 1e-9, median(total, reps) * 1e3, reps);
+  printf("| # | kernel | calls | ms/call alone | ms/inference alone | weights cold | in sequence | difference | "
+         "share | GFLOP/s in sequence | schedule |\n");
+  printf("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
   for (int i = 0; i < REGISTRY_COUNT && i < top; ++i) {
     const row *r = &rows[i];
     if (r->calls == 0) continue;
-    printf("| %d | %s | %d | %.3f | %.2f | %.2f | %+.2f | %.1f%% | %.1f | %s |\n", i + 1, r->k->name, r->calls,
-           r->alone * 1e3, r->alone * r->calls * 1e3, r->sequence * 1e3, (r->sequence - r->alone * r->calls) * 1e3,
+    printf("| %d | %s | %d | %.3f | %.2f | %.2f | %.2f | %+.2f | %.1f%% | %.1f | %s |\n", i + 1, r->k->name,
+           r->calls, r->alone * 1e3, r->alone * r->calls * 1e3, r->cold * r->calls * 1e3, r->sequence * 1e3,
+           (r->sequence - r->alone * r->calls) * 1e3,
            100 * r->sequence / sum_seq, r->k->flops * r->calls / r->sequence * 1e-9, r->k->schedule_source);
   }
   return 0;

@@ -18,8 +18,9 @@
 # torch 1.13), with onnxruntime and openvino from PyPI; (2) the models exported by
 # test/e2e/export_models.py (random weights, seed 0), kept between runs; (3) `kcc compile
 # MODEL.onnx --db DB` and harness.c linked per model and kcc variant; (4) bench.py times every
-# peer, interleaved; (5) profile.c times each kernel of ResNet-50 alone and in the model's order,
-# per kcc variant. Nothing here is a dependency of kcc.
+# peer, interleaved; (5) profile.c times each kernel of ResNet-50 alone, alone with its weights
+# evicted, and in the model's order, per kcc variant, and ort_layers.py puts ONNX Runtime's time
+# per layer beside it. Nothing here is a dependency of kcc.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=$root/build kcc= dbs=() models=resnet50,resnet18,mobilenet_v2,vgg16,bert_layer
@@ -102,8 +103,9 @@ echo "kcc: commit $commit${dirty:+ (with uncommitted changes)}, $("$kcc" --versi
 "$py" "$root/bench/models/bench.py" drive --work "$work" --models "$models" --threads "$threads" \
   --rounds "$rounds" --per-round "$per_round" --warmup "$warmup" "${kcc_args[@]}"
 
-# (5) per-kernel profile of ResNet-50, per variant: each kernel alone, and the model's calls
-# replayed in order
+# (5) per-kernel profile of ResNet-50, per variant: each kernel alone (hot, then with its
+# weights evicted), and the model's calls replayed in order; then ONNX Runtime's time per layer
+# (its profiler) beside kcc's in-sequence time
 if [ "$profile" = 1 ] && [[ ",$models," == *,resnet50,* ]]; then
   for v in "${variants[@]}"; do
     IFS='|' read -r sub db label <<<"$v"
@@ -112,9 +114,13 @@ if [ "$profile" = 1 ] && [[ ",$models," == *,resnet50,* ]]; then
     "$kcc" import --target host "$work/models/resnet50.onnx" -o "$dir/import.ir" >/dev/null
     "$cc" -O2 -I"$dir" -I"$root/runtime" -DMODEL=resnet50 -DMODEL_UP=RESNET50 "$root/bench/models/profile.c" \
       "$dir/resnet50.o" "$runtime_lib" -lpthread -lm -o "$dir/profile"
-    echo "### Per-kernel profile: $label ResNet-50, 1 thread (each kernel alone, and in the model's order; median of 11), top 15"
+    echo "### Per-kernel profile: $label ResNet-50, 1 thread (each kernel alone, alone with its weights evicted, and in the model's order; median of 11), top 15"
     echo
-    "$dir/profile" "$dir/import.ir" 1 11 15
+    "$dir/profile" "$dir/import.ir" 1 11 15 | tee "$dir/profile.md"
+    echo
+    echo "### $label ResNet-50 against ONNX Runtime per layer, 1 thread (bench/models/ort_layers.py)"
+    echo
+    "$py" "$root/bench/models/ort_layers.py" "$work/models/resnet50.onnx" 1 10 --profile-out "$dir/profile.md"
     echo
   done
   echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
