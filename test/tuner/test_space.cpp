@@ -375,18 +375,21 @@ TEST(RfactorSketch, SoftmaxAndDotProductsAreRfactoredVectorizedAndCorrect) {
 
 // ------------------------------------------------------------------ the default schedule's sketch
 
+// A blocked (8c) convolution with a bias + relu epilogue; no tile divides its 7 x 11 outputs.
+const std::string kBlockedConv =
+    "kernel conv_bias_relu(X: f32[1, 2, 9, 13, 8], W: f32[3, 2, 3, 3, 8, 8], b: f32[3, 8])"
+    " -> Y: f32[1, 3, 7, 11, 8] {\n"
+    "  C[n, f, y, x, fi] = sum(c, r, s, ci) X[n, c, y + r, x + s, ci] * W[f, c, r, s, ci, fi]"
+    " : f32[1, 3, 7, 11, 8]\n"
+    "  Y[n, f, y, x, fi] = max(C[n, f, y, x, fi] + b[f, fi], 0.0)\n}\n";
+
 // The "default" sketch is the default schedule with its choices as decisions: its zero point is
 // default_schedule() exactly (so the tuner's baseline is a point the search can start from), and
 // every one of its alternatives that lowers computes what the interpreter computes.
 TEST(DefaultSketch, ItsZeroPointIsTheDefaultScheduleAndEveryAlternativeIsCorrect) {
-  Module m = parse_module("d.ir",
-                          "kernel conv_bias_relu(X: f32[1, 2, 9, 13, 8], W: f32[3, 2, 3, 3, 8, 8], b: f32[3, 8])"
-                          " -> Y: f32[1, 3, 7, 11, 8] {\n"
-                          "  C[n, f, y, x, fi] = sum(c, r, s, ci) X[n, c, y + r, x + s, ci] * W[f, c, r, s, ci, fi]"
-                          " : f32[1, 3, 7, 11, 8]\n"
-                          "  Y[n, f, y, x, fi] = max(C[n, f, y, x, fi] + b[f, fi], 0.0)\n}\n"
-                          "kernel mm(A: f32[19, 70], B: f32[70, 400]) -> C: f32[19, 400] {\n"
-                          "  C[i, j] = sum(k) A[i, k] * B[k, j]\n}\n");
+  Module m = parse_module("d.ir", kBlockedConv +
+                                     "kernel mm(A: f32[19, 70], B: f32[70, 400]) -> C: f32[19, 400] {\n"
+                                     "  C[i, j] = sum(k) A[i, k] * B[k, j]\n}\n");
   std::vector<const Kernel *> kernels{&m.kernels[0], &m.kernels[1]};
   for (const char *n : {"matmul", "dense_relu", "conv3x3", "depthwise", "maxpool", "softmax"})
     kernels.push_back(suite().find_kernel(n));
@@ -426,17 +429,12 @@ TEST(DefaultSketch, ItsZeroPointIsTheDefaultScheduleAndEveryAlternativeIsCorrect
 // the weight prefetched one iteration of the outermost reduction loop ahead; both correct. (The
 // target's L2 is made small so that the check does not depend on this machine's.)
 TEST(DefaultSketch, AModelsLargeWeightMayBePrefetched) {
-  Module m = parse_module("d.ir",
-                          "kernel conv_bias_relu(X: f32[1, 2, 9, 13, 8], W: f32[3, 2, 3, 3, 8, 8], b: f32[3, 8])"
-                          " -> Y: f32[1, 3, 7, 11, 8] {\n"
-                          "  C[n, f, y, x, fi] = sum(c, r, s, ci) X[n, c, y + r, x + s, ci] * W[f, c, r, s, ci, fi]"
-                          " : f32[1, 3, 7, 11, 8]\n"
-                          "  Y[n, f, y, x, fi] = max(C[n, f, y, x, fi] + b[f, fi], 0.0)\n}\n"
-                          "model net(x: f32[1, 2, 9, 13, 8]) -> y: f32[1, 3, 7, 11, 8] {\n"
-                          "  weights \"net.weights\"\n"
-                          "  w: f32[3, 2, 3, 3, 8, 8] = weight at 0\n"
-                          "  b: f32[3, 8] = weight at 13824\n"
-                          "  y = conv_bias_relu(x, w, b)\n}\n");
+  Module m = parse_module("d.ir", kBlockedConv +
+                                     "model net(x: f32[1, 2, 9, 13, 8]) -> y: f32[1, 3, 7, 11, 8] {\n"
+                                     "  weights \"net.weights\"\n"
+                                     "  w: f32[3, 2, 3, 3, 8, 8] = weight at 0\n"
+                                     "  b: f32[3, 8] = weight at 13824\n"
+                                     "  y = conv_bias_relu(x, w, b)\n}\n");
   const Kernel &k = m.kernels[0];
   ASSERT_EQ(k.weight_inputs, (std::vector<int>{1, 2}));
   Target t = host();
@@ -456,10 +454,8 @@ TEST(DefaultSketch, AModelsLargeWeightMayBePrefetched) {
   auto r = test::check_kernel(k, s.schedule(p));
   EXPECT_TRUE(r.ok) << s.schedule_text(p) << r.message;
   // Without the model (no weight inputs) there is nothing to prefetch and no such decision.
-  KernelSpace plain(parse_module("p.ir", std::string("kernel conv_bias_relu") +
-                                             to_string(k).substr(to_string(k).find('(')))
-                        .kernels[0],
-                    t);
+  const Module alone = parse_module("p.ir", kBlockedConv);
+  KernelSpace plain(alone.kernels[0], t);
   for (auto &x : plain.sketches()[static_cast<size_t>(plain.default_point()->sketch)].decisions)
     EXPECT_NE(x.name, "C.prefetch");
 }
