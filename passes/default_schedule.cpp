@@ -484,10 +484,8 @@ std::vector<Tensor> prefetched_weights(const Kernel &k, const Stage &st, const T
   std::vector<Tensor> out;
   for (int i : k.weight_inputs) {
     const Tensor &w = k.inputs[size_t(i)];
-    bool read = false;
-    for_each_expr(st.body, [&](const Expr &e) {
-      if (auto *a = e.as<Access>()) read |= a->tensor->name == w->name;
-    });
+    const std::vector<const Access *> reads = accesses(st);
+    const bool read = std::any_of(reads.begin(), reads.end(), [&](const Access *a) { return a->tensor->name == w->name; });
     if (read && double(w->num_elements()) * 4 > double(t.l2_bytes) / 2) out.push_back(w);
   }
   return out;

@@ -436,9 +436,11 @@ class Lowerer {
       KCC_INTERNAL(pl >= 0, "prefetch loop of '" + st.name() + "' is not a leaf");
       std::vector<std::vector<Expr>> reads;
       std::set<std::string> seen;
+      Tensor t;
       for_each_expr(value, [&](const Expr &e) {
         auto *a = e.as<Access>();
         if (!a || a->tensor->name != req.tensor) return;
+        t = a->tensor;
         std::string key;
         for (auto &i : a->indices) key += to_string(i) + ",";
         if (seen.insert(key).second) reads.push_back(a->indices);
@@ -448,10 +450,6 @@ class Lowerer {
              fmt::format("prefetch of '{}' at '{}': stage '{}' no longer reads it (a later cache_read or inline "
                          "replaced the read)",
                          req.tensor, st.loops[req.loop].name, st.name()));
-      Tensor t;
-      for_each_expr(value, [&](const Expr &e) {
-        if (auto *a = e.as<Access>(); a && a->tensor->name == req.tensor) t = a->tensor;
-      });
       const Var lv = st.loops[req.loop].var;
       const Expr ahead = min(var(lv) + make_int(req.distance), make_int(in.ext[req.loop] - 1));
       for (const std::vector<Expr> &idx : reads) {
