@@ -158,6 +158,14 @@ using DefaultChoices = std::function<int(const std::string &name, int alternativ
 /// with `choose`'s alternatives where given.
 Schedule default_schedule(const Kernel &k, const Target &t, const DefaultChoices &choose = {});
 
+/// The steps that copy a transposed pack (`pack`, a cache_read of a `rank`-dimensional tensor
+/// whose storage order moves dimension `moved` innermost) a vector at a time on CPU target `t`:
+/// dimension `moved` and the source's innermost dimension split by the vector width, the
+/// vector loop along `moved` (contiguous in the copy; a strided gather from the source)
+/// innermost, the source's innermost one unrolled outside it, so that the gathers of one block
+/// share their cache lines. Empty on targets without vectors.
+std::vector<Step> transposed_pack_steps(const std::string &pack, size_t rank, size_t moved, const Target &t);
+
 /// The default schedule on GPU targets (passes/gpu_default_schedule.cpp): elementwise
 /// intermediates inlined, every other stage its own launch with its spatial axes fused, split by
 /// the block size and bound to block.x / thread.x. default_schedule() returns it for GPU targets.

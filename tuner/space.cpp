@@ -22,7 +22,7 @@ namespace kcc::tuner {
 
 namespace {
 
-constexpr const char *kSpaceVersion = "space-8";
+constexpr const char *kSpaceVersion = "space-9";
 constexpr int64_t kMaxTile = 64;
 
 std::vector<int64_t> tile_candidates(int64_t extent, int64_t cap = kMaxTile) {
@@ -442,6 +442,13 @@ void rfactor_stage(Ctx &c, const Analysis &an, int si, const Target &t) {
     }
 }
 
+/// A pack stored in `order` (axes ax0 ax1 ..., outermost first; the moved one last) copied a
+/// vector at a time (passes/pipeline.h).
+void transposed_pack(Ctx &c, const std::string &pack, const std::vector<std::string> &order, const Target &t) {
+  const size_t moved = std::stoul(order.back().substr(2));
+  for (Step &s : transposed_pack_steps(pack, order.size(), moved, t)) c.add(std::move(s.kind));
+}
+
 /// SSRSRS multi-level tiling of a reduction.
 void tile_stage(Ctx &c, const Analysis &an, int si, const SketchRules &r, const Target &t) {
   const Stage &s = an.st(si);
@@ -460,7 +467,10 @@ void tile_stage(Ctx &c, const Analysis &an, int si, const SketchRules &r, const 
   if (panel) {
     c.add(CacheReadStep{panel->name, CacheScope::Local, loop(n, rl[0].back()), panel->name + "_pack"});
     std::vector<std::string> order = an.transposed_order(si, panel);
-    if (!order.empty()) c.add(ReorderStorageStep{panel->name + "_pack", loops(order)});
+    if (!order.empty()) {
+      c.add(ReorderStorageStep{panel->name + "_pack", loops(order)});
+      transposed_pack(c, panel->name + "_pack", order, t);
+    }
   }
   if (r.cache_write) {
     // Where the local tile lives: at the last S1 loop (the S2 x S3 tile, Ansor's choice) or at the
@@ -475,7 +485,9 @@ void tile_stage(Ctx &c, const Analysis &an, int si, const SketchRules &r, const 
   Tensor tp = r.cache_read && !panel && !tile_loop.empty() ? an.transpose_candidate(si) : Tensor();
   if (tp) {
     c.add(CacheReadStep{tp->name, CacheScope::Local, loop(n, tile_loop), tp->name + "_t"});
-    c.add(ReorderStorageStep{tp->name + "_t", loops(an.transposed_order(si, tp))});
+    const std::vector<std::string> order = an.transposed_order(si, tp);
+    c.add(ReorderStorageStep{tp->name + "_t", loops(order)});
+    transposed_pack(c, tp->name + "_t", order, t);
   }
   unroll_limit(c, n);
 }
