@@ -460,5 +460,52 @@ TEST(DefaultSketch, AModelsLargeWeightMayBePrefetched) {
     EXPECT_NE(x.name, "C.prefetch");
 }
 
+// The decision a point of the default sketch takes for `name`, set to alternative `a`; the
+// point, or nothing when the sketch has no such decision.
+std::optional<Point> with_choice(const KernelSpace &s, const std::string &name, int a) {
+  std::optional<Point> p = s.default_point();
+  const auto &dec = s.sketches()[static_cast<size_t>(p->sketch)].decisions;
+  for (size_t d = 0; d < dec.size(); ++d)
+    if (dec[d].name == name && a < static_cast<int>(dec[d].candidates.size())) {
+      p->x[d] = a;
+      return p;
+    }
+  return std::nullopt;
+}
+
+// Three choices of the default sketch, each correct where no tile divides the shape:
+// - a convolution without an epilogue may be K-blocked (the tile rows inside the block loop,
+//   their accumulators written back to the output per block: VGG's 512-channel 3x3);
+// - a long reduction 4 divides may be unrolled by 4 (SGEMM's best schedule);
+// - a pack read across the vector axis (W[out, in] of a dense layer) is copied a vector at a
+//   time, gathering along its contiguous axis.
+TEST(DefaultSketch, KBlocksWithoutAnEpilogueUnrollsByFourAndCopiesTransposedPacksByVectors) {
+  const Module m = parse_module("k.ir",
+                                "kernel conv(X: f32[1, 4, 9, 10, 8], W: f32[6, 4, 3, 3, 8, 8]) -> Y: f32[1, 6, 7, 8, 8] {\n"
+                                "  Y[n, f, y, x, fi] = sum(c, r, s, ci) X[n, c, y + r, x + s, ci] * W[f, c, r, s, ci, fi]\n}\n"
+                                "kernel mm(A: f32[13, 48], B: f32[48, 70]) -> C: f32[13, 70] {\n"
+                                "  C[i, j] = sum(k) A[i, k] * B[k, j]\n}\n"
+                                "kernel dense(X: f32[21, 36], W: f32[50, 36]) -> Y: f32[21, 50] {\n"
+                                "  Y[i, j] = sum(k) X[i, k] * W[j, k]\n}\n");
+  struct Case {
+    int kernel;
+    const char *decision;
+    int alternative;
+    const char *expect;
+  };
+  for (const Case &c : {Case{0, "Y.kblock", 1, "split Y.c [1] -> c_o c_i"}, Case{0, "Y.kblock", 2, "split Y.c [2] -> c_o c_i"},
+                        Case{1, "C.unroll", 1, "split C.k [4] -> k_k k_u"}, Case{2, "Y.tile", 0, "vectorize W_pack.ax0_v"}}) {
+    const Kernel &k = m.kernels[static_cast<size_t>(c.kernel)];
+    KernelSpace s(k, host());
+    const std::optional<Point> p = with_choice(s, c.decision, c.alternative);
+    ASSERT_TRUE(p.has_value()) << k.name << ": no " << c.decision << "=" << c.alternative;
+    ASSERT_TRUE(s.statically_valid(*p)) << s.static_error(*p);
+    const std::string text = s.schedule_text(*p);
+    EXPECT_NE(text.find(c.expect), std::string::npos) << k.name << " " << c.decision << "=" << c.alternative << "\n" << text;
+    auto r = test::check_kernel(k, s.schedule(*p));
+    EXPECT_TRUE(r.ok) << text << r.message;
+  }
+}
+
 }  // namespace
 }  // namespace kcc::tuner
