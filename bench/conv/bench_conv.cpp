@@ -11,7 +11,9 @@
 //               to NCHW are done once outside the timed region (as a framework would keep the
 //               whole network in the blocked layout)
 //   onednn-nchw plain NCHW / OIHW forced on the primitive (the layout kcc computes in)
-// Each figure is GFLOP/s from the median of REPS samples, each sample >= 50 ms of repeated calls.
+// Each figure is GFLOP/s from the median of REPS samples, each sample >= 50 ms of repeated calls;
+// the samples of one row are taken in rounds (one of each function per round), and each ratio
+// column is the median over rounds of the ratio within a round.
 // kcc-hand is bench/sgemm.ir's hand-written SGEMM schedule (the one bench_sgemm times).
 // kcc-16c are the same layers written in oneDNN's blocked layout (conv16c.ir: nChw16c
 // activations, OIhw16i16o weights; tuned schedules locked in conv16c.kreg), kcc-16c-hand the
@@ -33,6 +35,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -123,12 +126,44 @@ void block_weights(const Layer &L, const float *w, float *out) {
       }
 }
 
-template <class F>
-double median_seconds(F &&f) {
-  struct Ctx {
-    F *f;
-  } ctx{&f};
-  return ex_median_seconds([](void *p) { (*static_cast<Ctx *>(p)->f)(); }, &ctx, g_reps, kMinSample);
+double median_of(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/// The runtimes of one row timed in rounds: each round takes one sample (>= kMinSample of
+/// repeated calls) of every function in turn, after one warm-up call each. The machine's speed
+/// drifts by 5-10% over a minute here; a ratio taken within one round sees both sides at the same
+/// speed, where a ratio of two medians timed one after the other does not.
+struct Rounds {
+  std::vector<std::vector<double>> samples;  // [function][round], seconds per call
+  double median(size_t i) const { return median_of(samples[i]); }
+  /// Median over rounds of time(j) / time(i): how many times faster i ran than j.
+  double speedup(size_t i, size_t j) const {
+    std::vector<double> r;
+    for (size_t k = 0; k < samples[i].size(); ++k) r.push_back(samples[j][k] / samples[i][k]);
+    return median_of(r);
+  }
+};
+
+Rounds time_rounds(const std::vector<std::function<void()>> &fns) {
+  Rounds out;
+  out.samples.resize(fns.size());
+  for (auto &f : fns) f();
+  for (int r = 0; r < g_reps; ++r)
+    for (size_t i = 0; i < fns.size(); ++i) {
+      int calls = 0;
+      const double t0 = ex_now();
+      double dt;
+      do {
+        fns[i]();
+        ++calls;
+        dt = ex_now() - t0;
+      } while (dt < kMinSample);
+      out.samples[i].push_back(dt / calls);
+    }
+  return out;
 }
 
 struct DnnlConv {
@@ -235,7 +270,7 @@ int main(int argc, char **argv) {
   auto wanted = [&](const char *name) {
     return only.empty() || std::find(only.begin(), only.end(), std::string(name)) != only.end();
   };
-  printf("# GFLOP/s, median of %d samples (each >= %.0f ms); oneDNN %d.%d.%d, OpenBLAS %s; OMP_WAIT_POLICY=%s\n",
+  printf("# GFLOP/s, median of %d samples (each >= %.0f ms, taken in rounds; ratios: median per round); oneDNN %d.%d.%d, OpenBLAS %s; OMP_WAIT_POLICY=%s\n",
          g_reps, kMinSample * 1e3, dnnl_version()->major, dnnl_version()->minor, dnnl_version()->patch,
          openblas_get_config(), getenv("OMP_WAIT_POLICY"));
   int failures = 0;
@@ -254,13 +289,12 @@ int main(int argc, char **argv) {
            "kcc/OBLAS", "kcc/oneDNN", "hand/OBLAS");
     for (int t : thread_counts) {
       set_threads(t);
-      double tk = median_seconds([&] { sgemm1024(a, b, c); });
-      double th = median_seconds([&] { sgemm_1024(a, b, c); });
-      double to = median_seconds(
-          [&] { cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n); });
-      double td = median_seconds([&] { dnnl_sgemm('N', 'N', n, n, n, 1.0f, a, n, b, n, 0.0f, c, n); });
-      printf("%-18s %7d %9.1f %9.1f %9.1f %9.1f %9.0f%% %9.0f%% %9.0f%%\n", "sgemm1024", t, fl / tk * 1e-9,
-             fl / th * 1e-9, fl / to * 1e-9, fl / td * 1e-9, 100 * to / tk, 100 * td / tk, 100 * to / th);
+      const Rounds r = time_rounds({[&] { sgemm1024(a, b, c); }, [&] { sgemm_1024(a, b, c); },
+                                    [&] { cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n); },
+                                    [&] { dnnl_sgemm('N', 'N', n, n, n, 1.0f, a, n, b, n, 0.0f, c, n); }});
+      printf("%-18s %7d %9.1f %9.1f %9.1f %9.1f %9.0f%% %9.0f%% %9.0f%%\n", "sgemm1024", t, fl / r.median(0) * 1e-9,
+             fl / r.median(1) * 1e-9, fl / r.median(2) * 1e-9, fl / r.median(3) * 1e-9, 100 * r.speedup(0, 2),
+             100 * r.speedup(0, 3), 100 * r.speedup(1, 2));
       fflush(stdout);
     }
     free(a), free(b), free(c), free(ref);
@@ -307,20 +341,17 @@ int main(int argc, char **argv) {
       }
       if (wanted("bert_qk")) {
         const double fl = 2.0 * H * T * T * D;
-        double tk = median_seconds([&] { bert_qk(q, kk, sc); });
-        double to = median_seconds([&] { blas_qk(sc); });
-        double td = median_seconds([&] { dnnl_qk(sc); });
-        printf("%-18s %7d %9.1f %9.1f %9.1f %9s %9.0f%% %9.0f%%  dnnl_sgemm x 12\n", "bert_qk", t, fl / tk * 1e-9,
-               fl / to * 1e-9, fl / td * 1e-9, "-", 100 * to / tk, 100 * td / tk);
+        const Rounds r = time_rounds({[&] { bert_qk(q, kk, sc); }, [&] { blas_qk(sc); }, [&] { dnnl_qk(sc); }});
+        printf("%-18s %7d %9.1f %9.1f %9.1f %9s %9.0f%% %9.0f%%  dnnl_sgemm x 12\n", "bert_qk", t, fl / r.median(0) * 1e-9,
+               fl / r.median(1) * 1e-9, fl / r.median(2) * 1e-9, "-", 100 * r.speedup(0, 1), 100 * r.speedup(0, 2));
       }
       if (wanted("bert_dense_gelu")) {
         const double fl = 2.0 * M * N * K;
-        double tk = median_seconds([&] { bert_dense_gelu(x, w, b, y); });
-        double td = median_seconds([&] { dg.run(); });
-        double tg = median_seconds(
-            [&] { cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, x, K, w, K, 0.0f, y, N); });
-        printf("%-18s %7d %9.1f %9s %9.1f %9.1f %9.0f%% %9.0f%%  %s\n", "bert_dense_gelu", t, fl / tk * 1e-9, "-",
-               fl / td * 1e-9, fl / tg * 1e-9, 100 * tg / tk, 100 * td / tk, dg.impl.c_str());
+        const Rounds r = time_rounds({[&] { bert_dense_gelu(x, w, b, y); }, [&] { dg.run(); },
+                                      [&] { cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, x, K, w, K, 0.0f, y, N); }});
+        printf("%-18s %7d %9.1f %9s %9.1f %9.1f %9.0f%% %9.0f%%  %s\n", "bert_dense_gelu", t, fl / r.median(0) * 1e-9, "-",
+               fl / r.median(1) * 1e-9, fl / r.median(2) * 1e-9, 100 * r.speedup(0, 2), 100 * r.speedup(0, 1),
+               dg.impl.c_str());
       }
       fflush(stdout);
     }
@@ -352,15 +383,13 @@ int main(int argc, char **argv) {
           if (!ex_check(fn == L.kcc16c ? "kcc-16c" : "kcc-16c-hand", y, ref, ys, 1e-4)) ++failures;
         }
       }
-      double tk = median_seconds([&] { L.kcc(x, w, y); });
-      double t16 = median_seconds([&] { L.kcc16c(xb, wb, yb); });
-      double th = median_seconds([&] { L.kcc16c_hand(xb, wb, yb); });
-      double tb = median_seconds([&] { blocked.run(); });
-      double tp = median_seconds([&] { plain.run(); });
+      const Rounds r = time_rounds({[&] { L.kcc(x, w, y); }, [&] { L.kcc16c(xb, wb, yb); },
+                                    [&] { L.kcc16c_hand(xb, wb, yb); }, [&] { blocked.run(); }, [&] { plain.run(); }});
       const double fl = L.flops();
-      printf("%-18s %7d %9.1f %9.1f %9.1f %9.1f %11.1f %9.0f%% %10.0f%% %11.0f%%  %s / %s\n", L.name, t, fl / tk * 1e-9,
-             fl / t16 * 1e-9, fl / th * 1e-9, fl / tb * 1e-9, fl / tp * 1e-9, 100 * tb / t16, 100 * tb / th,
-             100 * tp / tk, blocked.impl.c_str(), plain.impl.c_str());
+      printf("%-18s %7d %9.1f %9.1f %9.1f %9.1f %11.1f %9.0f%% %10.0f%% %11.0f%%  %s / %s\n", L.name, t,
+             fl / r.median(0) * 1e-9, fl / r.median(1) * 1e-9, fl / r.median(2) * 1e-9, fl / r.median(3) * 1e-9,
+             fl / r.median(4) * 1e-9, 100 * r.speedup(1, 3), 100 * r.speedup(2, 3), 100 * r.speedup(0, 4),
+             blocked.impl.c_str(), plain.impl.c_str());
       fflush(stdout);
     }
     if (L.blocked_input()) free(xb);
