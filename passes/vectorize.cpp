@@ -141,7 +141,12 @@ bool contains_loop(const Stmt &s) {
 
 class VectorizeLoops : public IRMutator {
  public:
-  VectorizeLoops(std::vector<std::string> *remarks, bool scalable) : remarks_(remarks), scalable_(scalable) {}
+  /// `native`: the target's f32 lanes (0: unknown). A loop of a multiple of them that is not a
+  /// power of two (48 on AVX-512) is made that many native vectors side by side: LLVM legalizes a
+  /// <48 x float> by widening it to 64 lanes and shuffling, and a 6 x 48 SGEMM tile ran at 14
+  /// GFLOP/s where 6 x 64 ran at 170 (one Xeon core).
+  VectorizeLoops(std::vector<std::string> *remarks, bool scalable, int native = 0)
+      : remarks_(remarks), scalable_(scalable), native_(native) {}
   using IRMutator::mutate;
 
  protected:
@@ -155,10 +160,17 @@ class VectorizeLoops : public IRMutator {
     else if (lanes > 64) why = fmt::format("{} lanes is more than 64 (split it first)", lanes);
     else if (contains_vectorized(body)) why = "it contains another vectorized loop";
     Stmt out;
+    const bool pow2 = (lanes & (lanes - 1)) == 0;
+    const int64_t chunk = native_ > 1 && !scalable_ && !pow2 && lanes > native_ && lanes % native_ == 0 ? native_ : lanes;
     if (why.empty()) {
-      Vectorizer vec(op->var, make_ramp(op->min, make_int(1), static_cast<int>(lanes)), static_cast<int>(lanes));
-      out = vec.mutate(body);
-      why = vec.failure;
+      std::vector<Stmt> parts;
+      for (int64_t k = 0; k < lanes && why.empty(); k += chunk) {
+        Vectorizer vec(op->var, make_ramp(op->min + make_int(k), make_int(1), static_cast<int>(chunk)),
+                       static_cast<int>(chunk));
+        parts.push_back(vec.mutate(body));
+        why = vec.failure;
+      }
+      out = parts.size() == 1 ? parts[0] : make_seq(parts);
     }
     if (!why.empty()) {
       if (remarks_) remarks_->push_back(fmt::format("loop '{}' not vectorized: {}", op->var->name, why));
@@ -176,6 +188,7 @@ class VectorizeLoops : public IRMutator {
  private:
   std::vector<std::string> *remarks_;
   bool scalable_;
+  int native_;
 };
 
 }  // namespace
@@ -186,7 +199,7 @@ Stmt vectorize_loops(const Stmt &s, std::vector<std::string> *remarks) {
 }
 
 Stmt vectorize_loops(const Stmt &s, const Target &t, std::vector<std::string> *remarks) {
-  VectorizeLoops v(remarks, t.scalable_vectors);
+  VectorizeLoops v(remarks, t.scalable_vectors, t.is_gpu() ? 0 : t.f32_lanes());
   return v.mutate(s);
 }
 

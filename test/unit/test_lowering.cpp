@@ -1,5 +1,6 @@
 // Schedule application and lowering: the shape of the loop IR each primitive produces, the
 // errors each illegal use gives, and small kernels run through the JIT against the interpreter.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <map>
@@ -258,6 +259,27 @@ TEST(Lowering, VectorizeMakesRampLoads) {
   std::string ir = lowered("add", "schedule add {\n split Y.j [8] -> j0 j1\n vectorize Y.j1\n}\n");
   EXPECT_NE(ir.find("ramp("), std::string::npos) << ir;
   EXPECT_EQ(ir.find("vectorized"), std::string::npos) << ir;
+}
+
+// A vectorized loop of a multiple of the target's lanes that is not a power of two becomes that
+// many vectors of the target's width (LLVM widens a 48-lane vector to 64 and shuffles); a
+// power of two stays one wide vector, which LLVM splits well.
+TEST(Lowering, AVectorLoopOfNonPowerOfTwoLanesIsMadeOfTargetVectors) {
+  const Module m = parse_module("wide.ir", "kernel wide(A: f32[4, 96]) -> Y: f32[4, 96] {\n  Y[i, j] = A[i, j] * 3.0\n}\n");
+  auto ir = [&](const std::string &target, int lanes) {
+    Schedule s = sched(fmt::format("schedule wide {{\n split Y.j [{}] -> j0 j1\n vectorize Y.j1\n}}\n", lanes));
+    return to_string(lower_kernel(m.kernels[0], s, make_target(target)));
+  };
+  auto count = [](const std::string &text, const std::string &what) {
+    size_t n = 0;
+    for (size_t p = text.find(what); p != std::string::npos; p = text.find(what, p + 1)) ++n;
+    return n;
+  };
+  const std::string avx512 = ir("x86_64-avx512", 48), avx2 = ir("x86_64-avx2", 48), pow2 = ir("x86_64-avx512", 32);
+  EXPECT_EQ(count(avx512, "Y[ramp("), 3u) << avx512;
+  EXPECT_EQ(count(avx512, ", 1, 16)] = "), 3u) << avx512;
+  EXPECT_EQ(count(avx2, ", 1, 8)] = "), 6u) << avx2;
+  EXPECT_EQ(count(pow2, ", 1, 32)] = "), 1u) << pow2;
 }
 
 TEST(Lowering, UnrollReplicatesTheBody) {
