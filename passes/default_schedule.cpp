@@ -687,13 +687,8 @@ const Stage *schedule_reduction(Schedule &s, const Kernel &k, const Stage &st, c
     if (!cl.outer.empty()) {
       add_reorder(s, cn, cl.outer, {}, cl);
       add(s, AnnotateStep{LoopAnnotation::Vectorize, loop(cn, cl.vec)});
-      // K-blocking: the consumer's innermost outer loops along which the largest operand is
-      // reused (a convolution's rows: its weights do not depend on them) stay inside the loop
-      // the reduction is computed at, as long as that region's accumulators fit L1; the
-      // reduction then walks a block of its outermost axis over the whole region before the
-      // next block, the partial sums staying in L1, and the block of the largest operand a
-      // region needs (kblock input-channel blocks of the weights) is read from L1 by every
-      // tile of it instead of streamed from L2 once per tile.
+      // K-blocking (kblock_inside): the loops inside the block loop stay inside the loop the
+      // reduction is computed at, their partial sums in its local tile between blocks.
       const size_t inside = kblock_inside(st, cl, ch, lanes, t);
       TiledLoops at_loops = cl;
       at_loops.outer.resize(cl.outer.size() - inside);
