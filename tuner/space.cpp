@@ -22,7 +22,7 @@ namespace kcc::tuner {
 
 namespace {
 
-constexpr const char *kSpaceVersion = "space-10";
+constexpr const char *kSpaceVersion = "space-11";
 constexpr int64_t kMaxTile = 64;
 
 std::vector<int64_t> tile_candidates(int64_t extent, int64_t cap = kMaxTile) {

@@ -476,7 +476,7 @@ std::optional<Point> with_choice(const KernelSpace &s, const std::string &name, 
 // Three choices of the default sketch, each correct where no tile divides the shape:
 // - a convolution without an epilogue may be K-blocked (the tile rows inside the block loop,
 //   their accumulators written back to the output per block: VGG's 512-channel 3x3);
-// - a long reduction 4 divides may be unrolled by 4 (SGEMM's best schedule);
+// - a long reduction 4 divides is unrolled by 4 (the heuristic's choice; SGEMM's best schedule);
 // - a pack read across the vector axis (W[out, in] of a dense layer) is copied a vector at a
 //   time, gathering along its contiguous axis.
 TEST(DefaultSketch, KBlocksWithoutAnEpilogueUnrollsByFourAndCopiesTransposedPacksByVectors) {
@@ -494,7 +494,7 @@ TEST(DefaultSketch, KBlocksWithoutAnEpilogueUnrollsByFourAndCopiesTransposedPack
     const char *expect;
   };
   for (const Case &c : {Case{0, "Y.kblock", 1, "split Y.c [1] -> c_o c_i"}, Case{0, "Y.kblock", 2, "split Y.c [2] -> c_o c_i"},
-                        Case{1, "C.unroll", 1, "split C.k [4] -> k_k k_u"}, Case{2, "Y.tile", 0, "vectorize W_pack.ax0_v"}}) {
+                        Case{1, "C.unroll", 0, "split C.k [4] -> k_k k_u"}, Case{2, "Y.tile", 0, "vectorize W_pack.ax0_v"}}) {
     const Kernel &k = m.kernels[static_cast<size_t>(c.kernel)];
     KernelSpace s(k, host());
     const std::optional<Point> p = with_choice(s, c.decision, c.alternative);
