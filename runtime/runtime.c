@@ -11,7 +11,11 @@
  *    slots. Workers spin briefly on the generation (cheap pickup for back-to-back loops) and
  *    then sleep on `wake`. A worker joins under `lock` by taking a slot (so it reads a
  *    consistent job and is counted in `active`), runs chunks taken from an atomic counter, and
- *    leaves by decrementing `active`. The caller runs chunks too; when none are left it closes
+ *    leaves by decrementing `active`. Chunks are guided (as OpenMP's schedule(guided)): each
+ *    takes 1 / threads of what is left, down to a smallest chunk of 1 / (64 x threads) of the
+ *    loop, so a thread starts on one large contiguous block and the threads end within one small
+ *    chunk of each other. Four equal chunks per thread ran MobileNet-v2 on 2 threads 3-6% slower
+ *    (bench/RESULTS.md, 2026-12-06); ResNet-50 did not move. The caller runs chunks too; when none are left it closes
  *    the job (slots = 0, under `lock`) and waits (spin, then `done`) for the workers that did
  *    join. A worker that was not scheduled in time never delays the caller: on a loaded machine
  *    the caller simply runs more chunks itself.
@@ -31,7 +35,8 @@
 
 #define KCC_MAX_THREADS 256
 #define KCC_SPIN_ITERS 4000      /* ~100 us of pause before a worker sleeps */
-#define KCC_CHUNKS_PER_THREAD 4  /* dynamic load balancing without tiny chunks */
+#define KCC_GUIDED_SHARE 1       /* a chunk is 1 / (KCC_GUIDED_SHARE x threads) of what is left */
+#define KCC_MIN_CHUNK_SHARE 64   /* ... and at least 1 / (KCC_MIN_CHUNK_SHARE x threads) of the loop */
 
 static inline void cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -169,10 +174,10 @@ struct pool {
   /* the current job; written under `lock` before `generation` is bumped */
   kcc_task_fn fn;
   void *closure;
-  int64_t n, chunk, nchunks;
+  int64_t n, min_chunk, divisor;
   int slots;        /* workers that may still join this job (under lock) */
 
-  atomic_llong next_chunk;
+  atomic_llong next; /* the first iteration not yet handed out */
   atomic_int status;
   atomic_int active; /* workers that joined and have not left */
   int caller_sleeping; /* under lock */
@@ -187,14 +192,18 @@ static struct pool g_pool = {
 
 static _Thread_local int t_in_task;
 
-static void run_chunks(kcc_task_fn fn, void *closure, int64_t n, int64_t chunk, int64_t nchunks) {
+static void run_chunks(kcc_task_fn fn, void *closure, int64_t n, int64_t min_chunk, int64_t divisor) {
   struct pool *p = &g_pool;
   for (;;) {
     if (atomic_load_explicit(&p->status, memory_order_relaxed) != 0) return;
-    int64_t c = atomic_fetch_add_explicit(&p->next_chunk, 1, memory_order_relaxed);
-    if (c >= nchunks) return;
-    int64_t begin = c * chunk;
-    int64_t end = begin + chunk < n ? begin + chunk : n;
+    int64_t begin = atomic_load_explicit(&p->next, memory_order_relaxed), end;
+    do {
+      if (begin >= n) return;
+      int64_t size = (n - begin) / divisor;
+      if (size < min_chunk) size = min_chunk;
+      end = size < n - begin ? begin + size : n;
+    } while (!atomic_compare_exchange_weak_explicit(&p->next, &begin, end, memory_order_relaxed,
+                                                    memory_order_relaxed));
     int rc = fn(closure, begin, end);
     if (rc != 0) {
       int expected = 0;
@@ -225,11 +234,11 @@ static void *worker_main(void *arg) {
     }
     kcc_task_fn fn = p->fn;
     void *closure = p->closure;
-    int64_t n = p->n, chunk = p->chunk, nchunks = p->nchunks;
+    int64_t n = p->n, min_chunk = p->min_chunk, divisor = p->divisor;
     pthread_mutex_unlock(&p->lock);
     if (!take_part) continue;
 
-    run_chunks(fn, closure, n, chunk, nchunks);
+    run_chunks(fn, closure, n, min_chunk, divisor);
     if (atomic_fetch_sub_explicit(&p->active, 1, memory_order_acq_rel) == 1) {
       pthread_mutex_lock(&p->lock);
       if (p->caller_sleeping) pthread_cond_signal(&p->done);
@@ -302,12 +311,12 @@ int kcc_parallel_for(int64_t n, kcc_task_fn fn, void *closure) {
   int workers = ensure_workers(threads - 1);
   if (workers > threads - 1) workers = threads - 1;
   int64_t total = (int64_t)workers + 1;
-  int64_t nchunks = total * KCC_CHUNKS_PER_THREAD;
-  if (nchunks > n) nchunks = n;
-  int64_t chunk = (n + nchunks - 1) / nchunks;
-  nchunks = (n + chunk - 1) / chunk;
-  /* no point waking more workers than there are chunks besides the caller's */
-  if (workers > nchunks - 1) workers = (int)(nchunks - 1);
+  int64_t min_chunk = n / (KCC_MIN_CHUNK_SHARE * total);
+  if (min_chunk < 1) min_chunk = 1;
+  int64_t divisor = KCC_GUIDED_SHARE * total;
+  /* no point waking more workers than there are iterations besides the caller's first chunk */
+  int64_t first = n / divisor > min_chunk ? n / divisor : min_chunk;
+  if (workers > n - first) workers = (int)(n - first);
   if (workers <= 0) {
     pthread_mutex_unlock(&p->job_mutex);
     return fn(closure, 0, n);
@@ -317,10 +326,10 @@ int kcc_parallel_for(int64_t n, kcc_task_fn fn, void *closure) {
   p->fn = fn;
   p->closure = closure;
   p->n = n;
-  p->chunk = chunk;
-  p->nchunks = nchunks;
+  p->min_chunk = min_chunk;
+  p->divisor = divisor;
   p->slots = workers;
-  atomic_store(&p->next_chunk, 0);
+  atomic_store(&p->next, 0);
   atomic_store(&p->status, 0);
   atomic_store(&p->active, 0);
   p->caller_sleeping = 0;
@@ -329,7 +338,7 @@ int kcc_parallel_for(int64_t n, kcc_task_fn fn, void *closure) {
   pthread_mutex_unlock(&p->lock);
 
   t_in_task = 1;
-  run_chunks(fn, closure, n, chunk, nchunks);
+  run_chunks(fn, closure, n, min_chunk, divisor);
   t_in_task = 0;
 
   /* No chunk is left to hand out: close the job to late workers, then wait for those inside. */

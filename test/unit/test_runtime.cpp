@@ -1,6 +1,7 @@
 // Unit tests of the kcc runtime: thread pool, scratch memory, error strings. No timings here.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <cstdlib>
@@ -8,6 +9,7 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <sys/wait.h>
@@ -82,6 +84,39 @@ TEST_F(RuntimeTest, EveryIterationRunsExactlyOnce) {
   };
   for (int rep = 0; rep < 50; ++rep) ASSERT_EQ(kcc_parallel_for(n, task, &hits), 0);
   for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[i].load(), 50) << i;
+}
+
+// Chunks are guided: each is half (2 threads) of what is left, never below 1/128 of the loop,
+// so the first chunks are large and the last ones small (the threads end close together). The
+// boundaries depend only on n and the thread count, not on which thread takes which chunk.
+TEST_F(RuntimeTest, ChunksShrinkToASmallLastChunk) {
+  kcc_set_num_threads(2);
+  struct Chunks {
+    std::mutex m;
+    std::vector<std::pair<int64_t, int64_t>> v;
+  } chunks;
+  auto task = [](void *c, int64_t b, int64_t e) -> int {
+    auto *ch = static_cast<Chunks *>(c);
+    std::lock_guard<std::mutex> g(ch->m);
+    ch->v.emplace_back(b, e);
+    return 0;
+  };
+  const int64_t n = 1000, min_chunk = n / 128;
+  ASSERT_EQ(kcc_parallel_for(n, task, &chunks), 0);
+  std::sort(chunks.v.begin(), chunks.v.end());
+  ASSERT_FALSE(chunks.v.empty());
+  EXPECT_EQ(chunks.v.front(), std::make_pair(int64_t{0}, n / 2));
+  int64_t at = 0, last = n;
+  for (auto [b, e] : chunks.v) {
+    EXPECT_EQ(b, at);
+    EXPECT_EQ(e - b, std::min(std::max((n - b) / 2, min_chunk), n - b)) << "chunk at " << b;
+    EXPECT_LE(e - b, last);  // never growing
+    last = e - b;
+    at = e;
+  }
+  EXPECT_EQ(at, n);
+  EXPECT_LE(chunks.v.back().second - chunks.v.back().first, min_chunk);
+  EXPECT_EQ(chunks.v.size(), 9u);  // 500 250 125 62 31 16 8 7 1
 }
 
 TEST_F(RuntimeTest, EmptyAndNegativeRangesDoNothing) {
