@@ -1,0 +1,133 @@
+#!/usr/bin/env python3
+"""Per-task results of the model-level seed study (model_study.sh), from its databases.
+
+    python3 bench/tuning/model_study.py --ir OUT/resnet18.ir hybrid=OUT/hybrid.db evolutionary=OUT/evolutionary.db
+
+For every kernel of each model (.ir written by `kcc import`, whose model section says how often
+each kernel is called) and every arm (NAME=DATABASE; the first arm is the reference), prints the
+measurements so far and the best time, then for each other arm its best after as many
+measurements as the reference arm made and how many it needed to come within 1% of the
+reference's best. The last row sums calls x best time per arm: the tuner's estimate of the
+model. Works on an arm still running or interrupted (a ten-fold arm may take several runs), so
+per-task results can be reported as they come in.
+
+"Best" follows kcc's rule for a record: a schedule counts with its slowest measurement
+(re-measurements of the best included), and the best is the fastest schedule by that count.
+The curves use each measurement's median as it was taken. Only this machine's own records in
+each database are read; nothing is written.
+"""
+import argparse
+import re
+import sqlite3
+import sys
+
+
+def model_calls(path):
+    """{kernel: calls} of every model in the .ir, in the order of first call; kernel names."""
+    calls, order, in_model = {}, [], False
+    with open(path) as f:
+        for line in f:
+            if line.startswith("model "):
+                in_model = True
+                continue
+            if in_model and line.startswith("}"):
+                in_model = False
+                continue
+            m = re.match(r"\s+\S+ = (\w+)\(", line) if in_model else None
+            if m:
+                k = m.group(1)
+                if k not in calls:
+                    order.append(k)
+                calls[k] = calls.get(k, 0) + 1
+    return order, calls
+
+
+class Arm:
+    def __init__(self, name, path):
+        self.name = name
+        self.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+
+    def rows(self, kernel):
+        """(strategy, schedule, median seconds or None) in measurement order."""
+        return self.db.execute(
+            "SELECT strategy, schedule, CASE WHEN outcome = 'ok' THEN median END FROM measurements "
+            "WHERE kernel = ? ORDER BY id", (kernel,)).fetchall()
+
+
+def summarize(rows):
+    """(measured, best seconds by kcc's rule, running best of the medians per measurement)."""
+    worst = {}
+    curve, best_so_far = [], None
+    for strategy, schedule, median in rows:
+        if median is not None:
+            worst[schedule] = max(worst.get(schedule, 0.0), median)
+        if strategy == "verify":  # a re-measurement of the best: not a budget item
+            continue
+        if median is not None and (best_so_far is None or median < best_so_far):
+            best_so_far = median
+        curve.append(best_so_far)
+    best = min(worst.values()) if worst else None
+    return len(curve), best, curve
+
+
+def us(s):
+    if s is None:
+        return "-"
+    v = s * 1e6
+    return f"{v:,.1f}" if v >= 10 else f"{v:.3g}"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--ir", action="append", required=True, help="a model's .ir from kcc import (repeatable)")
+    ap.add_argument("arms", nargs="+", help="NAME=DATABASE; the first is the reference")
+    a = ap.parse_args()
+    arms = []
+    for spec in a.arms:
+        name, sep, path = spec.partition("=")
+        if not sep:
+            sys.exit(f"model_study.py: '{spec}' is not NAME=DATABASE")
+        arms.append(Arm(name, path))
+    ref, others = arms[0], arms[1:]
+    for ir in a.ir:
+        order, calls = model_calls(ir)
+        print(f"### {ir.rsplit('/', 1)[-1]}\n")
+        head = ["kernel", "calls"]
+        for arm in arms:
+            head += [f"{arm.name} measured", f"{arm.name} best µs"]
+        for arm in others:
+            head += [f"{arm.name} best at {ref.name}'s count", f"{arm.name} to within 1% of {ref.name}"]
+        print("| " + " | ".join(head) + " |")
+        print("|---|" + "---:|" * (len(head) - 1))
+        totals = {arm.name: 0.0 for arm in arms}
+        complete = {arm.name: True for arm in arms}
+        for k in order:
+            sums = {arm.name: summarize(arm.rows(k)) for arm in arms}
+            cells = [k, str(calls[k])]
+            for arm in arms:
+                n, best, _ = sums[arm.name]
+                cells += [str(n), us(best)]
+                if best is None:
+                    complete[arm.name] = False
+                else:
+                    totals[arm.name] += calls[k] * best
+            n_ref, best_ref, _ = sums[ref.name]
+            for arm in others:
+                _, _, curve = sums[arm.name]
+                at = curve[min(n_ref, len(curve)) - 1] if curve and n_ref else None
+                reach = "-"
+                if best_ref is not None:
+                    hit = next((i + 1 for i, b in enumerate(curve) if b is not None and b <= best_ref * 1.01), None)
+                    reach = str(hit) if hit else f"not in {len(curve)}"
+                cells += [us(at), reach]
+            print("| " + " | ".join(cells) + " |")
+        cells = ["**calls × best, ms**", ""]
+        for arm in arms:
+            mark = "" if complete[arm.name] else " (kernels missing)"
+            cells += ["", f"**{totals[arm.name] * 1e3:.3f}**{mark}"]
+        cells += ["", ""] * len(others)
+        print("| " + " | ".join(cells) + " |\n")
+
+
+if __name__ == "__main__":
+    main()
