@@ -552,6 +552,8 @@ int run_compile(const Options &o) {
   }();
   if (registry)
     if (std::string note = registry->borrowed_note(target); !note.empty()) std::cerr << note << "\n";
+  if (tuning.database)
+    if (std::string note = tuning.database->other_threads_note(); !note.empty()) std::cerr << note << "\n";
 
   if (o.verbose) {
     std::cerr << fmt::format("kcc: target {}, key {}\n", target.description(), target.key());

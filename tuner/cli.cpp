@@ -9,6 +9,7 @@
 #include <ostream>
 #include <stdexcept>
 
+#include "kcc_runtime.h"
 #include "tuner/bug_report.h"
 
 namespace kcc::tuner {
@@ -22,7 +23,8 @@ const char *tune_flags_help() {
          "  --weight KERNEL=W     KERNEL runs W times per model invocation (budget spread)\n"
          "  --timeout S           seconds one candidate may run before it is killed (default 10)\n"
          "  --threads N           threads candidates are timed on; tune with the count the app uses\n"
-         "                        (default: all cores)\n"
+         "                        (default: all cores). A compile takes the records measured on N\n"
+         "                        threads first, then those that do not say, then any (with a note)\n"
          "  --runner CMD          measure through kcc-runner started by CMD (docs/runner.md), e.g.\n"
          "                        'qemu-aarch64 -L /usr/aarch64-linux-gnu -cpu max,sve512=on build/aarch64/kcc-runner'\n"
          "  --runner-link CMD     links candidates into a shared object for the runner\n"
@@ -204,7 +206,10 @@ TuningSetup make_tuning_setup(const TuneFlags &f, const Target &t, const std::st
       if (progress) *progress << "kcc: warning: " << e.what() << "; compiling without tuning records\n";
     }
   }
-  if (s.db) s.database = std::make_unique<DatabaseProvider>(s.db.get());
+  // The records measured on the thread count the code will run on come first: --threads, else
+  // what kcc tune records by default (the runtime's default here); none on a GPU.
+  const int threads = t.is_gpu() ? 0 : f.threads > 0 ? f.threads : kcc_get_num_threads();
+  if (s.db) s.database = std::make_unique<DatabaseProvider>(s.db.get(), threads);
   if (f.budget > 0)
     s.tuner = std::make_unique<WarningTuner>(
         s.db.get(), options_of(f, t, kcc_version, progress, progress_is_terminal, path), f.budget);

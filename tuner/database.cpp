@@ -123,7 +123,7 @@ class Transaction {
 
 const char *kRecordColumns =
     "workload_key, target_key, kernel, schedule, samples, median, error, strategy, kcc_version, timestamp, "
-    "run_id, flops, outcome, space, point, schedule_error";
+    "run_id, flops, outcome, space, point, schedule_error, threads";
 
 /// A point as the `point` column holds it: "S:X,Y,..." ("" = none).
 std::string point_text(const std::optional<Point> &p) {
@@ -251,7 +251,7 @@ Database::Database(const std::string &path) : path_(path) {
          "workload_key TEXT NOT NULL, target_key TEXT NOT NULL, kernel TEXT, schedule TEXT NOT NULL, "
          "samples TEXT, median REAL, error TEXT, strategy TEXT, kcc_version TEXT, timestamp REAL, flops REAL, "
          "outcome TEXT NOT NULL DEFAULT 'ok', space TEXT NOT NULL DEFAULT '', point TEXT NOT NULL DEFAULT '', "
-         "schedule_error TEXT NOT NULL DEFAULT '')");
+         "schedule_error TEXT NOT NULL DEFAULT '', threads INTEGER NOT NULL DEFAULT 0)");
     exec("CREATE INDEX IF NOT EXISTS measurements_by_workload ON measurements(workload_key, target_key, median)");
     exec("CREATE INDEX IF NOT EXISTS measurements_by_run ON measurements(run_id)");
     int version = 0;  // 0: a new file
@@ -263,7 +263,8 @@ Database::Database(const std::string &path) : path_(path) {
       throw DatabaseError("tuning database '" + path + "' has schema version " + std::to_string(version) +
                           ", newer than this kcc's " + std::to_string(kDatabaseSchemaVersion));
     if (version == 1) migrate_from_1();
-    if (version == 1 || version == 2) migrate_from_2();
+    if (version >= 1 && version <= 2) migrate_from_2();
+    if (version >= 1 && version <= 3) migrate_from_3();
     if (version == 0) {
       Stmt put(db_, "INSERT INTO meta(key, value) VALUES('schema_version', ?)");
       put.bind(1, std::to_string(kDatabaseSchemaVersion));
@@ -306,10 +307,14 @@ void Database::migrate_from_1() {
   }
 }
 
-// As migrate_from_1, inside the constructor's transaction; also the second half of a version-1
-// migration.
+// As migrate_from_1, inside the constructor's transaction; also a step of older migrations.
 void Database::migrate_from_2() {
   exec("ALTER TABLE measurements ADD COLUMN schedule_error TEXT NOT NULL DEFAULT ''");
+}
+
+// The last step of every migration: records before schema 4 keep threads = 0 (not recorded).
+void Database::migrate_from_3() {
+  exec("ALTER TABLE measurements ADD COLUMN threads INTEGER NOT NULL DEFAULT 0");
   exec("UPDATE meta SET value = '" + std::to_string(kDatabaseSchemaVersion) + "' WHERE key = 'schema_version'");
 }
 
@@ -326,7 +331,7 @@ void Database::add(const std::vector<MeasureRecord> &batch) {
   if (batch.empty()) return;
   Transaction tx(db_);
   Stmt ins(db_, std::string("INSERT INTO measurements(") + kRecordColumns +
-                    ") VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                    ") VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   const double now = now_seconds();
   for (const MeasureRecord &r : batch) {
     ins.bind(1, r.workload_key);
@@ -345,6 +350,7 @@ void Database::add(const std::vector<MeasureRecord> &batch) {
     ins.bind(14, r.space);
     ins.bind(15, point_text(r.point));
     ins.bind(16, std::string(r.schedule_error ? to_string(*r.schedule_error) : ""));
+    ins.bind(17, static_cast<int64_t>(r.threads));
     ins.step();
     ins.reset();
   }
@@ -376,6 +382,7 @@ std::vector<MeasureRecord> Database::query(const std::string &sql, const std::ve
     r.space = q.text(13);
     r.point = point_from_text(q.text(14));
     r.schedule_error = parse_schedule_error_kind(q.text(15));
+    r.threads = static_cast<int>(q.integer(16));
     out.push_back(std::move(r));
   }
   return out;
@@ -391,10 +398,19 @@ std::optional<MeasureRecord> best_record(const std::vector<MeasureRecord> &recor
   return std::nullopt;  // unreachable: the worst median is one of the schedule's records
 }
 
-std::optional<MeasureRecord> Database::best(const std::string &workload_key, const std::string &target_key) {
+std::optional<MeasureRecord> Database::best(const std::string &workload_key, const std::string &target_key,
+                                            int threads) {
   // The rule is tuner/best.h's, shared with the tuner and the report, so every place that names
   // a kernel's best names the same one; a workload has at most a few thousand records.
-  return best_record(records(workload_key, target_key));
+  std::vector<MeasureRecord> all = records(workload_key, target_key);
+  if (threads <= 0) return best_record(all);
+  for (int want : {threads, 0}) {  // this count, then records that do not say
+    std::vector<MeasureRecord> some;
+    for (const MeasureRecord &r : all)
+      if (r.threads == want) some.push_back(r);
+    if (auto b = best_record(some)) return b;
+  }
+  return best_record(all);
 }
 
 std::vector<MeasureRecord> Database::records(const std::string &workload_key, const std::string &target_key,

@@ -36,7 +36,7 @@ struct sqlite3;
 namespace kcc::tuner {
 
 /// The schema version this kcc writes; a database with a newer one is refused.
-constexpr int kDatabaseSchemaVersion = 3;
+constexpr int kDatabaseSchemaVersion = 4;
 
 /// A failure of the database file (cannot open, corrupt, newer schema). Not a kcc bug.
 class DatabaseError : public std::runtime_error {
@@ -63,6 +63,10 @@ struct MeasureRecord {
   double timestamp = 0;       ///< seconds since the Unix epoch; filled by add() when 0
   int64_t run_id = 0;         ///< the tuning run that measured it (0 = none)
   double flops = 0;           ///< floating-point operations of one evaluation
+  /// Threads the candidate ran on (`--threads`, else the runtime's default then): a schedule's
+  /// time on 1 thread says little about its time on 2. 0 = not recorded (a record from before
+  /// schema 4, or a GPU).
+  int threads = 0;
 
   bool valid() const { return error.empty() && median_seconds > 0; }
   double gflops() const { return valid() ? flops / median_seconds * 1e-9 : 0; }
@@ -110,8 +114,11 @@ class Database {
   void add(const std::vector<MeasureRecord> &batch);
   /// The best record for this workload and target, by best_record() (tuner/best.h): schedules
   /// ranked by their worst median, a schedule measured invalid once left out; the winner's
-  /// slowest record is returned.
-  std::optional<MeasureRecord> best(const std::string &workload_key, const std::string &target_key);
+  /// slowest record is returned. With `threads` > 0, the best of the records measured on that
+  /// many threads; without one, of the records whose count was not recorded; without one, of
+  /// all (the record's `threads` says which it is).
+  std::optional<MeasureRecord> best(const std::string &workload_key, const std::string &target_key,
+                                    int threads = 0);
   /// All records for this workload and target (valid and invalid), oldest first; `limit` 0 = all.
   std::vector<MeasureRecord> records(const std::string &workload_key, const std::string &target_key,
                                      int64_t limit = 0);
@@ -147,6 +154,7 @@ class Database {
   void exec(const std::string &sql);
   void migrate_from_1();
   void migrate_from_2();
+  void migrate_from_3();
   void create_peak_table();
   std::vector<MeasureRecord> query(const std::string &sql, const std::vector<std::string> &text_args,
                                    int64_t int_arg = -1);

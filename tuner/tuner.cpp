@@ -24,6 +24,7 @@
 #include "tuner/runner_evaluator.h"
 #include "tuner/space.h"
 #include "tuner/task_scheduler.h"
+#include "kcc_runtime.h"
 
 namespace kcc::tuner {
 
@@ -88,11 +89,20 @@ std::unique_ptr<Evaluator> make_measuring_evaluator(KernelSpace &space, const Tu
   return std::make_unique<RunnerEvaluator>(space, r);
 }
 
+/// The threads a candidate runs on: --threads, else the runtime's default (all cores, or
+/// KCC_NUM_THREADS), which is also what an app gets; 0 (not recorded) on a GPU, and through a
+/// runner without --threads (the default of a machine kcc cannot see).
+int measured_threads(const Target &t, const TuneOptions &o) {
+  if (t.is_gpu()) return 0;
+  if (o.measure.run_threads > 0) return o.measure.run_threads;
+  return o.runner_command.empty() ? kcc_get_num_threads() : 0;
+}
+
 /// The database record of one measurement of `schedule` for kernel `k`: a point of `space`, or
 /// (space null) a schedule from elsewhere (the hand schedule).
 MeasureRecord record_of(const Kernel &k, const Target &t, const Schedule &schedule, const KernelSpace *space,
-                        const Point *point, const Measurement &m, std::string strategy,
-                        const std::string &kcc_version, int64_t run_id) {
+                        const Point *point, const Measurement &m, std::string strategy, const TuneOptions &o,
+                        int64_t run_id) {
   MeasureRecord r;
   r.workload_key = workload_key(k);
   r.target_key = t.key();
@@ -108,9 +118,10 @@ MeasureRecord record_of(const Kernel &k, const Target &t, const Schedule &schedu
   r.error = m.valid ? "" : (m.error.empty() ? "invalid" : m.error);
   if (!m.valid) r.schedule_error = m.schedule_error;
   r.strategy = std::move(strategy);
-  r.kcc_version = kcc_version;
+  r.kcc_version = o.kcc_version;
   r.run_id = run_id;
   r.flops = k.flops();
+  r.threads = measured_threads(t, o);
   return r;
 }
 
@@ -156,7 +167,7 @@ class KernelEvaluator : public Evaluator {
       const Kernel &k = space_.kernel();
       for (size_t i = 0; i < points.size(); ++i) {
         batch.push_back(record_of(k, space_.target(), space_.schedule(points[i]), &space_, &points[i], ms[i],
-                                  strategy.empty() ? to_string(opts_.strategy) : strategy, opts_.kcc_version, run_id_));
+                                  strategy.empty() ? to_string(opts_.strategy) : strategy, opts_, run_id_));
       }
       db_->add(batch);  // one transaction: a kill loses at most this batch
     }
@@ -272,6 +283,8 @@ struct KernelTuner::Impl {
   // Valid records of this workload from other cpus of the same triple (the database): they seed
   // the cost model only, never the best or the answer; grouped by the target they came from.
   std::map<std::string, std::vector<std::pair<Point, double>>> prior;
+  /// Valid records of this workload and cpu measured on another thread count (by count).
+  std::map<int, std::vector<std::pair<Point, double>>> other_threads;
   int64_t spent = 0;           // toward the budget (resumed measurements included)
   int64_t evolutionary = 0;    // hybrid: evolutionary measurements so far
   std::vector<Point> droplet_starts;  // hybrid: where each descent starts (best of each sketch)
@@ -295,7 +308,15 @@ struct KernelTuner::Impl {
     if (db) {
       const std::string wk = workload_key(k), tk = t.key();
       run = db->begin_run(wk, tk, k.name, to_string(opts.strategy), budget);
+      const int threads = measured_threads(t, opts);
       for (const MeasureRecord &r : db->records(wk, tk)) {
+        // Times on another thread count rank schedules for another machine, in effect: like
+        // another cpu's records they only seed the cost model (load_prior), never the answer.
+        if (threads > 0 && r.threads > 0 && r.threads != threads) {
+          if (auto p = point_in(space, r); p && opts.reuse_database && r.valid())
+            other_threads[r.threads].push_back({*p, r.median_seconds});
+          continue;
+        }
         const bool ours = run.resumed && r.run_id == run.id;
         if (ours && r.strategy == baseline_strategy() && given) {  // the baseline of the interrupted run
           given_m = measurement_of(r);
@@ -328,6 +349,10 @@ struct KernelTuner::Impl {
       std::optional<TargetKey> key = TargetKey::parse(r.target_key);
       if (!key || key->triple != t.triple) continue;
       if (auto p = point_in(space, r)) prior[r.target_key].push_back({*p, r.median_seconds});
+    }
+    for (auto &[n, rows] : other_threads) {  // this cpu on another thread count: a group each
+      auto &group = prior[tk + " on " + std::to_string(n) + " threads"];
+      group.insert(group.end(), rows.begin(), rows.end());
     }
     for (auto &[key, rows] : prior) summary.prior += static_cast<int64_t>(rows.size());
   }
@@ -446,7 +471,7 @@ struct KernelTuner::Impl {
     if (p) history.push_back({*p, m, baseline_strategy()});
     if (db) {
       db->add({record_of(k, t, *given, p ? &space : nullptr, p ? &*p : nullptr, m, baseline_strategy(),
-                         opts.kcc_version, run.id)});
+                         opts, run.id)});
     }
     const double b = best();
     summary.best_gflops_curve.push_back(b > 0 ? k.flops() / b * 1e-9 : 0);
@@ -471,7 +496,7 @@ struct KernelTuner::Impl {
       if (p) history.push_back({*p, m, kVerifyStrategy});
       if (db) {
         db->add({record_of(k, t, *given, p ? &space : nullptr, p ? &*p : nullptr, m, kVerifyStrategy,
-                           opts.kcc_version, run.id)});
+                           opts, run.id)});
       }
       if (!m.valid || m.median > given_m->median) given_m = m;
     }
@@ -670,14 +695,28 @@ std::optional<Schedule> schedule_from_record(const Kernel &k, const Target &t, c
 
 bool DatabaseProvider::provide(const Kernel &k, const Target &t, ChosenSchedule &out) {
   if (!db_) return false;
-  std::optional<MeasureRecord> r = db_->best(workload_key(k), t.key());
+  std::optional<MeasureRecord> r = db_->best(workload_key(k), t.key(), threads_);
   if (!r) return false;
   std::optional<Schedule> s = schedule_from_record(k, t, *r);
   if (!s) return false;
+  if (threads_ > 0 && r->threads > 0 && r->threads != threads_) other_[r->threads].push_back(k.name);
   out.schedule = *s;
   out.source = ScheduleSource::Database;
   out.median_seconds = r->median_seconds;
   return true;
+}
+
+std::string DatabaseProvider::other_threads_note() const {
+  if (other_.empty()) return "";
+  std::string what;
+  for (auto &[n, kernels] : other_) {
+    if (!what.empty()) what += ", ";
+    what += fmt::format("{} {} on {} thread{}", kernels.size(), kernels.size() == 1 ? "kernel's" : "kernels'", n,
+                        n == 1 ? "" : "s");
+  }
+  return fmt::format("kcc: note: tuning records measured on another thread count than the {} this code is compiled "
+                     "for ({}; no record on {} for them): tune with --threads {} for best speed",
+                     threads_, what, threads_, threads_);
 }
 
 std::map<std::string, ChosenSchedule> ModuleTuner::tune(const Module &todo, const Target &t) {

@@ -74,7 +74,7 @@ struct TuneSummary {
   int64_t model_rejected = 0;    ///< candidates the validity model filtered out
   int64_t resumed = 0;           ///< measurements of an interrupted run taken over
   int64_t history = 0;           ///< earlier records reused
-  int64_t prior = 0;             ///< records from other cpus of this triple seeding the cost model
+  int64_t prior = 0;             ///< records of other cpus (this triple) or thread counts seeding the cost model
   int64_t wrong_results = 0;     ///< compiler bugs caught by the output check
   FailureCounts failures;        ///< invalid measurements of this session by outcome
   int64_t verified = 0;          ///< re-measurements of the best points (not in `measured`)
@@ -147,11 +147,18 @@ std::optional<Schedule> schedule_from_record(const Kernel &k, const Target &t, c
 /// of the kernel's workload on the target whose schedule applies to the kernel (source Database).
 class DatabaseProvider : public ScheduleProvider {
  public:
-  explicit DatabaseProvider(Database *db) : db_(db) {}  ///< `db` must outlive it
+  /// `db` must outlive it. `threads`: the count the code will run on; the best record measured
+  /// on it is taken first (Database::best), 0 = the best of any.
+  explicit DatabaseProvider(Database *db, int threads = 0) : db_(db), threads_(threads) {}
   bool provide(const Kernel &k, const Target &t, ChosenSchedule &out) override;
+  /// One line for the user when provide() served records measured on another thread count
+  /// ("kcc: note: 3 kernels' records were measured on 1 thread, not 2: ..."); "" otherwise.
+  std::string other_threads_note() const;
 
  private:
   Database *db_;
+  int threads_;
+  std::map<int, std::vector<std::string>> other_;  ///< thread count -> kernels served from it
 };
 
 /// Tuning as a schedule source (pipeline.h, ScheduleSources::tuner): the kernels handed to it

@@ -156,6 +156,56 @@ TEST(Database, AScheduleErrorKindRoundTrips) {
   EXPECT_FALSE(all[2].schedule_error.has_value());
 }
 
+TEST(Database, AVersion3DatabaseGetsTheThreadsColumnWithNoCounts) {
+  const std::string p = temp_db("v3");
+  {
+    Database db(p);
+    db.add({record("w1", 2e-3)});
+  }
+  sqlite3 *raw = nullptr;  // back to version 3: without the column
+  ASSERT_EQ(sqlite3_open(p.c_str(), &raw), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(raw,
+                         "ALTER TABLE measurements DROP COLUMN threads;"
+                         "UPDATE meta SET value = '3' WHERE key = 'schema_version'",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(raw);
+  Database db(p);
+  MeasureRecord two = record("w1", 1e-3);
+  two.schedule = "schedule matmul {\n  vectorize C.j\n}\n";
+  two.threads = 2;
+  db.add({two});
+  auto all = db.records("w1", "x86_64|znver4|+avx2");
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].threads, 0);  // not recorded before version 4
+  EXPECT_EQ(all[1].threads, 2);
+}
+
+// A schedule's time on 2 threads does not rank it for 1: best(threads) takes the records of
+// that count, then those that do not say (older databases), then any.
+TEST(Database, BestPrefersRecordsOfTheThreadCount) {
+  Database db(temp_db("threads"));
+  auto with = [](double median, int threads, const char *schedule) {
+    MeasureRecord r = record("w1", median);
+    r.threads = threads;
+    r.schedule = schedule;
+    return r;
+  };
+  const char *a = "schedule matmul {\n  parallel C.i\n}\n", *b = "schedule matmul {\n  vectorize C.j\n}\n",
+             *c = "schedule matmul {\n  unroll C.j\n}\n";
+  db.add({with(1e-3, 2, a), with(3e-3, 1, b), with(2e-3, 0, c)});
+  const std::string tk = "x86_64|znver4|+avx2";
+  EXPECT_EQ(db.best("w1", tk, 2)->schedule, a);
+  EXPECT_EQ(db.best("w1", tk, 1)->schedule, b);  // slower than a and c, but measured on 1 thread
+  EXPECT_EQ(db.best("w1", tk, 1)->threads, 1);
+  EXPECT_EQ(db.best("w1", tk, 4)->schedule, c);  // none on 4: the one that does not say
+  EXPECT_EQ(db.best("w1", tk, 0)->schedule, a);  // any count: the fastest
+  // Without records of the count or unrecorded ones, any count (the caller says so).
+  Database db2(temp_db("threads2"));
+  db2.add({with(1e-3, 2, a)});
+  EXPECT_EQ(db2.best("w1", tk, 1)->threads, 2);
+}
+
 TEST(Database, AVersion2DatabaseGetsTheScheduleErrorColumnWithNoKinds) {
   const std::string p = temp_db("v2");
   {
@@ -166,6 +216,7 @@ TEST(Database, AVersion2DatabaseGetsTheScheduleErrorColumnWithNoKinds) {
   ASSERT_EQ(sqlite3_open(p.c_str(), &raw), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(raw,
                          "ALTER TABLE measurements DROP COLUMN schedule_error;"
+                         "ALTER TABLE measurements DROP COLUMN threads;"
                          "UPDATE meta SET value = '2' WHERE key = 'schema_version'",
                          nullptr, nullptr, nullptr),
             SQLITE_OK);

@@ -176,6 +176,47 @@ TEST(Tuner, AWorkloadTunedEnoughByAnEarlierRunIsSkipped) {
   EXPECT_GT(c[0].measured, 0);
 }
 
+// Every record says how many threads the candidate ran on. Records of another count rank
+// schedules for another machine, in effect: they do not make a tuning skip the workload, are
+// not its history, and a compile for one count takes that count's records first, with a note
+// when it has to take another's.
+TEST(Tuner, RecordsOfAnotherThreadCountAreNotThisCountsAnswer) {
+  Database db(temp_db("threads"));
+  const std::string text = "kernel mm(A: f32[24, 40], B: f32[40, 32]) -> C: f32[24, 32] {\n"
+                           "  C[i, j] = sum(k) A[i, k] * B[k, j]\n}\n";
+  Module m = parse_module("mm.ir", text);
+  const Kernel &k = m.kernels[0];
+  TuneOptions two = quick(Strategy::Random, 4);
+  two.measure.run_threads = 2;
+  auto a = tune_module(m, host(), &db, two);
+  ASSERT_EQ(a.size(), 1u);
+  for (const MeasureRecord &r : db.records(workload_key(k), host().key())) EXPECT_EQ(r.threads, 2);
+
+  DatabaseProvider for_one(&db, 1);
+  ChosenSchedule out;
+  ASSERT_TRUE(for_one.provide(k, host(), out));  // only 2-thread records: served, with a note
+  EXPECT_NE(for_one.other_threads_note().find("1 kernel's on 2 threads"), std::string::npos)
+      << for_one.other_threads_note();
+  DatabaseProvider for_two(&db, 2);
+  ASSERT_TRUE(for_two.provide(k, host(), out));
+  EXPECT_EQ(for_two.other_threads_note(), "");
+
+  TuneOptions one = quick(Strategy::Random, 4);
+  one.measure.run_threads = 1;
+  auto b = tune_module(m, host(), &db, one);
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_FALSE(b[0].skipped);  // 4 records on 2 threads are not this share
+  EXPECT_EQ(b[0].history, 0);
+  EXPECT_GT(b[0].prior, 0);  // they seed the cost model, as another cpu's would
+  EXPECT_EQ(b[0].measured, 4);
+  auto again = tune_module(m, host(), &db, one);
+  EXPECT_TRUE(again[0].skipped);  // now it has its own
+  DatabaseProvider for_one_now(&db, 1);
+  ASSERT_TRUE(for_one_now.provide(k, host(), out));
+  EXPECT_EQ(for_one_now.other_threads_note(), "");
+  EXPECT_EQ(db.best(workload_key(k), host().key(), 1)->threads, 1);
+}
+
 TEST(Tuner, TheHandScheduleIsMeasuredFirstAndNeverBeatenBySlowerCandidates) {
   Database db(temp_db("given"));
   const Kernel &k = *suite().find_kernel("matmul");
