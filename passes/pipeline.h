@@ -24,6 +24,7 @@ struct ChosenSchedule {
   Schedule schedule;
   ScheduleSource source = ScheduleSource::Default;
   double median_seconds = 0;  ///< 0 when never measured
+  int threads = 0;            ///< threads median_seconds was measured on (0 = not known)
 };
 
 /// A source of schedules that answers kernel by kernel: the registry (passes/registry.h) and

@@ -183,6 +183,7 @@ class RegistryReader {
            fmt::format("unknown schedule source '{}' (expected registry, database, tuned, given or default)", src));
     r.median_seconds = get_number(e, ptr, "median_seconds");
     r.gflops = get_number(e, ptr, "gflops");
+    if (e.contains("threads")) r.threads = static_cast<int>(get_number(e, ptr, "threads"));
     if (e.contains("names")) {
       std::istringstream in(get_string(e, ptr, "names"));
       for (std::string n; in >> n;) r.names.push_back(n);
@@ -224,6 +225,7 @@ Registry make_registry(const std::vector<CompiledKernel> &kernels, const Target 
     e.source = ck.chosen.source;
     e.median_seconds = ck.chosen.median_seconds;
     e.gflops = ck.chosen.median_seconds > 0 ? ck.kernel->flops() / ck.chosen.median_seconds * 1e-9 : 0;
+    e.threads = ck.chosen.median_seconds > 0 ? ck.chosen.threads : 0;
     e.names = workload_names(*ck.kernel);
     reg.kernels.push_back(std::move(e));
   }
@@ -247,6 +249,7 @@ std::string registry_to_json(const Registry &reg) {
     j["source"] = to_string(e.source);
     j["median_seconds"] = e.median_seconds;
     j["gflops"] = e.gflops;
+    if (e.threads > 0) j["threads"] = e.threads;
     std::string names;
     for (auto &n : e.names) names += (names.empty() ? "" : " ") + n;
     j["names"] = names;
@@ -320,6 +323,7 @@ bool RegistryProvider::provide(const Kernel &k, const Target &t, ChosenSchedule 
   out.source = ScheduleSource::Registry;
   // A time measured on another cpu says nothing of this one.
   out.median_seconds = match == KeyMatch::Exact ? best->median_seconds : 0;
+  out.threads = match == KeyMatch::Exact ? best->threads : 0;
   if (match == KeyMatch::Compatible) {
     std::string why;
     match_target_key(best->target_key, t, &why);

@@ -30,6 +30,7 @@ struct RegistryEntry {
   ScheduleSource source = ScheduleSource::Default;
   double median_seconds = 0;  ///< 0 when never measured
   double gflops = 0;          ///< 0 when never measured
+  int threads = 0;            ///< threads median_seconds was measured on; 0 (field absent) = not known
   /// workload_names() of that kernel (may be empty); one space-separated string in the file
   std::vector<std::string> names;
   SourceLoc loc;  ///< where the entry starts in the file it was read from (invalid if built)

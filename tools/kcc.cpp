@@ -558,8 +558,10 @@ int run_compile(const Options &o) {
   if (o.verbose) {
     std::cerr << fmt::format("kcc: target {}, key {}\n", target.description(), target.key());
     for (const CompiledKernel &ck : r.kernels)
-      std::cerr << fmt::format("kcc: kernel {}: schedule from {}, workload key {}\n", ck.kernel->name,
-                               to_string(ck.chosen.source), workload_key(*ck.kernel));
+      std::cerr << fmt::format("kcc: kernel {}: schedule from {}{}, workload key {}\n", ck.kernel->name,
+                               to_string(ck.chosen.source),
+                               ck.chosen.threads > 0 ? fmt::format(" (measured on {} threads)", ck.chosen.threads) : "",
+                               workload_key(*ck.kernel));
   }
 
   auto t1 = clock::now();

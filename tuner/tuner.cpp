@@ -703,6 +703,7 @@ bool DatabaseProvider::provide(const Kernel &k, const Target &t, ChosenSchedule 
   out.schedule = *s;
   out.source = ScheduleSource::Database;
   out.median_seconds = r->median_seconds;
+  out.threads = r->threads;
   return true;
 }
 
@@ -726,7 +727,8 @@ std::map<std::string, ChosenSchedule> ModuleTuner::tune(const Module &todo, cons
   for (size_t i = 0; i < summaries.size() && i < todo.kernels.size(); ++i) {
     TuneSummary &s = summaries[i];
     s.kernel = todo.kernels[i].name;
-    if (s.found) out[s.kernel] = ChosenSchedule{s.schedule, ScheduleSource::Tuned, s.median_seconds};
+    if (s.found)
+      out[s.kernel] = ChosenSchedule{s.schedule, ScheduleSource::Tuned, s.median_seconds, measured_threads(t, opts_)};
     tuned_.push_back(s);
   }
   return out;

@@ -125,7 +125,16 @@ TEST(RegistryFile, RoundTripsThroughJson) {
   EXPECT_EQ(e.median_seconds, 1.5e-5);
   EXPECT_EQ(e.gflops, 42.25);
   EXPECT_EQ(e.names, reg.kernels[0].names);
+  EXPECT_EQ(e.threads, 0);  // not known: the field is left out
+  EXPECT_EQ(json.find("\"threads\""), std::string::npos);
   EXPECT_EQ(registry_to_json(back), json);  // byte-stable
+  // The thread count a time was measured on travels with it.
+  reg.kernels[0].threads = 2;
+  Registry two = parse_registry("m.kreg", registry_to_json(reg));
+  EXPECT_EQ(two.kernels[0].threads, 2);
+  ChosenSchedule out;
+  ASSERT_TRUE(RegistryProvider(two).provide(k, test_target(), out));
+  EXPECT_EQ(out.threads, 2);
 }
 
 /// The UserError that parsing `text` as a registry throws.
