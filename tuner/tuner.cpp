@@ -712,12 +712,12 @@ std::string DatabaseProvider::other_threads_note() const {
   std::string what;
   for (auto &[n, kernels] : other_) {
     if (!what.empty()) what += ", ";
-    what += fmt::format("{} {} on {} thread{}", kernels.size(), kernels.size() == 1 ? "kernel's" : "kernels'", n,
-                        n == 1 ? "" : "s");
+    what += fmt::format("{} kernel{} use{} records measured on {} thread{}", kernels.size(),
+                        kernels.size() == 1 ? "" : "s", kernels.size() == 1 ? "s" : "", n, n == 1 ? "" : "s");
   }
-  return fmt::format("kcc: note: tuning records measured on another thread count than the {} this code is compiled "
-                     "for ({}; no record on {} for them): tune with --threads {} for best speed",
-                     threads_, what, threads_, threads_);
+  return fmt::format("kcc: note: no tuning record measured on {} thread{}, the count this code is compiled for: {}; "
+                     "tune with --threads {} for best speed",
+                     threads_, threads_ == 1 ? "" : "s", what, threads_);
 }
 
 std::map<std::string, ChosenSchedule> ModuleTuner::tune(const Module &todo, const Target &t) {

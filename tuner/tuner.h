@@ -152,7 +152,7 @@ class DatabaseProvider : public ScheduleProvider {
   explicit DatabaseProvider(Database *db, int threads = 0) : db_(db), threads_(threads) {}
   bool provide(const Kernel &k, const Target &t, ChosenSchedule &out) override;
   /// One line for the user when provide() served records measured on another thread count
-  /// ("kcc: note: 3 kernels' records were measured on 1 thread, not 2: ..."); "" otherwise.
+  /// ("kcc: note: ...: 3 kernels use records measured on 1 thread; ..."); "" otherwise.
   std::string other_threads_note() const;
 
  private:

@@ -11,6 +11,12 @@ reference's best. The last row sums calls x best time per arm: the tuner's estim
 model. Works on an arm still running or interrupted (a ten-fold arm may take several runs), so
 per-task results can be reported as they come in.
 
+The arms run hours apart, and this machine's speed drifts by 15% in that time (the same default
+schedule measured 1,368 and 1,169 us twenty minutes apart): compare the arms' times with care.
+Each arm also measures the kernel's default schedule first, so "x default" (default time / best
+time, within the arm) is the drift-free column; the side-by-side bench of the tuned models is the
+comparison that counts.
+
 "Best" follows kcc's rule for a record: a schedule counts with its slowest measurement
 (re-measurements of the best included), and the best is the fastest schedule by that count.
 The curves use each measurement's median as it was taken. Only this machine's own records in
@@ -55,10 +61,13 @@ class Arm:
 
 
 def summarize(rows):
-    """(measured, best seconds by kcc's rule, running best of the medians per measurement)."""
+    """(measured, best seconds by kcc's rule, running best of the medians per measurement,
+    the default schedule's first median)."""
     worst = {}
-    curve, best_so_far = [], None
+    curve, best_so_far, default = [], None, None
     for strategy, schedule, median in rows:
+        if strategy == "default" and default is None:
+            default = median
         if median is not None:
             worst[schedule] = max(worst.get(schedule, 0.0), median)
         if strategy == "verify":  # a re-measurement of the best: not a budget item
@@ -67,7 +76,7 @@ def summarize(rows):
             best_so_far = median
         curve.append(best_so_far)
     best = min(worst.values()) if worst else None
-    return len(curve), best, curve
+    return len(curve), best, curve, default
 
 
 def us(s):
@@ -94,26 +103,28 @@ def main():
         print(f"### {ir.rsplit('/', 1)[-1]}\n")
         head = ["kernel", "calls"]
         for arm in arms:
-            head += [f"{arm.name} measured", f"{arm.name} best µs"]
+            head += [f"{arm.name} measured", f"{arm.name} best µs", f"{arm.name} × default"]
         for arm in others:
             head += [f"{arm.name} best at {ref.name}'s count", f"{arm.name} to within 1% of {ref.name}"]
         print("| " + " | ".join(head) + " |")
         print("|---|" + "---:|" * (len(head) - 1))
         totals = {arm.name: 0.0 for arm in arms}
+        defaults = {arm.name: 0.0 for arm in arms}
         complete = {arm.name: True for arm in arms}
         for k in order:
             sums = {arm.name: summarize(arm.rows(k)) for arm in arms}
             cells = [k, str(calls[k])]
             for arm in arms:
-                n, best, _ = sums[arm.name]
-                cells += [str(n), us(best)]
-                if best is None:
+                n, best, _, default = sums[arm.name]
+                cells += [str(n), us(best), f"{default / best:.2f}" if best and default else "-"]
+                if best is None or default is None:
                     complete[arm.name] = False
                 else:
                     totals[arm.name] += calls[k] * best
-            n_ref, best_ref, _ = sums[ref.name]
+                    defaults[arm.name] += calls[k] * default
+            n_ref, best_ref, _, _ = sums[ref.name]
             for arm in others:
-                _, _, curve = sums[arm.name]
+                _, _, curve, _ = sums[arm.name]
                 at = curve[min(n_ref, len(curve)) - 1] if curve and n_ref else None
                 reach = "-"
                 if best_ref is not None:
@@ -124,7 +135,8 @@ def main():
         cells = ["**calls × best, ms**", ""]
         for arm in arms:
             mark = "" if complete[arm.name] else " (kernels missing)"
-            cells += ["", f"**{totals[arm.name] * 1e3:.3f}**{mark}"]
+            speedup = defaults[arm.name] / totals[arm.name] if totals[arm.name] else 0
+            cells += ["", f"**{totals[arm.name] * 1e3:.3f}**{mark}", f"**{speedup:.3f}**"]
         cells += ["", ""] * len(others)
         print("| " + " | ".join(cells) + " |\n")
 

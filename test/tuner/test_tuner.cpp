@@ -195,7 +195,7 @@ TEST(Tuner, RecordsOfAnotherThreadCountAreNotThisCountsAnswer) {
   DatabaseProvider for_one(&db, 1);
   ChosenSchedule out;
   ASSERT_TRUE(for_one.provide(k, host(), out));  // only 2-thread records: served, with a note
-  EXPECT_NE(for_one.other_threads_note().find("1 kernel's on 2 threads"), std::string::npos)
+  EXPECT_NE(for_one.other_threads_note().find("1 kernel uses records measured on 2 threads"), std::string::npos)
       << for_one.other_threads_note();
   DatabaseProvider for_two(&db, 2);
   ASSERT_TRUE(for_two.provide(k, host(), out));
