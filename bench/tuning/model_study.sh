@@ -97,13 +97,19 @@ echo "|---|---|---:|---:|---:|---:|---:|"
 for m in "${names[@]}"; do
   for arm in hybrid evolutionary; do
     base=$out/$m-$arm
+    [ -f "$base.log" ] || continue
     # kcc tune's last lines: "estimated time of one run of the file ...: X ms ..." and
     # "N measurements, ..., M re-measurements of the best; ..."
-    est=$(grep -o 'of the file ([^)]*): [0-9.]* ms' "$base.log" | tail -1 | grep -o '[0-9.]* ms' | cut -d' ' -f1)
-    measured=$(grep -o '^[0-9]* measurements' "$base.log" | awk '{s += $1} END {print s + 0}')
-    again=$(grep -o '[0-9]* re-measurements' "$base.log" | awk '{s += $1} END {print s + 0}')
+    # A part stopped at the --for deadline prints neither: then its last progress line's
+    # "(file N/BUDGET" (measurements so far, earlier parts included) and no estimate yet.
+    est=$(grep -o 'of the file ([^)]*): [0-9.]* ms' "$base.log" | tail -1 | grep -o '[0-9.]* ms' | cut -d' ' -f1 || true)
+    measured=$(grep -o '^[0-9]* measurements' "$base.log" | awk '{s += $1} END {print s + 0}' || true)
+    again=$(grep -o '[0-9]* re-measurements' "$base.log" | awk '{s += $1} END {print s + 0}' || true)
+    if [ ! -f "$base.done" ]; then
+      measured=$(grep -o '(file [0-9]*/' "$base.log" | tail -1 | tr -dc 0-9 || true)
+      est="(stopped)"
+    fi
     wall=$(awk '{s += $1} END {print s + 0}' "$base.time")
-    [ -f "$base.log" ] || continue
     budget=$(cat "$base.done" 2>/dev/null || echo "unfinished")
     echo "| $m | $arm | $budget | $measured | $again | $wall | ${est:-?} |"
   done
