@@ -14,11 +14,11 @@
  *    leaves by decrementing `active`. Chunks are guided (as OpenMP's schedule(guided)): each
  *    takes 1 / threads of what is left, down to a smallest chunk of 1 / (64 x threads) of the
  *    loop, so a thread starts on one large contiguous block and the threads end within one small
- *    chunk of each other. Four equal chunks per thread ran MobileNet-v2 on 2 threads 3-6% slower
- *    (bench/RESULTS.md, 2026-12-06); ResNet-50 did not move. The caller runs chunks too; when none are left it closes
- *    the job (slots = 0, under `lock`) and waits (spin, then `done`) for the workers that did
- *    join. A worker that was not scheduled in time never delays the caller: on a loaded machine
- *    the caller simply runs more chunks itself.
+ *    chunk of each other. Four equal chunks per thread ran MobileNet-v2 on 2 threads 5-9% slower
+ *    (bench/RESULTS.md, 2026-12-06); ResNet-50 did not move. The caller runs chunks too; when
+ *    none are left it closes the job (slots = 0, under `lock`) and waits (spin, then `done`) for
+ *    the workers that did join. A worker that was not scheduled in time never delays the caller:
+ *    on a loaded machine the caller simply runs more chunks itself.
  *  - A thread-local flag marks code running inside a task; kcc_parallel_for called from there
  *    runs the whole range serially on the calling thread.
  *  - The first non-zero status of a chunk is kept (compare-exchange from 0); later chunks are
