@@ -4,6 +4,7 @@
 #
 #   bench/models/run.sh [--build DIR] [--kcc PATH] [--db PATH ...] [--models a,b,...]
 #                       [--threads 1,2] [--rounds N] [--per-round N] [--warmup N] [--no-profile]
+#                       [--profile-threads 1,2]
 #
 #   --build DIR   kcc's build folder (default build): kcc, libkcc_runtime.a, and the work folder
 #                 DIR/bench/models (venv, models, objects, outputs)
@@ -13,6 +14,7 @@
 #                 schedule), timed in the same run; may be given several times
 #   --models      default resnet50,resnet18,mobilenet_v2,vgg16,bert_layer (export_models.py names)
 #   --rounds/--per-round/--warmup  see bench.py (default 4 x 5 timed inferences after 3)
+#   --profile-threads  the thread counts of step (5)'s profile (default 1)
 #
 # Steps: (1) a venv in the work folder, --system-site-packages over /usr/bin/python3 (Debian's
 # torch 1.13), with onnxruntime and openvino from PyPI; (2) the models exported by
@@ -24,7 +26,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=$root/build kcc= dbs=() models=resnet50,resnet18,mobilenet_v2,vgg16,bert_layer
-threads=1,2 rounds=4 per_round=5 warmup=3 profile=1
+threads=1,2 rounds=4 per_round=5 warmup=3 profile=1 profile_threads=1
 while [ $# -gt 0 ]; do
   case $1 in
     --build) build=$(realpath "$2"); shift 2 ;;
@@ -36,6 +38,7 @@ while [ $# -gt 0 ]; do
     --per-round) per_round=$2; shift 2 ;;
     --warmup) warmup=$2; shift 2 ;;
     --no-profile) profile=0; shift ;;
+    --profile-threads) profile_threads=$2; shift 2 ;;
     *) echo "run.sh: unknown argument '$1' (see the comment at the top)" >&2; exit 2 ;;
   esac
 done
@@ -114,14 +117,17 @@ if [ "$profile" = 1 ] && [[ ",$models," == *,resnet50,* ]]; then
     "$kcc" import --target host "$work/models/resnet50.onnx" -o "$dir/import.ir" >/dev/null
     "$cc" -O2 -I"$dir" -I"$root/runtime" -DMODEL=resnet50 -DMODEL_UP=RESNET50 "$root/bench/models/profile.c" \
       "$dir/resnet50.o" "$runtime_lib" -lpthread -lm -o "$dir/profile"
-    echo "### Per-kernel profile: $label ResNet-50, 1 thread (each kernel alone, alone with its weights evicted, and in the model's order; median of 11), top 15"
-    echo
-    "$dir/profile" "$dir/import.ir" 1 11 15 | tee "$dir/profile.md"
-    echo
-    echo "### $label ResNet-50 against ONNX Runtime per layer, 1 thread (bench/models/ort_layers.py)"
-    echo
-    "$py" "$root/bench/models/ort_layers.py" "$work/models/resnet50.onnx" 1 10 --profile-out "$dir/profile.md"
-    echo
+    IFS=, read -r -a profile_counts <<<"$profile_threads"
+    for t in "${profile_counts[@]}"; do
+      echo "### Per-kernel profile: $label ResNet-50, $t thread(s) (each kernel alone, alone with its weights evicted, and in the model's order; median of 11), top 15"
+      echo
+      "$dir/profile" "$dir/import.ir" "$t" 11 15 | tee "$dir/profile-$t.md"
+      echo
+      echo "### $label ResNet-50 against ONNX Runtime per layer, $t thread(s) (bench/models/ort_layers.py)"
+      echo
+      "$py" "$root/bench/models/ort_layers.py" "$work/models/resnet50.onnx" "$t" 10 --profile-out "$dir/profile-$t.md"
+      echo
+    done
   done
   echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 fi
