@@ -59,6 +59,15 @@ int kcc_parallel_for(int64_t n, kcc_task_fn fn, void *closure);
 void *kcc_alloc(size_t bytes);
 void kcc_free(void *p);
 
+/* Operand buffers of a measurement (kcc tune, kcc-runner): 64-byte aligned, as a model's
+ * workspace values and weights are, and operand `slot` at its own offset within its 4 KiB
+ * page (64 x (1 + 17 x slot mod 63) bytes: distinct for 63 slots). Buffers from malloc start 16
+ * bytes past a page, so every 64-byte vector access splits a cache line and every operand aliases
+ * every other one modulo 4 KiB; a schedule tuned on such buffers is tuned for costs a model's
+ * inference never sees. Free with kcc_free_slot (NULL is a no-op). */
+void *kcc_alloc_slot(size_t bytes, unsigned slot);
+void kcc_free_slot(void *p);
+
 /* Writes back and evicts [p, p + bytes) from every level of the data cache (x86-64: clflushopt,
  * or clflush where the CPU lacks it; AArch64: dc civac), so that the next access comes from
  * memory: a kernel's weights as a model's inference finds them (each read once per inference,

@@ -75,6 +75,24 @@ void *kcc_alloc(size_t bytes) {
 
 void kcc_free(void *p) { free(p); }
 
+void *kcc_alloc_slot(size_t bytes, unsigned slot) {
+  /* The page-aligned block's address sits just below the returned pointer (offset >= 64). */
+  size_t offset = 64 * (1 + (17u * (size_t)slot) % 63), n = (bytes + 63) & ~(size_t)63;
+  if (n < bytes || n > SIZE_MAX - 4096) return NULL; /* overflow */
+  void *base = NULL;
+  if (posix_memalign(&base, 4096, n + 4096) != 0) return NULL;
+  char *p = (char *)base + offset;
+  memcpy(p - sizeof base, &base, sizeof base);
+  return p;
+}
+
+void kcc_free_slot(void *p) {
+  if (!p) return;
+  void *base;
+  memcpy(&base, (char *)p - sizeof base, sizeof base);
+  free(base);
+}
+
 /* ------------------------------------------------------------------ cache eviction */
 
 /* 64 bytes: the smallest data-cache line of the x86-64 and AArch64 cores kcc targets; on a core

@@ -22,6 +22,7 @@
 #include <iostream>
 #include <limits>
 #include <mutex>
+#include <new>
 #include <random>
 #include <thread>
 
@@ -124,10 +125,11 @@ Measurer::~Measurer() = default;
 namespace {
 
 /// "" when every output is within its rounding-error bound of the reference (error_bound.h),
-/// else a "wrong result: ..." line naming the first element that is not.
-std::string compare_outputs(const Kernel &k, const std::vector<std::vector<float>> &outs, const BoundedReference &ref) {
+/// else a "wrong result: ..." line naming the first element that is not. outs[i] holds as many
+/// elements as the reference's output i.
+std::string compare_outputs(const Kernel &k, const std::vector<const float *> &outs, const BoundedReference &ref) {
   for (size_t out = 0; out < outs.size(); ++out)
-    for (size_t i = 0; i < outs[out].size(); ++i) {
+    for (size_t i = 0; i < ref.values[out].size(); ++i) {
       const double want = ref.values[out][i], got = outs[out][i], bound = ref.bounds[out][i];
       if (!within_bound(got, want, bound))
         return fmt::format("wrong result: output '{}' element {}: got {:.9g}, expected {:.9g}, tolerance {:.3g}",
@@ -135,6 +137,38 @@ std::string compare_outputs(const Kernel &k, const std::vector<std::vector<float
     }
   return "";
 }
+
+/// A CPU candidate's operands, in the order the kernel takes them, each in a kcc_alloc_slot
+/// buffer (kcc_runtime.h): 64-byte aligned and at its own page offset, as a model's inference
+/// passes them. Not std::vector's: malloc's large blocks start 16 bytes past a page, where every
+/// vector access splits a cache line and the operands alias one another modulo 4 KiB, and the
+/// search then favours schedules for costs the model never has.
+class OperandBuffers {
+ public:
+  OperandBuffers() = default;
+  OperandBuffers(const OperandBuffers &) = delete;
+  OperandBuffers &operator=(const OperandBuffers &) = delete;
+  ~OperandBuffers() {
+    for (float *p : data_) kcc_free_slot(p);
+  }
+  /// A new operand of n elements, each `fill`.
+  float *add(size_t n, float fill) {
+    auto *p = static_cast<float *>(kcc_alloc_slot(std::max<size_t>(n, 1) * sizeof(float), data_.size()));
+    if (!p) throw std::bad_alloc();
+    data_.push_back(p);
+    std::fill(p, p + n, fill);
+    return p;
+  }
+  float *add(const std::vector<float> &v) {
+    float *p = add(v.size(), 0.0f);
+    std::copy(v.begin(), v.end(), p);
+    return p;
+  }
+  const std::vector<float *> &pointers() const { return data_; }
+
+ private:
+  std::vector<float *> data_;
+};
 
 /// Warm-up, then `samples` samples of `repeats` runs each; `run` runs the kernel once and
 /// returns once it has finished (a GPU run synchronizes). `prepare` (may be empty) runs before
@@ -170,12 +204,12 @@ void time_samples(WorkerReply &r, const MeasureOptions &o, Run run, const std::f
 WorkerReply run_candidate(void *fn, const Kernel &k, const std::vector<std::vector<float>> &inputs,
                           const BoundedReference &ref, const MeasureOptions &o) {
   WorkerReply r;
-  std::vector<std::vector<float>> outs;
+  OperandBuffers buffers;
+  for (const std::vector<float> &v : inputs) buffers.add(v);
+  std::vector<const float *> outs;
   for (auto &t : k.outputs)
-    outs.emplace_back(static_cast<size_t>(t->num_elements()), std::numeric_limits<float>::quiet_NaN());
-  std::vector<void *> args;
-  for (auto &v : inputs) args.push_back(const_cast<float *>(v.data()));
-  for (auto &v : outs) args.push_back(v.data());
+    outs.push_back(buffers.add(static_cast<size_t>(t->num_elements()), std::numeric_limits<float>::quiet_NaN()));
+  std::vector<void *> args(buffers.pointers().begin(), buffers.pointers().end());
   int rc = call_kernel(fn, args);
   if (rc != 0) return r.fail(Outcome::Status, "status " + std::to_string(rc) + ": " + kcc_error_string(rc));
   if (std::string e = compare_outputs(k, outs, ref); !e.empty()) return r.fail(Outcome::WrongResult, e);
@@ -184,7 +218,7 @@ WorkerReply run_candidate(void *fn, const Kernel &k, const std::vector<std::vect
   if (o.cold_weights && !k.weight_inputs.empty())
     evict_weights = [&] {
       for (int i : k.weight_inputs)
-        kcc_evict_from_cache(inputs[static_cast<size_t>(i)].data(), inputs[static_cast<size_t>(i)].size() * sizeof(float));
+        kcc_evict_from_cache(args[static_cast<size_t>(i)], inputs[static_cast<size_t>(i)].size() * sizeof(float));
     };
   time_samples(r, o, [&] { call_kernel(fn, args); }, evict_weights);
   return r;
@@ -238,7 +272,9 @@ WorkerReply run_gpu_candidate(void *fn, const Kernel &k, const std::vector<std::
     if (int rc = kcc_cuda_copy(outs.back().data(), dev.ptrs[inputs.size() + o2], b, 0))
       return cuda_error("copy from the device", rc);
   }
-  if (std::string e = compare_outputs(k, outs, ref); !e.empty()) return r.fail(Outcome::WrongResult, e);
+  std::vector<const float *> out_data;
+  for (const std::vector<float> &v : outs) out_data.push_back(v.data());
+  if (std::string e = compare_outputs(k, out_data, ref); !e.empty()) return r.fail(Outcome::WrongResult, e);
   int failed = 0;
   time_samples(r, o, [&] {
     failed = failed ? failed : call_kernel(fn, args);

@@ -334,6 +334,31 @@ TEST(RuntimeAlloc, AlignedAndUsable) {
 
 TEST(RuntimeAlloc, HugeRequestFailsCleanly) { EXPECT_EQ(kcc_alloc(~size_t(0) - 10), nullptr); }
 
+// Measurement operands: 64-byte aligned, each slot at its own offset within its page (what a
+// malloc'd buffer is not: 16 bytes past a page, every operand at the same offset), usable to
+// the last byte and freed.
+TEST(RuntimeAlloc, SlotsAreAlignedAndStaggeredWithinTheirPages) {
+  std::set<uintptr_t> page_offsets;
+  std::vector<void *> blocks;
+  for (unsigned slot = 0; slot < 63; ++slot) {
+    const size_t bytes = (size_t(1) << 20) + 4 * slot;  // large: the size malloc maps a page for
+    void *p = kcc_alloc_slot(bytes, slot);
+    ASSERT_NE(p, nullptr) << slot;
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % 64, 0u) << slot;
+    page_offsets.insert(reinterpret_cast<uintptr_t>(p) % 4096);
+    std::memset(p, 0xab, bytes);
+    blocks.push_back(p);
+  }
+  EXPECT_EQ(page_offsets.size(), 63u);
+  for (void *p : blocks) kcc_free_slot(p);
+  void *small = kcc_alloc_slot(0, 5);
+  ASSERT_NE(small, nullptr);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(small) % 64, 0u);
+  kcc_free_slot(small);
+  kcc_free_slot(nullptr);
+  EXPECT_EQ(kcc_alloc_slot(~size_t(0) - 10, 0), nullptr);
+}
+
 // Eviction writes dirty lines back: the data is intact after it, and the calls are safe on an
 // unaligned start, a zero length and null.
 TEST(RuntimeEvict, KeepsTheDataAndSupportsThisArchitecture) {

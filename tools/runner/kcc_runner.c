@@ -136,7 +136,7 @@ static double timed_calls(const request *r, void *fn, void **args, unsigned narg
   double total = 0;
   for (long k = 0; k < reps; ++k) {
     for (unsigned i = 0; i < b->n_inputs && i < 64; ++i)
-      if (r->cold >> i & 1) kcc_evict_from_cache(b->data[i], b->count[i] * sizeof(float));
+      if (r->cold >> i & 1) kcc_evict_from_cache(args[i], b->count[i] * sizeof(float));
     double t0 = now_seconds();
     call(r, fn, args, nargs);
     total += now_seconds() - t0;
@@ -208,10 +208,23 @@ static int run_request(const request *r, FILE *out) {
   unsigned nargs = b.n_inputs + b.n_outputs;
   void *args[KCCD_MAX_ARRAYS];
   float *outs[KCCD_MAX_ARRAYS];
-  for (unsigned i = 0; i < b.n_inputs; ++i) args[i] = b.data[i];
+  /* Operands in kcc_alloc_slot buffers, aligned and staggered as a model's inference passes
+   * them (kcc_runtime.h); this child process exits after one request, which frees them. */
+  for (unsigned i = 0; i < b.n_inputs; ++i) {
+    args[i] = kcc_alloc_slot((size_t)(b.count[i] ? b.count[i] : 1) * sizeof(float), i);
+    if (!args[i]) {
+      report_error(out, r->kernel, "runner: out of memory for the operands");
+      return 1;
+    }
+    memcpy(args[i], b.data[i], (size_t)b.count[i] * sizeof(float));
+  }
   for (unsigned o = 0; o < b.n_outputs; ++o) {
     uint64_t n = b.count[b.n_inputs + o];
-    outs[o] = (float *)malloc((size_t)(n ? n : 1) * sizeof(float));
+    outs[o] = (float *)kcc_alloc_slot((size_t)(n ? n : 1) * sizeof(float), b.n_inputs + o);
+    if (!outs[o]) {
+      report_error(out, r->kernel, "runner: out of memory for the operands");
+      return 1;
+    }
     for (uint64_t i = 0; i < n; ++i) outs[o][i] = NAN; /* unwritten outputs fail the check */
     args[b.n_inputs + o] = outs[o];
   }
