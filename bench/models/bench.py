@@ -5,7 +5,8 @@ Driver (run.sh calls it with the venv's python):
   bench.py drive --work DIR --models resnet50,... [--threads 1,2] [--rounds 4] [--per-round 5]
                  [--warmup 3] [--peers kcc,torch,ort,openvino] [--kcc SUBDIR=LABEL ...]
   DIR holds models/NAME.{onnx,in,out} (export_models.py) and, per kcc variant (--kcc, default
-  kcc=kcc untuned), SUBDIR/NAME/harness (harness.c); each variant is a row of its own.
+  kcc=kcc untuned), SUBDIR/NAME/harness-tT (harness.c; the object compiled with --threads T,
+  for each thread count T); each variant is a row of its own.
 Worker (one process per peer and model, started by the driver):
   bench.py worker PEER MODELS_DIR NAME THREADS,...
 
@@ -143,6 +144,30 @@ class Peer:
         self.proc.wait()
 
 
+class PerThreadHarness:
+    """A kcc variant compiled once per thread count (kcc compile --threads T takes the records
+    tuned on T threads): SUBDIR/NAME/harness-tT, one process each, as one peer."""
+
+    def __init__(self, key, argvs):
+        self.key = key
+        self.peers = {t: Peer(key, argv) for t, argv in argvs.items()}
+
+    def run(self, threads, n):
+        return self.peers[threads].run(threads, n)
+
+    def save(self, path):
+        """Saves every object's output, PATH.tT each; returns their paths."""
+        paths = []
+        for t, p in self.peers.items():
+            p.save(f"{path}.t{t}")
+            paths.append(f"{path}.t{t}")
+        return paths
+
+    def close(self):
+        for p in self.peers.values():
+            p.close()
+
+
 def rel_error(y, ref):
     if y.shape != ref.shape:
         return float("inf")
@@ -156,10 +181,11 @@ def bench_model(args, name, threads):
     peers = []
     for key in expand(args):
         if key in args.kcc_labels:
-            argv = [os.path.join(args.work, key, name, "harness"), os.path.join(models, name + ".in")]
-        else:
-            argv = [sys.executable, os.path.abspath(__file__), "worker", key, models, name,
-                    ",".join(map(str, threads))]
+            inp = os.path.join(models, name + ".in")
+            peers.append(PerThreadHarness(key, {t: [os.path.join(args.work, key, name, f"harness-t{t}"), inp]
+                                                for t in threads}))
+            continue
+        argv = [sys.executable, os.path.abspath(__file__), "worker", key, models, name, ",".join(map(str, threads))]
         peers.append(Peer(key, argv))
     times = {(p.key, t): [] for p in peers for t in threads}
     for t in threads:
@@ -173,11 +199,11 @@ def bench_model(args, name, threads):
     outputs = {}
     for p in peers:
         path = os.path.join(args.work, "out", f"{name}.{p.key}.f32")
-        p.save(path)
-        outputs[p.key] = np.fromfile(path, dtype=np.float32)
+        saved = p.save(path) or [path]
+        outputs[p.key] = [np.fromfile(f, dtype=np.float32) for f in saved]
         p.close()
-    ref = outputs.get("torch", np.fromfile(os.path.join(models, name + ".out"), dtype=np.float32))
-    errors = {k: rel_error(y, ref) for k, y in outputs.items()}
+    ref = outputs["torch"][0] if "torch" in outputs else np.fromfile(os.path.join(models, name + ".out"), dtype=np.float32)
+    errors = {k: max(rel_error(y, ref) for y in ys) for k, ys in outputs.items()}
     # PyTorch here against PyTorch at export: the same module, so the check compares like with like.
     errors["export"] = rel_error(np.fromfile(os.path.join(models, name + ".out"), dtype=np.float32), ref)
     return times, errors, load

@@ -19,8 +19,8 @@
 # Steps: (1) a venv in the work folder, --system-site-packages over /usr/bin/python3 (Debian's
 # torch 1.13), with onnxruntime and openvino from PyPI; (2) the models exported by
 # test/e2e/export_models.py (random weights, seed 0), kept between runs; (3) `kcc compile
-# MODEL.onnx --db DB` and harness.c linked per model and kcc variant; (4) bench.py times every
-# peer, interleaved; (5) profile.c times each kernel of ResNet-50 alone, alone with its weights
+# MODEL.onnx --db DB --threads T` and harness.c linked per model, kcc variant and thread
+# count; (4) bench.py times every peer, interleaved; (5) profile.c times each kernel of ResNet-50 alone, alone with its weights
 # evicted, and in the model's order, per kcc variant, and ort_layers.py puts ONNX Runtime's time
 # per layer beside it. Nothing here is a dependency of kcc.
 set -euo pipefail
@@ -81,20 +81,25 @@ if [ ${#need[@]} -gt 0 ]; then
   "$py" "$root/test/e2e/export_models.py" "$work/models" "${need[@]}" >&2
 fi
 
-# (3) kcc's objects and harnesses, per variant
+# (3) kcc's objects and harnesses, per variant and thread count: `kcc compile --threads T`
+# takes the records tuned on T threads first (decision 36), so each column gets its own object
+IFS=, read -r -a counts <<<"$threads"
+IFS=, read -r -a profile_counts <<<"$profile_threads"
 kcc_args=()
 for v in "${variants[@]}"; do
   IFS='|' read -r sub db label <<<"$v"
   kcc_args+=(--kcc "$sub=$label")
   for m in "${names[@]}"; do
-    dir=$work/$sub/$m
-    mkdir -p "$dir"
-    log "kcc compile $m.onnx --db $db"
-    "$kcc" compile "$work/models/$m.onnx" --db "$db" -o "$dir/$m" >"$dir/compile.log" 2>&1 ||
-      { tail -20 "$dir/compile.log" >&2; exit 1; }
-    up=$(echo "$m" | tr a-z A-Z)
-    "$cc" -O2 -I"$dir" -I"$root/runtime" -DMODEL="$m" -DMODEL_UP="$up" "$root/bench/models/harness.c" "$dir/$m.o" \
-      "$runtime_lib" -lpthread -lm -o "$dir/harness"
+    for t in $(printf '%s\n' "${counts[@]}" "${profile_counts[@]}" | sort -un); do
+      dir=$work/$sub/$m/t$t
+      mkdir -p "$dir"
+      log "kcc compile $m.onnx --db $db --threads $t"
+      "$kcc" compile "$work/models/$m.onnx" --db "$db" --threads "$t" -o "$dir/$m" >"$dir/compile.log" 2>&1 ||
+        { tail -20 "$dir/compile.log" >&2; exit 1; }
+      up=$(echo "$m" | tr a-z A-Z)
+      "$cc" -O2 -I"$dir" -I"$root/runtime" -DMODEL="$m" -DMODEL_UP="$up" "$root/bench/models/harness.c" "$dir/$m.o" \
+        "$runtime_lib" -lpthread -lm -o "$work/$sub/$m/harness-t$t"
+    done
   done
 done
 
@@ -112,20 +117,19 @@ echo "kcc: commit $commit${dirty:+ (with uncommitted changes)}, $("$kcc" --versi
 if [ "$profile" = 1 ] && [[ ",$models," == *,resnet50,* ]]; then
   for v in "${variants[@]}"; do
     IFS='|' read -r sub db label <<<"$v"
-    dir=$work/$sub/resnet50
-    # Imported for the target kcc compiled for, so that the kernel names (blocked layouts) match.
-    "$kcc" import --target host "$work/models/resnet50.onnx" -o "$dir/import.ir" >/dev/null
-    "$cc" -O2 -I"$dir" -I"$root/runtime" -DMODEL=resnet50 -DMODEL_UP=RESNET50 "$root/bench/models/profile.c" \
-      "$dir/resnet50.o" "$runtime_lib" -lpthread -lm -o "$dir/profile"
-    IFS=, read -r -a profile_counts <<<"$profile_threads"
     for t in "${profile_counts[@]}"; do
+      dir=$work/$sub/resnet50/t$t
+      # Imported for the target kcc compiled for, so that the kernel names (blocked layouts) match.
+      "$kcc" import --target host "$work/models/resnet50.onnx" -o "$dir/import.ir" >/dev/null
+      "$cc" -O2 -I"$dir" -I"$root/runtime" -DMODEL=resnet50 -DMODEL_UP=RESNET50 "$root/bench/models/profile.c" \
+        "$dir/resnet50.o" "$runtime_lib" -lpthread -lm -o "$dir/profile"
       echo "### Per-kernel profile: $label ResNet-50, $t thread(s) (each kernel alone, alone with its weights evicted, and in the model's order; median of 11), top 15"
       echo
-      "$dir/profile" "$dir/import.ir" "$t" 11 15 | tee "$dir/profile-$t.md"
+      "$dir/profile" "$dir/import.ir" "$t" 11 15 | tee "$dir/profile.md"
       echo
       echo "### $label ResNet-50 against ONNX Runtime per layer, $t thread(s) (bench/models/ort_layers.py)"
       echo
-      "$py" "$root/bench/models/ort_layers.py" "$work/models/resnet50.onnx" "$t" 10 --profile-out "$dir/profile-$t.md"
+      "$py" "$root/bench/models/ort_layers.py" "$work/models/resnet50.onnx" "$t" 10 --profile-out "$dir/profile.md"
       echo
     done
   done
