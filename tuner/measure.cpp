@@ -139,10 +139,8 @@ std::string compare_outputs(const Kernel &k, const std::vector<const float *> &o
 }
 
 /// A CPU candidate's operands, in the order the kernel takes them, each in a kcc_alloc_slot
-/// buffer (kcc_runtime.h): 64-byte aligned and at its own page offset, as a model's inference
-/// passes them. Not std::vector's: malloc's large blocks start 16 bytes past a page, where every
-/// vector access splits a cache line and the operands alias one another modulo 4 KiB, and the
-/// search then favours schedules for costs the model never has.
+/// buffer: aligned and staggered as a model's inference passes them, not as malloc places
+/// them (kcc_runtime.h, decision 37).
 class OperandBuffers {
  public:
   OperandBuffers() = default;
@@ -153,20 +151,26 @@ class OperandBuffers {
   }
   /// A new operand of n elements, each `fill`.
   float *add(size_t n, float fill) {
-    auto *p = static_cast<float *>(kcc_alloc_slot(std::max<size_t>(n, 1) * sizeof(float), data_.size()));
-    if (!p) throw std::bad_alloc();
-    data_.push_back(p);
-    std::fill(p, p + n, fill);
+    float *p = allocate(n);
+    std::fill_n(p, n, fill);
     return p;
   }
+  /// A new operand holding a copy of v.
   float *add(const std::vector<float> &v) {
-    float *p = add(v.size(), 0.0f);
+    float *p = allocate(v.size());
     std::copy(v.begin(), v.end(), p);
     return p;
   }
   const std::vector<float *> &pointers() const { return data_; }
 
  private:
+  float *allocate(size_t n) {
+    auto *p = static_cast<float *>(kcc_alloc_slot(std::max<size_t>(n, 1) * sizeof(float), data_.size()));
+    if (!p) throw std::bad_alloc();
+    data_.push_back(p);
+    return p;
+  }
+
   std::vector<float *> data_;
 };
 

@@ -131,9 +131,11 @@ class Peer:
         return [float(s) for s in self.expect("times")]
 
     def save(self, path):
+        """Saves the output of one inference to PATH; returns [PATH]."""
         self.proc.stdin.write(f"save {path}\n")
         self.proc.stdin.flush()
         self.expect("saved")
+        return [path]
 
     def close(self):
         try:
@@ -157,11 +159,7 @@ class PerThreadHarness:
 
     def save(self, path):
         """Saves every object's output, PATH.tT each; returns their paths."""
-        paths = []
-        for t, p in self.peers.items():
-            p.save(f"{path}.t{t}")
-            paths.append(f"{path}.t{t}")
-        return paths
+        return [f for t, p in self.peers.items() for f in p.save(f"{path}.t{t}")]
 
     def close(self):
         for p in self.peers.values():
@@ -199,8 +197,7 @@ def bench_model(args, name, threads):
     outputs = {}
     for p in peers:
         path = os.path.join(args.work, "out", f"{name}.{p.key}.f32")
-        saved = p.save(path) or [path]
-        outputs[p.key] = [np.fromfile(f, dtype=np.float32) for f in saved]
+        outputs[p.key] = [np.fromfile(f, dtype=np.float32) for f in p.save(path)]
         p.close()
     ref = outputs["torch"][0] if "torch" in outputs else np.fromfile(os.path.join(models, name + ".out"), dtype=np.float32)
     errors = {k: max(rel_error(y, ref) for y in ys) for k, ys in outputs.items()}

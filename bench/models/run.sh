@@ -20,9 +20,9 @@
 # torch 1.13), with onnxruntime and openvino from PyPI; (2) the models exported by
 # test/e2e/export_models.py (random weights, seed 0), kept between runs; (3) `kcc compile
 # MODEL.onnx --db DB --threads T` and harness.c linked per model, kcc variant and thread
-# count; (4) bench.py times every peer, interleaved; (5) profile.c times each kernel of ResNet-50 alone, alone with its weights
-# evicted, and in the model's order, per kcc variant, and ort_layers.py puts ONNX Runtime's time
-# per layer beside it. Nothing here is a dependency of kcc.
+# count; (4) bench.py times every peer, interleaved; (5) profile.c times each kernel of
+# ResNet-50 alone, alone with its weights evicted, and in the model's order, per kcc variant and
+# profile thread count, and ort_layers.py puts ONNX Runtime's time per layer beside it. Nothing here is a dependency of kcc.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=$root/build kcc= dbs=() models=resnet50,resnet18,mobilenet_v2,vgg16,bert_layer
@@ -90,13 +90,13 @@ for v in "${variants[@]}"; do
   IFS='|' read -r sub db label <<<"$v"
   kcc_args+=(--kcc "$sub=$label")
   for m in "${names[@]}"; do
+    up=$(echo "$m" | tr a-z A-Z)
     for t in $(printf '%s\n' "${counts[@]}" "${profile_counts[@]}" | sort -un); do
       dir=$work/$sub/$m/t$t
       mkdir -p "$dir"
       log "kcc compile $m.onnx --db $db --threads $t"
       "$kcc" compile "$work/models/$m.onnx" --db "$db" --threads "$t" -o "$dir/$m" >"$dir/compile.log" 2>&1 ||
         { tail -20 "$dir/compile.log" >&2; exit 1; }
-      up=$(echo "$m" | tr a-z A-Z)
       "$cc" -O2 -I"$dir" -I"$root/runtime" -DMODEL="$m" -DMODEL_UP="$up" "$root/bench/models/harness.c" "$dir/$m.o" \
         "$runtime_lib" -lpthread -lm -o "$work/$sub/$m/harness-t$t"
     done
@@ -115,17 +115,17 @@ echo "kcc: commit $commit${dirty:+ (with uncommitted changes)}, $("$kcc" --versi
 # weights evicted), and the model's calls replayed in order; then ONNX Runtime's time per layer
 # (its profiler) beside kcc's in-sequence time
 if [ "$profile" = 1 ] && [[ ",$models," == *,resnet50,* ]]; then
+  # Imported for the target kcc compiled for, so that the kernel names (blocked layouts) match.
+  "$kcc" import --target host "$work/models/resnet50.onnx" -o "$work/resnet50.import.ir" >/dev/null
   for v in "${variants[@]}"; do
     IFS='|' read -r sub db label <<<"$v"
     for t in "${profile_counts[@]}"; do
       dir=$work/$sub/resnet50/t$t
-      # Imported for the target kcc compiled for, so that the kernel names (blocked layouts) match.
-      "$kcc" import --target host "$work/models/resnet50.onnx" -o "$dir/import.ir" >/dev/null
       "$cc" -O2 -I"$dir" -I"$root/runtime" -DMODEL=resnet50 -DMODEL_UP=RESNET50 "$root/bench/models/profile.c" \
         "$dir/resnet50.o" "$runtime_lib" -lpthread -lm -o "$dir/profile"
       echo "### Per-kernel profile: $label ResNet-50, $t thread(s) (each kernel alone, alone with its weights evicted, and in the model's order; median of 11), top 15"
       echo
-      "$dir/profile" "$dir/import.ir" "$t" 11 15 | tee "$dir/profile.md"
+      "$dir/profile" "$work/resnet50.import.ir" "$t" 11 15 | tee "$dir/profile.md"
       echo
       echo "### $label ResNet-50 against ONNX Runtime per layer, $t thread(s) (bench/models/ort_layers.py)"
       echo
