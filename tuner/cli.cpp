@@ -260,6 +260,16 @@ int run_tune(const TuneFlags &f, const Module &m, const Target &t, const std::st
                      measured, invalid,
                      measured ? 100.0 * static_cast<double>(invalid) / static_cast<double>(measured) : 0.0, verified,
                      db.path());
+  double wall = 0, build = 0, run = 0;
+  for (auto &s : summaries) {
+    wall += s.wall_seconds;
+    build += s.build_seconds;
+    run += s.run_seconds;
+  }
+  if (wall > 0 && build + run > 0)
+    out << fmt::format("tuning time {:.0f} s: building candidates {:.0f} s ({:.0f}%), running them {:.0f} s ({:.0f}%), "
+                       "search, cost model and database {:.0f} s\n",
+                       wall, build, 100 * build / wall, run, 100 * run / wall, std::max(0.0, wall - build - run));
   // A kernel without any valid measurement is a failed tuning, said where errors go.
   int rc = 0;
   std::ostream &err = progress ? *progress : out;

@@ -76,12 +76,50 @@ void count_expr(const Expr &e, Counts &c, std::vector<Access> &acc) {
   });
 }
 
+/// How `e` changes when `v` grows by one, when `e` is affine in `v` through + - and * by a
+/// constant, as lowered indices are: sets *d, true. False when `v` sits anywhere else (under /
+/// %, min, max, a load, a cast): stride_of asks the simplifier then. The walk gives what
+/// simplify(e[v+1] - e) gives on these, at a fraction of its cost (features are extracted for
+/// every candidate the search ranks).
+bool affine_stride(const Expr &e, const Var &v, int64_t *d) {
+  if (auto *x = e.as<Variable>()) {
+    *d = x == v.get();
+    return true;
+  }
+  if (e.as<IntImm>()) {
+    *d = 0;
+    return true;
+  }
+  if (auto *b = e.as<Binary>()) {
+    int64_t da = 0, db = 0, c = 0;
+    if (b->op == BinOp::Add || b->op == BinOp::Sub) {
+      if (!affine_stride(b->a, v, &da) || !affine_stride(b->b, v, &db)) return false;
+      *d = b->op == BinOp::Add ? da + db : da - db;
+      return true;
+    }
+    if (b->op == BinOp::Mul) {
+      if (is_const_int(b->b, &c) && affine_stride(b->a, v, &da)) {
+        *d = da * c;
+        return true;
+      }
+      if (is_const_int(b->a, &c) && affine_stride(b->b, v, &db)) {
+        *d = db * c;
+        return true;
+      }
+    }
+  }
+  if (uses_var(e, v)) return false;
+  *d = 0;
+  return true;
+}
+
 /// The change of `index` when `v` grows by one, if constant; else a large stride.
 double stride_of(const Expr &index, const Var &v) {
   if (!v) return 0;
   Expr base = index;
   if (auto *r = index.as<Ramp>()) base = r->base;
   if (!uses_var(base, v)) return 0;
+  if (int64_t a = 0; affine_stride(base, v, &a)) return static_cast<double>(std::llabs(a));
   Expr next = substitute(base, {{v, var(v) + 1}});
   int64_t d = 0;
   if (is_const_int(simplify(next - base), &d)) return static_cast<double>(std::llabs(d));
@@ -160,7 +198,9 @@ class Extractor : public IRVisitor {
       q[3] = q[1] > 0 ? q[0] / q[1] : 0;
       bufs.push_back(q);
     }
-    std::sort(bufs.begin(), bufs.end(), [](auto &a, auto &b) { return a[0] > b[0]; });
+    // Most bytes first; ties by the other columns, never by the map's order (buffer addresses:
+    // the same candidate lowered twice, or on another thread, gave other rows).
+    std::sort(bufs.begin(), bufs.end(), [](auto &a, auto &b) { return a > b; });
     for (size_t i = 0; i < bufs.size() && i < 3; ++i)
       for (int j = 0; j < 5; ++j) f[17 + i * 5 + j] = j == 4 ? static_cast<float>(bufs[i][j]) : lg(bufs[i][j]);
     f[34] = static_cast<float>(guards_);

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <random>
 #include <set>
 
 #include "tuner/stats.h"
@@ -234,14 +235,19 @@ std::vector<Point> initial_population(Tracker &t, const SearchOptions &opts,
     if (seen.insert(measured_best[i].second).second) pop.push_back(measured_best[i].second);
   std::vector<Point> candidates;
   const int ns = t.space().num_sketches();
-  for (int tries = 0; static_cast<int>(candidates.size()) < opts.population * 2 && tries < opts.population * 20; ++tries) {
-    // Every sketch gets its share; the space's sampler (not uniform indices: those overflow the
-    // tile products of short axes almost always) draws the decisions.
-    Point p = t.space().random_point_of(tries % ns, t.rng());
-    if (seen.count(p) || !t.statically_ok(p)) continue;
-    seen.insert(p);
-    candidates.push_back(p);
-  }
+  const size_t want = static_cast<size_t>(opts.population) * 2;
+  draw_ahead(
+      t.space(), t.rng(),
+      [&](int tries) { return candidates.size() < want && tries < opts.population * 20; },
+      // Every sketch gets its share; the space's sampler (not uniform indices: those overflow
+      // the tile products of short axes almost always) draws the decisions.
+      [&](int tries) { return t.space().random_point_of(tries % ns, t.rng()); },
+      [&](const Point &p) {
+        if (seen.count(p) || !t.statically_ok(p)) return;
+        seen.insert(p);
+        candidates.push_back(p);
+      },
+      [&] { return want - candidates.size(); });
   std::vector<double> v = t.validity(candidates);
   for (size_t i = 0; i < candidates.size() && static_cast<int>(pop.size()) < opts.population; ++i) {
     if (v[i] < 0.5) {
@@ -321,7 +327,7 @@ void evolutionary_search(Tracker &t, const SearchOptions &opts, int64_t budget_e
         if (sketch >= 0 && pick_in.count(sketch)) return pop[by_sketch[sketch][pick_in[sketch](rng)]];
         return pop[pick(rng)];
       };
-      for (int tries = 0; next.size() < pop.size() && tries < opts.population * 8; ++tries) {
+      auto breed = [&](int) {
         int sketch = -1;
         if (share && std::uniform_real_distribution<double>(0, 1)(rng) < opts.sketch_share) {
           auto it = by_sketch.begin();
@@ -329,18 +335,20 @@ void evolutionary_search(Tracker &t, const SearchOptions &opts, int64_t budget_e
           sketch = it->first;
         }
         const Point &a = parent(sketch);
-        Point child;
         if (std::uniform_real_distribution<double>(0, 1)(rng) < 0.2) {
           const Point &b = parent(a.sketch);
-          child = b.sketch == a.sketch ? crossover(t, a, b) : a;
-          child = mutate(t, child, opts);
-        } else {
-          child = mutate(t, a, opts);
+          return mutate(t, b.sketch == a.sketch ? crossover(t, a, b) : a, opts);
         }
-        if (in_next.count(child) || !t.statically_ok(child)) continue;
-        in_next.insert(child);
-        next.push_back(child);
-      }
+        return mutate(t, a, opts);
+      };
+      draw_ahead(
+          t.space(), t.rng(), [&](int tries) { return next.size() < pop.size() && tries < opts.population * 8; }, breed,
+          [&](const Point &child) {
+            if (in_next.count(child) || !t.statically_ok(child)) return;
+            in_next.insert(child);
+            next.push_back(child);
+          },
+          [&] { return pop.size() - next.size(); });
       pop = std::move(next);
       score_all(pop);
     }
@@ -425,7 +433,15 @@ void droplet_search(Tracker &t, const SearchOptions &opts, Point start) {
     for (int d : dims) max_dim = std::max(max_dim, d);
     bool moved = false;
     for (int r = 1; r <= std::min(opts.max_radius, max_dim - 1) && !moved; ++r) {
-      std::vector<Point> neighbours;
+      std::vector<Point> neighbours = t.space().coupled_neighbours(cur, r);
+      for (size_t i = 0; i < dims.size(); ++i)  // all checked at once first (SearchSpace::prepare)
+        for (int dir : {-1, 1}) {
+          Point q = cur;
+          q.x[i] += dir * r;
+          if (q.x[i] >= 0 && q.x[i] < dims[i] && !t.is_known(q)) neighbours.push_back(q);
+        }
+      t.space().prepare(neighbours);
+      neighbours.clear();
       for (size_t i = 0; i < dims.size(); ++i)
         for (int dir : {-1, 1}) {
           Point q = cur;

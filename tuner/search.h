@@ -46,6 +46,10 @@ class SearchSpace {
   virtual std::vector<int> dims(int sketch) const = 0;
   /// Cheap checks before any build; false means the point is never measured.
   virtual bool statically_valid(const Point &p) { return true; }
+  /// Checks many points ahead of statically_valid and features being asked for them one by one,
+  /// so that a space whose checks are costly can do them at once, on several threads. Changes
+  /// no answer; the default does nothing.
+  virtual void prepare(const std::vector<Point> &points) {}
   /// Feature rows for the models: one or more rows per point (e.g. one per store), each of
   /// feature_count() values. The default is the raw coordinates (one row).
   virtual std::vector<std::vector<float>> features(const Point &p);
@@ -147,6 +151,30 @@ struct SearchOptions {
   uint64_t seed = 1;
   std::optional<Point> start;   ///< droplet's start (default: best known, else all zeros of sketch 0)
 };
+
+/// Runs `for (int i = 0; more(i); ++i) take(draw(i));` with the draws made ahead, `ahead()` at a
+/// time, and checked at once by the space (SearchSpace::prepare: on its threads) before `take`
+/// sees them. `draw` uses `rng`; `more` and `take` must not. The engine ends where the plain
+/// loop would leave it (its state after the last draw taken is restored), so a search is the
+/// one it was before draws were made ahead, on any number of threads; draws beyond the last
+/// one taken cost only their checks.
+template <class More, class Draw, class Take, class Ahead>
+void draw_ahead(SearchSpace &space, std::mt19937_64 &rng, More more, Draw draw, Take take, Ahead ahead) {
+  int i = 0;
+  while (more(i)) {
+    const size_t n = std::max<size_t>(1, ahead());
+    std::vector<Point> drawn;
+    std::vector<std::mt19937_64> after;  // the engine after each draw
+    for (size_t k = 0; k < n; ++k) {
+      drawn.push_back(draw(i + static_cast<int>(k)));
+      after.push_back(rng);
+    }
+    space.prepare(drawn);
+    size_t used = 0;
+    for (; used < n && (used == 0 || more(i)); ++used, ++i) take(drawn[used]);
+    if (used < n) rng = after[used - 1];
+  }
+}
 
 /// One measured point, in measuring order.
 struct Trial {

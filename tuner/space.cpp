@@ -10,8 +10,11 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
+#include <exception>
 #include <functional>
 #include <set>
+#include <thread>
 
 #include "ir/visitor.h"
 #include "passes/pipeline.h"
@@ -902,40 +905,79 @@ Schedule KernelSpace::schedule(const Point &p) const {
 
 std::string KernelSpace::schedule_text(const Point &p) const { return to_string(schedule(p)); }
 
-KernelSpace::Entry &KernelSpace::check(const Point &p) {
-  auto it = cache_.find(p);
-  if (it != cache_.end()) return it->second;
+KernelSpace::Entry KernelSpace::evaluate(const Point &p, bool features) const {
   Entry e;
   Analysis an(k_);
   Ctx c(nullptr, &p.x);
   if (p.sketch < 0 || p.sketch >= num_sketches() || p.x.size() != dims(p.sketch).size()) {
     e.error = "point does not fit the space";
-  } else {
-    run_sketch(c, an, sketches_[static_cast<size_t>(p.sketch)].rules, t_);
-    if (!c.ok) {
-      e.error = c.error;
-    } else {
-      try {
-        auto f = std::make_shared<const LoweredFunc>(lower_kernel(k_, Schedule{k_.name, std::move(c.steps), {}}, t_));
-        int64_t nodes = 0;
-        for_each_expr(f->body, [&](const Expr &) { ++nodes; });
-        if (nodes > kMaxExprNodes) {
-          e.error = "code too large: " + std::to_string(nodes) + " expression nodes after unrolling";
-        } else {
-          e.valid = true;
-          e.func = std::move(f);
-        }
-      } catch (const ScheduleError &err) {
-        e.error = std::string("schedule error (") + to_string(err.kind()) + "): " + err.message();
-        e.kind = err.kind();
-      } catch (const UserError &err) {
-        e.error = "schedule error: " + err.message();
-      }  // an InternalError is a kcc bug, not an invalid candidate: it propagates
-    }
+    return e;
   }
+  run_sketch(c, an, sketches_[static_cast<size_t>(p.sketch)].rules, t_);
+  if (!c.ok) {
+    e.error = c.error;
+    return e;
+  }
+  try {
+    auto f = std::make_shared<const LoweredFunc>(lower_kernel(k_, Schedule{k_.name, std::move(c.steps), {}}, t_));
+    int64_t nodes = 0;
+    for_each_expr(f->body, [&](const Expr &) { ++nodes; });
+    if (nodes > kMaxExprNodes) {
+      e.error = "code too large: " + std::to_string(nodes) + " expression nodes after unrolling";
+    } else {
+      e.valid = true;
+      if (features) e.features = extract_features(*f, t_);
+      e.func = std::move(f);
+    }
+  } catch (const ScheduleError &err) {
+    e.error = std::string("schedule error (") + to_string(err.kind()) + "): " + err.message();
+    e.kind = err.kind();
+  } catch (const UserError &err) {
+    e.error = "schedule error: " + err.message();
+  }  // an InternalError is a kcc bug, not an invalid candidate: it propagates
+  return e;
+}
+
+KernelSpace::Entry &KernelSpace::store(const Point &p, Entry e) {
   Entry &stored = cache_.emplace(p, std::move(e)).first->second;
   if (stored.func) hold(p, stored);
   return stored;
+}
+
+KernelSpace::Entry &KernelSpace::check(const Point &p) {
+  auto it = cache_.find(p);
+  if (it != cache_.end()) return it->second;
+  return store(p, evaluate(p, false));
+}
+
+void KernelSpace::prepare(const std::vector<Point> &points) {
+  std::vector<Point> todo;
+  std::set<Point> seen;
+  for (const Point &p : points)
+    if (!cache_.count(p) && seen.insert(p).second) todo.push_back(p);
+  const size_t n = todo.size();
+  const size_t workers = std::min(static_cast<size_t>(threads_), n);
+  if (workers <= 1) return;  // check() and features() answer them when asked, as without prepare
+  std::vector<Entry> out(n);
+  std::vector<std::exception_ptr> failed(n);
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i; (i = next.fetch_add(1)) < n;) {
+      try {
+        out[i] = evaluate(todo[i], true);
+      } catch (...) {
+        failed[i] = std::current_exception();
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (size_t w = 1; w < workers; ++w) pool.emplace_back(work);
+  work();
+  for (auto &th : pool) th.join();
+  for (size_t i = 0; i < n; ++i) {  // in order: the first failure is the one a plain loop would meet
+    if (failed[i]) std::rethrow_exception(failed[i]);
+    store(todo[i], std::move(out[i]));
+  }
 }
 
 void KernelSpace::hold(const Point &p, Entry &e) {

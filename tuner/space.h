@@ -100,6 +100,15 @@ class KernelSpace : public SearchSpace {
   /// lowered; schedule errors (ScheduleError, UserError) make the point invalid. Cached. An
   /// InternalError (a kcc bug) is not an invalid point: it propagates.
   bool statically_valid(const Point &p) override;
+  /// Lowers the points not checked yet and extracts their features on threads() threads
+  /// (the search's static checks are most of its time: every candidate of a generation is
+  /// lowered); then they are cached as statically_valid would have cached them. An InternalError
+  /// of any point propagates, as from statically_valid.
+  void prepare(const std::vector<Point> &points) override;
+  /// Threads prepare() uses (default 1). The tuner gives it its build threads: searching never
+  /// overlaps measuring, so the cores are free.
+  void set_threads(int n) { threads_ = std::max(1, n); }
+  int threads() const { return threads_; }
   std::vector<std::vector<float>> features(const Point &p) override;
   int feature_count() const override;
   /// Uniform decisions, tile groups shrunk until their products fit their extents, drawn again
@@ -144,6 +153,11 @@ class KernelSpace : public SearchSpace {
     std::vector<std::vector<float>> features;
   };
   Entry &check(const Point &p);
+  /// The answer of check() for a point not in the cache, computed without touching it (prepare
+  /// runs it on several threads); with `features`, those of a valid point too.
+  Entry evaluate(const Point &p, bool features) const;
+  /// Stores a new entry (and holds its function).
+  Entry &store(const Point &p, Entry e);
   /// Marks `e`'s function as the most recently used one; drops the least recent beyond the limit.
   void hold(const Point &p, Entry &e);
 
@@ -154,6 +168,7 @@ class KernelSpace : public SearchSpace {
   std::string signature_;
   std::map<Point, Entry> cache_;
   std::list<Point> held_;  ///< points whose lowered function is kept, least recently used first
+  int threads_ = 1;
 };
 
 }  // namespace kcc::tuner

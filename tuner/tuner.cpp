@@ -63,6 +63,8 @@ class LocalEvaluator : public Evaluator {
   /// Measures a schedule from outside the space (the kernel's hand schedule).
   Measurement measure_func(const LoweredFunc &f) { return measurer_.measure({&f})[0]; }
 
+  const MeasureStats &stats() const { return measurer_.stats(); }
+
  private:
   KernelSpace &space_;
   Measurer measurer_;
@@ -299,6 +301,7 @@ struct KernelTuner::Impl {
   Impl(const Kernel &kernel, const Target &target, Database *d, TuneOptions o, int64_t b, const Schedule *g)
       : k(kernel), t(target), db(d), opts(std::move(o)), budget(b), space(kernel, target),
         measuring(make_measuring_evaluator(space, opts)) {
+    space.set_threads(opts.measure.build_threads);  // the search's checks: measuring waits for them
     if (g) {
       given = *g;
     } else {
@@ -515,6 +518,11 @@ KernelTuner::~KernelTuner() = default;
 
 int64_t KernelTuner::step(int64_t n) {
   Impl &s = *impl_;
+  const double w0 = wall_now();
+  struct AddWall {
+    double &to, from;
+    ~AddWall() { to += wall_now() - from; }
+  } add_wall{s.summary.wall_seconds, w0};
   int64_t baseline = 0;
   if (s.given && !s.given_m && n > 0) {
     s.measure_given();
@@ -591,9 +599,15 @@ const Kernel &KernelTuner::kernel() const { return impl_->k; }
 
 TuneSummary KernelTuner::finish() {
   Impl &s = *impl_;
+  const double w0 = wall_now();
   if (s.summary.measured > 0) {
     s.verify();
     s.verify_baseline();
+  }
+  s.summary.wall_seconds += wall_now() - w0;
+  if (auto *local = dynamic_cast<const LocalEvaluator *>(s.measuring.get())) {
+    s.summary.build_seconds = local->stats().build_seconds;
+    s.summary.run_seconds = local->stats().run_seconds;
   }
   if (s.db && s.run.id) s.db->finish_run(s.run.id);
   if (s.opts.progress && s.opts.progress_is_terminal && s.summary.measured > 0) *s.opts.progress << "\n";

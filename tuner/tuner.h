@@ -83,6 +83,11 @@ struct TuneSummary {
   bool given_is_default = false; ///< the baseline is the default schedule (no hand schedule)
   bool from_given = false;       ///< the baseline beat every candidate: `schedule` is it
   bool skipped = false;          ///< not tuned: earlier runs measured its workload enough (history)
+  /// Where this session's tuning time went: wall seconds in step() and finish() (search, cost
+  /// model, database and measuring), and of those, building candidates (loop IR -> LLVM -> JIT)
+  /// and running them (check, warm-up, samples, evictions) in the in-process measurer (0 through
+  /// kcc-runner, whose split kcc cannot see).
+  double wall_seconds = 0, build_seconds = 0, run_seconds = 0;
 };
 
 /// A file's budget shared by its kernels (tune_module), for their progress lines.

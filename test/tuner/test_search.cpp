@@ -124,6 +124,45 @@ class OracleModel : public CostModel {
   int updates = 0;
 };
 
+/// A space that records what prepare() was given.
+class PreparedSpace : public SearchSpace {
+ public:
+  int num_sketches() const override { return 1; }
+  std::vector<int> dims(int) const override { return {1000}; }
+  void prepare(const std::vector<Point> &pts) override { prepared.push_back(pts.size()); }
+  std::vector<size_t> prepared;
+};
+
+TEST(DrawAhead, TakesWhatThePlainLoopTakesAndLeavesTheEngineWhereItWould) {
+  // Keep the even draws until 37 are kept or 150 tries: the plain loop, then draw_ahead asked
+  // for five more than are still missing each round, so that it draws beyond the last try it
+  // takes (those must not count).
+  auto draw = [](std::mt19937_64 &rng) { return Point{0, {std::uniform_int_distribution<int>(0, 999)(rng)}}; };
+  std::mt19937_64 plain_rng(11);
+  std::vector<Point> plain;
+  int plain_tries = 0;
+  for (int i = 0; plain.size() < 37 && i < 150; ++i, ++plain_tries) {
+    Point p = draw(plain_rng);
+    if (p.x[0] % 2 == 0) plain.push_back(p);
+  }
+  PreparedSpace space;
+  std::mt19937_64 rng(11);
+  std::vector<Point> kept;
+  int tries = 0;
+  draw_ahead(
+      space, rng, [&](int i) { return kept.size() < 37 && i < 150; }, [&](int) { return draw(rng); },
+      [&](const Point &p) {
+        ++tries;
+        if (p.x[0] % 2 == 0) kept.push_back(p);
+      },
+      [&] { return 37 - kept.size() + 5; });
+  EXPECT_EQ(kept, plain);
+  EXPECT_EQ(tries, plain_tries);
+  EXPECT_EQ(rng(), plain_rng());  // the next draw is the plain loop's next draw
+  ASSERT_GT(space.prepared.size(), 1u);  // several rounds, each prepared at once
+  EXPECT_EQ(space.prepared[0], 42u);
+}
+
 TEST(Droplet, FindsTheMinimumOfAConvexFunctionFromTheOrigin) {
   Synthetic s({16, 16, 16, 16}, bowl);
   SearchOptions o;

@@ -8,6 +8,7 @@
 
 #include "../support/kernel_check.h"
 #include "ir/visitor.h"
+#include "tuner/cost_model.h"
 #include "tuner/features.h"
 #include "tuner/space.h"
 
@@ -263,6 +264,51 @@ TEST(KernelSpace, EvolutionarySearchOnAChannelBlockedConvFindsValidCandidates) {
     EXPECT_EQ(text.find("fuse Y n "), std::string::npos) << text;
     EXPECT_NE(text.find("parallel Y."), std::string::npos) << text;
   }
+}
+
+TEST(KernelSpace, CheckingOnTwoThreadsChangesNoAnswerAndNoSearch) {
+  // prepare() lowers and extracts features on threads; what statically_valid, static_error and
+  // features answer, and every point a cost-model-guided hybrid search measures, must be what
+  // one thread gives (draw_ahead rewinds the engine past the draws it did not take).
+  Module m = parse_module("c.ir",
+                          "kernel c(X: f32[1, 4, 30, 30, 16], W: f32[4, 4, 3, 3, 16, 16]) -> Y: f32[1, 4, 28, 28, 16] {\n"
+                          "  Y[n, f, y, x, fi] = sum(c, r, s, ci) X[n, c, y + r, x + s, ci] * W[f, c, r, s, ci, fi]\n}\n");
+  const Target t = make_target("x86_64-avx512");
+  KernelSpace one(m.kernels[0], t), two(m.kernels[0], t);
+  two.set_threads(2);
+  std::mt19937_64 rng(5);
+  std::vector<Point> pts;
+  for (int i = 0; i < 60; ++i) pts.push_back(two.random_point_of(i % two.num_sketches(), rng));
+  pts.push_back(pts[3]);  // a repeat
+  two.prepare(pts);
+  int valid = 0, invalid = 0;
+  for (const Point &p : pts) {
+    ASSERT_EQ(one.statically_valid(p), two.statically_valid(p)) << to_string(p);
+    EXPECT_EQ(one.static_error(p), two.static_error(p));
+    EXPECT_EQ(one.features(p), two.features(p)) << to_string(p);
+    (one.statically_valid(p) ? valid : invalid) += 1;
+  }
+  EXPECT_GT(valid, 0);
+  EXPECT_GT(invalid, 0);  // both kinds of answer were compared
+
+  auto search = [&](KernelSpace &s) {
+    FakeEvaluator eval;
+    XgbCostModel cost;
+    SearchOptions o;
+    o.budget = 40;
+    o.batch = 16;
+    o.population = 48;
+    o.generations = 2;
+    o.hybrid_switch = 32;
+    return run_search(Strategy::Hybrid, s, eval, o, &cost);
+  };
+  KernelSpace fresh_one(m.kernels[0], t), fresh_two(m.kernels[0], t);
+  fresh_two.set_threads(2);
+  const SearchResult a = search(fresh_one), b = search(fresh_two);
+  ASSERT_EQ(a.trials.size(), b.trials.size());
+  EXPECT_EQ(a.measured, 40);
+  for (size_t i = 0; i < a.trials.size(); ++i) EXPECT_EQ(a.trials[i].point, b.trials[i].point) << i;
+  EXPECT_EQ(a.static_rejected, b.static_rejected);
 }
 
 /// The trip counts of a function's parallel loops (constant extents).
