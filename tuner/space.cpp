@@ -958,25 +958,31 @@ void KernelSpace::prepare(const std::vector<Point> &points) {
   const size_t n = todo.size();
   const size_t workers = std::min(static_cast<size_t>(threads_), n);
   if (workers <= 1) return;  // check() and features() answer them when asked, as without prepare
-  std::vector<Entry> out(n);
-  std::vector<std::exception_ptr> failed(n);
-  std::atomic<size_t> next{0};
-  auto work = [&] {
-    for (size_t i; (i = next.fetch_add(1)) < n;) {
-      try {
-        out[i] = evaluate(todo[i], true);
-      } catch (...) {
-        failed[i] = std::current_exception();
+  // In blocks, so that no more than a block's lowered functions (megabytes each, unrolled) exist
+  // beyond the kKeepLowered the space holds.
+  const size_t block = 32 * workers;
+  for (size_t b0 = 0; b0 < n; b0 += block) {
+    const size_t b1 = std::min(n, b0 + block);
+    std::vector<Entry> out(b1 - b0);
+    std::vector<std::exception_ptr> failed(b1 - b0);
+    std::atomic<size_t> next{b0};
+    auto work = [&] {
+      for (size_t i; (i = next.fetch_add(1)) < b1;) {
+        try {
+          out[i - b0] = evaluate(todo[i], true);
+        } catch (...) {
+          failed[i - b0] = std::current_exception();
+        }
       }
+    };
+    std::vector<std::thread> pool;
+    for (size_t w = 1; w < workers; ++w) pool.emplace_back(work);
+    work();
+    for (auto &th : pool) th.join();
+    for (size_t i = b0; i < b1; ++i) {  // in order: the first failure is the one a plain loop meets
+      if (failed[i - b0]) std::rethrow_exception(failed[i - b0]);
+      store(todo[i], std::move(out[i - b0]));
     }
-  };
-  std::vector<std::thread> pool;
-  for (size_t w = 1; w < workers; ++w) pool.emplace_back(work);
-  work();
-  for (auto &th : pool) th.join();
-  for (size_t i = 0; i < n; ++i) {  // in order: the first failure is the one a plain loop would meet
-    if (failed[i]) std::rethrow_exception(failed[i]);
-    store(todo[i], std::move(out[i]));
   }
 }
 
