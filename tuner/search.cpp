@@ -433,24 +433,22 @@ void droplet_search(Tracker &t, const SearchOptions &opts, Point start) {
     for (int d : dims) max_dim = std::max(max_dim, d);
     bool moved = false;
     for (int r = 1; r <= std::min(opts.max_radius, max_dim - 1) && !moved; ++r) {
-      std::vector<Point> neighbours = t.space().coupled_neighbours(cur, r);
-      for (size_t i = 0; i < dims.size(); ++i)  // all checked at once first (SearchSpace::prepare)
-        for (int dir : {-1, 1}) {
-          Point q = cur;
-          q.x[i] += dir * r;
-          if (q.x[i] >= 0 && q.x[i] < dims[i] && !t.is_known(q)) neighbours.push_back(q);
-        }
-      t.space().prepare(neighbours);
-      neighbours.clear();
+      // The single-coordinate moves, then the coupled ones; those not measured yet are checked
+      // at once (SearchSpace::prepare), and the statically invalid ones skipped.
+      std::vector<Point> moves;
       for (size_t i = 0; i < dims.size(); ++i)
         for (int dir : {-1, 1}) {
           Point q = cur;
           q.x[i] += dir * r;
-          if (q.x[i] < 0 || q.x[i] >= dims[i]) continue;
-          if (!t.is_known(q) && !t.statically_ok(q)) continue;  // invalid neighbours are skipped
-          neighbours.push_back(q);
+          if (q.x[i] >= 0 && q.x[i] < dims[i]) moves.push_back(std::move(q));
         }
-      for (Point &q : t.space().coupled_neighbours(cur, r))
+      for (Point &q : t.space().coupled_neighbours(cur, r)) moves.push_back(std::move(q));
+      std::vector<Point> to_check;
+      for (const Point &q : moves)
+        if (!t.is_known(q)) to_check.push_back(q);
+      t.space().prepare(to_check);
+      std::vector<Point> neighbours;
+      for (Point &q : moves)
         if (t.is_known(q) || t.statically_ok(q)) neighbours.push_back(std::move(q));
       std::vector<Point> unknown;
       for (auto &q : neighbours)

@@ -518,11 +518,10 @@ KernelTuner::~KernelTuner() = default;
 
 int64_t KernelTuner::step(int64_t n) {
   Impl &s = *impl_;
-  const double w0 = wall_now();
-  struct AddWall {
+  struct AddWall {  // the step's time, on every return
     double &to, from;
     ~AddWall() { to += wall_now() - from; }
-  } add_wall{s.summary.wall_seconds, w0};
+  } add_wall{s.summary.wall_seconds, wall_now()};
   int64_t baseline = 0;
   if (s.given && !s.given_m && n > 0) {
     s.measure_given();
